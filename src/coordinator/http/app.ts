@@ -1,0 +1,93 @@
+import Router from '@koa/router'
+import Koa, { type Context, type Next } from 'koa'
+import type { Logger } from 'pino'
+import { ApiError } from '../errors.js'
+import type { AgentRegistry } from '../registry/agent-registry.js'
+import type { RedisHealth } from '../registry/redis-health.js'
+import { type AuthSettings, authenticate, requireScope } from './auth.js'
+import { errorBodies } from './errors-middleware.js'
+import type { HttpMetrics } from './metrics.js'
+import { agentRoutes } from './routes/agents.js'
+
+/** Everything the coordinator API is built from. */
+export interface CoordinatorAppInit {
+  registry: AgentRegistry
+  /** Checks this daemon's dependencies for /health. */
+  checkRedis(): Promise<RedisHealth>
+  auth: AuthSettings
+  metrics: HttpMetrics
+  log: Logger
+  nodeName: string
+  version: string
+  /** Largest accepted request body (default 1 MiB). */
+  bodyLimitBytes?: number
+}
+
+/** The Koa app plus the switch the daemon flips when it starts draining. */
+export interface CoordinatorApp {
+  readonly koa: Koa
+  /** From now on, new requests get 503 SHUTTING_DOWN while in-flight ones finish. */
+  startDraining(): void
+}
+
+export function createCoordinatorApp(init: CoordinatorAppInit): CoordinatorApp {
+  const koa = new Koa({ proxy: false })
+  let draining = false
+  const bodyLimitBytes = init.bodyLimitBytes ?? 1024 * 1024
+
+  koa.on('error', (err: unknown) => init.log.debug({ err }, 'koa error event'))
+  koa.use(init.metrics.middleware())
+  koa.use(errorBodies(init.log))
+  koa.use(async (ctx: Context, next: Next) => {
+    if (draining) {
+      ctx.set('Connection', 'close')
+      throw new ApiError(
+        503,
+        'SHUTTING_DOWN',
+        `node ${init.nodeName} is shutting down`,
+        'retry against another node',
+      )
+    }
+    return next()
+  })
+
+  const open = new Router()
+  open.get('/health', healthHandler(init))
+  open.get('/v1/health', healthHandler(init))
+  koa.use(open.routes())
+
+  koa.use(authenticate(init.auth))
+  for (const prefix of ['', '/v1']) {
+    const router = new Router(prefix === '' ? {} : { prefix })
+    agentRoutes(router, { registry: init.registry, bodyLimitBytes })
+    router.get('/metrics', requireScope('read', 'agent', 'operate'), async (ctx) => {
+      ctx.type = init.metrics.registry.contentType
+      ctx.body = await init.metrics.registry.metrics()
+    })
+    koa.use(router.routes())
+    koa.use(router.allowedMethods({ throw: true }))
+  }
+
+  return {
+    koa,
+    startDraining: () => {
+      draining = true
+    },
+  }
+}
+
+function healthHandler(init: CoordinatorAppInit) {
+  return async (ctx: Context): Promise<void> => {
+    const redis = await init.checkRedis()
+    const healthy = redis.ok
+    ctx.status = healthy ? 200 : 503
+    ctx.body = {
+      status: healthy ? 'healthy' : 'unhealthy',
+      node: init.nodeName,
+      version: init.version,
+      timestamp: new Date().toISOString(),
+      checks: { redis },
+      warnings: redis.warnings,
+    }
+  }
+}

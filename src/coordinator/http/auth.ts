@@ -1,0 +1,90 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { Context, Next } from 'koa'
+import { ApiError } from '../errors.js'
+
+export const SCOPES = ['read', 'agent', 'operate', 'admin'] as const
+/** What a token may do: read (GET), agent (register, heartbeat, task results), operate (ops, messages), admin (everything). */
+export type Scope = (typeof SCOPES)[number]
+
+/** One API token. */
+export interface ApiToken {
+  /** Who holds it, for logs; never the token itself. */
+  name: string
+  /** The bearer secret. */
+  token: string
+  /** Scopes granted. */
+  scopes: readonly Scope[]
+}
+
+/** Authentication settings handed to the coordinator. */
+export interface AuthSettings {
+  tokens: readonly ApiToken[]
+  /** Requests without a token get every scope (only ever true on a loopback listener or when set explicitly). */
+  anonymous: boolean
+}
+
+interface Principal {
+  name: string
+  scopes: readonly Scope[]
+}
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest()
+
+/** Finds the token's holder. Compares digests in constant time and checks every token, so timing tells nothing. */
+export function findToken(tokens: readonly ApiToken[], presented: string): ApiToken | undefined {
+  const p = digest(presented)
+  let found: ApiToken | undefined
+  for (const t of tokens) {
+    if (timingSafeEqual(p, digest(t.token)) && found === undefined) found = t
+  }
+  return found
+}
+
+/** Sets ctx.state.principal from the Authorization header; 401 for a missing or unknown token. */
+export function authenticate(settings: AuthSettings) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    const header = ctx.get('authorization')
+    if (header === '') {
+      if (!settings.anonymous) {
+        throw new ApiError(
+          401,
+          'UNAUTHENTICATED',
+          'this API needs a bearer token',
+          'send Authorization: Bearer <token>',
+        )
+      }
+      ctx.state.principal = { name: 'anonymous', scopes: SCOPES } satisfies Principal
+      return next()
+    }
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
+    const token = match?.[1] === undefined ? undefined : findToken(settings.tokens, match[1])
+    if (token === undefined) {
+      ctx.set('WWW-Authenticate', 'Bearer')
+      throw new ApiError(
+        401,
+        'INVALID_TOKEN',
+        'the bearer token is not valid',
+        'check AITBC_TOKEN or the --token flag',
+      )
+    }
+    ctx.state.principal = { name: token.name, scopes: token.scopes } satisfies Principal
+    return next()
+  }
+}
+
+/** 403 unless the caller holds one of the scopes (admin holds them all). */
+export function requireScope(...accepted: Scope[]) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    const principal = ctx.state.principal as Principal | undefined
+    const scopes = principal?.scopes ?? []
+    if (!scopes.includes('admin') && !accepted.some((s) => scopes.includes(s))) {
+      throw new ApiError(
+        403,
+        'FORBIDDEN',
+        `token "${principal?.name ?? 'none'}" lacks the scope for this request`,
+        `needs one of: ${accepted.join(', ')}`,
+      )
+    }
+    return next()
+  }
+}

@@ -1,0 +1,40 @@
+import type { Context, Next } from 'koa'
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client'
+
+/** Prometheus metrics of one coordinator; a registry of its own so several can live in one process (tests). */
+export interface HttpMetrics {
+  readonly registry: Registry
+  /** Koa middleware counting requests and timing them by route. */
+  middleware(): (ctx: Context, next: Next) => Promise<void>
+}
+
+export function createHttpMetrics(opts: { defaultMetrics: boolean }): HttpMetrics {
+  const registry = new Registry()
+  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'aitbc_' })
+  const requests = new Counter({
+    name: 'aitbc_http_requests_total',
+    help: 'HTTP requests answered, by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  })
+  const duration = new Histogram({
+    name: 'aitbc_http_request_duration_seconds',
+    help: 'HTTP request latency, by method and route',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  })
+  return {
+    registry,
+    middleware: () => async (ctx, next) => {
+      const end = duration.startTimer()
+      try {
+        await next()
+      } finally {
+        const route = (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? 'unmatched'
+        requests.inc({ method: ctx.method, route, status: String(ctx.status) })
+        end({ method: ctx.method, route })
+      }
+    },
+  }
+}

@@ -1,0 +1,210 @@
+import type { Cluster, Redis } from 'ioredis'
+import type { z } from 'zod'
+import { AgentNotFoundError, isRedisConnectionError, RegistryUnavailableError } from '../errors.js'
+import type { RedisKeys } from '../redis-keys.js'
+import {
+  type Agent,
+  agentFromHash,
+  type DiscoverQuery,
+  type loadMetrics,
+  loadOf,
+  type RegisterInput,
+  type SETTABLE_STATUSES,
+} from './agent.js'
+import { registerAgent, sweepAgents, touchAgent } from './scripts.js'
+
+/** The Redis client the registry runs on: a single server, Sentinel-managed, or a Cluster. */
+export type RedisClient = Redis | Cluster
+
+type Scripted = RedisClient & {
+  aitbcRegisterAgent(...args: string[]): Promise<string>
+  aitbcTouchAgent(...args: string[]): Promise<string | null>
+  aitbcSweepAgents(...args: string[]): Promise<[string[], string[]]>
+}
+
+/** Result of one sweep: which agents this daemon marked stale or removed. */
+export interface SweepResult {
+  marked: string[]
+  removed: string[]
+}
+
+/** Runs a Redis call and turns "Redis is unreachable" into a 503 the API can show. */
+export async function withRedis<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    if (isRedisConnectionError(err)) throw new RegistryUnavailableError(err)
+    throw err
+  }
+}
+
+/**
+ * The agent registry. Redis is the only source of truth: nothing is cached in
+ * the process, so every daemon on the same Redis sees every agent at once.
+ */
+export class AgentRegistry {
+  private readonly redis: Scripted
+  private readonly keys: RedisKeys
+
+  constructor(redis: RedisClient, keys: RedisKeys) {
+    for (const [name, lua, numberOfKeys] of [
+      ['aitbcRegisterAgent', registerAgent, 4],
+      ['aitbcTouchAgent', touchAgent, 4],
+      ['aitbcSweepAgents', sweepAgents, 3],
+    ] as const) {
+      if (!(name in redis)) redis.defineCommand(name, { lua, numberOfKeys })
+    }
+    this.redis = redis as Scripted
+    this.keys = keys
+  }
+
+  private indexKeys(agentId: string): string[] {
+    return [this.keys.agent(agentId), this.keys.activeAgents, this.keys.allAgents, this.keys.agentHeartbeats]
+  }
+
+  /** Registers an agent, or updates it when already registered (the first registration time is kept). */
+  async register(input: RegisterInput): Promise<{ registeredAt: string }> {
+    const now = new Date().toISOString()
+    const status = input.status ?? 'active'
+    const fields = [
+      'agent_id', input.agent_id,
+      'agent_type', input.agent_type,
+      'capabilities', JSON.stringify(input.capabilities),
+      'services', JSON.stringify(input.services),
+      'endpoints', JSON.stringify(input.endpoints),
+      'metadata', JSON.stringify(input.metadata),
+      'chain_id', input.chain_id ?? '',
+      'island_id', input.island_id ?? '',
+      'load_metrics', JSON.stringify(input.load_metrics ?? {}),
+    ] // biome-ignore format: field/value pairs read best one per line
+    const registeredAt = await withRedis(() =>
+      this.redis.aitbcRegisterAgent(
+        ...this.indexKeys(input.agent_id),
+        input.agent_id,
+        now,
+        status,
+        String(loadOf(input.load_metrics)),
+        ...fields,
+      ),
+    )
+    return { registeredAt }
+  }
+
+  /** Returns one agent, or throws AgentNotFoundError. */
+  async get(agentId: string): Promise<Agent> {
+    const hash = await withRedis(() => this.redis.hgetall(this.keys.agent(agentId)))
+    const agent = agentFromHash(hash)
+    if (agent === null) throw new AgentNotFoundError(agentId)
+    return agent
+  }
+
+  /** Removes an agent and its index entries; throws AgentNotFoundError when there was none. */
+  async remove(agentId: string): Promise<void> {
+    const deleted = await withRedis(async () => {
+      const [hash] = await Promise.all([
+        this.redis.del(this.keys.agent(agentId)),
+        this.redis.srem(this.keys.activeAgents, agentId),
+        this.redis.srem(this.keys.allAgents, agentId),
+        this.redis.zrem(this.keys.agentHeartbeats, agentId),
+      ])
+      return hash
+    })
+    if (deleted === 0) throw new AgentNotFoundError(agentId)
+  }
+
+  /** Records contact from an agent; a stale agent that beats is active again. */
+  async heartbeat(agentId: string, metrics?: z.infer<typeof loadMetrics>): Promise<string> {
+    return this.touch(agentId, '', metrics)
+  }
+
+  /** Sets an agent's status (and optionally its load), counting as contact. */
+  async setStatus(
+    agentId: string,
+    status: (typeof SETTABLE_STATUSES)[number],
+    metrics?: z.infer<typeof loadMetrics>,
+  ): Promise<string> {
+    return this.touch(agentId, status, metrics)
+  }
+
+  private async touch(
+    agentId: string,
+    status: string,
+    metrics?: z.infer<typeof loadMetrics>,
+  ): Promise<string> {
+    const result = await withRedis(() =>
+      this.redis.aitbcTouchAgent(
+        ...this.indexKeys(agentId),
+        agentId,
+        new Date().toISOString(),
+        status,
+        metrics === undefined ? '' : String(loadOf(metrics)),
+        metrics === undefined ? '' : JSON.stringify(metrics),
+      ),
+    )
+    if (result === null) throw new AgentNotFoundError(agentId)
+    return result
+  }
+
+  /** Agents matching every given filter, healthiest first. */
+  async discover(query: DiscoverQuery): Promise<Agent[]> {
+    const setKey = query.status === 'active' ? this.keys.activeAgents : this.keys.allAgents
+    const ids = await withRedis(() => this.redis.smembers(setKey))
+    const agents = await this.getMany(ids)
+    const matches = agents.filter((a) => matchesQuery(a, query))
+    matches.sort((a, b) => b.health_score - a.health_score || a.agent_id.localeCompare(b.agent_id))
+    return matches.slice(0, query.limit)
+  }
+
+  private async getMany(ids: string[]): Promise<Agent[]> {
+    const out: Agent[] = []
+    const batch = 500
+    for (let i = 0; i < ids.length; i += batch) {
+      const hashes = await withRedis(() =>
+        Promise.all(ids.slice(i, i + batch).map((id) => this.redis.hgetall(this.keys.agent(id)))),
+      )
+      for (const h of hashes) {
+        const agent = agentFromHash(h)
+        if (agent !== null) out.push(agent)
+      }
+    }
+    return out
+  }
+
+  /** Number of registered agents and of active ones. */
+  async counts(): Promise<{ total: number; active: number }> {
+    const [total, active] = await withRedis(() =>
+      Promise.all([this.redis.scard(this.keys.allAgents), this.redis.scard(this.keys.activeAgents)]),
+    )
+    return { total, active }
+  }
+
+  /** One sweep: marks silent agents stale and removes long-silent ones (atomic, exactly once cluster-wide). */
+  async sweep(staleAfterMs: number, removeAfterMs: number): Promise<SweepResult> {
+    const [marked, removed] = await withRedis(() =>
+      this.redis.aitbcSweepAgents(
+        this.keys.activeAgents,
+        this.keys.allAgents,
+        this.keys.agentHeartbeats,
+        String(staleAfterMs),
+        String(removeAfterMs),
+        this.keys.agent(''),
+        new Date().toISOString(),
+      ),
+    )
+    return { marked, removed }
+  }
+}
+
+function hasAll(have: string[], want: string[] | undefined): boolean {
+  return want === undefined || want.every((w) => have.includes(w))
+}
+
+function matchesQuery(a: Agent, q: DiscoverQuery): boolean {
+  return (
+    (q.status === undefined || a.status === q.status) &&
+    (q.agent_type === undefined || a.agent_type === q.agent_type) &&
+    hasAll(a.capabilities, q.capabilities) &&
+    hasAll(a.services, q.services) &&
+    (q.min_health_score === undefined || a.health_score >= q.min_health_score)
+  )
+}

@@ -1,0 +1,118 @@
+import { z } from 'zod'
+
+export const AGENT_STATUSES = ['active', 'inactive', 'busy', 'maintenance', 'error', 'stale'] as const
+/** Lifecycle state of an agent; `stale` is set only by the coordinator's sweep. */
+export type AgentStatus = (typeof AGENT_STATUSES)[number]
+/** Statuses an agent or operator may set; `stale` belongs to the sweep. */
+export const SETTABLE_STATUSES = ['active', 'inactive', 'busy', 'maintenance', 'error'] as const
+
+const idPattern = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/
+const idMessage = 'expected 1-128 characters: letters, digits and . _ : @ - (starting with a letter or digit)'
+export const agentId = z.string().regex(idPattern, idMessage)
+
+const name = z.string().min(1, 'expected a non-empty string').max(128, 'expected at most 128 characters')
+const jsonObject = z.record(z.string().max(128), z.unknown())
+const stringOrList = z.union([name, z.array(name).max(64)]).transform((v) =>
+  typeof v === 'string'
+    ? v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : v,
+)
+
+/** Load metrics an agent reports; percentages 0-100, extra numeric fields kept. */
+export const loadMetrics = z
+  .object({
+    cpu_usage: z.number().min(0).max(100).optional(),
+    memory_usage: z.number().min(0).max(100).optional(),
+    active_tasks: z.number().int().min(0).optional(),
+  })
+  .catchall(z.union([z.number(), z.string().max(256), z.boolean(), z.null()]))
+
+export const registerBody = z.strictObject({
+  agent_id: agentId,
+  agent_type: name,
+  capabilities: z.array(name).max(64).default([]),
+  services: z.array(name).max(64).default([]),
+  endpoints: z.record(z.string().max(64), z.string().max(2048)).default({}),
+  metadata: jsonObject.default({}),
+  chain_id: z.string().max(128).nullish(),
+  island_id: z.string().max(128).nullish(),
+  status: z.enum(SETTABLE_STATUSES).optional(),
+  load_metrics: loadMetrics.optional(),
+})
+export type RegisterInput = z.infer<typeof registerBody>
+
+export const discoverBody = z.strictObject({
+  status: z.enum(AGENT_STATUSES).optional(),
+  agent_type: name.optional(),
+  capabilities: stringOrList.optional(),
+  services: stringOrList.optional(),
+  min_health_score: z.number().min(0).max(1).optional(),
+  limit: z.number().int().min(1).max(1000).default(100),
+})
+export type DiscoverQuery = z.infer<typeof discoverBody>
+
+export const heartbeatBody = z.strictObject({ load_metrics: loadMetrics.optional() }).default({})
+
+export const statusBody = z.strictObject({
+  status: z.enum(SETTABLE_STATUSES),
+  load_metrics: loadMetrics.optional(),
+})
+
+/** An agent as the API returns it. */
+export interface Agent {
+  agent_id: string
+  agent_type: string
+  capabilities: string[]
+  services: string[]
+  endpoints: Record<string, string>
+  metadata: Record<string, unknown>
+  chain_id: string | null
+  island_id: string | null
+  status: AgentStatus
+  health_score: number
+  load_metrics: Record<string, unknown>
+  registered_at: string
+  last_heartbeat: string
+  updated_at: string
+}
+
+/** Mean of cpu and memory percentages, the figure the health score is taken from. */
+export function loadOf(metrics: z.infer<typeof loadMetrics> | undefined): number {
+  const parts = [metrics?.cpu_usage, metrics?.memory_usage].filter((v): v is number => typeof v === 'number')
+  return parts.length === 0 ? 0 : parts.reduce((a, b) => a + b, 0) / parts.length
+}
+
+function parseJson<T>(raw: string | undefined, fallback: T): T {
+  if (raw === undefined || raw === '') return fallback
+  try {
+    return JSON.parse(raw) as T
+  } catch {
+    return fallback
+  }
+}
+
+/** Turns an `agent:{id}` hash back into an Agent; null when the hash is empty. */
+export function agentFromHash(h: Record<string, string>): Agent | null {
+  if (h.agent_id === undefined) return null
+  return {
+    agent_id: h.agent_id,
+    agent_type: h.agent_type ?? '',
+    capabilities: parseJson(h.capabilities, []),
+    services: parseJson(h.services, []),
+    endpoints: parseJson(h.endpoints, {}),
+    metadata: parseJson(h.metadata, {}),
+    chain_id: h.chain_id ? h.chain_id : null,
+    island_id: h.island_id ? h.island_id : null,
+    status: (AGENT_STATUSES as readonly string[]).includes(h.status ?? '')
+      ? (h.status as AgentStatus)
+      : 'error',
+    health_score: Number(h.health_score ?? 0),
+    load_metrics: parseJson(h.load_metrics, {}),
+    registered_at: h.registered_at ?? '',
+    last_heartbeat: h.last_heartbeat ?? '',
+    updated_at: h.updated_at ?? '',
+  }
+}

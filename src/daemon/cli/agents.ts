@@ -1,0 +1,137 @@
+import type { Command } from 'commander'
+import { type ApiTarget, CliError, callApi } from './api-client.js'
+import { table } from './table.js'
+
+interface Agentish {
+  agent_id: string
+  agent_type: string
+  status: string
+  health_score: number
+  capabilities: string[]
+  last_heartbeat: string
+}
+
+const list = (v: string): string[] =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+
+function jsonFlag(name: string, v: string | undefined): Record<string, unknown> | undefined {
+  if (v === undefined) return undefined
+  try {
+    const parsed = JSON.parse(v) as unknown
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new Error('not an object')
+    return parsed as Record<string, unknown>
+  } catch {
+    throw new CliError(`--${name} expects a JSON object, e.g. --${name} '{"http":"http://host:9002"}'`, 2)
+  }
+}
+
+function print(json: boolean, body: unknown, human: () => string): void {
+  process.stdout.write(`${json ? JSON.stringify(body, null, 2) : human()}\n`)
+}
+
+function agentRows(agents: Agentish[]): string {
+  return table(
+    ['AGENT', 'TYPE', 'STATUS', 'HEALTH', 'CAPABILITIES', 'LAST HEARTBEAT'],
+    agents.map((a) => [
+      a.agent_id,
+      a.agent_type,
+      a.status,
+      a.health_score.toFixed(2),
+      a.capabilities.join(','),
+      a.last_heartbeat,
+    ]),
+  )
+}
+
+/** `aitbc-node agents register|list|status|update-status|remove`, the operator guide's verbs. */
+export function agentCommands(
+  program: Command,
+  target: (cmd: Command) => ApiTarget & { json: boolean },
+): void {
+  const agents = program.command('agents').description('register, list and manage agents through a daemon')
+
+  agents
+    .command('register')
+    .description('register an agent (re-registering updates it)')
+    .requiredOption('--agent-id <id>', 'agent id')
+    .requiredOption('--type <type>', 'agent type, e.g. worker')
+    .option('--capabilities <list>', 'comma-separated capabilities', list, [])
+    .option('--services <list>', 'comma-separated services', list, [])
+    .option('--endpoints <json>', 'endpoints as JSON, e.g. {"http":"http://host:9002"}')
+    .option('--metadata <json>', 'metadata as JSON')
+    .action(async (o, cmd: Command) => {
+      const t = target(cmd)
+      const body = {
+        agent_id: o.agentId,
+        agent_type: o.type,
+        capabilities: o.capabilities,
+        services: o.services,
+        endpoints: jsonFlag('endpoints', o.endpoints) ?? {},
+        metadata: jsonFlag('metadata', o.metadata) ?? {},
+      }
+      const res = await callApi(t, 'POST', '/agents/register', body)
+      print(t.json, res, () => `${res.message} (registered at ${res.registered_at})`)
+    })
+
+  agents
+    .command('list')
+    .description('list agents, healthiest first')
+    .option('--status <status>', 'only agents with this status')
+    .option('--type <type>', 'only agents of this type')
+    .option('--capabilities <list>', 'only agents with all of these capabilities', list)
+    .option('--limit <n>', 'at most this many', (v) => Number(v), 100)
+    .action(async (o, cmd: Command) => {
+      const t = target(cmd)
+      const res = await callApi(t, 'POST', '/agents/discover', {
+        status: o.status,
+        agent_type: o.type,
+        capabilities: o.capabilities,
+        limit: o.limit,
+      })
+      print(t.json, res, () => `${agentRows(res.agents as Agentish[])}\nFound ${res.count} agents`)
+    })
+
+  agents
+    .command('status')
+    .description("show one agent's record")
+    .requiredOption('--agent-id <id>', 'agent id')
+    .action(async (o, cmd: Command) => {
+      const t = target(cmd)
+      const res = await callApi(t, 'GET', `/agents/${encodeURIComponent(o.agentId)}`)
+      const a = res.agent as Record<string, unknown>
+      print(t.json, res, () =>
+        Object.entries(a)
+          .map(([k, v]) => `${k.padEnd(16)} ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+          .join('\n'),
+      )
+    })
+
+  agents
+    .command('update-status')
+    .description("set an agent's status (active, inactive, busy, maintenance, error)")
+    .requiredOption('--agent-id <id>', 'agent id')
+    .requiredOption('--status <status>', 'new status')
+    .option('--load-metrics <json>', 'load metrics as JSON, e.g. {"cpu_usage":40}')
+    .action(async (o, cmd: Command) => {
+      const t = target(cmd)
+      const res = await callApi(t, 'PUT', `/agents/${encodeURIComponent(o.agentId)}/status`, {
+        status: o.status,
+        load_metrics: jsonFlag('load-metrics', o.loadMetrics),
+      })
+      print(t.json, res, () => `agent ${o.agentId} is now ${res.agent_status}`)
+    })
+
+  agents
+    .command('remove')
+    .description('remove an agent from the registry')
+    .requiredOption('--agent-id <id>', 'agent id')
+    .action(async (o, cmd: Command) => {
+      const t = target(cmd)
+      const res = await callApi(t, 'DELETE', `/agents/${encodeURIComponent(o.agentId)}`)
+      print(t.json, res, () => String(res.message))
+    })
+}

@@ -1,0 +1,53 @@
+/** Where the CLI finds a daemon and how it authenticates. */
+export interface ApiTarget {
+  url: string
+  token?: string
+}
+
+/** An API call that failed; the message is what the operator reads. */
+export class CliError extends Error {
+  readonly code = 'ERR_CLI'
+  readonly exitCode: number
+  constructor(message: string, exitCode = 1) {
+    super(message)
+    this.exitCode = exitCode
+  }
+}
+
+/** Calls the daemon's HTTP API and returns the JSON body, or throws CliError with the API's own words. */
+export async function callApi(
+  target: ApiTarget,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<Record<string, unknown>> {
+  const headers: Record<string, string> = { accept: 'application/json' }
+  if (body !== undefined) headers['content-type'] = 'application/json'
+  if (target.token) headers.authorization = `Bearer ${target.token}`
+  let res: Response
+  try {
+    res = await fetch(new URL(path, target.url), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    })
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message
+    throw new CliError(
+      `cannot reach aitbc-node at ${target.url} (${cause}): is the daemon running (systemctl status aitbc-node)? Set --url or AITBC_URL`,
+    )
+  }
+  const text = await res.text()
+  let json: Record<string, unknown>
+  try {
+    json = JSON.parse(text) as Record<string, unknown>
+  } catch {
+    throw new CliError(`${method} ${path}: HTTP ${res.status} with a non-JSON body: ${text.slice(0, 200)}`)
+  }
+  if (!res.ok) {
+    const detail = json.detail ? ` (${json.detail})` : ''
+    throw new CliError(`${json.code ?? `HTTP ${res.status}`}: ${json.message ?? text}${detail}`)
+  }
+  return json
+}

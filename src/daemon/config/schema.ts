@@ -1,0 +1,102 @@
+import { hostname } from 'node:os'
+import { z } from 'zod'
+
+const port = z.number().int('expected an integer').min(0).max(65535, 'expected a port number 0-65535')
+const ms = (min: number) =>
+  z.number().int('expected whole milliseconds').min(min, `expected at least ${min} ms`)
+const nodeName = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9._-]{0,62}$/i,
+    'expected 1-63 letters, digits, . _ - (e.g. genesis, follower, aitbc1)',
+  )
+const SCOPE = z.enum(['read', 'agent', 'operate', 'admin'])
+
+const token = z.strictObject({
+  name: z.string().min(1, 'expected a name for the token holder'),
+  token: z.string().min(16, 'expected a token of at least 16 characters (aitbc-node keygen token makes one)'),
+  scopes: z.array(SCOPE).min(1, 'expected at least one scope: read, agent, operate, admin'),
+})
+
+const peer = z.strictObject({
+  name: nodeName,
+  address: z.string().min(1, 'expected a multiaddr (/ip4/10.0.0.2/tcp/7070) or host:port'),
+})
+
+/** The whole configuration; every object is strict so an unknown key is an error naming it. */
+export const configSchema = z.strictObject({
+  node: z
+    .strictObject({
+      name: nodeName.default(() => hostname().split('.')[0]?.toLowerCase() || 'node'),
+      dataDir: z.string().min(1).default('/var/lib/aitbc/node'),
+    })
+    .prefault({}),
+  p2p: z
+    .strictObject({
+      listen: z
+        .string()
+        .startsWith('/', 'expected a multiaddr such as /ip4/0.0.0.0/tcp/7070')
+        .default('/ip4/0.0.0.0/tcp/7070'),
+      peers: z.array(peer).default([]),
+      psk: z.string().min(1).nullable().default(null),
+      statusIntervalMs: ms(100).default(1000),
+      suspectAfterMs: ms(200).default(3000),
+      offlineAfterMs: ms(300).default(5000),
+    })
+    .prefault({}),
+  coordinator: z
+    .strictObject({
+      host: z.string().min(1).default('0.0.0.0'),
+      port: port.default(9001),
+      bodyLimitBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(64 * 1024 * 1024)
+        .default(1024 * 1024),
+      shutdownTimeoutMs: ms(100).default(10_000),
+    })
+    .prefault({}),
+  redis: z
+    .strictObject({
+      url: z
+        .string()
+        .regex(
+          /^(rediss?|redis\+sentinel|redis\+cluster|unix):\/\//,
+          'expected redis://, rediss://, redis+sentinel://, redis+cluster:// or unix:// URL',
+        )
+        .nullable()
+        .default(null),
+      prefix: z.string().max(64).default(''),
+      embedded: z
+        .strictObject({
+          port: port.default(0),
+          binary: z.string().min(1).default('redis-server'),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  auth: z
+    .strictObject({
+      tokens: z.array(token).default([]),
+      tokensFile: z.string().min(1).nullable().default(null),
+      anonymous: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+    })
+    .prefault({}),
+  agents: z
+    .strictObject({
+      staleAfterMs: ms(100).default(90_000),
+      removeAfterMs: ms(200).default(24 * 3600_000),
+      sweepIntervalMs: ms(50).nullable().default(null),
+    })
+    .prefault({}),
+  chain: z.strictObject({ rpcUrl: z.url().nullable().default(null) }).prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+})
+
+/** The validated, frozen configuration. */
+export type Config = z.infer<typeof configSchema>

@@ -1,0 +1,131 @@
+import { join } from 'node:path'
+import {
+  AgentRegistry,
+  AgentSweeper,
+  checkRedis,
+  createCoordinatorApp,
+  createHttpMetrics,
+  type RedisClient,
+  redisKeys,
+} from '../coordinator/index.js'
+import type { Config } from './config/schema.js'
+import { EmbeddedRedis } from './embedded-redis.js'
+import { HttpListener } from './http-server.js'
+import { type Component, StartError, startAll, stopAll } from './lifecycle.js'
+import type { LogRoot } from './logger.js'
+import { createRedisClient, type RegistryLocation } from './redis-connection.js'
+import { VERSION } from './version.js'
+
+/** A started daemon. */
+export interface RunningDaemon {
+  /** URL of the coordinator API. */
+  readonly apiUrl: string
+  readonly registry: RegistryLocation
+  /** Graceful stop: drain HTTP, then stop every component in reverse order. */
+  stop(): Promise<void>
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/
+
+/** Whether anonymous requests are allowed, or why the daemon must not start. */
+export function resolveAnonymous(config: Config): boolean {
+  const loopback = LOOPBACK.test(config.coordinator.host)
+  if (config.auth.anonymous === true) return true
+  if (config.auth.anonymous === false) return false
+  if (loopback) return true
+  if (config.auth.tokens.length === 0) {
+    throw new StartError(
+      `refusing to serve the API on ${config.coordinator.host} without authentication: set AITBC_API_TOKEN or auth.tokens, bind coordinator.host to 127.0.0.1, or set auth.anonymous: true explicitly`,
+    )
+  }
+  return false
+}
+
+function redisComponent(client: RedisClient, location: RegistryLocation, logs: LogRoot): Component {
+  const log = logs.component('redis')
+  return {
+    name: 'redis client',
+    async start() {
+      client.on('error', (err: Error) => log.debug({ err: err.message }, 'redis connection error'))
+      client.on('ready', () => log.info({ registry: location }, 'connected to the Redis registry'))
+      client.on('end', () => log.debug('redis connection ended'))
+      try {
+        await client.connect()
+      } catch (err) {
+        // Keep going: the client reconnects by itself and the API answers 503 until then.
+        log.error(
+          { err: (err as Error).message, registry: location },
+          'Redis registry not reachable yet; API answers 503 until it is',
+        )
+      }
+    },
+    async stop() {
+      client.disconnect()
+    },
+  }
+}
+
+/** The composition root: builds everything, starts in order, stops in reverse. */
+export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Promise<RunningDaemon> {
+  const log = logs.component('daemon')
+  const anonymous = resolveAnonymous(config)
+  const components: Component[] = []
+
+  let redisUrl = config.redis.url
+  if (redisUrl === null) {
+    const embedded = new EmbeddedRedis({
+      dir: join(config.node.dataDir, 'redis'),
+      port: config.redis.embedded.port,
+      binary: config.redis.embedded.binary,
+      log: logs.component('redis:embedded'),
+    })
+    components.push({ name: 'embedded redis', start: () => embedded.start(), stop: () => embedded.stop() })
+    redisUrl = embedded.url
+  }
+  const { client, location } = createRedisClient(redisUrl, config.redis.prefix)
+  components.push(redisComponent(client, location, logs))
+
+  const registry = new AgentRegistry(client, redisKeys(config.redis.prefix))
+  const sweeper = new AgentSweeper({
+    registry,
+    log: logs.component('coordinator:sweeper'),
+    staleAfterMs: config.agents.staleAfterMs,
+    removeAfterMs: config.agents.removeAfterMs,
+    intervalMs: config.agents.sweepIntervalMs ?? undefined,
+  })
+  components.push({ name: 'agent sweeper', start: async () => sweeper.start(), stop: () => sweeper.stop() })
+
+  const app = createCoordinatorApp({
+    registry,
+    checkRedis: () => checkRedis(client),
+    auth: { tokens: config.auth.tokens, anonymous },
+    metrics: createHttpMetrics({ defaultMetrics: true }),
+    log: logs.component('coordinator:http'),
+    nodeName: config.node.name,
+    version: VERSION,
+    bodyLimitBytes: config.coordinator.bodyLimitBytes,
+  })
+  const http = new HttpListener(
+    app,
+    config.coordinator.host,
+    config.coordinator.port,
+    config.coordinator.shutdownTimeoutMs,
+  )
+  components.push(http)
+
+  const onStopError = (c: Component, err: unknown) =>
+    log.error({ err, component: c.name }, 'component failed to stop')
+  await startAll(components, onStopError)
+
+  const shownHost = config.coordinator.host === '0.0.0.0' ? '127.0.0.1' : config.coordinator.host
+  const apiUrl = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${http.port}`
+  log.info(
+    { node: config.node.name, api: apiUrl, registry: location, anonymous, version: VERSION },
+    'daemon ready',
+  )
+  return {
+    apiUrl,
+    registry: location,
+    stop: () => stopAll(components, onStopError),
+  }
+}

@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto'
+import { Command, Option } from 'commander'
+import { agentCommands } from './cli/agents.js'
+import { CliError } from './cli/api-client.js'
+import { type ConfigFlags, loadConfig, redactConfig } from './config/load.js'
+import { runDaemon } from './run-daemon.js'
+import { VERSION } from './version.js'
+
+const collect = (v: string, prev: string[] = []) => [...prev, v]
+
+function configOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '-c, --config <file>',
+      'config file (YAML); default /etc/aitbc/aitbc-node.yaml if present, or AITBC_CONFIG',
+    )
+    .option('--name <name>', 'node name (node.name)')
+    .option('--data-dir <dir>', 'data directory (node.dataDir)')
+    .option('--host <host>', 'coordinator listen address (coordinator.host)')
+    .option('--port <port>', 'coordinator port (coordinator.port)')
+    .option('--redis-url <url>', 'shared Redis URL (redis.url); none starts an embedded redis-server')
+    .option('--log-level <level>', 'log level (log.level)')
+    .option('--p2p-port <port>', 'p2p TCP port (port of p2p.listen)')
+    .option('--peer <name=addr>', 'a peer, repeatable (p2p.peers)', collect)
+    .option(
+      '--set <key=value>',
+      'set any config key, repeatable, e.g. --set agents.staleAfterMs=5000',
+      collect,
+    )
+}
+
+const program = new Command('aitbc-node')
+  .version(VERSION)
+  .description('AITBC cluster node: daemon and operator CLI')
+  .addOption(new Option('--url <url>', 'daemon API URL').env('AITBC_URL').default('http://127.0.0.1:9001'))
+  .addOption(new Option('--token <token>', 'API bearer token').env('AITBC_TOKEN'))
+  .option('--json', 'print JSON instead of tables', false)
+
+configOptions(
+  program.command('daemon').description('run the node daemon (mesh, coordinator API, operations)'),
+).action(async (flags: ConfigFlags) => runDaemon(flags))
+
+const config = program.command('config').description('configuration tools')
+configOptions(
+  config.command('check').description('validate the configuration and print it with secrets redacted'),
+).action((flags: ConfigFlags) => {
+  try {
+    const loaded = loadConfig({ flags, env: process.env })
+    for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`)
+    process.stdout.write(
+      `${JSON.stringify({ file: loaded.file, config: redactConfig(loaded.config) }, null, 2)}\n`,
+    )
+  } catch (err) {
+    process.stderr.write(`aitbc-node: ${(err as Error).message}\n`)
+    process.exitCode = 2
+  }
+})
+
+program
+  .command('keygen')
+  .description('generate secrets')
+  .command('token')
+  .description('print a random API token (put it in auth.tokens or AITBC_API_TOKEN)')
+  .action(() => {
+    process.stdout.write(`${randomBytes(32).toString('base64url')}\n`)
+  })
+
+agentCommands(program, (cmd) => {
+  const o = cmd.optsWithGlobals() as { url: string; token?: string; json: boolean }
+  return { url: o.url, token: o.token, json: o.json }
+})
+
+program.parseAsync(process.argv).catch((err) => {
+  if (err instanceof CliError) {
+    process.stderr.write(`aitbc-node: ${err.message}\n`)
+    process.exit(err.exitCode)
+  }
+  process.stderr.write(`aitbc-node: ${(err as Error).stack ?? err}\n`)
+  process.exit(1)
+})

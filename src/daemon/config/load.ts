@@ -180,22 +180,25 @@ function flagOverrides(flags: ConfigFlags): Override[] {
 }
 
 function readConfigFile(path: string): Tree {
+  const doc = readYamlFile(path)
+  if (doc === null || doc === undefined) return {}
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new ConfigError(`config file ${path}: expected a mapping at the top`)
+  return doc as Tree
+}
+
+function readYamlFile(path: string): unknown {
   let text: string
   try {
     text = readFileSync(path, 'utf8')
   } catch (err) {
     throw new ConfigError(`config file ${path} cannot be read: ${(err as Error).message}`, { cause: err })
   }
-  let doc: unknown
   try {
-    doc = parseYaml(text)
+    return parseYaml(text) as unknown
   } catch (err) {
     throw new ConfigError(`config file ${path} is not valid YAML: ${(err as Error).message}`, { cause: err })
   }
-  if (doc === null || doc === undefined) return {}
-  if (typeof doc !== 'object' || Array.isArray(doc))
-    throw new ConfigError(`config file ${path}: expected a mapping at the top`)
-  return doc as Tree
 }
 
 function describe(
@@ -233,8 +236,8 @@ export function loadConfig(opts: { flags?: ConfigFlags; env?: NodeJS.ProcessEnv 
   }
   const tokensFile = getPath(tree, 'auth.tokensFile')
   if (typeof tokensFile === 'string') {
-    const extra = readConfigFile(tokensFile)
-    const list = Array.isArray(extra) ? extra : (extra as Tree).tokens
+    const extra = readYamlFile(tokensFile)
+    const list = Array.isArray(extra) ? extra : (extra as Tree | null)?.tokens
     if (!Array.isArray(list))
       throw new ConfigError(`tokens file ${tokensFile}: expected a list of {name, token, scopes}`)
     setPath(tree, 'auth.tokens', [...((getPath(tree, 'auth.tokens') as unknown[]) ?? []), ...list])

@@ -1,4 +1,7 @@
-/** Module boundaries of DESIGN.md: daemon -> coordinator, ops, p2p; coordinator -> ops, p2p; ops -> p2p; p2p -> nothing of ours. */
+/**
+ * Module boundaries of DESIGN.md: daemon -> coordinator, ops, p2p; coordinator -> ops, p2p;
+ * ops -> p2p; p2p -> nothing of ours.
+ */
 module.exports = {
   forbidden: [
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },

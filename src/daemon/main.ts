@@ -66,7 +66,7 @@ program
   })
 
 agentCommands(program, (cmd) => {
-  const o = cmd.optsWithGlobals() as { url: string; token?: string; json: boolean }
+  const o = cmd.optsWithGlobals() as { url: string, token?: string, json: boolean }
   return { url: o.url, token: o.token, json: o.json }
 })
 

@@ -22,7 +22,7 @@ const COMMON: RedisOptions = {
   retryStrategy: (times) => Math.min(100 * times, 2000),
 }
 
-function hostsOf(list: string): { host: string; port: number }[] {
+function hostsOf(list: string): { host: string, port: number }[] {
   return list.split(',').map((hp) => {
     const [host, port] = hp.split(':')
     return { host: host || '127.0.0.1', port: Number(port || 6379) }
@@ -36,7 +36,7 @@ function hostsOf(list: string): { host: string; port: number }[] {
 export function createRedisClient(
   url: string,
   prefix: string,
-): { client: RedisClient; location: RegistryLocation } {
+): { client: RedisClient, location: RegistryLocation } {
   const safe = redactUrl(url)
   const m = /^(redis\+sentinel|redis\+cluster):\/\/(?:([^@/]*)@)?([^/]+)(?:\/([^/]*))?(?:\/(\d+))?$/.exec(url)
   if (m !== null) {

@@ -20,7 +20,7 @@ async function cli(args: string[], env: Record<string, string> = {}) {
     })
     return { code: 0, stdout, stderr }
   } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string }
+    const e = err as { code: number, stdout: string, stderr: string }
     return { code: e.code, stdout: e.stdout, stderr: e.stderr }
   }
 }

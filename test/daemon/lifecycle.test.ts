@@ -16,7 +16,7 @@ t.teardown(() => redis.stop())
 t.test('SIGTERM drains: an in-flight request finishes, new ones get 503, then exit 0', async (t) => {
   const d = await startDaemon({ args: ['--redis-url', redis.url, '--set', 'redis.prefix="drain:"'] })
   // Start a request and hold its body open so it is in flight when the signal lands.
-  const inFlight = new Promise<{ status: number; body: string }>((resolve, reject) => {
+  const inFlight = new Promise<{ status: number, body: string }>((resolve, reject) => {
     const req = request(
       `${d.url}/agents/register`,
       { method: 'POST', headers: { 'content-type': 'application/json' } },
@@ -53,7 +53,7 @@ t.test('a keep-alive client gets 503 SHUTTING_DOWN while the daemon drains', asy
   const { Agent } = await import('node:http')
   const agent = new Agent({ keepAlive: true, maxSockets: 1 })
   const get = (path: string, hold = false) =>
-    new Promise<{ status: number; body: string }>((resolve, reject) => {
+    new Promise<{ status: number, body: string }>((resolve, reject) => {
       const req = request(`${d.url}${path}`, { agent, method: hold ? 'POST' : 'GET' }, (res) => {
         let body = ''
         res.on('data', (c) => {
@@ -119,7 +119,7 @@ t.test('refuses a non-loopback listener without tokens, and says what to do', as
     },
   ).then(
     () => ({ stderr: '', code: 0 }),
-    (err: { stderr: string; code: number }) => err,
+    (err: { stderr: string, code: number }) => err,
   )
   t.equal(code, 1)
   t.match(stderr, /refusing to serve the API on 0\.0\.0\.0 without authentication: set AITBC_API_TOKEN/)

@@ -25,7 +25,7 @@ export function errorBodies(log: Logger) {
         if (err.status >= 500) log.warn({ code: err.code, err: err.cause ?? err }, err.message)
         return
       }
-      const status = (err as { status?: number; expose?: boolean }).status
+      const status = (err as { status?: number, expose?: boolean }).status
       if ((err as { expose?: boolean }).expose === true && typeof status === 'number' && status < 500) {
         // koa-router's 405/501 and similar HttpErrors meant for the client
         ctx.status = status

@@ -171,7 +171,7 @@ export class AgentRegistry {
   }
 
   /** Number of registered agents and of active ones. */
-  async counts(): Promise<{ total: number; active: number }> {
+  async counts(): Promise<{ total: number, active: number }> {
     const [total, active] = await withRedis(() =>
       Promise.all([this.redis.scard(this.keys.allAgents), this.redis.scard(this.keys.activeAgents)]),
     )

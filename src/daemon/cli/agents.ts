@@ -97,7 +97,7 @@ export function agentCommands(
 
   agents
     .command('status')
-    .description("show one agent's record")
+    .description('show one agent\'s record')
     .requiredOption('--agent-id <id>', 'agent id')
     .action(async (o, cmd: Command) => {
       const t = target(cmd)
@@ -112,7 +112,7 @@ export function agentCommands(
 
   agents
     .command('update-status')
-    .description("set an agent's status (active, inactive, busy, maintenance, error)")
+    .description('set an agent\'s status (active, inactive, busy, maintenance, error)')
     .requiredOption('--agent-id <id>', 'agent id')
     .requiredOption('--status <status>', 'new status')
     .option('--load-metrics <json>', 'load metrics as JSON, e.g. {"cpu_usage":40}')

@@ -60,7 +60,7 @@ function withPort(listen: unknown, port: string): unknown {
 }
 
 /** Parses `name=address` peer specs (AITBC_PEERS, --peer). */
-export function parsePeers(specs: string[], origin: string): { name: string; address: string }[] {
+export function parsePeers(specs: string[], origin: string): { name: string, address: string }[] {
   return specs
     .flatMap((s) => s.split(','))
     .map((s) => s.trim())
@@ -221,7 +221,7 @@ function describe(
 }
 
 /** File, then environment, then flags; validated once and frozen. */
-export function loadConfig(opts: { flags?: ConfigFlags; env?: NodeJS.ProcessEnv } = {}): LoadedConfig {
+export function loadConfig(opts: { flags?: ConfigFlags, env?: NodeJS.ProcessEnv } = {}): LoadedConfig {
   const flags = opts.flags ?? {}
   const env = opts.env ?? {}
   const warnings: string[] = []

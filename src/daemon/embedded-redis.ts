@@ -99,7 +99,7 @@ export class EmbeddedRedis {
       '--protected-mode', 'yes',
       '--maxmemory-policy', 'noeviction',
       '--logfile', '',
-    ] // biome-ignore format: one option per line
+    ]
     const child = spawn(this.init.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     this.child = child
     const timeoutMs = this.init.startTimeoutMs ?? 10_000

@@ -30,7 +30,7 @@ t.test('the operator guide verbs: register, list, status, update-status, remove'
     'agents', 'register', '--agent-id', 'my-agent', '--type', 'worker',
     '--capabilities', 'data-processing,analysis,debugging', '--services', 'task-execution,coordination',
     '--endpoints', '{"http":"http://my-host:9002"}', '--metadata', '{"version":"1.0.0","owner":"my-team"}',
-  ]) // biome-ignore format: mirrors the guide's multi-line command
+  ])
   t.equal(reg.code, 0, reg.stderr)
   t.match(reg.stdout, /Agent my-agent registered successfully/)
 

@@ -85,8 +85,10 @@ t.test('a second signal exits at once', async (t) => {
   // hold a request open so the graceful stop cannot finish by itself
   const req = request(`${d.url}/agents/register`, { method: 'POST' })
   req.on('error', () => {})
-  req.write('{')
-  await new Promise((r) => setTimeout(r, 50)) // let the request reach the server before signalling
+  await new Promise<void>((resolve) => req.write('{', () => resolve()))
+  // a full round trip on another connection: the daemon's event loop has been
+  // through the accept of the held request's connection by the time it answers
+  await api(d.url, 'GET', '/health')
   d.child.kill('SIGTERM')
   await d.waitForLog('draining', (l) => String(l.msg).startsWith('draining'))
   d.child.kill('SIGINT')

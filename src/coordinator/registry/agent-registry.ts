@@ -76,7 +76,7 @@ export class AgentRegistry {
       'chain_id', input.chain_id ?? '',
       'island_id', input.island_id ?? '',
       'load_metrics', JSON.stringify(input.load_metrics ?? {}),
-    ] // biome-ignore format: field/value pairs read best one per line
+    ]
     const registeredAt = await withRedis(() =>
       this.redis.aitbcRegisterAgent(
         ...this.indexKeys(input.agent_id),
@@ -100,16 +100,17 @@ export class AgentRegistry {
 
   /** Removes an agent and its index entries; throws AgentNotFoundError when there was none. */
   async remove(agentId: string): Promise<void> {
-    const deleted = await withRedis(async () => {
-      const [hash] = await Promise.all([
-        this.redis.del(this.keys.agent(agentId)),
-        this.redis.srem(this.keys.activeAgents, agentId),
-        this.redis.srem(this.keys.allAgents, agentId),
-        this.redis.zrem(this.keys.agentHeartbeats, agentId),
-      ])
-      return hash
-    })
-    if (deleted === 0) throw new AgentNotFoundError(agentId)
+    // One MULTI, so no daemon ever sees the hash gone but the id still indexed.
+    const replies = await withRedis(() =>
+      this.redis
+        .multi()
+        .del(this.keys.agent(agentId))
+        .srem(this.keys.activeAgents, agentId)
+        .srem(this.keys.allAgents, agentId)
+        .zrem(this.keys.agentHeartbeats, agentId)
+        .exec(),
+    )
+    if (replies?.[0]?.[1] === 0) throw new AgentNotFoundError(agentId)
   }
 
   /** Records contact from an agent; a stale agent that beats is active again. */

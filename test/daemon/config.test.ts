@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -6,7 +6,7 @@ import t from 'tap'
 import { ConfigError, loadConfig, redactConfig } from '../../src/daemon/config/load.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'aitbc-config-'))
-t.teardown(() => {})
+t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 const file = (name: string, text: string): string => {
   const p = join(dir, name)
   writeFileSync(p, text)

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { api, startDaemon } from '../fixtures/daemon.js'
@@ -50,7 +50,7 @@ t.test('embedded redis-server killed: restarted by the daemon, registry intact (
   t.teardown(() => d.stop())
   t.equal((await api(d.url, 'POST', '/agents/register', agent)).status, 200)
   const pidFile = join(d.dataDir, 'redis', 'redis.pid')
-  const pid = Number(execFileSync('cat', [pidFile]).toString().trim())
+  const pid = Number(readFileSync(pidFile, 'utf8').trim())
   t.ok(pid > 0)
   // AOF fsyncs every second; give the write time to reach the file before the crash
   await waitFor('AOF to hold the agent', () =>
@@ -65,7 +65,7 @@ t.test('embedded redis-server killed: restarted by the daemon, registry intact (
     return r.status === 200 ? r : undefined
   })
   t.match(res.body, { agent: { agent_id: 'survivor' } })
-  const newPid = Number(execFileSync('cat', [pidFile]).toString().trim())
+  const newPid = Number(readFileSync(pidFile, 'utf8').trim())
   t.not(newPid, pid, 'a new redis-server process')
   t.equal((await d.stop()).code, 0)
   let alive = true

@@ -54,8 +54,7 @@ t.test('embedded redis-server killed: restarted by the daemon, registry intact (
   t.ok(pid > 0)
   // AOF fsyncs every second; give the write time to reach the file before the crash
   await waitFor('AOF to hold the agent', () =>
-    execFileSync('cat', [join(d.dataDir, 'redis', 'appendonlydir', 'appendonly.aof.1.incr.aof')])
-      .toString()
+    readFileSync(join(d.dataDir, 'redis', 'appendonlydir', 'appendonly.aof.1.incr.aof'), 'utf8')
       .includes('survivor'),
   )
   process.kill(pid, 'SIGKILL')

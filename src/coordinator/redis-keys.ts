@@ -14,6 +14,14 @@ export interface RedisKeys {
   readonly agentHeartbeats: string
   /** STRING holding this registry's cluster id (see registry fingerprint). */
   readonly clusterId: string
+  /** HASH of one message a node sent: meta (JSON), open (count of queued targets), r:{target} (receipt JSON). */
+  message(messageId: string): string
+  /** SET of ids of messages a node sent that still have a queued receipt. */
+  outbox(node: string): string
+  /** ZSET message id -> received at (ms) of the messages a node received. */
+  inbox(node: string): string
+  /** HASH message id -> message JSON of the messages a node received. */
+  inboxData(node: string): string
 }
 
 export function redisKeys(prefix = ''): RedisKeys {
@@ -23,5 +31,9 @@ export function redisKeys(prefix = ''): RedisKeys {
     allAgents: `${prefix}agents:all`,
     agentHeartbeats: `${prefix}agents:heartbeats`,
     clusterId: `${prefix}cluster:id`,
+    message: (messageId) => `${prefix}msg:${messageId}`,
+    outbox: (node) => `${prefix}node:${node}:outbox`,
+    inbox: (node) => `${prefix}node:${node}:inbox`,
+    inboxData: (node) => `${prefix}node:${node}:inbox:data`,
   }
 }

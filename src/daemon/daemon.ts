@@ -13,6 +13,7 @@ import { EmbeddedRedis } from './embedded-redis.js'
 import { HttpListener } from './http-server.js'
 import { type Component, StartError, startAll, stopAll } from './lifecycle.js'
 import type { LogRoot } from './logger.js'
+import { buildMesh } from './mesh-wiring.js'
 import { createRedisClient, type RegistryLocation } from './redis-connection.js'
 import { VERSION } from './version.js'
 
@@ -21,6 +22,8 @@ export interface RunningDaemon {
   /** URL of the coordinator API. */
   readonly apiUrl: string
   readonly registry: RegistryLocation
+  /** This node's libp2p peer id. */
+  readonly peerId: string
   /** Graceful stop: drain HTTP, then stop every component in reverse order. */
   stop(): Promise<void>
 }
@@ -85,7 +88,8 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
   const { client, location } = createRedisClient(redisUrl, config.redis.prefix)
   components.push(redisComponent(client, location, logs))
 
-  const registry = new AgentRegistry(client, redisKeys(config.redis.prefix))
+  const keys = redisKeys(config.redis.prefix)
+  const registry = new AgentRegistry(client, keys)
   const sweeper = new AgentSweeper({
     registry,
     log: logs.component('coordinator:sweeper'),
@@ -95,11 +99,23 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
   })
   components.push({ name: 'agent sweeper', start: async () => sweeper.start(), stop: () => sweeper.stop() })
 
+  const metrics = createHttpMetrics({ defaultMetrics: true })
+  let mesh
+  try {
+    mesh = await buildMesh(config, logs, { client, location, keys }, metrics.registry)
+  } catch (err) {
+    throw new StartError((err as Error).message, { cause: err })
+  }
+  components.push(...mesh.components)
+
   const app = createCoordinatorApp({
     registry,
     checkRedis: () => checkRedis(client),
     auth: { tokens: config.auth.tokens, anonymous },
-    metrics: createHttpMetrics({ defaultMetrics: true }),
+    metrics,
+    nodes: mesh.nodes,
+    messages: mesh.messages,
+    extraChecks: mesh.extraChecks,
     log: logs.component('coordinator:http'),
     nodeName: config.node.name,
     version: VERSION,
@@ -119,13 +135,23 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
 
   const shownHost = config.coordinator.host === '0.0.0.0' ? '127.0.0.1' : config.coordinator.host
   const apiUrl = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${http.port}`
+  mesh.setApiUrl(apiUrl)
   log.info(
-    { node: config.node.name, api: apiUrl, registry: location, anonymous, version: VERSION },
+    {
+      node: config.node.name,
+      api: apiUrl,
+      registry: location,
+      anonymous,
+      version: VERSION,
+      peerId: mesh.mesh.peerId,
+      p2p: mesh.mesh.addresses(),
+    },
     'daemon ready',
   )
   return {
     apiUrl,
     registry: location,
+    peerId: mesh.mesh.peerId,
     stop: () => stopAll(components, onStopError),
   }
 }

@@ -8,6 +8,15 @@ import { type AuthSettings, authenticate, requireScope } from './auth.js'
 import { errorBodies } from './errors-middleware.js'
 import type { HttpMetrics } from './metrics.js'
 import { agentRoutes } from './routes/agents.js'
+import { type MessageRouteDeps, messageRoutes } from './routes/messages.js'
+import { type NodeRouteDeps, nodeRoutes } from './routes/nodes.js'
+
+/** One extra /health check (mesh, chain): it warns and degrades, but only Redis makes /health 503. */
+export interface HealthCheck {
+  ok: boolean
+  warnings: string[]
+  [detail: string]: unknown
+}
 
 /** Everything the coordinator API is built from. */
 export interface CoordinatorAppInit {
@@ -21,6 +30,12 @@ export interface CoordinatorAppInit {
   version: string
   /** Largest accepted request body (default 1 MiB). */
   bodyLimitBytes?: number
+  /** The membership view for GET /nodes (absent: no route). */
+  nodes?: NodeRouteDeps
+  /** Messages with receipts (absent: no routes). */
+  messages?: MessageRouteDeps
+  /** Checks besides Redis shown by /health, by name. */
+  extraChecks?(): Record<string, HealthCheck>
 }
 
 /** The Koa app plus the switch the daemon flips when it starts draining. */
@@ -60,6 +75,8 @@ export function createCoordinatorApp(init: CoordinatorAppInit): CoordinatorApp {
   for (const prefix of ['', '/v1']) {
     const router = new Router(prefix === '' ? {} : { prefix })
     agentRoutes(router, { registry: init.registry, bodyLimitBytes })
+    if (init.nodes !== undefined) nodeRoutes(router, init.nodes)
+    if (init.messages !== undefined) messageRoutes(router, init.messages)
     router.get('/metrics', requireScope('read', 'agent', 'operate'), async (ctx) => {
       ctx.type = init.metrics.registry.contentType
       ctx.body = await init.metrics.registry.metrics()
@@ -79,15 +96,17 @@ export function createCoordinatorApp(init: CoordinatorAppInit): CoordinatorApp {
 function healthHandler(init: CoordinatorAppInit) {
   return async (ctx: Context): Promise<void> => {
     const redis = await init.checkRedis()
+    const extra = init.extraChecks?.() ?? {}
     const healthy = redis.ok
+    const degraded = Object.values(extra).some((c) => !c.ok)
     ctx.status = healthy ? 200 : 503
     ctx.body = {
-      status: healthy ? 'healthy' : 'unhealthy',
+      status: healthy ? (degraded ? 'degraded' : 'healthy') : 'unhealthy',
       node: init.nodeName,
       version: init.version,
       timestamp: new Date().toISOString(),
-      checks: { redis },
-      warnings: redis.warnings,
+      checks: { redis, ...extra },
+      warnings: [...redis.warnings, ...Object.values(extra).flatMap((c) => c.warnings)],
     }
   }
 }

@@ -39,6 +39,9 @@ export const configSchema = z.strictObject({
         .default('/ip4/0.0.0.0/tcp/7070'),
       peers: z.array(peer).default([]),
       psk: z.string().min(1).nullable().default(null),
+      allowlist: z
+        .array(z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{40,60}$/, 'expected a peer id (12D3KooW...; see GET /nodes)'))
+        .default([]),
       statusIntervalMs: ms(100).default(1000),
       suspectAfterMs: ms(200).default(3000),
       offlineAfterMs: ms(300).default(5000),
@@ -90,7 +93,19 @@ export const configSchema = z.strictObject({
       sweepIntervalMs: ms(50).nullable().default(null),
     })
     .prefault({}),
-  chain: z.strictObject({ rpcUrl: z.url().nullable().default(null) }).prefault({}),
+  messages: z
+    .strictObject({
+      defaultTtlMs: ms(100).default(300_000),
+      maxTtlMs: ms(100).max(86_400_000, 'expected at most 86400000 ms (24 h)').default(86_400_000),
+      maxBodyBytes: z.number().int().min(16).max(128 * 1024).default(64 * 1024),
+    })
+    .prefault({}),
+  chain: z
+    .strictObject({
+      rpcUrl: z.url().nullable().default(null),
+      timeoutMs: ms(50).default(2000),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

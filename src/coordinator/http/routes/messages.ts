@@ -1,0 +1,84 @@
+import type Router from '@koa/router'
+import { z } from 'zod'
+import type { InboundMessage, OutgoingRecord, SendRequest } from '../../../p2p/index.js'
+import { ApiError, ValidationError } from '../../errors.js'
+import { requireScope } from '../auth.js'
+import { readJson, validate } from '../body.js'
+
+/** What the message routes need from the mesh. */
+export interface MessageRouteDeps {
+  send(req: SendRequest): Promise<OutgoingRecord>
+  get(id: string): Promise<OutgoingRecord | null>
+  inbox(limit: number): Promise<InboundMessage[]>
+  /** Names a message can go to ("all" excluded), for the error when `to` is unknown. */
+  targets(): string[]
+  selfName: string
+  bodyLimitBytes: number
+  defaultTtlMs: number
+  maxTtlMs: number
+  maxMessageBytes: number
+}
+
+const readScope = requireScope('read', 'agent', 'operate')
+const operateScope = requireScope('operate')
+
+/** POST /messages, GET /messages/inbox, GET /messages/:id. */
+export function messageRoutes(router: Router, deps: MessageRouteDeps): void {
+  const sendBody = z.strictObject({
+    to: z.string().min(1, 'expected a node name or "all"').max(63),
+    body: z.union([z.string(), z.record(z.string(), z.json()), z.array(z.json())], 'expected a string, object or list'),
+    ttl_ms: z.number().int().min(100, 'expected at least 100 ms').max(deps.maxTtlMs, `expected at most ${deps.maxTtlMs} ms`).optional(),
+    wait_ms: z.number().int().min(0).max(30_000, 'expected at most 30000 ms').optional(),
+  })
+  const inboxQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).default(100) })
+
+  router.post('/messages', operateScope, async (ctx) => {
+    const input = validate(sendBody, await readJson(ctx, deps.bodyLimitBytes))
+    if (Buffer.byteLength(JSON.stringify(input.body)) > deps.maxMessageBytes) {
+      throw new ApiError(413, 'MESSAGE_TOO_LARGE', `body: message larger than ${deps.maxMessageBytes} bytes`, 'send less data')
+    }
+    const known = deps.targets()
+    if (input.to === deps.selfName) {
+      throw new ValidationError(`invalid body: to: ${input.to} is this node`, `send to one of: all, ${known.join(', ')}`)
+    }
+    if (input.to !== 'all' && !known.includes(input.to)) {
+      throw new ValidationError(`invalid body: to: unknown node "${input.to}"`, `valid targets: all, ${known.join(', ')}`)
+    }
+    const ttlMs = input.ttl_ms ?? deps.defaultTtlMs
+    const rec = await deps.send({ to: input.to, body: input.body, ttlMs, waitMs: Math.min(input.wait_ms ?? 2000, ttlMs) })
+    ctx.status = 202
+    ctx.body = { status: 'success', ...present(rec) }
+  })
+
+  router.get('/messages/inbox', readScope, async (ctx) => {
+    const { limit } = validate(inboxQuery, { ...ctx.query }, 'query')
+    const messages = await deps.inbox(limit)
+    ctx.body = { status: 'success', node: deps.selfName, messages, count: messages.length }
+  })
+
+  router.get('/messages/:id', readScope, async (ctx) => {
+    const id = validate(z.uuid('expected a message id (UUID)'), ctx.params.id, 'message_id')
+    const rec = await deps.get(id)
+    if (rec === null) {
+      throw new ApiError(404, 'MESSAGE_NOT_FOUND', `message ${id} is not known here`, 'ask the node that sent it; finished messages are kept 7 days')
+    }
+    ctx.body = { status: 'success', ...present(rec) }
+  })
+}
+
+/** A sent message with its receipts and seed 000's message_delivery counts. */
+function present(rec: OutgoingRecord) {
+  const states = Object.values(rec.receipts).map((r) => r.state)
+  const delivered = states.filter((s) => s === 'delivered' || s === 'duplicate').length
+  const failed = states.filter((s) => s === 'rejected' || s === 'expired').length
+  return {
+    message_id: rec.id,
+    from: rec.from,
+    to: rec.to,
+    targets: rec.targets,
+    created_at: new Date(rec.created_at).toISOString(),
+    expires_at: new Date(rec.expires_at).toISOString(),
+    receipts: rec.receipts,
+    message_delivery: { sent: rec.targets.length, delivered, failed, queued: rec.targets.length - delivered - failed },
+  }
+}

@@ -1,0 +1,39 @@
+/** Lua scripts of the message store; each runs atomically in Redis. */
+
+/**
+ * KEYS: 1 message hash, 2 sender's outbox set
+ * ARGV: 1 target, 2 receipt JSON, 3 "1" when the receipt is final, 4 message id, 5 retention ms
+ * A final receipt never changes again; the message leaves the outbox when its
+ * last target's receipt is final. Returns 0 when the message is unknown.
+ */
+export const setReceipt = `
+local field = 'r:' .. ARGV[1]
+local old = redis.call('HGET', KEYS[1], field)
+if not old then return 0 end
+if cjson.decode(old).state ~= 'queued' then return 1 end
+redis.call('HSET', KEYS[1], field, ARGV[2])
+if ARGV[3] == '1' then
+  local open = redis.call('HINCRBY', KEYS[1], 'open', -1)
+  if open <= 0 then
+    redis.call('SREM', KEYS[2], ARGV[4])
+    redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  end
+end
+return 1
+`
+
+/**
+ * KEYS: 1 inbox zset, 2 inbox data hash
+ * ARGV: 1 message id, 2 message JSON, 3 received at (ms), 4 drop entries received before this (ms)
+ * Returns 1 when stored, 0 when the id was already there (a duplicate).
+ */
+export const acceptInbound = `
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[4], 'LIMIT', 0, 100)
+if #old > 0 then
+  redis.call('ZREM', KEYS[1], unpack(old))
+  redis.call('HDEL', KEYS[2], unpack(old))
+end
+return 1
+`

@@ -1,0 +1,45 @@
+import type { Logger } from 'pino'
+import { readClusterId, type RedisClient, type RedisKeys } from '../coordinator/index.js'
+import type { Component } from './lifecycle.js'
+
+/**
+ * Reads (or creates) the registry's cluster id, retrying while Redis is away,
+ * so the gossiped registry fingerprint fills in as soon as Redis answers.
+ */
+export class ClusterIdReader implements Component {
+  readonly name = 'registry cluster id'
+  private id: string | null = null
+  private timer: NodeJS.Timeout | null = null
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: RedisKeys,
+    private readonly retryMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  get clusterId(): string | null {
+    return this.id
+  }
+
+  async start(): Promise<void> {
+    await this.attempt()
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
+  }
+
+  private async attempt(): Promise<void> {
+    try {
+      this.id = await readClusterId(this.redis, this.keys)
+      this.log.info({ clusterId: this.id }, 'registry cluster id')
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'cluster id not readable yet')
+      this.timer = setTimeout(() => {
+        this.attempt().catch((e: unknown) => this.log.error({ err: e }, 'cluster id retry failed'))
+      }, this.retryMs)
+    }
+  }
+}

@@ -1,0 +1,68 @@
+import { Counter, Gauge, type Registry } from 'prom-client'
+import type { Mesh, NodeTransition, ReceiptState } from '../p2p/index.js'
+
+/** Prometheus metrics of the mesh: node states and transitions, connections, messages. */
+export interface MeshMetrics {
+  transition(t: NodeTransition): void
+  receipt(state: ReceiptState): void
+  inbound(): void
+  /** Gauges read from the mesh at scrape time. */
+  attach(mesh: Mesh): void
+}
+
+export function createMeshMetrics(registry: Registry): MeshMetrics {
+  const transitions = new Counter({
+    name: 'aitbc_node_state_transitions_total',
+    help: 'Changes of a node\'s state in this daemon\'s membership view, by node and new state',
+    labelNames: ['node', 'to'] as const,
+    registers: [registry],
+  })
+  const receipts = new Counter({
+    name: 'aitbc_message_receipts_total',
+    help: 'Final receipts of messages this node sent, by state',
+    labelNames: ['state'] as const,
+    registers: [registry],
+  })
+  const inbound = new Counter({
+    name: 'aitbc_messages_received_total',
+    help: 'Messages this node received and stored (duplicates not counted)',
+    registers: [registry],
+  })
+  let mesh: Mesh | null = null
+  new Gauge({
+    name: 'aitbc_mesh_connected_peers',
+    help: 'Peers with an open libp2p connection',
+    registers: [registry],
+    collect() {
+      this.set(mesh?.connectedPeers() ?? 0)
+    },
+  })
+  new Gauge({
+    name: 'aitbc_nodes',
+    help: 'Nodes in the membership view by state (this node included)',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      const rows = mesh?.view.snapshot() ?? []
+      for (const state of ['online', 'degraded', 'offline'] as const) {
+        this.set({ state }, rows.filter((r) => r.status === state).length)
+      }
+    },
+  })
+  new Gauge({
+    name: 'aitbc_messages_queued',
+    help: 'Message deliveries (message x target) still queued in this process',
+    registers: [registry],
+    collect() {
+      this.set(mesh?.messenger.queued ?? 0)
+    },
+  })
+  return {
+    transition: (t) => transitions.inc({ node: t.name, to: t.to }),
+    receipt: (state) => receipts.inc({ state }),
+    inbound: () => inbound.inc(),
+    attach: (m) => {
+      mesh = m
+    },
+  }
+}

@@ -1,0 +1,148 @@
+import { join } from 'node:path'
+import type { Registry } from 'prom-client'
+import {
+  type HealthCheck,
+  type MessageRouteDeps,
+  type NodeRouteDeps,
+  type RedisClient,
+  type RedisKeys,
+  RedisMessageStore,
+} from '../coordinator/index.js'
+import { ChainMonitor, ChainRpc } from '../ops/index.js'
+import { type LocalStatus, Mesh, readPskFile } from '../p2p/index.js'
+import { ClusterIdReader } from './cluster-id-reader.js'
+import type { Config } from './config/schema.js'
+import type { Component } from './lifecycle.js'
+import type { LogRoot } from './logger.js'
+import { createMeshMetrics } from './mesh-metrics.js'
+import type { RegistryLocation } from './redis-connection.js'
+import { VERSION } from './version.js'
+
+/** The mesh and what the API needs from it. */
+export interface MeshParts {
+  mesh: Mesh
+  /** In start order: cluster id, chain monitor, mesh. */
+  components: Component[]
+  nodes: NodeRouteDeps
+  messages: MessageRouteDeps
+  extraChecks(): Record<string, HealthCheck>
+  /** Tells the mesh the API URL once the HTTP listener has its port. */
+  setApiUrl(url: string): void
+}
+
+interface RegistryParts {
+  client: RedisClient
+  location: RegistryLocation
+  keys: RedisKeys
+}
+
+/** Builds the p2p side of the daemon: chain monitor, registry fingerprint, mesh, metrics and logs. */
+export async function buildMesh(
+  config: Readonly<Config>,
+  logs: LogRoot,
+  registry: RegistryParts,
+  metricsRegistry: Registry,
+): Promise<MeshParts> {
+  const log = logs.component('p2p:view')
+  const { client, location, keys } = registry
+  const clusterId = new ClusterIdReader(client, keys, config.p2p.statusIntervalMs, logs.component('redis'))
+  const chain = config.chain.rpcUrl === null
+    ? null
+    : new ChainMonitor(new ChainRpc(config.chain.rpcUrl, config.chain.timeoutMs), config.p2p.statusIntervalMs, logs.component('ops:chain'))
+  const metrics = createMeshMetrics(metricsRegistry)
+  let apiUrl: string | null = null
+
+  const local = (): LocalStatus => {
+    const reading = chain?.current() ?? null
+    const problems: string[] = []
+    if (reading?.problem != null) problems.push(reading.problem)
+    if (client.status !== 'ready') problems.push('Redis registry unreachable')
+    return {
+      chain: reading?.chain ?? null,
+      last_sync: reading?.lastSync ?? null,
+      git_head: null,
+      registry: { cluster_id: clusterId.clusterId, host: location.hosts.join(','), db: location.db, prefix: location.prefix },
+      running_ops: 0,
+      coordinator_url: apiUrl,
+      problems,
+    }
+  }
+
+  const store = new RedisMessageStore({ redis: client, keys, node: config.node.name })
+  const mesh = await Mesh.create({
+    selfName: config.node.name,
+    keyFile: join(config.node.dataDir, 'node.key'),
+    listen: config.p2p.listen,
+    psk: config.p2p.psk === null ? null : readPskFile(config.p2p.psk),
+    allowlist: config.p2p.allowlist,
+    peers: config.p2p.peers,
+    statusIntervalMs: config.p2p.statusIntervalMs,
+    suspectAfterMs: config.p2p.suspectAfterMs,
+    offlineAfterMs: config.p2p.offlineAfterMs,
+    version: VERSION,
+    local,
+    messageStore: store,
+    log: (c) => logs.component(c),
+    onTransition: (t) => {
+      metrics.transition(t)
+      const fields = { node: t.name, from: t.from, to: t.to, reason: t.reason }
+      if (t.to === 'online') log.info(fields, `node ${t.name} is online`)
+      else log.warn(fields, `node ${t.name} is ${t.to}${t.reason === null ? '' : ` (${t.reason})`}`)
+    },
+    onRegistryMismatch: (name, mismatch) => {
+      if (mismatch !== null) log.error({ node: name, mismatch }, mismatch)
+      else log.info({ node: name }, `${name} now uses the same Redis registry as ${config.node.name}`)
+    },
+    onReceipt: (_target, state) => metrics.receipt(state),
+    onInbound: () => metrics.inbound(),
+  })
+  metrics.attach(mesh)
+
+  const components: Component[] = [clusterId]
+  if (chain !== null) components.push({ name: 'chain monitor', start: () => chain.start(), stop: async () => chain.stop() })
+  components.push({ name: 'p2p mesh', start: () => mesh.start(), stop: () => mesh.stop() })
+
+  return {
+    mesh,
+    components,
+    nodes: { nodes: () => mesh.view.snapshot() },
+    messages: {
+      send: (req) => mesh.messenger.send(req),
+      get: (id) => mesh.messenger.get(id),
+      inbox: (limit) => store.inbox(limit),
+      targets: () => mesh.view.peerNames(),
+      selfName: config.node.name,
+      bodyLimitBytes: config.coordinator.bodyLimitBytes,
+      defaultTtlMs: config.messages.defaultTtlMs,
+      maxTtlMs: config.messages.maxTtlMs,
+      maxMessageBytes: config.messages.maxBodyBytes,
+    },
+    extraChecks: () => {
+      const mismatches = mesh.view.registryMismatches()
+      const rows = mesh.view.snapshot()
+      const reading = chain?.current() ?? null
+      return {
+        mesh: {
+          ok: mismatches.length === 0,
+          warnings: mismatches,
+          peer_id: mesh.peerId,
+          connected_peers: mesh.connectedPeers(),
+          nodes: rows.length,
+          online: rows.filter((r) => r.status === 'online').length,
+          registry_mismatches: mismatches,
+        },
+        chain: {
+          ok: reading === null || reading.problem === null,
+          warnings: reading?.problem == null ? [] : [reading.problem],
+          configured: chain !== null,
+          height: reading?.chain?.height ?? null,
+          last_sync: reading?.lastSync ?? null,
+          error: reading?.problem ?? null,
+        },
+      }
+    },
+    setApiUrl: (url) => {
+      apiUrl = url
+    },
+  }
+}

@@ -1,0 +1,30 @@
+/** Public face of the p2p module: the mesh, its view of the nodes, messages with receipts, RPC. */
+
+export { type PeerDirectory } from './dial-node.js'
+export { P2pError } from './errors.js'
+export { Mesh, type MeshInit } from './mesh.js'
+export { type MembershipView, type NodeState, type NodeTransition, type NodeView } from './membership-view.js'
+export {
+  isFinal,
+  type InboundMessage,
+  type MessageStore,
+  type OutgoingMessage,
+  type OutgoingRecord,
+  type Receipt,
+  RECEIPT_STATES,
+  type ReceiptState,
+} from './messages/message-store.js'
+export { type Messenger, type SendRequest } from './messages/messenger.js'
+export { MAX_MESSAGE_FRAME_BYTES, MESSAGE_PROTOCOL } from './messages/wire.js'
+export {
+  type ChainStatus,
+  formatUptime,
+  type LocalStatus,
+  type NodeStatus,
+  type RegistryFingerprint,
+  STATUS_TOPIC,
+} from './node-status.js'
+export { peerMultiaddr } from './peer-address.js'
+export { createPskText, readPskFile } from './psk.js'
+export { type RpcCallContext, RpcError, type RpcMethod, type RpcService } from './rpc/rpc-service.js'
+export { MAX_RPC_FRAME_BYTES, RPC_PROTOCOL } from './rpc/wire.js'

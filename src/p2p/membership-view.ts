@@ -1,0 +1,233 @@
+import { formatUptime, type NodeStatus, type RegistryFingerprint } from './node-status.js'
+
+/** How a node looks from here. */
+export type NodeState = 'online' | 'degraded' | 'offline'
+
+/** A change of one node's state in this daemon's view. */
+export interface NodeTransition {
+  name: string
+  from: NodeState | null
+  to: NodeState
+  reason: string | null
+}
+
+/** One row of GET /nodes: seed 000's nodes_status entry plus identity and freshness. */
+export interface NodeView {
+  name: string
+  status: NodeState
+  block_height: number | null
+  mempool_size: number | null
+  p2p_connections: number | null
+  service_uptime: string | null
+  last_sync: number | null
+  peer_id: string | null
+  address: string | null
+  version: string | null
+  git_head: string | null
+  coordinator_url: string | null
+  /** Milliseconds since this daemon last heard the node; 0 for itself, null if never. */
+  last_seen_ms: number | null
+  /** Why the node is not online (unheard, its own problems), or null. */
+  reason: string | null
+  /** Set when the node's Redis registry is not ours: the outage this check exists for. */
+  registry_mismatch: string | null
+  self: boolean
+}
+
+export interface MembershipViewInit {
+  selfName: string
+  suspectAfterMs: number
+  offlineAfterMs: number
+  /** Configured peers, shown (offline) even before they are first heard. */
+  peers: readonly { name: string, address: string }[]
+  /** The status this node publishes, for its own row. */
+  selfStatus(): NodeStatus
+  /** Called for every state change (logging, metrics). */
+  onTransition?(t: NodeTransition): void
+  /** Called when a node's registry starts or stops differing from ours. */
+  onRegistryMismatch?(name: string, mismatch: string | null): void
+  now?(): number
+}
+
+interface Member {
+  name: string
+  address: string | null
+  status: NodeStatus | null
+  heardAt: number | null
+  state: NodeState
+  reason: string | null
+  mismatch: string | null
+}
+
+/**
+ * Every node this daemon knows, with the state derived from when it was last
+ * heard: degraded after suspectAfterMs (or when it reports trouble), offline
+ * after offlineAfterMs. Ages use this daemon's monotonic clock, never the sender's.
+ */
+export class MembershipView {
+  private readonly members = new Map<string, Member>()
+  private readonly now: () => number
+
+  constructor(private readonly init: MembershipViewInit) {
+    this.now = init.now ?? (() => performance.now())
+    for (const p of init.peers) {
+      if (p.name === init.selfName) continue
+      this.members.set(p.name, {
+        name: p.name, address: p.address, status: null, heardAt: null, state: 'offline', reason: 'never heard', mismatch: null,
+      })
+    }
+  }
+
+  /** Takes a gossiped status; older or own statuses are ignored. Returns whether it was used. */
+  observe(status: NodeStatus): boolean {
+    if (status.name === this.init.selfName) return false
+    let member = this.members.get(status.name)
+    if (member === undefined) {
+      member = { name: status.name, address: null, status: null, heardAt: null, state: 'offline', reason: null, mismatch: null }
+      this.members.set(status.name, member)
+    }
+    const prev = member.status
+    if (prev !== null && prev.peer_id === status.peer_id && prev.started_at === status.started_at && prev.seq >= status.seq) {
+      return false
+    }
+    member.status = status
+    member.heardAt = this.now()
+    this.checkRegistry(member)
+    this.evaluate(member)
+    return true
+  }
+
+  /** Re-derives every state from the clock; run it a few times per status interval. */
+  tick(): void {
+    for (const m of this.members.values()) this.evaluate(m)
+  }
+
+  /** The peer id last heard from a node, if any. */
+  peerIdOf(name: string): string | null {
+    return this.members.get(name)?.status?.peer_id ?? null
+  }
+
+  /** The configured address of a node, if any. */
+  addressOf(name: string): string | null {
+    return this.members.get(name)?.address ?? null
+  }
+
+  /** Names of every other node, configured or heard. */
+  peerNames(): string[] {
+    return [...this.members.keys()].sort()
+  }
+
+  has(name: string): boolean {
+    return name === this.init.selfName || this.members.has(name)
+  }
+
+  stateOf(name: string): NodeState | null {
+    return this.members.get(name)?.state ?? null
+  }
+
+  /** Registry mismatches currently seen, one line each. */
+  registryMismatches(): string[] {
+    return [...this.members.values()].flatMap((m) => (m.mismatch === null ? [] : [m.mismatch]))
+  }
+
+  /** The whole view, this node first, then by name. */
+  snapshot(): NodeView[] {
+    const selfStatus = this.init.selfStatus()
+    const self = toView(selfStatus, {
+      state: selfStatus.health === 'ok' ? 'online' : 'degraded',
+      reason: selfStatus.problems.join('; ') || null,
+      address: selfStatus.addresses[0] ?? null,
+      ageMs: 0,
+      mismatch: null,
+      self: true,
+    })
+    const now = this.now()
+    const others = [...this.members.values()]
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((m) => toView(m.status, {
+        name: m.name,
+        state: m.state,
+        reason: m.reason,
+        address: m.address ?? m.status?.addresses[0] ?? null,
+        ageMs: m.heardAt === null ? null : Math.round(now - m.heardAt),
+        mismatch: m.mismatch,
+        self: false,
+      }))
+    return [self, ...others]
+  }
+
+  private evaluate(m: Member): void {
+    let state: NodeState
+    let reason: string | null
+    const age = m.heardAt === null ? null : this.now() - m.heardAt
+    if (age === null) {
+      state = 'offline'
+      reason = 'never heard'
+    } else if (age >= this.init.offlineAfterMs) {
+      state = 'offline'
+      reason = `unheard for ${Math.round(age)} ms`
+    } else if (age >= this.init.suspectAfterMs) {
+      state = 'degraded'
+      reason = `unheard for ${Math.round(age)} ms`
+    } else if (m.status?.health === 'degraded') {
+      state = 'degraded'
+      reason = m.status.problems.join('; ') || 'reports itself degraded'
+    } else {
+      state = 'online'
+      reason = null
+    }
+    const from = m.state
+    const changed = state !== m.state
+    m.state = state
+    m.reason = reason
+    if (changed) this.init.onTransition?.({ name: m.name, from, to: state, reason })
+  }
+
+  private checkRegistry(m: Member): void {
+    const mine = this.init.selfStatus().registry
+    const theirs = m.status?.registry
+    let mismatch: string | null = null
+    if (theirs !== undefined && mine.cluster_id !== null && theirs.cluster_id !== null && mine.cluster_id !== theirs.cluster_id) {
+      mismatch = `${m.name} uses a different Redis registry than ${this.init.selfName} (${describe(theirs)} vs ${describe(mine)})`
+    }
+    if (mismatch !== m.mismatch) {
+      m.mismatch = mismatch
+      this.init.onRegistryMismatch?.(m.name, mismatch)
+    }
+  }
+}
+
+function describe(r: RegistryFingerprint): string {
+  return `${r.host} db ${r.db} prefix "${r.prefix}" cluster ${r.cluster_id}`
+}
+
+interface ViewExtras {
+  name?: string
+  state: NodeState
+  reason: string | null
+  address: string | null
+  ageMs: number | null
+  mismatch: string | null
+  self: boolean
+}
+
+function toView(s: NodeStatus | null, x: ViewExtras): NodeView {
+  return {
+    name: x.name ?? s?.name ?? '',
+    status: x.state,
+    block_height: s?.chain?.height ?? null,
+    mempool_size: s?.chain?.mempool_size ?? null,
+    p2p_connections: s?.p2p_connections ?? null,
+    service_uptime: s === null ? null : formatUptime(s.uptime_s),
+    last_sync: s?.last_sync ?? null,
+    peer_id: s?.peer_id ?? null,
+    address: x.address,
+    version: s?.version ?? null,
+    git_head: s?.git_head ?? null,
+    coordinator_url: s?.coordinator_url ?? null,
+    last_seen_ms: x.ageMs,
+    reason: x.reason,
+    registry_mismatch: x.mismatch,
+    self: x.self,
+  }
+}

@@ -1,0 +1,79 @@
+import type { IncomingStreamData } from '@libp2p/interface'
+import type { Logger } from 'pino'
+import { frameChannel } from '../frames.js'
+import type { MessageStore } from './message-store.js'
+import { type AckFrame, MAX_MESSAGE_FRAME_BYTES, type MessageFrame, messageFrame } from './wire.js'
+
+export interface MessageReceiverInit {
+  selfName: string
+  store: MessageStore
+  log: Logger
+  /** Messages persisted concurrently per stream (default 256). */
+  maxInFlight?: number
+  /** Called after a message is persisted for the first time. */
+  onDelivered?(msg: MessageFrame): void
+}
+
+/**
+ * Serves the message protocol: persist first, then ack; a second copy of an
+ * id is acked as duplicate and not stored again. A bad frame ends that stream
+ * only.
+ */
+export function messageHandler(init: MessageReceiverInit): (data: IncomingStreamData) => void {
+  const maxInFlight = init.maxInFlight ?? 256
+  return ({ stream, connection }) => {
+    const channel = frameChannel(stream, messageFrame, MAX_MESSAGE_FRAME_BYTES)
+    const fromPeer = connection.remotePeer.toString()
+    const serve = async (): Promise<void> => {
+      const inFlight = new Set<Promise<void>>()
+      try {
+        for await (const frame of channel.frames()) {
+          const p = accept(init, frame, fromPeer)
+            .then((ack) => {
+              if (ack !== null) channel.send(ack)
+              // Not persisted, so no ack: closing the stream makes the sender retry soon.
+              else stream.abort(new Error('inbound message could not be persisted'))
+            })
+            .finally(() => inFlight.delete(p))
+          inFlight.add(p)
+          if (inFlight.size >= maxInFlight) await Promise.race(inFlight)
+        }
+        await Promise.all(inFlight)
+        channel.end()
+      } catch (err) {
+        const code = (err as { code?: string }).code
+        if (code === 'ERR_BAD_FRAME') {
+          init.log.warn({ peer: fromPeer, err: (err as Error).message }, 'bad message frame; stream closed')
+        } else {
+          init.log.debug({ peer: fromPeer, err }, 'message stream ended')
+        }
+        stream.abort(err as Error)
+      }
+    }
+    serve().catch((err: unknown) => init.log.error({ err }, 'message stream handler failed'))
+  }
+}
+
+async function accept(init: MessageReceiverInit, frame: MessageFrame, fromPeer: string): Promise<AckFrame | null> {
+  const reject = (reason: string): AckFrame => ({ t: 'ack', id: frame.id, result: 'rejected', reason })
+  if (frame.to !== init.selfName) return reject(`this is node ${init.selfName}, not ${frame.to}`)
+  const now = Date.now()
+  if (frame.expires_at <= now) return reject('expired before it arrived')
+  try {
+    const result = await init.store.acceptInbound({
+      id: frame.id,
+      from: frame.from,
+      from_peer: fromPeer,
+      to: frame.to,
+      body: frame.body,
+      sent_at: frame.sent_at,
+      expires_at: frame.expires_at,
+      received_at: now,
+    })
+    if (result === 'delivered') init.onDelivered?.(frame)
+    return { t: 'ack', id: frame.id, result, reason: null }
+  } catch (err) {
+    init.log.warn({ err, id: frame.id }, 'could not persist inbound message; sender will retry')
+    return null
+  }
+}

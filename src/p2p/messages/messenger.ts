@@ -1,0 +1,231 @@
+import { randomUUID } from 'node:crypto'
+import type { Logger } from 'pino'
+import { P2pError } from '../errors.js'
+import type { MeshLibp2p } from '../mesh-node.js'
+import { dialNode, type PeerDirectory } from '../dial-node.js'
+import { MessageLink } from './message-link.js'
+import { messageHandler } from './message-receiver.js'
+import type { MessageStore, OutgoingMessage, OutgoingRecord, Receipt, ReceiptState } from './message-store.js'
+import { MESSAGE_PROTOCOL, type MessageFrame } from './wire.js'
+
+export interface MessengerInit {
+  node: MeshLibp2p
+  selfName: string
+  store: MessageStore
+  directory: PeerDirectory
+  log: Logger
+  /** How long one attempt waits for the ack (default 5000 ms). */
+  ackTimeoutMs?: number
+  /** First retry delay (default 250 ms); doubles per attempt. */
+  minRetryMs?: number
+  /** Longest retry delay (default 5000 ms). */
+  maxRetryMs?: number
+  /** Called when a receipt becomes final (metrics). */
+  onReceipt?(target: string, state: ReceiptState): void
+  /** Called when this node stores a new inbound message (metrics). */
+  onInbound?(msg: MessageFrame): void
+}
+
+/** What POST /messages asks for. */
+export interface SendRequest {
+  to: string
+  body: unknown
+  ttlMs: number
+  /** How long send() waits for first receipts before answering with what it has. */
+  waitMs: number
+}
+
+interface Pending {
+  msg: OutgoingMessage
+  target: string
+  attempts: number
+  nextAt: number
+  inflight: Promise<Receipt> | null
+}
+
+const key = (id: string, target: string): string => `${id}\u0000${target}`
+
+/**
+ * Sends messages with receipts over the direct message protocol. Every
+ * message is in the store's outbox before the first attempt; attempts repeat
+ * with backoff until the ttl; the outbox is resumed after a restart. Duplicate
+ * sends are harmless because receivers de-duplicate by id.
+ */
+export class Messenger {
+  private readonly pending = new Map<string, Pending>()
+  private readonly links = new Map<string, Promise<MessageLink>>()
+  private readonly downUntil = new Map<string, number>()
+  private timer: NodeJS.Timeout | null = null
+  private readonly onConnect = (): void => {
+    this.downUntil.clear()
+    const now = Date.now()
+    for (const p of this.pending.values()) p.nextAt = Math.min(p.nextAt, now)
+  }
+
+  constructor(private readonly init: MessengerInit) {}
+
+  async start(): Promise<void> {
+    const { node, selfName, store, log } = this.init
+    await node.handle(
+      MESSAGE_PROTOCOL,
+      messageHandler({ selfName, store, log, onDelivered: this.init.onInbound }),
+      { maxInboundStreams: 64 },
+    )
+    node.addEventListener('peer:connect', this.onConnect)
+    const resumed = await store.pendingOutgoing()
+    for (const rec of resumed) {
+      for (const [target, receipt] of Object.entries(rec.receipts)) {
+        if (receipt.state === 'queued') this.track(rec, target, receipt.attempts)
+      }
+    }
+    if (resumed.length > 0) log.info({ messages: resumed.length }, 'resumed undelivered messages from the outbox')
+    this.timer = setInterval(() => this.pump(), 100)
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer)
+    this.timer = null
+    this.init.node.removeEventListener('peer:connect', this.onConnect)
+    await this.init.node.unhandle(MESSAGE_PROTOCOL).catch(() => {})
+    const links = [...this.links.values()]
+    this.links.clear()
+    for (const l of links) l.then((link) => link.close(), () => {})
+    await Promise.allSettled([...this.pending.values()].map((p) => p.inflight))
+  }
+
+  /** Stores the message, tries every target once, and answers within waitMs with the receipts so far. */
+  async send(req: SendRequest): Promise<OutgoingRecord> {
+    const { directory, selfName } = this.init
+    if (req.to === selfName) throw new P2pError('ERR_SELF_TARGET', `${selfName} is this node; send to another node or "all"`)
+    if (req.to !== 'all' && !directory.has(req.to)) {
+      throw new P2pError('ERR_UNKNOWN_NODE', `unknown node "${req.to}"; known: ${['all', ...directory.peerNames()].join(', ')}`)
+    }
+    const targets = req.to === 'all' ? directory.peerNames() : [req.to]
+    const now = Date.now()
+    const msg: OutgoingMessage = {
+      id: randomUUID(), from: selfName, to: req.to, targets, body: req.body, created_at: now, expires_at: now + req.ttlMs,
+    }
+    await this.init.store.saveOutgoing(msg)
+    const receipts: Record<string, Receipt> = {}
+    for (const t of targets) receipts[t] = { state: 'queued', attempts: 0, updated_at: now, reason: null }
+    const attempts = targets.map((t) =>
+      this.attempt(this.track(msg, t, 0)).then((r) => {
+        receipts[t] = r
+      }))
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      Promise.allSettled(attempts),
+      new Promise((resolve) => (timer = setTimeout(resolve, req.waitMs))),
+    ])
+    clearTimeout(timer)
+    return { ...msg, receipts: { ...receipts } }
+  }
+
+  /** Number of (message, target) pairs still queued in this process. */
+  get queued(): number {
+    return this.pending.size
+  }
+
+  private track(msg: OutgoingMessage, target: string, attempts: number): Pending {
+    const k = key(msg.id, target)
+    let p = this.pending.get(k)
+    if (p === undefined) {
+      p = { msg, target, attempts, nextAt: Date.now(), inflight: null }
+      this.pending.set(k, p)
+    }
+    return p
+  }
+
+  private pump(): void {
+    const now = Date.now()
+    for (const p of this.pending.values()) {
+      if (p.inflight === null && p.nextAt <= now) {
+        this.attempt(p).catch((err: unknown) => this.init.log.error({ err, id: p.msg.id }, 'delivery attempt failed'))
+      }
+    }
+  }
+
+  private attempt(p: Pending): Promise<Receipt> {
+    p.inflight ??= this.deliver(p).finally(() => {
+      p.inflight = null
+    })
+    return p.inflight
+  }
+
+  private async deliver(p: Pending): Promise<Receipt> {
+    const { msg, target } = p
+    const now = Date.now()
+    if (now >= msg.expires_at) return this.finish(p, 'expired', `ttl passed after ${p.attempts} attempts`)
+    p.attempts++
+    try {
+      const link = await this.link(target)
+      const frame: MessageFrame = {
+        t: 'msg', id: msg.id, from: msg.from, to: target, body: msg.body as MessageFrame['body'], sent_at: msg.created_at, expires_at: msg.expires_at,
+      }
+      const timeoutMs = Math.max(1, Math.min(this.init.ackTimeoutMs ?? 5000, msg.expires_at - now))
+      const ack = await link.request(frame, AbortSignal.timeout(timeoutMs))
+      return await this.finish(p, ack.result, ack.reason)
+    } catch (err) {
+      const min = this.init.minRetryMs ?? 250
+      const max = this.init.maxRetryMs ?? 5000
+      const delay = Math.min(max, min * 2 ** Math.min(p.attempts - 1, 16))
+      p.nextAt = Math.min(Date.now() + delay, msg.expires_at)
+      const receipt: Receipt = { state: 'queued', attempts: p.attempts, updated_at: Date.now(), reason: (err as Error).message }
+      await this.init.store.setReceipt(msg.id, target, receipt).catch((e: unknown) =>
+        this.init.log.debug({ err: e, id: msg.id }, 'could not record a retry'))
+      return receipt
+    }
+  }
+
+  private async finish(p: Pending, state: ReceiptState, reason: string | null): Promise<Receipt> {
+    const receipt: Receipt = { state, attempts: p.attempts, updated_at: Date.now(), reason }
+    try {
+      await this.init.store.setReceipt(p.msg.id, p.target, receipt)
+    } catch (err) {
+      // Keep it pending: a resend is acked as duplicate, which is still the truth.
+      this.init.log.warn({ err, id: p.msg.id, target: p.target }, 'could not record a receipt; will retry')
+      p.nextAt = Date.now() + 1000
+      return { ...receipt, state: 'queued', reason: 'receipt not recorded yet' }
+    }
+    this.pending.delete(key(p.msg.id, p.target))
+    this.init.onReceipt?.(p.target, state)
+    if (state === 'rejected' || state === 'expired') {
+      this.init.log.warn({ id: p.msg.id, target: p.target, state, reason }, 'message not delivered')
+    }
+    return receipt
+  }
+
+  private async link(target: string): Promise<MessageLink> {
+    const existing = this.links.get(target)
+    if (existing !== undefined) {
+      const link = await existing
+      if (link.isOpen) return link
+      if (this.links.get(target) === existing) this.links.delete(target)
+    }
+    const until = this.downUntil.get(target) ?? 0
+    if (until > Date.now()) throw new P2pError('ERR_PEER_UNREACHABLE', `node ${target} is unreachable`)
+    const opening = this.openLink(target)
+    this.links.set(target, opening)
+    try {
+      const link = await opening
+      link.closed.then(() => {
+        if (this.links.get(target) === opening) this.links.delete(target)
+      }, () => {})
+      return link
+    } catch (err) {
+      if (this.links.get(target) === opening) this.links.delete(target)
+      this.downUntil.set(target, Date.now() + 500)
+      throw err
+    }
+  }
+
+  private async openLink(target: string): Promise<MessageLink> {
+    const stream = await dialNode(this.init.node, this.init.directory, target, MESSAGE_PROTOCOL, AbortSignal.timeout(5000))
+    return new MessageLink(stream)
+  }
+
+  /** The stored record of a message this node sent. */
+  get(id: string): Promise<OutgoingRecord | null> {
+    return this.init.store.getOutgoing(id)
+  }
+}

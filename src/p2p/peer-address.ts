@@ -1,0 +1,22 @@
+import { isIPv4, isIPv6 } from 'node:net'
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import { P2pError } from './errors.js'
+
+/** Turns a configured peer address (multiaddr or host:port) into a multiaddr. */
+export function peerMultiaddr(address: string): Multiaddr {
+  if (address.startsWith('/')) {
+    try {
+      return multiaddr(address)
+    } catch (err) {
+      throw new P2pError('ERR_PEER_ADDRESS', `peer address "${address}" is not a valid multiaddr`, { cause: err })
+    }
+  }
+  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(address)
+  const port = Number(m?.[2])
+  if (m === null || port < 1 || port > 65535) {
+    throw new P2pError('ERR_PEER_ADDRESS', `peer address "${address}" is neither a multiaddr nor host:port (e.g. 10.0.0.2:7070)`)
+  }
+  const host = m[1]!
+  const proto = isIPv4(host) ? 'ip4' : isIPv6(host) ? 'ip6' : 'dns'
+  return multiaddr(`/${proto}/${host}/tcp/${port}`)
+}

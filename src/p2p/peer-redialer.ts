@@ -1,0 +1,114 @@
+import type { PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Logger } from 'pino'
+import type { MeshLibp2p } from './mesh-node.js'
+import { peerMultiaddr } from './peer-address.js'
+
+export interface PeerRedialerInit {
+  node: MeshLibp2p
+  peers: readonly { name: string, address: string }[]
+  log: Logger
+  /** First retry delay after a failed dial (default 250 ms). */
+  minBackoffMs?: number
+  /** Longest delay between dials of an unreachable peer (default 5000 ms). */
+  maxBackoffMs?: number
+  /** How often a connected peer is re-checked when no disconnect event arrives (default 1000 ms). */
+  checkIntervalMs?: number
+}
+
+interface Target {
+  name: string
+  address: Multiaddr
+  peerId: PeerId | null
+  wake: (() => void) | null
+}
+
+/**
+ * Keeps a connection to every configured peer for as long as it is configured.
+ * libp2p's own reconnect queue gives up after a few tries (measured: after a
+ * 120 s cut two nodes never reconnected), so this loop never does: capped
+ * exponential backoff with jitter, woken at once by a disconnect.
+ */
+export class PeerRedialer {
+  private readonly targets: Target[]
+  private controller: AbortController | null = null
+  private loops: Promise<void>[] = []
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    for (const t of this.targets) if (t.peerId?.equals(evt.detail)) t.wake?.()
+  }
+
+  constructor(private readonly init: PeerRedialerInit) {
+    this.targets = init.peers.map((p) => ({ name: p.name, address: peerMultiaddr(p.address), peerId: null, wake: null }))
+  }
+
+  start(): void {
+    if (this.controller !== null) return
+    this.controller = new AbortController()
+    this.init.node.addEventListener('peer:disconnect', this.onDisconnect)
+    const signal = this.controller.signal
+    this.loops = this.targets.map((t) =>
+      this.keep(t, signal).catch((err: unknown) => this.init.log.error({ err, peer: t.name }, 'redial loop ended')))
+  }
+
+  async stop(): Promise<void> {
+    if (this.controller === null) return
+    this.controller.abort()
+    this.init.node.removeEventListener('peer:disconnect', this.onDisconnect)
+    await Promise.all(this.loops)
+    this.controller = null
+    this.loops = []
+  }
+
+  private connected(t: Target): boolean {
+    return t.peerId !== null && this.init.node.getConnections(t.peerId).some((c) => c.status === 'open')
+  }
+
+  private async keep(t: Target, signal: AbortSignal): Promise<void> {
+    const { node, log } = this.init
+    const min = this.init.minBackoffMs ?? 250
+    const max = this.init.maxBackoffMs ?? 5000
+    let failures = 0
+    while (!signal.aborted) {
+      if (this.connected(t)) {
+        await this.pause(t, this.init.checkIntervalMs ?? 1000, signal)
+        continue
+      }
+      try {
+        const conn = await node.dial(t.address, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
+        // A gated peer's dial can look successful with no connection kept; only a held one counts.
+        if (conn.status !== 'open' || node.getConnections(conn.remotePeer).length === 0) {
+          throw new Error('connection was not kept (refused by the peer or by our allowlist)')
+        }
+        if (t.peerId !== null && !t.peerId.equals(conn.remotePeer)) {
+          log.warn({ peer: t.name, was: t.peerId.toString(), now: conn.remotePeer.toString() }, 'peer answered with a new peer id')
+        }
+        t.peerId = conn.remotePeer
+        log.info({ peer: t.name, peerId: t.peerId.toString(), afterFailures: failures }, 'connected to peer')
+        failures = 0
+      } catch (err) {
+        if (signal.aborted) return
+        failures++
+        const fields = { peer: t.name, address: t.address.toString(), err: (err as Error).message, failures }
+        if (failures === 1) log.warn(fields, 'peer unreachable; redialling with backoff')
+        else log.debug(fields, 'redial failed')
+        const delay = Math.min(max, min * 2 ** Math.min(failures - 1, 16))
+        await this.pause(t, delay / 2 + Math.random() * (delay / 2), signal)
+      }
+    }
+  }
+
+  /** Waits up to ms; returns early on stop or when the peer disconnects. */
+  private async pause(t: Target, ms: number, signal: AbortSignal): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        signal.removeEventListener('abort', done)
+        t.wake = null
+        resolve()
+      }
+      const timer = setTimeout(done, ms)
+      signal.addEventListener('abort', done, { once: true })
+      t.wake = done
+    })
+  }
+}

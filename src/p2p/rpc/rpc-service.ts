@@ -1,0 +1,145 @@
+import type { IncomingStreamData } from '@libp2p/interface'
+import type { Logger } from 'pino'
+import type { z } from 'zod'
+import { dialNode, type PeerDirectory } from '../dial-node.js'
+import { P2pError } from '../errors.js'
+import { frameChannel } from '../frames.js'
+import type { MeshLibp2p } from '../mesh-node.js'
+import { MAX_RPC_FRAME_BYTES, RPC_PROTOCOL, type RpcResponse, rpcRequest, rpcResponse } from './wire.js'
+
+/** What a handler learns about the call besides its params. */
+export interface RpcCallContext {
+  /** Aborted when the caller's deadline passes or the daemon stops. */
+  signal: AbortSignal
+  /** Peer id of the caller. */
+  peer: string
+}
+
+/** A registered method: its params schema and the handler that answers it. */
+export interface RpcMethod<S extends z.ZodType, R> {
+  params: S
+  handler(params: z.output<S>, ctx: RpcCallContext): Promise<R>
+}
+
+/** An RPC failure; remote errors keep the remote code. */
+export class RpcError extends P2pError {
+  constructor(code: string, message: string, readonly node: string, options?: { cause?: unknown }) {
+    super(code, message, options)
+    this.name = 'RpcError'
+  }
+}
+
+export interface RpcServiceInit {
+  node: MeshLibp2p
+  directory: PeerDirectory
+  log: Logger
+  /** Concurrent inbound RPC streams per connection (default 32). */
+  maxInboundStreams?: number
+}
+
+/**
+ * Typed request/response between daemons: one stream per call, one frame each
+ * way, a deadline the callee also honours. A bad frame fails that call only.
+ */
+export class RpcService {
+  private readonly methods = new Map<string, RpcMethod<z.ZodType, unknown>>()
+  private readonly stopping = new AbortController()
+
+  constructor(private readonly init: RpcServiceInit) {}
+
+  /** Makes a method callable by peers. */
+  register<S extends z.ZodType, R>(name: string, method: RpcMethod<S, R>): void {
+    this.methods.set(name, method as unknown as RpcMethod<z.ZodType, unknown>)
+  }
+
+  async start(): Promise<void> {
+    await this.init.node.handle(RPC_PROTOCOL, (data) => this.serve(data), {
+      maxInboundStreams: this.init.maxInboundStreams ?? 32,
+    })
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort()
+    await this.init.node.unhandle(RPC_PROTOCOL).catch(() => {})
+  }
+
+  /** Calls a method on a node by name; rejects with RpcError naming the node and what failed. */
+  async call(
+    nodeName: string,
+    method: string,
+    params: unknown,
+    opts: { timeoutMs: number, signal?: AbortSignal },
+  ): Promise<unknown> {
+    const deadline = AbortSignal.timeout(opts.timeoutMs)
+    const signal = opts.signal === undefined ? deadline : AbortSignal.any([deadline, opts.signal])
+    const started = Date.now()
+    let stream
+    try {
+      stream = await dialNode(this.init.node, this.init.directory, nodeName, RPC_PROTOCOL, signal)
+    } catch (err) {
+      throw new RpcError('ERR_PEER_UNREACHABLE', (err as Error).message, nodeName, { cause: err })
+    }
+    const channel = frameChannel(stream, rpcResponse, MAX_RPC_FRAME_BYTES)
+    const onAbort = (): void => stream.abort(new RpcError('ERR_RPC_TIMEOUT', 'deadline passed', nodeName))
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      const remaining = opts.timeoutMs - (Date.now() - started)
+      channel.send({ t: 'req', method, params, deadline_ms: Math.max(1, Math.min(600_000, remaining)) })
+      channel.end()
+      for await (const res of channel.frames()) return unwrap(res, nodeName)
+      throw new RpcError('ERR_RPC_NO_ANSWER', `node ${nodeName} closed the call without an answer`, nodeName)
+    } catch (err) {
+      if (err instanceof RpcError) throw err
+      if (signal.aborted) {
+        throw new RpcError('ERR_RPC_TIMEOUT', `node ${nodeName} did not answer ${method} within ${Date.now() - started} ms`, nodeName)
+      }
+      throw new RpcError('ERR_RPC_FAILED', `call ${method} to ${nodeName} failed: ${(err as Error).message}`, nodeName, { cause: err })
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  private serve({ stream, connection }: IncomingStreamData): void {
+    const peer = connection.remotePeer.toString()
+    const channel = frameChannel(stream, rpcRequest, MAX_RPC_FRAME_BYTES)
+    const run = async (): Promise<void> => {
+      for await (const req of channel.frames()) {
+        channel.send(await this.answer(req.method, req.params, req.deadline_ms, peer))
+        channel.end()
+        return
+      }
+    }
+    run().catch((err: unknown) => {
+      const code = (err as { code?: string }).code
+      if (code === 'ERR_BAD_FRAME') this.init.log.warn({ peer, err: (err as Error).message }, 'bad rpc frame; stream closed')
+      else this.init.log.debug({ peer, err }, 'rpc stream ended')
+      stream.abort(err as Error)
+    })
+  }
+
+  private async answer(name: string, params: unknown, deadlineMs: number, peer: string): Promise<RpcResponse> {
+    const fail = (code: string, message: string): RpcResponse => ({ t: 'res', ok: false, error: { code, message } })
+    const method = this.methods.get(name)
+    if (method === undefined) {
+      return fail('ERR_RPC_UNKNOWN_METHOD', `no method ${name}; known: ${[...this.methods.keys()].sort().join(', ')}`)
+    }
+    const parsed = method.params.safeParse(params)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]
+      return fail('ERR_RPC_BAD_PARAMS', `params.${issue?.path.join('.') ?? ''}: ${issue?.message}`)
+    }
+    const signal = AbortSignal.any([AbortSignal.timeout(deadlineMs), this.stopping.signal])
+    try {
+      const result = await method.handler(parsed.data, { signal, peer })
+      return { t: 'res', ok: true, result: (result ?? null) as RpcResponse extends { result: infer J } ? J : never }
+    } catch (err) {
+      const code = (err as { code?: unknown }).code
+      return fail(typeof code === 'string' ? code : 'ERR_RPC_HANDLER', (err as Error).message ?? String(err))
+    }
+  }
+}
+
+function unwrap(res: RpcResponse, node: string): unknown {
+  if (res.ok) return res.result
+  throw new RpcError(res.error.code, `${node}: ${res.error.message}`, node)
+}

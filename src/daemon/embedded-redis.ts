@@ -100,7 +100,9 @@ export class EmbeddedRedis {
       '--maxmemory-policy', 'noeviction',
       '--logfile', '',
     ]
-    const child = spawn(this.init.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    // Its own process group: a Ctrl-C in the terminal must not kill Redis
+    // while the daemon is still draining; the daemon stops it last.
+    const child = spawn(this.init.binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     this.child = child
     const timeoutMs = this.init.startTimeoutMs ?? 10_000
     return new Promise<void>((resolve, reject) => {

@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto'
 import { Command, Option } from 'commander'
 import { agentCommands } from './cli/agents.js'
 import { CliError } from './cli/api-client.js'
+import { meshCommands } from './cli/mesh.js'
 import { type ConfigFlags, loadConfig, redactConfig } from './config/load.js'
+import { runLocalCluster } from './local-cluster.js'
+import { createPskText } from '../p2p/index.js'
 import { runDaemon } from './run-daemon.js'
 import { VERSION } from './version.js'
 
@@ -56,19 +59,34 @@ configOptions(
   }
 })
 
-program
-  .command('keygen')
-  .description('generate secrets')
+const keygen = program.command('keygen').description('generate secrets')
+keygen
   .command('token')
   .description('print a random API token (put it in auth.tokens or AITBC_API_TOKEN)')
   .action(() => {
     process.stdout.write(`${randomBytes(32).toString('base64url')}\n`)
   })
+keygen
+  .command('psk')
+  .description('print a new private network key (swarm.key); copy the same file to every node, mode 0600')
+  .action(() => {
+    process.stdout.write(createPskText())
+  })
 
-agentCommands(program, (cmd) => {
+program
+  .command('local-cluster')
+  .description('run a local cluster of daemons on loopback sharing one embedded Redis (Ctrl-C stops it)')
+  .option('--nodes <n>', 'how many daemons (default 3)', '3')
+  .option('--data-dir <dir>', 'where the nodes keep their data', '.aitbc-local')
+  .option('--base-port <port>', 'first API port; p2p ports start at base+100 (default 9001)', '9001')
+  .action(async (o: { nodes: string, dataDir: string, basePort: string }) => runLocalCluster(o))
+
+const apiTarget = (cmd: Command) => {
   const o = cmd.optsWithGlobals() as { url: string, token?: string, json: boolean }
   return { url: o.url, token: o.token, json: o.json }
-})
+}
+agentCommands(program, apiTarget)
+meshCommands(program, apiTarget)
 
 program.parseAsync(process.argv).catch((err) => {
   if (err instanceof CliError) {

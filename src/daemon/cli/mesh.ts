@@ -1,0 +1,109 @@
+import type { Command } from 'commander'
+import type { NodeView, OutgoingRecord, Receipt } from '../../p2p/index.js'
+import { type ApiTarget, CliError, callApi } from './api-client.js'
+import { table } from './table.js'
+
+type Target = (cmd: Command) => ApiTarget & { json: boolean }
+
+function print(json: boolean, body: unknown, human: () => string): void {
+  process.stdout.write(`${json ? JSON.stringify(body, null, 2) : human()}\n`)
+}
+
+const dash = (v: unknown): string => (v === null || v === undefined ? '-' : String(v))
+
+function age(ms: number | null): string {
+  if (ms === null) return 'never'
+  if (ms < 1000) return `${ms}ms`
+  return `${(ms / 1000).toFixed(1)}s`
+}
+
+function nodesTable(nodes: NodeView[]): string {
+  const rows = nodes.map((n) => [
+    `${n.name}${n.self ? ' *' : ''}`,
+    n.status,
+    dash(n.block_height),
+    dash(n.mempool_size),
+    dash(n.p2p_connections),
+    dash(n.service_uptime),
+    age(n.last_seen_ms),
+    dash(n.version),
+    n.peer_id === null ? '-' : `${n.peer_id.slice(0, 8)}..${n.peer_id.slice(-6)}`,
+    n.registry_mismatch === null ? dash(n.reason) : `REGISTRY MISMATCH: ${n.registry_mismatch}`,
+  ])
+  return table(['NODE', 'STATUS', 'HEIGHT', 'MEMPOOL', 'PEERS', 'UPTIME', 'LAST SEEN', 'VERSION', 'PEER ID', 'NOTE'], rows)
+}
+
+function receiptsTable(receipts: Record<string, Receipt>): string {
+  return table(
+    ['TARGET', 'RECEIPT', 'ATTEMPTS', 'REASON'],
+    Object.entries(receipts).map(([t, r]) => [t, r.state, String(r.attempts), dash(r.reason)]),
+  )
+}
+
+function messageSummary(res: Record<string, unknown>): string {
+  const d = res.message_delivery as { sent: number, delivered: number, failed: number, queued: number }
+  return [
+    `message ${String(res.message_id)} to ${String(res.to)}: sent ${d.sent}, delivered ${d.delivered}, failed ${d.failed}, queued ${d.queued}`,
+    receiptsTable(res.receipts as OutgoingRecord['receipts']),
+  ].join('\n')
+}
+
+function positiveInt(flag: string) {
+  return (v: string): number => {
+    const n = Number(v)
+    if (!Number.isInteger(n) || n < 0) throw new CliError(`--${flag} expects whole milliseconds, e.g. --${flag} 60000`, 2)
+    return n
+  }
+}
+
+/** `aitbc-node nodes`, `aitbc-node message`, `aitbc-node messages show|inbox`. */
+export function meshCommands(program: Command, target: Target): void {
+  program
+    .command('nodes')
+    .description('show every node of the mesh as this daemon sees it')
+    .action(async (_o, cmd: Command) => {
+      const t = target(cmd)
+      const res = await callApi(t, 'GET', '/nodes')
+      const nodes = Object.values(res.nodes_status as Record<string, NodeView>)
+      print(t.json, res, () => nodesTable(nodes))
+    })
+
+  program
+    .command('message')
+    .description('send a message to a node (or all) with delivery receipts')
+    .requiredOption('--to <node>', 'node name or "all"')
+    .option('--ttl <ms>', 'keep retrying for this long (default messages.defaultTtlMs)', positiveInt('ttl'))
+    .option('--wait <ms>', 'wait this long for receipts before answering (default 2000)', positiveInt('wait'))
+    .argument('<text>', 'the message text')
+    .action(async (text: string, o: { to: string, ttl?: number, wait?: number }, cmd: Command) => {
+      const t = target(cmd)
+      const res = await callApi(t, 'POST', '/messages', { to: o.to, body: text, ttl_ms: o.ttl, wait_ms: o.wait })
+      print(t.json, res, () => messageSummary(res))
+    })
+
+  const messages = program.command('messages').description('look at sent and received messages')
+  messages
+    .command('show')
+    .description('receipts of a message this node sent')
+    .argument('<id>', 'message id')
+    .action(async (id: string, _o, cmd: Command) => {
+      const t = target(cmd)
+      const res = await callApi(t, 'GET', `/messages/${encodeURIComponent(id)}`)
+      print(t.json, res, () => messageSummary(res))
+    })
+  messages
+    .command('inbox')
+    .description('messages this node received, newest first')
+    .option('--limit <n>', 'how many (default 100)', positiveInt('limit'))
+    .action(async (o: { limit?: number }, cmd: Command) => {
+      const t = target(cmd)
+      const res = await callApi(t, 'GET', `/messages/inbox${o.limit === undefined ? '' : `?limit=${o.limit}`}`)
+      const rows = (res.messages as { id: string, from: string, received_at: number, body: unknown }[]).map((m) => [
+        new Date(m.received_at).toISOString(),
+        m.from,
+        m.id,
+        typeof m.body === 'string' ? m.body : JSON.stringify(m.body),
+      ])
+      print(t.json, res, () => table(['RECEIVED', 'FROM', 'ID', 'BODY'], rows))
+    })
+}

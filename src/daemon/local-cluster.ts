@@ -1,0 +1,129 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { CliError } from './cli/api-client.js'
+import { EmbeddedRedis } from './embedded-redis.js'
+import { createLogRoot } from './logger.js'
+
+export interface LocalClusterOptions {
+  nodes: string
+  dataDir: string
+  basePort: string
+  p2pBasePort?: string
+}
+
+interface Member {
+  name: string
+  apiPort: number
+  p2pPort: number
+  child: ChildProcess | null
+  exited: Promise<void>
+}
+
+const NAMES = ['genesis', 'follower']
+const nameOf = (i: number): string => NAMES[i] ?? `node${i + 1}`
+
+function intFlag(flag: string, raw: string, min: number, max: number): number {
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < min || n > max) throw new CliError(`--${flag} expects a whole number ${min}-${max}`, 2)
+  return n
+}
+
+/**
+ * `aitbc-node local-cluster`: one embedded Redis shared by N daemons on
+ * loopback, each with its own API and p2p port and every other node as a
+ * peer. Warnings and errors of the daemons are shown prefixed by node name;
+ * full logs go to <data-dir>/<node>/daemon.log. Ctrl-C stops everything.
+ */
+export async function runLocalCluster(o: LocalClusterOptions): Promise<void> {
+  const count = intFlag('nodes', o.nodes, 1, 20)
+  const basePort = intFlag('base-port', o.basePort, 1, 65000)
+  const p2pBase = intFlag('p2p-base-port', o.p2pBasePort ?? '7070', 1, 65000)
+  const dataDir = resolve(o.dataDir)
+  mkdirSync(dataDir, { recursive: true })
+  const say = (line: string): void => {
+    process.stdout.write(`${line}\n`)
+  }
+
+  // Daemons run in their own process groups so Ctrl-C reaches only this
+  // process, which then stops them gracefully. Their pids are kept so a run
+  // after a SIGKILLed one can stop the leftovers.
+  const pidFile = resolve(dataDir, 'cluster.pids')
+  stopLeftovers(pidFile, say)
+  const pids: number[] = []
+  const logs = createLogRoot('warn')
+  const redis = new EmbeddedRedis({ dir: resolve(dataDir, 'redis'), port: 0, binary: 'redis-server', log: logs.component('redis:embedded') })
+  await redis.start()
+  say(`shared Redis: ${redis.url}`)
+
+  const members: Member[] = Array.from({ length: count }, (_, i) => ({
+    name: nameOf(i), apiPort: basePort + i, p2pPort: p2pBase + i, child: null, exited: Promise.resolve(),
+  }))
+  let stopping = false
+  for (const m of members) {
+    const peers = members.filter((p) => p !== m).flatMap((p) => ['--peer', `${p.name}=/ip4/127.0.0.1/tcp/${p.p2pPort}`])
+    const dir = resolve(dataDir, m.name)
+    mkdirSync(dir, { recursive: true })
+    const logFile = createWriteStream(resolve(dir, 'daemon.log'), { flags: 'a' })
+    const child = spawn(process.execPath, [
+      process.argv[1]!, 'daemon', '--name', m.name, '--host', '127.0.0.1', '--port', String(m.apiPort),
+      '--data-dir', dir, '--redis-url', redis.url, '--set', `p2p.listen=/ip4/127.0.0.1/tcp/${m.p2pPort}`, ...peers,
+    ], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    m.child = child
+    if (child.pid !== undefined) pids.push(child.pid)
+    writeFileSync(pidFile, `${pids.join('\n')}\n`)
+    child.stdout.pipe(logFile)
+    createInterface({ input: child.stdout }).on('line', (line) => report(m.name, line, say))
+    child.stderr.on('data', (b: Buffer) => process.stderr.write(`[${m.name}] ${b.toString()}`))
+    m.exited = new Promise((done) => child.on('exit', (code, signal) => {
+      if (!stopping) say(`[${m.name}] exited (${signal ?? `code ${code}`}); the others keep running`)
+      done()
+    }))
+  }
+
+  const stopAll = async (): Promise<void> => {
+    if (stopping) process.exit(1)
+    stopping = true
+    say('stopping the cluster...')
+    for (const m of members) m.child?.kill('SIGTERM')
+    await Promise.all(members.map((m) => m.exited))
+    await redis.stop()
+    rmSync(pidFile, { force: true })
+    say('stopped')
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void stopAll())
+  process.on('SIGTERM', () => void stopAll())
+}
+
+function report(name: string, line: string, say: (l: string) => void): void {
+  let entry: { level?: number, msg?: string, api?: string, p2p?: string[], peerId?: string }
+  try {
+    entry = JSON.parse(line) as typeof entry
+  } catch {
+    return
+  }
+  if (entry.msg === 'daemon ready') {
+    say(`[${name}] ready  api ${entry.api}  p2p ${entry.p2p?.[0] ?? '?'}`)
+    say(`         try: aitbc-node --url ${entry.api} nodes`)
+  } else if ((entry.level ?? 0) >= 40 || /^node \S+ is /.test(entry.msg ?? '')) {
+    say(`[${name}] ${entry.msg}`)
+  }
+}
+
+function stopLeftovers(pidFile: string, say: (l: string) => void): void {
+  if (!existsSync(pidFile)) return
+  for (const pid of readFileSync(pidFile, 'utf8').split('\n').map(Number).filter((n) => n > 0)) {
+    let cmdline = ''
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+    } catch {
+      continue
+    }
+    if (!cmdline.includes('aitbc-node')) continue
+    say(`stopping leftover daemon ${pid} of an earlier run`)
+    process.kill(pid, 'SIGKILL')
+  }
+  rmSync(pidFile, { force: true })
+}

@@ -68,8 +68,9 @@ export class ChainRpc {
       if (timeout.aborted) {
         throw new ChainRpcError('ERR_CHAIN_RPC_TIMEOUT', `chain RPC ${url.href} did not answer within ${this.timeoutMs} ms`)
       }
-      const cause = (err as { cause?: { code?: string } }).cause
-      throw new ChainRpcError('ERR_CHAIN_RPC_UNREACHABLE', `chain RPC ${url.href} unreachable (${cause?.code ?? (err as Error).message})`, { cause: err })
+      const cause = (err as { cause?: { code?: string, message?: string } }).cause
+      const why = cause?.code ?? cause?.message ?? (err as Error).message
+      throw new ChainRpcError('ERR_CHAIN_RPC_UNREACHABLE', `chain RPC ${url.href} unreachable (${why})`, { cause: err })
     }
   }
 

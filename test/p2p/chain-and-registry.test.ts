@@ -102,7 +102,7 @@ t.test('nodes on one Redis reached by different URLs are not flagged', async (t)
   t.teardown(() => stopCluster(nodes))
   const genesis = nodes[0]!.daemon
   await waitForState(genesis, 'follower', 'online')
-  await waitFor('a few statuses heard', async () => ((await nodesOf(genesis)).follower?.last_seen_ms ?? 1e9) < 300)
+  await waitFor('a few statuses heard', async () => Number((await nodesOf(genesis)).follower?.last_seen_ms ?? 1e9) < 300)
   t.equal((await nodesOf(genesis)).follower?.registry_mismatch, null)
   t.equal((await api(genesis.url, 'GET', '/health')).body.status, 'healthy')
 })

@@ -80,4 +80,3 @@ t.test('transitions are logged and counted in /metrics', async (t) => {
   t.match(text, /aitbc_node_state_transitions_total\{node="aitbc2",to="online"\} [2-9]/)
   t.match(text, /aitbc_nodes\{state="online"\} 3/)
 })
-

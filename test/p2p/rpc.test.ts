@@ -1,0 +1,106 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Redis } from 'ioredis'
+import { pino } from 'pino'
+import t from 'tap'
+import { z } from 'zod'
+import { RedisMessageStore, redisKeys } from '../../src/coordinator/index.js'
+import { Mesh, RpcError } from '../../src/p2p/index.js'
+import { freePort, waitFor } from '../fixtures/poll.js'
+import { startRedis } from '../fixtures/redis-server.js'
+
+const redis = await startRedis()
+t.teardown(() => redis.stop())
+const client = new Redis(redis.url)
+t.teardown(() => client.disconnect())
+const dir = mkdtempSync(join(tmpdir(), 'aitbc-rpc-'))
+t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+
+const ports = { alpha: await freePort(), beta: await freePort(), ghost: await freePort() }
+const address = (n: keyof typeof ports) => `/ip4/127.0.0.1/tcp/${ports[n]}`
+
+async function mesh(name: 'alpha' | 'beta'): Promise<Mesh> {
+  const m = await Mesh.create({
+    selfName: name,
+    keyFile: join(dir, `${name}.key`),
+    listen: address(name),
+    psk: null,
+    allowlist: [],
+    peers: (['alpha', 'beta', 'ghost'] as const).filter((p) => p !== name).map((p) => ({ name: p, address: address(p) })),
+    statusIntervalMs: 200,
+    suspectAfterMs: 600,
+    offlineAfterMs: 1000,
+    version: 'test',
+    local: () => ({
+      chain: null, last_sync: null, git_head: null, running_ops: 0, coordinator_url: null, problems: [],
+      registry: { cluster_id: null, host: 'test', db: 0, prefix: 'rpc:' },
+    }),
+    messageStore: new RedisMessageStore({ redis: client, keys: redisKeys('rpc:'), node: name }),
+    log: () => pino({ level: 'silent' }),
+  })
+  await m.start()
+  t.teardown(() => m.stop())
+  return m
+}
+
+const alpha = await mesh('alpha')
+const beta = await mesh('beta')
+let sawAbort = false
+beta.rpc.register('echo', {
+  params: z.strictObject({ text: z.string().max(100) }),
+  handler: async ({ text }, ctx) => ({ echo: text, caller: ctx.peer }),
+})
+beta.rpc.register('fail', {
+  params: z.null(),
+  handler: async () => {
+    throw Object.assign(new Error('git pull refused: local changes'), { code: 'ERR_GIT_CONFLICT' })
+  },
+})
+beta.rpc.register('hang', {
+  params: z.null(),
+  handler: (_params, { signal }) => new Promise((_, reject) => {
+    signal.addEventListener('abort', () => {
+      sawAbort = true
+      reject(new Error('aborted'))
+    })
+  }),
+})
+await waitFor('alpha hears beta', () => alpha.view.stateOf('beta') === 'online', { timeoutMs: 10_000 })
+
+const rejection = async (p: Promise<unknown>): Promise<RpcError> => {
+  try {
+    await p
+  } catch (err) {
+    if (err instanceof RpcError) return err
+    throw err
+  }
+  throw new Error('expected the call to fail')
+}
+
+t.test('a typed call gets its result, and the callee learns who called', async (t) => {
+  const res = await alpha.rpc.call('beta', 'echo', { text: 'hi' }, { timeoutMs: 5000 })
+  t.same(res, { echo: 'hi', caller: alpha.peerId })
+})
+
+t.test('an unknown method, bad params and a failing handler come back as named errors', async (t) => {
+  const unknown = await rejection(alpha.rpc.call('beta', 'nope', null, { timeoutMs: 5000 }))
+  t.match(unknown, { code: 'ERR_RPC_UNKNOWN_METHOD', node: 'beta', message: /no method nope; known: echo, fail, hang/ })
+  const bad = await rejection(alpha.rpc.call('beta', 'echo', { text: 5 }, { timeoutMs: 5000 }))
+  t.match(bad, { code: 'ERR_RPC_BAD_PARAMS', message: /params\.text/ })
+  const failed = await rejection(alpha.rpc.call('beta', 'fail', null, { timeoutMs: 5000 }))
+  t.match(failed, { code: 'ERR_GIT_CONFLICT', node: 'beta', message: /beta: git pull refused: local changes/ })
+})
+
+t.test('a call past its deadline fails at the deadline, and the callee is told to stop', async (t) => {
+  const started = Date.now()
+  const err = await rejection(alpha.rpc.call('beta', 'hang', null, { timeoutMs: 300 }))
+  t.match(err, { code: 'ERR_RPC_TIMEOUT', node: 'beta' })
+  t.ok(Date.now() - started < 3000, 'did not wait much past the deadline')
+  await waitFor('callee saw the abort', () => sawAbort)
+})
+
+t.test('a node that is down is reported unreachable by name', async (t) => {
+  const err = await rejection(alpha.rpc.call('ghost', 'echo', { text: 'x' }, { timeoutMs: 3000 }))
+  t.match(err, { code: 'ERR_PEER_UNREACHABLE', node: 'ghost', message: /ghost/ })
+})

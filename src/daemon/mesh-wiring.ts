@@ -46,9 +46,16 @@ export async function buildMesh(
   const log = logs.component('p2p:view')
   const { client, location, keys } = registry
   const clusterId = new ClusterIdReader(client, keys, config.p2p.statusIntervalMs, logs.component('redis'))
+  let mesh: Mesh | null = null
+  // A chain change is published at once instead of at the next status tick.
   const chain = config.chain.rpcUrl === null
     ? null
-    : new ChainMonitor(new ChainRpc(config.chain.rpcUrl, config.chain.timeoutMs), config.p2p.statusIntervalMs, logs.component('ops:chain'))
+    : new ChainMonitor(
+      new ChainRpc(config.chain.rpcUrl, config.chain.timeoutMs),
+      config.p2p.statusIntervalMs,
+      logs.component('ops:chain'),
+      () => mesh?.gossip.publish(),
+    )
   const metrics = createMeshMetrics(metricsRegistry)
   let apiUrl: string | null = null
 
@@ -69,7 +76,7 @@ export async function buildMesh(
   }
 
   const store = new RedisMessageStore({ redis: client, keys, node: config.node.name })
-  const mesh = await Mesh.create({
+  mesh = await Mesh.create({
     selfName: config.node.name,
     keyFile: join(config.node.dataDir, 'node.key'),
     listen: config.p2p.listen,

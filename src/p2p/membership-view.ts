@@ -57,6 +57,8 @@ interface Member {
   state: NodeState
   reason: string | null
   mismatch: string | null
+  /** Set when the connection dropped and a redial failed; cleared by the next status heard. */
+  lost: string | null
 }
 
 /**
@@ -73,7 +75,7 @@ export class MembershipView {
     for (const p of init.peers) {
       if (p.name === init.selfName) continue
       this.members.set(p.name, {
-        name: p.name, address: p.address, status: null, heardAt: null, state: 'offline', reason: 'never heard', mismatch: null,
+        name: p.name, address: p.address, status: null, heardAt: null, state: 'offline', reason: 'never heard', mismatch: null, lost: null,
       })
     }
   }
@@ -83,7 +85,9 @@ export class MembershipView {
     if (status.name === this.init.selfName) return false
     let member = this.members.get(status.name)
     if (member === undefined) {
-      member = { name: status.name, address: null, status: null, heardAt: null, state: 'offline', reason: null, mismatch: null }
+      member = {
+        name: status.name, address: null, status: null, heardAt: null, state: 'offline', reason: null, mismatch: null, lost: null,
+      }
       this.members.set(status.name, member)
     }
     const prev = member.status
@@ -92,9 +96,18 @@ export class MembershipView {
     }
     member.status = status
     member.heardAt = this.now()
+    member.lost = null
     this.checkRegistry(member)
     this.evaluate(member)
     return true
+  }
+
+  /** Marks a node offline at once (its connection dropped and could not be re-made) until it is heard again. */
+  markLost(name: string, reason: string): void {
+    const m = this.members.get(name)
+    if (m === undefined) return
+    m.lost = reason
+    this.evaluate(m)
   }
 
   /** Re-derives every state from the clock; run it a few times per status interval. */
@@ -163,6 +176,9 @@ export class MembershipView {
     if (age === null) {
       state = 'offline'
       reason = 'never heard'
+    } else if (m.lost !== null) {
+      state = 'offline'
+      reason = m.lost
     } else if (age >= this.init.offlineAfterMs) {
       state = 'offline'
       reason = `unheard for ${Math.round(age)} ms`

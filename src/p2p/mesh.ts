@@ -76,7 +76,9 @@ export class Mesh {
       onInbound: init.onInbound,
     })
     const rpc = new RpcService({ node, directory: view, log: init.log('p2p:rpc') })
-    const redialer = new PeerRedialer({ node, peers, log: init.log('p2p:redial') })
+    const redialer = new PeerRedialer({
+      node, peers, log: init.log('p2p:redial'), onLost: (name, reason) => view.markLost(name, reason),
+    })
     return new Mesh(node, view, gossip, messenger, rpc, redialer, log, init.listen)
   }
 

@@ -14,6 +14,12 @@ export interface PeerRedialerInit {
   maxBackoffMs?: number
   /** How often a connected peer is re-checked when no disconnect event arrives (default 1000 ms). */
   checkIntervalMs?: number
+  /**
+   * Called when a peer we were connected to cannot be redialled at once: a
+   * crashed process closes its sockets, so this learns of it long before the
+   * status timers do.
+   */
+  onLost?(name: string, reason: string): void
 }
 
 interface Target {
@@ -68,8 +74,10 @@ export class PeerRedialer {
     const min = this.init.minBackoffMs ?? 250
     const max = this.init.maxBackoffMs ?? 5000
     let failures = 0
+    let wasConnected = false
     while (!signal.aborted) {
       if (this.connected(t)) {
+        wasConnected = true
         await this.pause(t, this.init.checkIntervalMs ?? 1000, signal)
         continue
       }
@@ -88,6 +96,8 @@ export class PeerRedialer {
       } catch (err) {
         if (signal.aborted) return
         failures++
+        if (wasConnected) this.init.onLost?.(t.name, `connection lost and redial failed: ${(err as Error).message}`)
+        wasConnected = false
         const fields = { peer: t.name, address: t.address.toString(), err: (err as Error).message, failures }
         if (failures === 1) log.warn(fields, 'peer unreachable; redialling with backoff')
         else log.debug(fields, 'redial failed')

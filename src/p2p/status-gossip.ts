@@ -74,6 +74,7 @@ export class StatusGossip {
 
   /** Publishes now, e.g. right after a state change worth spreading fast. */
   publish(): void {
+    if (this.publishTimer === null) return
     this.seq++
     const bytes = this.encoder.encode(JSON.stringify(this.current()))
     this.init.node.services.pubsub.publish(STATUS_TOPIC, bytes).catch((err: unknown) => {

@@ -26,6 +26,8 @@ export class ChainMonitor {
     private readonly rpc: ChainRpc,
     private readonly intervalMs: number,
     private readonly log: Logger,
+    /** Called when the reading changes (height, hash, mempool or problem), so it can be gossiped at once. */
+    private readonly onChange?: (reading: ChainReading) => void,
   ) {}
 
   current(): ChainReading {
@@ -48,6 +50,7 @@ export class ChainMonitor {
   async poll(): Promise<ChainReading> {
     if (this.polling) return this.reading
     this.polling = true
+    const before = this.reading
     try {
       const [head, mempool] = await Promise.all([this.rpc.head(), this.rpc.mempoolSize()])
       if (this.reading.problem !== null) this.log.info({ rpc: this.rpc.baseUrl }, 'chain RPC answers again')
@@ -63,6 +66,12 @@ export class ChainMonitor {
     } finally {
       this.polling = false
     }
+    if (changed(before, this.reading)) this.onChange?.(this.reading)
     return this.reading
   }
+}
+
+function changed(a: ChainReading, b: ChainReading): boolean {
+  return a.problem !== b.problem || a.chain?.height !== b.chain?.height || a.chain?.hash !== b.chain?.hash
+    || a.chain?.mempool_size !== b.chain?.mempool_size
 }

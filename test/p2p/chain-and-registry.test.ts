@@ -89,7 +89,8 @@ t.test('a node on a different Redis registry is flagged by name in /nodes, /heal
   const health = await api(genesis.url, 'GET', '/health')
   t.match(health.body, { status: 'degraded', checks: { mesh: { ok: false } }, warnings: [/follower uses a different Redis registry than genesis/] })
   t.ok(genesis.logs.some((l) => /follower uses a different Redis registry than genesis/.test(String(l.msg)) && l.level === 50))
-  t.match((await nodesOf(follower)).genesis?.registry_mismatch, /genesis uses a different Redis registry than follower/)
+  const seenFromFollower = await waitFor('mismatch flagged on the follower too', async () => (await nodesOf(follower)).genesis?.registry_mismatch)
+  t.match(seenFromFollower, /genesis uses a different Redis registry than follower/)
 })
 
 t.test('nodes on one Redis reached by different URLs are not flagged', async (t) => {

@@ -4,7 +4,7 @@ import stylistic from '@stylistic/eslint-plugin'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.tap/**', '.aitbc-local/**'] },
+  { ignores: ['dist/**', 'dist-bench/**', 'node_modules/**', '.tap/**', '.aitbc-local/**'] },
   ...tseslint.configs.recommended,
   stylistic.configs.customize({ indent: 2, quotes: 'single', semi: false, braceStyle: '1tbs', arrowParens: true }),
   {

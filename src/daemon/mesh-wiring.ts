@@ -51,11 +51,11 @@ export async function buildMesh(
   const chain = config.chain.rpcUrl === null
     ? null
     : new ChainMonitor(
-      new ChainRpc(config.chain.rpcUrl, config.chain.timeoutMs),
-      config.p2p.statusIntervalMs,
-      logs.component('ops:chain'),
-      () => mesh?.gossip.publish(),
-    )
+        new ChainRpc(config.chain.rpcUrl, config.chain.timeoutMs),
+        config.p2p.statusIntervalMs,
+        logs.component('ops:chain'),
+        () => mesh?.gossip.publish(),
+      )
   const metrics = createMeshMetrics(metricsRegistry)
   let apiUrl: string | null = null
 

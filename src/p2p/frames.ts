@@ -26,15 +26,26 @@ export function frameChannel<S extends z.ZodType>(
   const out = pushable<Uint8Array>()
   const encoder = new TextEncoder()
   const decoder = new TextDecoder()
-  stream.sink(lp.encode(out)).catch(() => {
+  stream.sink(out).catch(() => {
     // The reader sees the same failure; the owner of the channel handles it there.
     out.end()
   })
+  // Frames queued in the same tick leave as one chunk: one muxer frame, one
+  // encryption, one socket write, instead of one each per message.
+  let batch: Uint8Array[] = []
+  const flush = (): void => {
+    const chunks = batch
+    batch = []
+    if (chunks.length === 1) out.push(chunks[0]!)
+    else if (chunks.length > 1) out.push(Buffer.concat(chunks))
+  }
   return {
     send(frame) {
-      out.push(encoder.encode(JSON.stringify(frame)))
+      if (batch.length === 0) queueMicrotask(flush)
+      batch.push(lp.encode.single(encoder.encode(JSON.stringify(frame))).subarray())
     },
     end() {
+      flush()
       out.end()
     },
     async* frames() {

@@ -6,7 +6,12 @@ import { type AckFrame, ackFrame, MAX_MESSAGE_FRAME_BYTES, type MessageFrame } f
 interface Waiter {
   resolve(ack: AckFrame): void
   reject(err: Error): void
+  /** ms since the epoch after which the ack is no longer awaited. */
+  deadline: number
 }
+
+/** How often outstanding acks are checked against their deadlines (one timer per link, not per message). */
+const SWEEP_MS = 100
 
 /**
  * One long-lived message stream to one peer. Frames are pipelined: many
@@ -17,38 +22,36 @@ export class MessageLink {
   private readonly waiters = new Map<string, Waiter>()
   private readonly channel: FrameChannel<AckFrame>
   private open = true
+  private readonly sweeper: NodeJS.Timeout
   /** Resolves when the stream has ended for any reason. */
   readonly closed: Promise<void>
 
   constructor(private readonly stream: Stream) {
     this.channel = frameChannel(stream, ackFrame, MAX_MESSAGE_FRAME_BYTES)
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS)
+    this.sweeper.unref()
     this.closed = this.readAcks()
+  }
+
+  private sweep(): void {
+    const now = Date.now()
+    for (const [id, w] of this.waiters) {
+      if (w.deadline <= now) {
+        this.waiters.delete(id)
+        w.reject(new P2pError('ERR_ACK_TIMEOUT', 'no ack before the deadline'))
+      }
+    }
   }
 
   get isOpen(): boolean {
     return this.open
   }
 
-  /** Sends one message and waits for its ack (or the signal). */
-  async request(frame: MessageFrame, signal: AbortSignal): Promise<AckFrame> {
+  /** Sends one message and waits for its ack until the deadline (ms since the epoch). */
+  async request(frame: MessageFrame, deadline: number): Promise<AckFrame> {
     if (!this.open) throw new P2pError('ERR_LINK_CLOSED', 'message stream closed')
-    signal.throwIfAborted()
     return new Promise<AckFrame>((resolve, reject) => {
-      const onAbort = (): void => {
-        this.waiters.delete(frame.id)
-        reject(new P2pError('ERR_ACK_TIMEOUT', 'no ack before the deadline', { cause: signal.reason }))
-      }
-      signal.addEventListener('abort', onAbort, { once: true })
-      this.waiters.set(frame.id, {
-        resolve: (ack) => {
-          signal.removeEventListener('abort', onAbort)
-          resolve(ack)
-        },
-        reject: (err) => {
-          signal.removeEventListener('abort', onAbort)
-          reject(err)
-        },
-      })
+      this.waiters.set(frame.id, { resolve, reject, deadline })
       this.channel.send(frame)
     })
   }
@@ -70,6 +73,7 @@ export class MessageLink {
       failure = new P2pError('ERR_LINK_CLOSED', `message stream failed: ${(err as Error).message}`, { cause: err })
     } finally {
       this.open = false
+      clearInterval(this.sweeper)
       for (const w of this.waiters.values()) w.reject(failure)
       this.waiters.clear()
     }

@@ -41,6 +41,8 @@ interface Pending {
   attempts: number
   nextAt: number
   inflight: Promise<Receipt> | null
+  /** The final receipt, once known; kept here until it is recorded in the store. */
+  final: Receipt | null
 }
 
 const key = (id: string, target: string): string => `${id}\u0000${target}`
@@ -130,7 +132,7 @@ export class Messenger {
     const k = key(msg.id, target)
     let p = this.pending.get(k)
     if (p === undefined) {
-      p = { msg, target, attempts, nextAt: Date.now(), inflight: null }
+      p = { msg, target, attempts, nextAt: Date.now(), inflight: null, final: null }
       this.pending.set(k, p)
     }
     return p
@@ -154,6 +156,7 @@ export class Messenger {
 
   private async deliver(p: Pending): Promise<Receipt> {
     const { msg, target } = p
+    if (p.final !== null) return this.record(p, p.final)
     const now = Date.now()
     if (now >= msg.expires_at) return this.finish(p, 'expired', `ttl passed after ${p.attempts} attempts`)
     p.attempts++
@@ -163,7 +166,7 @@ export class Messenger {
         t: 'msg', id: msg.id, from: msg.from, to: target, body: msg.body as MessageFrame['body'], sent_at: msg.created_at, expires_at: msg.expires_at,
       }
       const timeoutMs = Math.max(1, Math.min(this.init.ackTimeoutMs ?? 5000, msg.expires_at - now))
-      const ack = await link.request(frame, AbortSignal.timeout(timeoutMs))
+      const ack = await link.request(frame, Date.now() + timeoutMs)
       return await this.finish(p, ack.result, ack.reason)
     } catch (err) {
       const min = this.init.minRetryMs ?? 250
@@ -177,21 +180,31 @@ export class Messenger {
     }
   }
 
-  private async finish(p: Pending, state: ReceiptState, reason: string | null): Promise<Receipt> {
+  /**
+   * A final receipt is true as soon as the ack is in, so the caller gets it at
+   * once; recording it runs in the background and is retried until it lands.
+   * (Reads on the same Redis connection come after the write, so a GET right
+   * after the answer sees it.)
+   */
+  private finish(p: Pending, state: ReceiptState, reason: string | null): Receipt {
     const receipt: Receipt = { state, attempts: p.attempts, updated_at: Date.now(), reason }
-    try {
-      await this.init.store.setReceipt(p.msg.id, p.target, receipt)
-    } catch (err) {
-      // Keep it pending: a resend is acked as duplicate, which is still the truth.
-      this.init.log.warn({ err, id: p.msg.id, target: p.target }, 'could not record a receipt; will retry')
-      p.nextAt = Date.now() + 1000
-      return { ...receipt, state: 'queued', reason: 'receipt not recorded yet' }
-    }
-    this.pending.delete(key(p.msg.id, p.target))
-    this.init.onReceipt?.(p.target, state)
+    p.final = receipt
     if (state === 'rejected' || state === 'expired') {
       this.init.log.warn({ id: p.msg.id, target: p.target, state, reason }, 'message not delivered')
     }
+    this.record(p, receipt).catch((err: unknown) => this.init.log.error({ err }, 'receipt bookkeeping failed'))
+    return receipt
+  }
+
+  private async record(p: Pending, receipt: Receipt): Promise<Receipt> {
+    try {
+      await this.init.store.setReceipt(p.msg.id, p.target, receipt)
+    } catch (err) {
+      this.init.log.warn({ err, id: p.msg.id, target: p.target }, 'could not record a receipt; will retry')
+      p.nextAt = Date.now() + 1000
+      return receipt
+    }
+    if (this.pending.delete(key(p.msg.id, p.target))) this.init.onReceipt?.(p.target, receipt.state)
     return receipt
   }
 

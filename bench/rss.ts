@@ -1,0 +1,52 @@
+/**
+ * Daemon memory: RSS of two daemons idle, then after 100,000 messages with
+ * receipts from one to the other through the HTTP API (POST /messages).
+ *
+ *   npm run bench:rss
+ */
+import { readFileSync } from 'node:fs'
+import { FAST_MESH, startCluster, stopCluster, waitForState } from '../test/fixtures/cluster.js'
+import type { TestDaemon } from '../test/fixtures/daemon.js'
+import { startRedis } from '../test/fixtures/redis-server.js'
+import { drive, fmt, printTable } from './stats.js'
+
+const MESSAGES = 100_000
+const CONCURRENCY = 32
+
+const rssMb = (d: TestDaemon): number => {
+  const status = readFileSync(`/proc/${d.child.pid}/status`, 'utf8')
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024
+}
+const settle = () => new Promise((r) => setTimeout(r, 5000))
+
+const redis = await startRedis()
+const cluster = await startCluster({
+  names: ['sender', 'receiver'],
+  redisUrl: redis.url,
+  args: [...FAST_MESH, '--log-level', 'warn', '--set', 'redis.prefix="rss:"'],
+})
+const [sender, receiver] = cluster.map((c) => c.daemon) as [TestDaemon, TestDaemon]
+await waitForState(sender, 'receiver', 'online')
+await settle()
+const idle = [rssMb(sender), rssMb(receiver)]
+
+const run = await drive(MESSAGES, CONCURRENCY, async (i) => {
+  const res = await fetch(`${sender.url}/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ to: 'receiver', body: `message ${i}` }),
+  })
+  const body = await res.json() as { message_delivery?: { delivered: number } }
+  if (res.status !== 202 || body.message_delivery?.delivered !== 1) throw new Error(`message ${i}: ${res.status} ${JSON.stringify(body)}`)
+})
+await settle()
+const after = [rssMb(sender), rssMb(receiver)]
+
+console.log(`${MESSAGES} messages through POST /messages at concurrency ${CONCURRENCY}: ${Math.round(run.perSecond)} msgs/s end to end`)
+printTable(['daemon', 'idle RSS MB', 'after RSS MB', 'growth MB'], [
+  ['sender', fmt(idle[0]!, 1), fmt(after[0]!, 1), fmt(after[0]! - idle[0]!, 1)],
+  ['receiver', fmt(idle[1]!, 1), fmt(after[1]!, 1), fmt(after[1]! - idle[1]!, 1)],
+])
+await stopCluster(cluster)
+await redis.stop()
+process.exit(0)

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs'
 import { FAST_MESH, startCluster, stopCluster, waitForState } from '../test/fixtures/cluster.js'
 import type { TestDaemon } from '../test/fixtures/daemon.js'
+import { waitFor } from '../test/fixtures/poll.js'
 import { startRedis } from '../test/fixtures/redis-server.js'
 import { drive, fmt, printTable } from './stats.js'
 
@@ -18,19 +19,26 @@ const rssMb = (d: TestDaemon): number => {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024
 }
 const settle = () => new Promise((r) => setTimeout(r, 5000))
+const heapMb = async (d: TestDaemon): Promise<number> => {
+  const text = await (await fetch(`${d.url}/metrics`)).text()
+  return Number(/^aitbc_nodejs_heap_size_used_bytes (\d+)/m.exec(text)?.[1] ?? 0) / 1024 / 1024
+}
 
 const redis = await startRedis()
 const cluster = await startCluster({
   names: ['sender', 'receiver'],
   redisUrl: redis.url,
   args: [...FAST_MESH, '--log-level', 'warn', '--set', 'redis.prefix="rss:"'],
+  nodeOptions: () => ({ waitReady: false }),
 })
+for (const c of cluster) await waitFor(`${c.name} up`, () => fetch(`${c.daemon.url}/health`).then((r) => r.ok), { timeoutMs: 30_000 })
 const [sender, receiver] = cluster.map((c) => c.daemon) as [TestDaemon, TestDaemon]
 await waitForState(sender, 'receiver', 'online')
 await settle()
 const idle = [rssMb(sender), rssMb(receiver)]
+const idleHeap = [await heapMb(sender), await heapMb(receiver)]
 
-const run = await drive(MESSAGES, CONCURRENCY, async (i) => {
+const send = async (i: number): Promise<void> => {
   const res = await fetch(`${sender.url}/messages`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -38,14 +46,24 @@ const run = await drive(MESSAGES, CONCURRENCY, async (i) => {
   })
   const body = await res.json() as { message_delivery?: { delivered: number } }
   if (res.status !== 202 || body.message_delivery?.delivered !== 1) throw new Error(`message ${i}: ${res.status} ${JSON.stringify(body)}`)
-})
+}
+// Half, then the other half: growth that stops after the first half is the
+// heap settling at its working size under load; growth that goes on is a leak.
+const first = await drive(MESSAGES / 2, CONCURRENCY, send)
+await settle()
+const half = [rssMb(sender), rssMb(receiver)]
+const run = await drive(MESSAGES / 2, CONCURRENCY, (i) => send(i + MESSAGES / 2))
 await settle()
 const after = [rssMb(sender), rssMb(receiver)]
+const afterHeap = [await heapMb(sender), await heapMb(receiver)]
+run.perSecond = (run.perSecond + first.perSecond) / 2
 
 console.log(`${MESSAGES} messages through POST /messages at concurrency ${CONCURRENCY}: ${Math.round(run.perSecond)} msgs/s end to end`)
-printTable(['daemon', 'idle RSS MB', 'after RSS MB', 'growth MB'], [
-  ['sender', fmt(idle[0]!, 1), fmt(after[0]!, 1), fmt(after[0]! - idle[0]!, 1)],
-  ['receiver', fmt(idle[1]!, 1), fmt(after[1]!, 1), fmt(after[1]! - idle[1]!, 1)],
+printTable(['daemon', 'idle RSS MB', 'RSS at 50k', 'RSS at 100k', 'growth MB', 'growth 50k->100k', 'heap idle', 'heap at 100k'], [
+  ['sender', fmt(idle[0]!, 1), fmt(half[0]!, 1), fmt(after[0]!, 1), fmt(after[0]! - idle[0]!, 1), fmt(after[0]! - half[0]!, 1),
+    fmt(idleHeap[0]!, 1), fmt(afterHeap[0]!, 1)],
+  ['receiver', fmt(idle[1]!, 1), fmt(half[1]!, 1), fmt(after[1]!, 1), fmt(after[1]! - idle[1]!, 1), fmt(after[1]! - half[1]!, 1),
+    fmt(idleHeap[1]!, 1), fmt(afterHeap[1]!, 1)],
 ])
 await stopCluster(cluster)
 await redis.stop()

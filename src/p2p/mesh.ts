@@ -101,9 +101,7 @@ export class Mesh {
     try {
       await this.node.start()
     } catch (err) {
-      const code = (err as { code?: string }).code
-      const detail = code === 'EADDRINUSE' ? 'the port is already in use' : (err as Error).message
-      throw new P2pError('ERR_P2P_LISTEN', `p2p cannot listen on ${this.listen}: ${detail}`, { cause: err })
+      throw new P2pError('ERR_P2P_LISTEN', `p2p cannot listen on ${this.listen}: ${listenFailure(err)}`, { cause: err })
     }
     try {
       await this.rpc.start()
@@ -124,4 +122,17 @@ export class Mesh {
     await this.rpc.stop()
     await this.node.stop()
   }
+}
+
+/**
+ * libp2p folds the socket errors of all listen addresses into one message
+ * (UnsupportedListenAddressesError carries no codes), so the system error
+ * codes are read from its text here, in this one place.
+ */
+function listenFailure(err: unknown): string {
+  const text = String((err as Error).message)
+  if (/EADDRINUSE/.test(text)) return 'the port is already in use'
+  if (/EADDRNOTAVAIL/.test(text)) return 'the address is not one of this machine\'s'
+  if (/EACCES/.test(text)) return 'permission denied (ports below 1024 need privileges)'
+  return text.split('\n').find((l) => /Error/.test(l))?.trim() ?? text
 }

@@ -1,0 +1,42 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { startDaemon } from '../fixtures/daemon.js'
+import { freePort } from '../fixtures/poll.js'
+import { startRedis } from '../fixtures/redis-server.js'
+
+const redis = await startRedis()
+t.teardown(() => redis.stop())
+
+t.test('a PSK file that is not a swarm key stops the start with one line saying how to make one', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'aitbc-badpsk-'))
+  const file = join(dir, 'swarm.key')
+  writeFileSync(file, 'not a key\n')
+  const d = await startDaemon({ args: ['--redis-url', redis.url], env: { AITBC_P2P_PSK_FILE: file }, waitReady: false })
+  const exit = await d.exited
+  t.equal(exit.code, 1)
+  t.match(d.stderr(), new RegExp(`start failed: private network key ${file} is not a swarm key .*aitbc-node keygen psk > ${file}`))
+  await d.stop()
+})
+
+t.test('a p2p port already in use stops the start naming the address', async (t) => {
+  const port = await freePort()
+  const blocker = createServer()
+  await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => blocker.close(() => resolve())))
+  const d = await startDaemon({ args: ['--redis-url', redis.url], p2pPort: port, waitReady: false })
+  const exit = await d.exited
+  t.equal(exit.code, 1)
+  t.match(d.stderr(), `start failed: p2p cannot listen on /ip4/127.0.0.1/tcp/${port}: the port is already in use`)
+  await d.stop()
+})
+
+t.test('a bad allowlist entry is a config error naming the key', async (t) => {
+  const d = await startDaemon({ args: ['--redis-url', redis.url, '--set', 'p2p.allowlist=["bob"]'], waitReady: false })
+  const exit = await d.exited
+  t.equal(exit.code, 2)
+  t.match(d.stderr(), /p2p\.allowlist\.0.*expected a peer id/)
+  await d.stop()
+})

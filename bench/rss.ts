@@ -3,6 +3,9 @@
  * receipts from one to the other through the HTTP API (POST /messages).
  *
  *   npm run bench:rss
+ *
+ * RSS also holds heap the GC has not yet returned; bench/heap.ts measures the
+ * message path after a full GC to tell that apart from a leak.
  */
 import { readFileSync } from 'node:fs'
 import { FAST_MESH, startCluster, stopCluster, waitForState } from '../test/fixtures/cluster.js'
@@ -12,6 +15,8 @@ import { startRedis } from '../test/fixtures/redis-server.js'
 import { drive, fmt, printTable } from './stats.js'
 
 const MESSAGES = 100_000
+// DAEMON_NODE_OPTIONS=--max-semi-space-size=2 npm run bench:rss tries V8 heap settings on the daemons.
+const daemonEnv: Record<string, string> = process.env.DAEMON_NODE_OPTIONS ? { NODE_OPTIONS: process.env.DAEMON_NODE_OPTIONS } : {}
 const CONCURRENCY = 32
 
 const rssMb = (d: TestDaemon): number => {
@@ -29,7 +34,7 @@ const cluster = await startCluster({
   names: ['sender', 'receiver'],
   redisUrl: redis.url,
   args: [...FAST_MESH, '--log-level', 'warn', '--set', 'redis.prefix="rss:"'],
-  nodeOptions: () => ({ waitReady: false }),
+  nodeOptions: () => ({ waitReady: false, env: daemonEnv }),
 })
 for (const c of cluster) await waitFor(`${c.name} up`, () => fetch(`${c.daemon.url}/health`).then((r) => r.ok), { timeoutMs: 30_000 })
 const [sender, receiver] = cluster.map((c) => c.daemon) as [TestDaemon, TestDaemon]

@@ -8,9 +8,10 @@ import type {
 import type { RedisKeys } from '../redis-keys.js'
 import type { RedisClient } from '../registry/agent-registry.js'
 import { withRedis } from '../registry/agent-registry.js'
-import { acceptInbound, setReceipt } from './scripts.js'
+import { acceptInbound, saveOutgoing, setReceipt } from './scripts.js'
 
 type Scripted = RedisClient & {
+  aitbcSaveOutgoing(...args: string[]): Promise<number>
   aitbcSetReceipt(...args: string[]): Promise<number>
   aitbcAcceptInbound(...args: string[]): Promise<number>
 }
@@ -34,6 +35,7 @@ export class RedisMessageStore implements MessageStore {
 
   constructor(private readonly init: RedisMessageStoreInit) {
     const { redis } = init
+    if (!('aitbcSaveOutgoing' in redis)) redis.defineCommand('aitbcSaveOutgoing', { lua: saveOutgoing, numberOfKeys: 2 })
     if (!('aitbcSetReceipt' in redis)) redis.defineCommand('aitbcSetReceipt', { lua: setReceipt, numberOfKeys: 2 })
     if (!('aitbcAcceptInbound' in redis)) redis.defineCommand('aitbcAcceptInbound', { lua: acceptInbound, numberOfKeys: 2 })
     this.redis = redis as Scripted
@@ -46,11 +48,9 @@ export class RedisMessageStore implements MessageStore {
     const queued: Receipt = { state: 'queued', attempts: 0, updated_at: msg.created_at, reason: null }
     const fields: string[] = ['meta', JSON.stringify(msg), 'open', String(msg.targets.length)]
     for (const t of msg.targets) fields.push(`r:${t}`, JSON.stringify(queued))
-    await withRedis(() => {
-      const tx = this.redis.multi().hset(key, ...fields).pexpire(key, msg.expires_at - Date.now() + this.retentionMs)
-      if (msg.targets.length > 0) tx.sadd(keys.outbox(node), msg.id)
-      return tx.exec()
-    })
+    const keepMs = String(msg.expires_at - Date.now() + this.retentionMs)
+    const pendingId = msg.targets.length > 0 ? msg.id : ''
+    await withRedis(() => this.redis.aitbcSaveOutgoing(key, keys.outbox(node), pendingId, keepMs, ...fields))
   }
 
   async setReceipt(id: string, target: string, receipt: Receipt): Promise<void> {

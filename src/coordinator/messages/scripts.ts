@@ -2,6 +2,18 @@
 
 /**
  * KEYS: 1 message hash, 2 sender's outbox set
+ * ARGV: 1 message id ('' when it has no target, so nothing to deliver), 2 keep for (ms), 3.. field/value pairs
+ * One script instead of MULTI/EXEC: the same atomicity, a third of the client work.
+ */
+export const saveOutgoing = `
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if ARGV[1] ~= '' then redis.call('SADD', KEYS[2], ARGV[1]) end
+return 1
+`
+
+/**
+ * KEYS: 1 message hash, 2 sender's outbox set
  * ARGV: 1 target, 2 receipt JSON, 3 "1" when the receipt is final, 4 message id, 5 retention ms
  * A final receipt never changes again; the message leaves the outbox when its
  * last target's receipt is final. Returns 0 when the message is unknown.

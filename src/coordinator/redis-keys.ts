@@ -22,6 +22,26 @@ export interface RedisKeys {
   inbox(node: string): string
   /** HASH message id -> message JSON of the messages a node received. */
   inboxData(node: string): string
+  /** The prefix itself, for scripts that build per-task and per-agent keys. */
+  readonly prefix: string
+  /** HASH of one task: state, priority, task_data (JSON), attempts, agent_id, timestamps, result/error. */
+  task(taskId: string): string
+  /** ZSET task id -> when it may be assigned (ms, Redis clock), one per priority. */
+  queue(priority: string): string
+  /** ZSET task id -> lease end (ms) of every assigned task. */
+  readonly leases: string
+  /** ZSET task id -> when it was dead-lettered. */
+  readonly deadTasks: string
+  /** STRING idempotency key -> task id (24 h). */
+  idempotency(key: string): string
+  /** LIST of task ids assigned to a pull agent, not yet fetched. */
+  agentTasks(agentId: string): string
+  /** HASH of shared task counters (submitted, distributed, completed, failed, retried, dead, ...). */
+  readonly taskStats: string
+  /** STRING: the load-balancing strategy every daemon uses. */
+  readonly strategy: string
+  /** STRING: round-robin counter. */
+  readonly roundRobin: string
 }
 
 export function redisKeys(prefix = ''): RedisKeys {
@@ -35,5 +55,15 @@ export function redisKeys(prefix = ''): RedisKeys {
     outbox: (node) => `${prefix}node:${node}:outbox`,
     inbox: (node) => `${prefix}node:${node}:inbox`,
     inboxData: (node) => `${prefix}node:${node}:inbox:data`,
+    prefix,
+    task: (taskId) => `${prefix}task:${taskId}`,
+    queue: (priority) => `${prefix}tasks:queue:${priority}`,
+    leases: `${prefix}tasks:leases`,
+    deadTasks: `${prefix}tasks:dead`,
+    idempotency: (key) => `${prefix}tasks:idem:${key}`,
+    agentTasks: (agentId) => `${prefix}agent:${agentId}:tasks`,
+    taskStats: `${prefix}tasks:stats`,
+    strategy: `${prefix}lb:strategy`,
+    roundRobin: `${prefix}lb:rr`,
   }
 }

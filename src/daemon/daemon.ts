@@ -7,6 +7,8 @@ import {
   createHttpMetrics,
   type RedisClient,
   redisKeys,
+  TaskDistributor,
+  TaskStore,
 } from '../coordinator/index.js'
 import type { Config } from './config/schema.js'
 import { EmbeddedRedis } from './embedded-redis.js'
@@ -99,6 +101,25 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
   })
   components.push({ name: 'agent sweeper', start: async () => sweeper.start(), stop: () => sweeper.stop() })
 
+  let apiUrlNow: string | null = null
+  const tasks = new TaskStore(client, keys, {
+    defaultTimeoutMs: config.tasks.defaultTimeoutMs,
+    defaultMaxRetries: config.tasks.defaultMaxRetries,
+    maxQueueSize: config.tasks.maxQueueSize,
+    retryBackoffMs: config.tasks.retryBackoffMs,
+    agentCapacity: config.tasks.agentCapacity,
+    defaultStrategy: config.tasks.strategy,
+  })
+  const distributor = new TaskDistributor({
+    store: tasks,
+    log: logs.component('coordinator:tasks'),
+    pollIntervalMs: config.tasks.pollIntervalMs,
+    agingMs: config.tasks.agingMs,
+    pushTimeoutMs: config.tasks.pushTimeoutMs,
+    apiUrl: () => apiUrlNow,
+  })
+  components.push({ name: 'task distributor', start: async () => distributor.start(), stop: () => distributor.stop() })
+
   const metrics = createHttpMetrics({ defaultMetrics: true })
   let mesh
   try {
@@ -115,6 +136,14 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
     metrics,
     nodes: mesh.nodes,
     messages: mesh.messages,
+    tasks: {
+      store: tasks,
+      distributor,
+      nodeName: config.node.name,
+      bodyLimitBytes: config.coordinator.bodyLimitBytes,
+      maxTaskBytes: config.tasks.maxTaskBytes,
+      maxTimeoutMs: config.tasks.maxTimeoutMs,
+    },
     extraChecks: mesh.extraChecks,
     log: logs.component('coordinator:http'),
     nodeName: config.node.name,
@@ -136,6 +165,7 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
   const shownHost = config.coordinator.host === '0.0.0.0' ? '127.0.0.1' : config.coordinator.host
   const apiUrl = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${http.port}`
   mesh.setApiUrl(apiUrl)
+  apiUrlNow = apiUrl
   log.info(
     {
       node: config.node.name,

@@ -10,6 +10,7 @@ import type { HttpMetrics } from './metrics.js'
 import { agentRoutes } from './routes/agents.js'
 import { type MessageRouteDeps, messageRoutes } from './routes/messages.js'
 import { type NodeRouteDeps, nodeRoutes } from './routes/nodes.js'
+import { type TaskRouteDeps, taskRoutes } from './routes/tasks.js'
 
 /** One extra /health check (mesh, chain): it warns and degrades, but only Redis makes /health 503. */
 export interface HealthCheck {
@@ -34,6 +35,8 @@ export interface CoordinatorAppInit {
   nodes?: NodeRouteDeps
   /** Messages with receipts (absent: no routes). */
   messages?: MessageRouteDeps
+  /** Task queues and distribution (absent: no routes). */
+  tasks?: TaskRouteDeps
   /** Checks besides Redis shown by /health, by name. */
   extraChecks?(): Record<string, HealthCheck>
 }
@@ -77,6 +80,7 @@ export function createCoordinatorApp(init: CoordinatorAppInit): CoordinatorApp {
     agentRoutes(router, { registry: init.registry, bodyLimitBytes })
     if (init.nodes !== undefined) nodeRoutes(router, init.nodes)
     if (init.messages !== undefined) messageRoutes(router, init.messages)
+    if (init.tasks !== undefined) taskRoutes(router, init.tasks)
     router.get('/metrics', requireScope('read', 'agent', 'operate'), async (ctx) => {
       ctx.type = init.metrics.registry.contentType
       ctx.body = await init.metrics.registry.metrics()

@@ -93,6 +93,23 @@ export const configSchema = z.strictObject({
       sweepIntervalMs: ms(50).nullable().default(null),
     })
     .prefault({}),
+  tasks: z
+    .strictObject({
+      strategy: z
+        .enum(['least_connections', 'round_robin', 'weighted_round_robin', 'resource_based', 'geographic', 'random'])
+        .default('least_connections'),
+      defaultTimeoutMs: ms(100).default(60_000),
+      maxTimeoutMs: ms(100).default(3_600_000),
+      defaultMaxRetries: z.number().int().min(0).max(100).default(3),
+      retryBackoffMs: ms(0).default(1000),
+      maxQueueSize: z.number().int().min(1).default(100_000),
+      maxTaskBytes: z.number().int().min(64).max(16 * 1024 * 1024).default(256 * 1024),
+      agentCapacity: z.number().int().min(1).max(10_000).default(4),
+      agingMs: ms(100).nullable().default(null),
+      pollIntervalMs: ms(10).default(100),
+      pushTimeoutMs: ms(100).default(10_000),
+    })
+    .prefault({}),
   messages: z
     .strictObject({
       defaultTtlMs: ms(100).default(300_000),

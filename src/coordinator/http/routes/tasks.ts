@@ -1,0 +1,162 @@
+import type Router from '@koa/router'
+import { z } from 'zod'
+import { ApiError } from '../../errors.js'
+import { agentId as agentIdSchema } from '../../registry/agent.js'
+import type { TaskDistributor } from '../../tasks/task-distributor.js'
+import type { TaskStore } from '../../tasks/task-store.js'
+import { completeSchema, failSchema, PRIORITIES, STRATEGIES, submitSchema } from '../../tasks/task.js'
+import { requireScope } from '../auth.js'
+import { readJson, validate } from '../body.js'
+
+/** What the task routes need. */
+export interface TaskRouteDeps {
+  store: TaskStore
+  distributor: TaskDistributor
+  nodeName: string
+  bodyLimitBytes: number
+  maxTaskBytes: number
+  maxTimeoutMs: number
+}
+
+const readScope = requireScope('read', 'agent', 'operate')
+const submitScope = requireScope('operate', 'agent')
+const agentScope = requireScope('agent')
+const adminScope = requireScope('admin')
+const taskId = z.uuid('expected a task id (UUID)')
+const priorityParam = z.enum(PRIORITIES, `expected one of ${PRIORITIES.join(', ')}`)
+
+/** The seed's task routes plus leases, dead letters and the shared strategy. */
+export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
+  const { store, distributor } = deps
+  const submitBody = submitSchema({ maxTimeoutMs: deps.maxTimeoutMs })
+
+  router.post('/tasks/submit', submitScope, async (ctx) => {
+    const input = validate(submitBody, await readJson(ctx, deps.bodyLimitBytes))
+    if (Buffer.byteLength(JSON.stringify(input.task_data)) > deps.maxTaskBytes) {
+      throw new ApiError(413, 'TASK_TOO_LARGE', `task_data: larger than ${deps.maxTaskBytes} bytes`, 'send a reference to the data instead')
+    }
+    const { task, duplicate } = await store.submit(input, deps.nodeName)
+    if (!duplicate) distributor.wake()
+    ctx.status = duplicate ? 200 : 201
+    ctx.body = {
+      status: 'success',
+      message: duplicate ? `Task ${task.task_id} was already submitted with this idempotency key` : `Task ${task.task_id} submitted`,
+      task_id: task.task_id,
+      priority: task.priority,
+      submitted_at: task.submitted_at,
+      duplicate,
+    }
+  })
+
+  router.get('/tasks/status', readScope, async (ctx) => {
+    ctx.body = { status: 'success', stats: await stats(store) }
+  })
+
+  router.get('/tasks/queues', readScope, async (ctx) => {
+    ctx.body = { status: 'success', queue_sizes: await store.queueSizes() }
+  })
+
+  router.get('/tasks/queues/stats', readScope, async (ctx) => {
+    const [sizes, s] = await Promise.all([store.queueSizes(), stats(store)])
+    ctx.body = { status: 'success', queue_sizes: sizes, total_queued: Object.values(sizes).reduce((a, b) => a + b, 0), stats: s }
+  })
+
+  router.post('/tasks/queues/:priority/clear', adminScope, async (ctx) => {
+    const priority = validate(priorityParam, ctx.params.priority?.toLowerCase(), 'priority')
+    const who = (ctx.state as { principal?: { name: string } }).principal?.name ?? 'an admin'
+    const cleared = await store.clear(priority, who)
+    ctx.body = { status: 'success', priority, cleared, message: `${cleared} ${priority} tasks ended as failed (cancelled)` }
+  })
+
+  router.get('/tasks/dead', readScope, async (ctx) => {
+    const { limit } = validate(z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).default(100) }), { ...ctx.query }, 'query')
+    const tasks = await store.dead(limit)
+    ctx.body = { status: 'success', tasks, count: tasks.length }
+  })
+
+  router.get('/tasks/:id', readScope, async (ctx) => {
+    ctx.body = { status: 'success', task: await store.get(validate(taskId, ctx.params.id, 'task_id')) }
+  })
+
+  router.post('/tasks/:id/requeue', adminScope, async (ctx) => {
+    const id = validate(taskId, ctx.params.id, 'task_id')
+    await store.requeue(id)
+    distributor.wake()
+    ctx.body = { status: 'success', task_id: id, message: `Task ${id} is queued again with fresh retries` }
+  })
+
+  router.post('/tasks/:id/complete', agentScope, async (ctx) => {
+    const id = validate(taskId, ctx.params.id, 'task_id')
+    const body = validate(completeSchema, await readJson(ctx, deps.bodyLimitBytes))
+    await store.report(id, body.agent_id, 'completed', JSON.stringify(body.result ?? null))
+    distributor.wake()
+    ctx.body = { status: 'success', task_id: id, task_state: 'completed' }
+  })
+
+  router.post('/tasks/:id/fail', agentScope, async (ctx) => {
+    const id = validate(taskId, ctx.params.id, 'task_id')
+    const body = validate(failSchema, await readJson(ctx, deps.bodyLimitBytes))
+    const res = await store.report(id, body.agent_id, body.retryable ? 'retry' : 'failed', body.error)
+    distributor.wake()
+    const state = res === 'REQUEUED' ? 'queued' : res === 'DEAD' ? 'dead' : 'failed'
+    ctx.body = { status: 'success', task_id: id, task_state: state }
+  })
+
+  router.get('/agents/:id/tasks/next', agentScope, async (ctx) => {
+    const agent = validate(agentIdSchema, ctx.params.id, 'agent_id')
+    const { wait_ms: waitMs } = validate(
+      z.strictObject({ wait_ms: z.coerce.number().int().min(0).max(60_000, 'expected at most 60000 ms').default(0) }),
+      { ...ctx.query },
+      'query',
+    )
+    const deadline = Date.now() + waitMs
+    for (;;) {
+      const task = await store.nextFor(agent)
+      if (task !== null) {
+        ctx.body = { status: 'success', task }
+        return
+      }
+      if (Date.now() >= deadline || ctx.req.destroyed) {
+        ctx.status = 204
+        return
+      }
+      await new Promise((r) => setTimeout(r, Math.min(50, deadline - Date.now())))
+    }
+  })
+
+  router.get('/load-balancer/strategy', readScope, async (ctx) => {
+    ctx.body = { status: 'success', strategy: await store.strategy(), available: STRATEGIES }
+  })
+
+  router.put('/load-balancer/strategy', adminScope, async (ctx) => {
+    const { strategy } = validate(z.strictObject({ strategy: z.enum(STRATEGIES, `expected one of ${STRATEGIES.join(', ')}`) }), await readJson(ctx, deps.bodyLimitBytes))
+    await store.setStrategy(strategy)
+    ctx.body = { status: 'success', strategy, message: `every daemon on this registry now uses ${strategy}` }
+  })
+}
+
+/** Seed 001's stats, from the counters in Redis shared by every daemon. */
+async function stats(store: TaskStore) {
+  const [c, sizes, agents, strategy, inFlight] = await Promise.all([
+    store.counters(), store.queueSizes(), store.activeAgents(), store.strategy(), store.inFlight(),
+  ])
+  const n = (k: string): number => c[k] ?? 0
+  return {
+    tasks_submitted: n('submitted'),
+    tasks_distributed: n('distributed'),
+    tasks_completed: n('completed'),
+    tasks_failed: n('failed'),
+    tasks_dead: n('dead'),
+    tasks_retried: n('retried'),
+    tasks_in_flight: inFlight,
+    avg_distribution_time: n('distributed') === 0 ? 0 : n('distribution_ms') / n('distributed') / 1000,
+    load_balancer_stats: {
+      strategy,
+      active_agents: agents.length,
+      total_assignments: n('assignments'),
+      avg_agent_load: agents.length === 0 ? 0 : agents.reduce((s, a) => s + a.in_flight, 0) / agents.length,
+      avg_resource_load: agents.length === 0 ? 0 : agents.reduce((s, a) => s + a.load, 0) / agents.length,
+    },
+    queue_sizes: sizes,
+  }
+}

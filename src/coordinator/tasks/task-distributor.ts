@@ -1,0 +1,157 @@
+import type { Logger } from 'pino'
+import { eligible, pickAgent } from './strategies.js'
+import type { AgentSlot, TaskStore } from './task-store.js'
+import { PRIORITIES, type Priority } from './task.js'
+
+export interface TaskDistributorInit {
+  store: TaskStore
+  log: Logger
+  /** How often queues are looked at when nothing wakes the distributor (default 100 ms). */
+  pollIntervalMs: number
+  /** A task waiting longer than this is served before higher priorities (null: strict priority). */
+  agingMs: number | null
+  /** Timeout of a push to an agent's /tasks/execute. */
+  pushTimeoutMs: number
+  /** Base URL agents report back to (this daemon's API). */
+  apiUrl(): string | null
+  /** Called for every assignment (metrics). */
+  onAssigned?(priority: Priority, waitedMs: number): void
+  onReclaimed?(count: number): void
+}
+
+const BATCH = 200
+
+/**
+ * Every daemon runs one. It hands ready tasks, in priority order, to eligible
+ * agents chosen by the shared strategy; the claim itself is a Lua script, so
+ * several distributors on one Redis never assign a task twice. It also takes
+ * back tasks whose lease ran out or whose agent went stale.
+ */
+export class TaskDistributor {
+  private timer: NodeJS.Timeout | null = null
+  private running = false
+  private again = false
+  private lastReclaim = 0
+  private readonly pushes = new Set<Promise<void>>()
+
+  constructor(private readonly init: TaskDistributorInit) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.wake(), this.init.pollIntervalMs)
+    this.wake()
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer)
+    this.timer = null
+    await Promise.allSettled([...this.pushes])
+  }
+
+  /** Look at the queues now (a task was submitted, an agent registered or finished). */
+  wake(): void {
+    if (this.running) {
+      this.again = true
+      return
+    }
+    this.running = true
+    this.tick()
+      .catch((err: unknown) => this.init.log.warn({ err: (err as Error).message }, 'distribution round failed; retrying'))
+      .finally(() => {
+        this.running = false
+        if (this.again && this.timer !== null) {
+          this.again = false
+          setImmediate(() => this.wake())
+        }
+      })
+  }
+
+  private async tick(): Promise<void> {
+    const { store } = this.init
+    const now = await store.now()
+    if (now - this.lastReclaim >= 250) {
+      this.lastReclaim = now
+      const taken = await store.reclaim()
+      if (taken.length > 0) {
+        this.init.log.warn({ tasks: taken.length }, 'took back tasks whose lease ran out or whose agent went stale')
+        this.init.onReclaimed?.(taken.length)
+      }
+    }
+    const agents = await store.activeAgents()
+    if (agents.length === 0) return
+    const strategy = await store.strategy()
+    let assigned = 0
+    for (const priority of await this.order(now)) {
+      const ids = await store.ready(priority, now, BATCH)
+      if (ids.length === 0) continue
+      const reqs = await store.requirementsOf(ids)
+      for (const id of ids) {
+        const r = reqs.get(id)
+        if (r === undefined) continue
+        const candidates = agents.filter((a) => eligible(a, r.requirements))
+        const turn = strategy === 'round_robin' || strategy === 'weighted_round_robin' ? await store.nextTurn() : 0
+        const agent = pickAgent(strategy, candidates, r.requirements, turn)
+        if (agent === undefined) continue
+        const res = await store.assign(id, priority, agent)
+        if (res === 'AGENT_FULL' || res === 'AGENT_UNAVAILABLE') {
+          agent.in_flight = agent.capacity
+          continue
+        }
+        if (res !== 'OK') continue
+        agent.in_flight++
+        assigned++
+        this.init.onAssigned?.(priority, now - r.submittedMs)
+        if (agent.http !== null) this.track(this.push(id, agent))
+      }
+    }
+    if (assigned > 0) this.again = true
+  }
+
+  /** Priorities in serving order; with aging, a queue whose oldest task waited too long goes first. */
+  private async order(now: number): Promise<Priority[]> {
+    if (this.init.agingMs === null) return [...PRIORITIES]
+    const aged: Priority[] = []
+    for (const p of PRIORITIES) {
+      const oldest = await this.init.store.ready(p, now - this.init.agingMs, 1)
+      if (oldest.length > 0) aged.push(p)
+    }
+    return [...aged.reverse(), ...PRIORITIES.filter((p) => !aged.includes(p))]
+  }
+
+  private track(p: Promise<void>): void {
+    this.pushes.add(p)
+    void p.finally(() => this.pushes.delete(p))
+  }
+
+  /** POST {http}/tasks/execute; a refusal or timeout counts as a failed attempt. */
+  private async push(taskId: string, agent: AgentSlot): Promise<void> {
+    const { store, log } = this.init
+    try {
+      const task = await store.get(taskId)
+      const api = this.init.apiUrl()
+      const res = await fetch(new URL('/tasks/execute', agent.http!), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          task_id: task.task_id,
+          task_data: task.task_data,
+          priority: task.priority,
+          requirements: task.requirements,
+          attempt: task.attempts,
+          lease_until: task.lease_until,
+          complete_url: api === null ? null : `${api}/tasks/${task.task_id}/complete`,
+          fail_url: api === null ? null : `${api}/tasks/${task.task_id}/fail`,
+        }),
+        signal: AbortSignal.timeout(this.init.pushTimeoutMs),
+      })
+      const body = await res.json().catch(() => ({})) as { status?: string, result?: unknown }
+      if (!res.ok) throw new Error(`HTTP ${res.status}`)
+      // An agent may answer with the result at once, as the original's agents did.
+      if (body.status === 'completed') await store.report(taskId, agent.agent_id, 'completed', JSON.stringify(body.result ?? null))
+      else await store.report(taskId, agent.agent_id, 'running', '')
+    } catch (err) {
+      const reason = `push to agent ${agent.agent_id} at ${agent.http} failed: ${(err as Error).message}`
+      log.warn({ task: taskId, agent: agent.agent_id, err: (err as Error).message }, 'task push failed; the task goes back to its queue')
+      await store.report(taskId, agent.agent_id, 'retry', reason).catch(() => {})
+    }
+  }
+}

@@ -167,7 +167,8 @@ export class TaskStore {
   assign(taskId: string, priority: Priority, agent: AgentSlot): Promise<string> {
     const { keys } = this
     return withRedis(() => this.redis.aitbcAssignTask(
-      keys.task(taskId), keys.queue(priority), keys.agent(agent.agent_id), keys.leases, keys.taskStats, keys.agentTasks(agent.agent_id),
+      keys.task(taskId), keys.queue(priority), keys.agent(agent.agent_id),
+      keys.leases, keys.taskStats, keys.agentTasks(agent.agent_id),
       taskId, agent.agent_id, String(agent.capacity), agent.http === null ? '1' : '0',
     ))
   }
@@ -215,7 +216,8 @@ export class TaskStore {
   async requeue(taskId: string): Promise<void> {
     const task = await this.get(taskId)
     const { keys } = this
-    const res = await withRedis(() => this.redis.aitbcRequeueTask(keys.task(taskId), keys.deadTasks, keys.queue(task.priority), taskId))
+    const res = await withRedis(() =>
+      this.redis.aitbcRequeueTask(keys.task(taskId), keys.deadTasks, keys.queue(task.priority), taskId))
     if (res === 'NOT_DEAD') throw new ApiError(409, 'TASK_NOT_DEAD', `task ${taskId} is ${task.state}; only dead tasks can be requeued`)
   }
 

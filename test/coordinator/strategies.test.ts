@@ -21,7 +21,12 @@ async function setup(t: Test, strategy: string, agents: [string, Record<string, 
 }
 
 /** Submits n tasks one after the other, each once the previous one is assigned; returns who got each. */
-async function handOut(d: TestDaemon, pulls: Record<string, PullAgent>, n: number, body: Record<string, unknown> = {}): Promise<string[]> {
+async function handOut(
+  d: TestDaemon,
+  pulls: Record<string, PullAgent>,
+  n: number,
+  body: Record<string, unknown> = {},
+): Promise<string[]> {
   const order: string[] = []
   for (let i = 0; i < n; i++) {
     const res = await api(d.url, 'POST', '/tasks/submit', { task_data: { i }, ...body })

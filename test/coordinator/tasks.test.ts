@@ -26,9 +26,8 @@ async function submit(d: TestDaemon, body: Record<string, unknown>): Promise<str
   return String(res.body.task_id)
 }
 
-const stats = async (d: TestDaemon) => (await api(d.url, 'GET', '/tasks/status')).body.stats as Record<string, number> & {
-  load_balancer_stats: Record<string, unknown>, queue_sizes: Record<string, number>
-}
+type Stats = Record<string, number> & { load_balancer_stats: Record<string, unknown>, queue_sizes: Record<string, number> }
+const stats = async (d: TestDaemon) => (await api(d.url, 'GET', '/tasks/status')).body.stats as Stats
 const task = async (d: TestDaemon, id: string) => (await api(d.url, 'GET', `/tasks/${id}`)).body.task as Record<string, unknown>
 
 t.test('1000 tasks over all priorities through two daemons and three agents: each completed exactly once, higher priorities first', async (t) => {

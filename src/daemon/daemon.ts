@@ -16,6 +16,7 @@ import { HttpListener } from './http-server.js'
 import { type Component, StartError, startAll, stopAll } from './lifecycle.js'
 import type { LogRoot } from './logger.js'
 import { buildMesh } from './mesh-wiring.js'
+import { createTaskMetrics, type TaskMetrics } from './task-metrics.js'
 import { createRedisClient, type RegistryLocation } from './redis-connection.js'
 import { VERSION } from './version.js'
 
@@ -102,6 +103,7 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
   components.push({ name: 'agent sweeper', start: async () => sweeper.start(), stop: () => sweeper.stop() })
 
   let apiUrlNow: string | null = null
+  let taskMetrics: TaskMetrics | null = null
   const tasks = new TaskStore(client, keys, {
     defaultTimeoutMs: config.tasks.defaultTimeoutMs,
     defaultMaxRetries: config.tasks.defaultMaxRetries,
@@ -117,10 +119,12 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
     agingMs: config.tasks.agingMs,
     pushTimeoutMs: config.tasks.pushTimeoutMs,
     apiUrl: () => apiUrlNow,
+    onAssigned: (priority, waitedMs) => taskMetrics?.assigned(priority, waitedMs),
   })
   components.push({ name: 'task distributor', start: async () => distributor.start(), stop: () => distributor.stop() })
 
   const metrics = createHttpMetrics({ defaultMetrics: true })
+  taskMetrics = createTaskMetrics(metrics.registry, tasks)
   let mesh
   try {
     mesh = await buildMesh(config, logs, { client, location, keys }, metrics.registry)

@@ -52,6 +52,10 @@ t.test('1000 tasks over all priorities through two daemons and three agents: eac
   t.match(s, { tasks_submitted: 1000, tasks_distributed: 1000, tasks_completed: 1000, tasks_failed: 0, tasks_in_flight: 0 })
   t.same(s.queue_sizes, { urgent: 0, critical: 0, high: 0, normal: 0, low: 0 })
   t.match(s.load_balancer_stats, { strategy: 'least_connections', active_agents: 3, total_assignments: 1000, avg_agent_load: 0 })
+  const metrics = await (await fetch(`${b.url}/metrics`)).text()
+  t.match(metrics, /aitbc_tasks\{outcome="completed"\} 1000/)
+  t.match(metrics, /aitbc_task_queue_depth\{priority="urgent"\} 0/)
+  t.match(metrics, /aitbc_task_assignment_seconds_count\{priority="low"\} \d+/)
 
   // Order of hand-out: the mean position of each priority rises from urgent to low.
   const tasks = await Promise.all(ids.map((id) => task(a, id)))

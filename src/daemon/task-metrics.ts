@@ -1,0 +1,45 @@
+import { Gauge, Histogram, type Registry } from 'prom-client'
+import type { Priority, TaskStore } from '../coordinator/index.js'
+
+/**
+ * Task metrics. Queue depths and the outcome counters are read from Redis at
+ * scrape time, so every daemon reports the cluster's figures; the assignment
+ * latency is this daemon's own.
+ */
+export interface TaskMetrics {
+  assigned(priority: Priority, waitedMs: number): void
+}
+
+export function createTaskMetrics(registry: Registry, store: TaskStore): TaskMetrics {
+  new Gauge({
+    name: 'aitbc_task_queue_depth',
+    help: 'Tasks waiting in each priority queue (shared Redis)',
+    labelNames: ['priority'] as const,
+    registers: [registry],
+    async collect() {
+      const sizes = await store.queueSizes().catch(() => null)
+      if (sizes !== null) for (const [priority, n] of Object.entries(sizes)) this.set({ priority }, n)
+    },
+  })
+  new Gauge({
+    name: 'aitbc_tasks',
+    help: 'Task counters of the shared registry: submitted, distributed, completed, failed, retried, dead, cleared',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+    async collect() {
+      const c = await store.counters().catch(() => null)
+      if (c === null) return
+      for (const outcome of ['submitted', 'distributed', 'completed', 'failed', 'retried', 'dead', 'cleared']) {
+        this.set({ outcome }, c[outcome] ?? 0)
+      }
+    },
+  })
+  const latency = new Histogram({
+    name: 'aitbc_task_assignment_seconds',
+    help: 'Time from submission to assignment, for tasks this daemon assigned',
+    labelNames: ['priority'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
+    registers: [registry],
+  })
+  return { assigned: (priority, waitedMs) => latency.observe({ priority }, waitedMs / 1000) }
+}

@@ -32,20 +32,25 @@ end
 /**
  * KEYS: 1 task hash, 2 priority queue, 3 idempotency key, 4 stats hash
  * ARGV: 1 task id, 2 "1" when an idempotency key is given, 3 max queue size, 4.. field/value pairs
- * Returns {1, id} stored, {0, first id} for a repeated idempotency key, {-1, ''} when the queue is full.
+ * The fields start with task_id, id, priority, p: ARGV[7] is the priority returned for a new task.
+ * Returns {1, id, priority, submitted ms} stored, {0, first id, its priority, its submitted ms} for a
+ * repeated idempotency key, {-1} when the queue is full.
  */
 export const submitTask = `${common}
 if ARGV[2] == '1' then
   local first = redis.call('GET', KEYS[3])
-  if first then return {0, first} end
+  if first then
+    local f = redis.call('HMGET', string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1]) .. first, 'priority', 'submitted_ms')
+    return {0, first, f[1] or '', f[2] or '0'}
+  end
 end
-if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return {-1, ''} end
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return {-1} end
 local now = now_ms()
 redis.call('HSET', KEYS[1], 'submitted_ms', now, 'state', 'queued', 'attempts', 0, unpack(ARGV, 4))
 redis.call('ZADD', KEYS[2], now, ARGV[1])
 if ARGV[2] == '1' then redis.call('SET', KEYS[3], ARGV[1], 'EX', 86400) end
 redis.call('HINCRBY', KEYS[4], 'submitted', 1)
-return {1, ARGV[1]}
+return {1, ARGV[1], ARGV[7], tostring(now)}
 `
 
 /**
@@ -75,8 +80,8 @@ return 'OK'
 `
 
 /**
- * KEYS: 1 task hash, 2 agent hash, 3 leases, 4 stats, 5 its queue, 6 dead letters
- * ARGV: 1 task id, 2 agent id, 3 outcome (running|completed|failed|retry), 4 result or error, 5 retry backoff ms
+ * KEYS: 1 task hash, 2 agent hash, 3 leases, 4 stats, 5 dead letters
+ * ARGV: 1 task id, 2 agent id, 3 outcome (running|completed|failed|retry), 4 result or error, 5 retry backoff ms, 6 key prefix
  * Returns OK, DEAD/REQUEUED for a retry, or why nothing changed:
  * NOT_FOUND, ALREADY_COMPLETED/FAILED/DEAD, NOT_ASSIGNED (its lease ran out), WRONG_AGENT.
  */
@@ -104,7 +109,26 @@ if ARGV[3] == 'failed' then
   redis.call('HINCRBY', KEYS[4], 'failed', 1)
   return 'OK'
 end
-return retry_or_dead(KEYS[1], ARGV[1], KEYS[5], KEYS[6], KEYS[4], now, tonumber(ARGV[5]), ARGV[4])
+local queue_key = ARGV[6] .. 'tasks:queue:' .. redis.call('HGET', KEYS[1], 'priority')
+return retry_or_dead(KEYS[1], ARGV[1], queue_key, KEYS[5], KEYS[4], now, tonumber(ARGV[5]), ARGV[4])
+`
+
+/**
+ * KEYS: 1 agent's pull list
+ * ARGV: 1 agent id, 2 key prefix
+ * Pops the agent's next assigned task, marks it running and returns its hash
+ * as a flat list; skips tasks taken back since (lease ran out). {} when none.
+ */
+export const pullTask = `
+while true do
+  local id = redis.call('LPOP', KEYS[1])
+  if not id then return {} end
+  local key = ARGV[2] .. 'task:' .. id
+  if redis.call('HGET', key, 'state') == 'assigned' and redis.call('HGET', key, 'agent_id') == ARGV[1] then
+    redis.call('HSET', key, 'state', 'running')
+    return redis.call('HGETALL', key)
+  end
+end
 `
 
 /**

@@ -84,24 +84,29 @@ export class TaskDistributor {
       const ids = await store.ready(priority, now, BATCH)
       if (ids.length === 0) continue
       const reqs = await store.requirementsOf(ids)
+      // Claims go out together (one pipelined write); the agent's slot is
+      // taken locally first and given back if the claim fails.
+      const claims: Promise<void>[] = []
       for (const id of ids) {
         const r = reqs.get(id)
         if (r === undefined) continue
         const candidates = agents.filter((a) => eligible(a, r.requirements))
+        if (candidates.length === 0) continue
         const turn = strategy === 'round_robin' || strategy === 'weighted_round_robin' ? await store.nextTurn() : 0
         const agent = pickAgent(strategy, candidates, r.requirements, turn)
         if (agent === undefined) continue
-        const res = await store.assign(id, priority, agent)
-        if (res === 'AGENT_FULL' || res === 'AGENT_UNAVAILABLE') {
-          agent.in_flight = agent.capacity
-          continue
-        }
-        if (res !== 'OK') continue
         agent.in_flight++
-        assigned++
-        this.init.onAssigned?.(priority, now - r.submittedMs)
-        if (agent.http !== null) this.track(this.push(id, agent))
+        claims.push(store.assign(id, priority, agent).then((res) => {
+          if (res !== 'OK') {
+            agent.in_flight = res === 'TAKEN' ? agent.in_flight - 1 : agent.capacity
+            return
+          }
+          assigned++
+          this.init.onAssigned?.(priority, now - r.submittedMs)
+          if (agent.http !== null) this.track(this.push(id, agent))
+        }))
       }
+      await Promise.all(claims)
     }
     if (assigned > 0) this.again = true
   }

@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto'
 import { ApiError } from '../errors.js'
 import type { RedisKeys } from '../redis-keys.js'
 import { type RedisClient, withRedis } from '../registry/agent-registry.js'
-import { assignTask, clearQueue, finishTask, reclaimTasks, requeueTask, submitTask } from './scripts.js'
+import { assignTask, clearQueue, finishTask, pullTask, reclaimTasks, requeueTask, submitTask } from './scripts.js'
 import { PRIORITIES, type Priority, type Requirements, STRATEGIES, type Strategy, type Task, taskFromHash } from './task.js'
 
 type Scripted = RedisClient & {
-  aitbcSubmitTask(...args: string[]): Promise<[number, string]>
+  aitbcSubmitTask(...args: string[]): Promise<[number, string?, string?, string?]>
   aitbcAssignTask(...args: string[]): Promise<string>
   aitbcFinishTask(...args: string[]): Promise<string>
+  aitbcPullTask(...args: string[]): Promise<string[]>
   aitbcReclaimTasks(...args: string[]): Promise<string[]>
   aitbcRequeueTask(...args: string[]): Promise<string>
   aitbcClearQueue(...args: string[]): Promise<number>
@@ -48,6 +49,14 @@ export interface SubmitInput {
   idempotency_key?: string
 }
 
+/** What a submit answers: the new task, or the first one with the same idempotency key. */
+export interface SubmitResult {
+  task_id: string
+  priority: Priority
+  submitted_at: string
+  duplicate: boolean
+}
+
 /** Outcomes of an agent's report that change nothing, as the API answers them. */
 const REPORT_ERRORS: Record<string, [number, string, string]> = {
   NOT_FOUND: [404, 'TASK_NOT_FOUND', 'no such task'],
@@ -66,7 +75,8 @@ export class TaskStore {
     for (const [name, lua, n] of [
       ['aitbcSubmitTask', submitTask, 4],
       ['aitbcAssignTask', assignTask, 6],
-      ['aitbcFinishTask', finishTask, 6],
+      ['aitbcFinishTask', finishTask, 5],
+      ['aitbcPullTask', pullTask, 1],
       ['aitbcReclaimTasks', reclaimTasks, 3],
       ['aitbcRequeueTask', requeueTask, 3],
       ['aitbcClearQueue', clearQueue, 2],
@@ -77,7 +87,7 @@ export class TaskStore {
   }
 
   /** Stores the task and queues it; a repeated idempotency key returns the first task instead. */
-  async submit(input: SubmitInput, via: string): Promise<{ task: Task, duplicate: boolean }> {
+  async submit(input: SubmitInput, via: string): Promise<SubmitResult> {
     const id = randomUUID()
     const { keys } = this
     const fields = [
@@ -91,14 +101,19 @@ export class TaskStore {
       'idempotency_key', input.idempotency_key ?? '',
     ]
     const idem = input.idempotency_key
-    const [code, taskId] = await withRedis(() => this.redis.aitbcSubmitTask(
+    const [code, taskId, priority, submittedMs] = await withRedis(() => this.redis.aitbcSubmitTask(
       keys.task(id), keys.queue(input.priority), keys.idempotency(idem ?? '-'), keys.taskStats,
       id, idem === undefined ? '0' : '1', String(this.limits.maxQueueSize), ...fields,
     ))
     if (code === -1) {
       throw new ApiError(429, 'QUEUE_FULL', `the ${input.priority} queue holds ${this.limits.maxQueueSize} tasks`, 'retry later, or raise tasks.maxQueueSize')
     }
-    return { task: await this.get(taskId), duplicate: code === 0 }
+    return {
+      task_id: taskId!,
+      priority: priority as Priority,
+      submitted_at: new Date(Number(submittedMs)).toISOString(),
+      duplicate: code === 0,
+    }
   }
 
   async get(taskId: string): Promise<Task> {
@@ -181,11 +196,9 @@ export class TaskStore {
     payload: string,
   ): Promise<string> {
     const { keys } = this
-    const priority = await withRedis(() => this.redis.hget(keys.task(taskId), 'priority'))
-    if (priority === null) throw new ApiError(404, 'TASK_NOT_FOUND', `task ${taskId} does not exist`)
     const res = await withRedis(() => this.redis.aitbcFinishTask(
-      keys.task(taskId), keys.agent(agentId), keys.leases, keys.taskStats, keys.queue(priority), keys.deadTasks,
-      taskId, agentId, outcome, payload, String(this.limits.retryBackoffMs),
+      keys.task(taskId), keys.agent(agentId), keys.leases, keys.taskStats, keys.deadTasks,
+      taskId, agentId, outcome, payload, String(this.limits.retryBackoffMs), keys.prefix,
     ))
     const known = REPORT_ERRORS[res]
     if (known !== undefined) throw new ApiError(known[0], known[1], `task ${taskId}: ${known[2]}`)
@@ -202,15 +215,10 @@ export class TaskStore {
 
   /** The next task assigned to a pull agent, marked running; null when there is none. */
   async nextFor(agentId: string): Promise<Task | null> {
-    for (;;) {
-      const id = await withRedis(() => this.redis.lpop(this.keys.agentTasks(agentId)))
-      if (id === null) return null
-      const task = taskFromHash(await withRedis(() => this.redis.hgetall(this.keys.task(id))))
-      // A task taken back after its lease ran out may still sit in the list: skip it.
-      if (task === null || task.agent_id !== agentId || task.state !== 'assigned') continue
-      await this.report(id, agentId, 'running', '')
-      return { ...task, state: 'running' }
-    }
+    const flat = await withRedis(() => this.redis.aitbcPullTask(this.keys.agentTasks(agentId), agentId, this.keys.prefix))
+    const hash: Record<string, string> = {}
+    for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!
+    return taskFromHash(hash)
   }
 
   async requeue(taskId: string): Promise<void> {

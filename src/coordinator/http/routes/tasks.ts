@@ -35,7 +35,8 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
     if (Buffer.byteLength(JSON.stringify(input.task_data)) > deps.maxTaskBytes) {
       throw new ApiError(413, 'TASK_TOO_LARGE', `task_data: larger than ${deps.maxTaskBytes} bytes`, 'send a reference to the data instead')
     }
-    const { task, duplicate } = await store.submit(input, deps.nodeName)
+    const task = await store.submit(input, deps.nodeName)
+    const { duplicate } = task
     if (!duplicate) distributor.wake()
     ctx.status = duplicate ? 200 : 201
     ctx.body = {

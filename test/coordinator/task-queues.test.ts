@@ -1,0 +1,52 @@
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import t from 'tap'
+import { registerAgent, startPullAgent } from '../fixtures/agents.js'
+import { api, BIN, startDaemon } from '../fixtures/daemon.js'
+import { waitFor } from '../fixtures/poll.js'
+import { startRedis } from '../fixtures/redis-server.js'
+
+const run = promisify(execFile)
+const redis = await startRedis()
+t.teardown(() => redis.stop())
+
+t.test('a full queue answers 429 QUEUE_FULL and keeps what it has', async (t) => {
+  const d = await startDaemon({ args: ['--redis-url', redis.url, '--set', 'redis.prefix="full:"', '--set', 'tasks.maxQueueSize=3'] })
+  t.teardown(() => d.stop())
+  for (let i = 0; i < 3; i++) t.equal((await api(d.url, 'POST', '/tasks/submit', { task_data: { i }, priority: 'low' })).status, 201)
+  const full = await api(d.url, 'POST', '/tasks/submit', { task_data: { i: 3 }, priority: 'low' })
+  t.equal(full.status, 429)
+  t.match(full.body, { code: 'QUEUE_FULL', message: /low queue holds 3 tasks/ })
+  t.equal((await api(d.url, 'POST', '/tasks/submit', { task_data: { i: 4 }, priority: 'high' })).status, 201, 'other priorities have their own bound')
+  t.match((await api(d.url, 'GET', '/tasks/queues')).body.queue_sizes, { low: 3, high: 1 })
+})
+
+t.test('with aging, a low task that waited too long is served before newer higher ones', async (t) => {
+  const d = await startDaemon({ args: ['--redis-url', redis.url, '--set', 'redis.prefix="aging:"', '--set', 'tasks.agingMs=300'] })
+  t.teardown(() => d.stop())
+  const old = String((await api(d.url, 'POST', '/tasks/submit', { task_data: { old: true }, priority: 'low' })).body.task_id)
+  const since = Date.now()
+  await waitFor('the low task to age', () => Date.now() - since > 400)
+  for (let i = 0; i < 5; i++) await api(d.url, 'POST', '/tasks/submit', { task_data: { i }, priority: 'urgent' })
+  await registerAgent(d.url, 'solo', { metadata: { capacity: 1 } })
+  const agent = startPullAgent(d.url, 'solo')
+  await waitFor('all six done', () => agent.received.length === 6, { timeoutMs: 10_000 })
+  await agent.stop()
+  t.equal(agent.received[0]?.task_id, old, 'the aged low task went first')
+})
+
+t.test('the CLI submits, shows and counts tasks', async (t) => {
+  const d = await startDaemon({ args: ['--redis-url', redis.url, '--set', 'redis.prefix="cli:"'] })
+  t.teardown(() => d.stop())
+  const cli = (...args: string[]) => run(process.execPath, [BIN, '--url', d.url, ...args])
+  const sub = await cli('tasks', 'submit', '--data', '{"model":"llama2"}', '--priority', 'URGENT')
+  const id = /Task (\S+) submitted \(priority urgent\)/.exec(sub.stdout)?.[1]
+  t.ok(id, sub.stdout)
+  t.match((await cli('tasks', 'get', id!)).stdout, new RegExp(`${id}\\s+queued\\s+urgent`))
+  t.match((await cli('tasks', 'queues')).stdout, /urgent\s+1/)
+  t.match((await cli('ai', 'distribution-stats')).stdout, /submitted 1 .*\n.*\nstrategy least_connections/)
+  t.match((await cli('strategy', 'set', 'random')).stdout, /now uses random/)
+  t.match((await cli('strategy', 'get')).stdout, /^random/)
+  const bad = await cli('tasks', 'submit', '--data', '[1]').catch((e: { code: number, stderr: string }) => e)
+  t.match(bad, { code: 2, stderr: /--data expects a JSON object/ })
+})

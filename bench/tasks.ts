@@ -11,7 +11,7 @@
 import { Queue, Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 import { pino } from 'pino'
-import { redisKeys, TaskDistributor, TaskStore } from '../src/coordinator/index.js'
+import { AssignmentSignals, redisKeys, TaskDistributor, TaskStore } from '../src/coordinator/index.js'
 import { registerAgent } from '../test/fixtures/agents.js'
 import { api, startDaemon } from '../test/fixtures/daemon.js'
 import { waitFor } from '../test/fixtures/poll.js'
@@ -32,7 +32,10 @@ async function ours(): Promise<number> {
     defaultTimeoutMs: 60_000, defaultMaxRetries: 3, maxQueueSize: 1_000_000, retryBackoffMs: 1000, agentCapacity: 4,
     defaultStrategy: 'least_connections',
   })
-  const distributor = new TaskDistributor({ store, log: pino({ level: 'warn' }), pollIntervalMs: 50, agingMs: null, pushTimeoutMs: 10_000, apiUrl: () => null })
+  const signals = new AssignmentSignals()
+  const distributor = new TaskDistributor({
+    store, signals, log: pino({ level: 'warn' }), pollIntervalMs: 50, agingMs: null, pushTimeoutMs: 10_000, apiUrl: () => null,
+  })
   for (let i = 0; i < AGENTS; i++) {
     await client.hset(keys.agent(`a${i}`), 'agent_id', `a${i}`, 'agent_type', 'worker', 'status', 'active', 'capabilities', '[]',
       'services', '[]', 'metadata', '{"capacity":16}', 'endpoints', '{}', 'health_score', '1', 'load', '0')
@@ -41,14 +44,16 @@ async function ours(): Promise<number> {
   distributor.start()
   let done = 0
   const started = performance.now()
+  // Like BullMQ's worker, an agent completes a task and gets its next one in the same call.
   const agents = Array.from({ length: AGENTS }, async (_, i) => {
+    let task = null
     while (done < TASKS) {
-      const task = await store.nextFor(`a${i}`)
+      task ??= await store.nextFor(`a${i}`)
       if (task === null) {
-        await new Promise((r) => setTimeout(r, 1))
+        await signals.wait(`a${i}`, 50)
         continue
       }
-      await store.report(task.task_id, `a${i}`, 'completed', '"ok"')
+      task = await store.completeAndNext(task.task_id, `a${i}`, '"ok"')
       done++
       distributor.wake()
     }
@@ -96,11 +101,15 @@ async function viaHttp(): Promise<{ submits: number, endToEnd: number }> {
   let done = 0
   started = performance.now()
   const agents = Array.from({ length: AGENTS }, async (_, i) => {
+    let task: { task_id: string } | null = null
     while (done < TASKS * 2) {
-      const res = await fetch(`${d.url}/agents/h${i}/tasks/next?wait_ms=100`)
-      if (res.status === 204) continue
-      const { task } = await res.json() as { task: { task_id: string } }
-      await api(d.url, 'POST', `/tasks/${task.task_id}/complete`, { agent_id: `h${i}`, result: 'ok' })
+      if (task === null) {
+        const res = await fetch(`${d.url}/agents/h${i}/tasks/next?wait_ms=100`)
+        if (res.status === 204) continue
+        task = (await res.json() as { task: { task_id: string } }).task
+      }
+      const res = await api(d.url, 'POST', `/tasks/${task.task_id}/complete?next=1`, { agent_id: `h${i}`, result: 'ok' })
+      task = res.body.next_task as { task_id: string } | null
       done++
     }
   })

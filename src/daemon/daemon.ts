@@ -7,6 +7,7 @@ import {
   createHttpMetrics,
   type RedisClient,
   redisKeys,
+  AssignmentSignals,
   TaskDistributor,
   TaskStore,
 } from '../coordinator/index.js'
@@ -112,7 +113,9 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
     agentCapacity: config.tasks.agentCapacity,
     defaultStrategy: config.tasks.strategy,
   })
+  const signals = new AssignmentSignals()
   const distributor = new TaskDistributor({
+    signals,
     store: tasks,
     log: logs.component('coordinator:tasks'),
     pollIntervalMs: config.tasks.pollIntervalMs,
@@ -143,6 +146,7 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
     tasks: {
       store: tasks,
       distributor,
+      signals,
       nodeName: config.node.name,
       bodyLimitBytes: config.coordinator.bodyLimitBytes,
       maxTaskBytes: config.tasks.maxTaskBytes,

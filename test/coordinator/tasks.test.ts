@@ -172,7 +172,6 @@ t.test('duplicate and late reports are answered clearly and counted once; idempo
   t.equal(second.body.task_id, first.body.task_id)
   t.equal(second.body.duplicate, true)
   await registerAgent(a.url, 'w')
-  await registerAgent(a.url, 'other')
   let got: ReceivedTask | undefined
   const w = startPullAgent(a.url, 'w', async (x) => {
     got = x
@@ -180,6 +179,7 @@ t.test('duplicate and late reports are answered clearly and counted once; idempo
   })
   await waitFor('assigned', () => got)
   await w.stop()
+  await registerAgent(a.url, 'other')
   const id = got!.task_id
   const wrong = await api(a.url, 'POST', `/tasks/${id}/complete`, { agent_id: 'other', result: 1 })
   t.equal(wrong.status, 409)

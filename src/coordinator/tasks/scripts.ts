@@ -12,6 +12,19 @@ end
 local function release_slot(agent_key)
   if redis.call('HINCRBY', agent_key, 'in_flight', -1) < 0 then redis.call('HSET', agent_key, 'in_flight', 0) end
 end
+-- Pops the agent's next assigned task and marks it running; skips tasks taken
+-- back since (their lease ran out). Returns the task hash flattened, or {}.
+local function pull_next(list_key, agent, prefix)
+  while true do
+    local id = redis.call('LPOP', list_key)
+    if not id then return {} end
+    local key = prefix .. 'task:' .. id
+    if redis.call('HGET', key, 'state') == 'assigned' and redis.call('HGET', key, 'agent_id') == agent then
+      redis.call('HSET', key, 'state', 'running')
+      return redis.call('HGETALL', key)
+    end
+  end
+end
 -- Back to its queue after a backoff, or to the dead letters once retries are spent.
 local function retry_or_dead(task_key, id, queue_key, dead_key, stats_key, now, backoff, reason)
   local attempts = tonumber(redis.call('HGET', task_key, 'attempts') or '0')
@@ -81,8 +94,10 @@ return 'OK'
 
 /**
  * KEYS: 1 task hash, 2 agent hash, 3 leases, 4 stats, 5 dead letters
- * ARGV: 1 task id, 2 agent id, 3 outcome (running|completed|failed|retry), 4 result or error, 5 retry backoff ms, 6 key prefix
- * Returns OK, DEAD/REQUEUED for a retry, or why nothing changed:
+ * ARGV: 1 task id, 2 agent id, 3 outcome (running|completed|completed+next|failed|retry), 4 result or error,
+ *       5 retry backoff ms, 6 key prefix
+ * Returns OK, DEAD/REQUEUED for a retry, for completed+next the agent's next task (flattened hash, {} if none),
+ * or why nothing changed:
  * NOT_FOUND, ALREADY_COMPLETED/FAILED/DEAD, NOT_ASSIGNED (its lease ran out), WRONG_AGENT.
  */
 export const finishTask = `${common}
@@ -104,6 +119,12 @@ if ARGV[3] == 'completed' then
   redis.call('HINCRBY', KEYS[2], 'tasks_completed', 1)
   return 'OK'
 end
+if ARGV[3] == 'completed+next' then
+  redis.call('HSET', KEYS[1], 'state', 'completed', 'result', ARGV[4], 'finished_ms', now)
+  redis.call('HINCRBY', KEYS[4], 'completed', 1)
+  redis.call('HINCRBY', KEYS[2], 'tasks_completed', 1)
+  return pull_next(ARGV[6] .. 'agent:' .. ARGV[2] .. ':tasks', ARGV[2], ARGV[6])
+end
 if ARGV[3] == 'failed' then
   redis.call('HSET', KEYS[1], 'state', 'failed', 'error', ARGV[4], 'finished_ms', now)
   redis.call('HINCRBY', KEYS[4], 'failed', 1)
@@ -119,16 +140,8 @@ return retry_or_dead(KEYS[1], ARGV[1], queue_key, KEYS[5], KEYS[4], now, tonumbe
  * Pops the agent's next assigned task, marks it running and returns its hash
  * as a flat list; skips tasks taken back since (lease ran out). {} when none.
  */
-export const pullTask = `
-while true do
-  local id = redis.call('LPOP', KEYS[1])
-  if not id then return {} end
-  local key = ARGV[2] .. 'task:' .. id
-  if redis.call('HGET', key, 'state') == 'assigned' and redis.call('HGET', key, 'agent_id') == ARGV[1] then
-    redis.call('HSET', key, 'state', 'running')
-    return redis.call('HGETALL', key)
-  end
-end
+export const pullTask = `${common}
+return pull_next(KEYS[1], ARGV[1], ARGV[2])
 `
 
 /**
@@ -196,4 +209,43 @@ redis.call('DEL', KEYS[1])
 redis.call('HINCRBY', KEYS[2], 'failed', #ids)
 redis.call('HINCRBY', KEYS[2], 'cleared', #ids)
 return #ids
+`
+
+/**
+ * KEYS: the five priority queues, highest first
+ * ARGV: 1 key prefix, 2 most tasks per queue, 3 aging ms (-1: strict priority)
+ * Returns the tasks that may be assigned now, in serving order, as a flat list
+ * of priority, id, requirements JSON, submitted ms. With aging, queues whose
+ * oldest ready task waited longer than the aging time come first, lowest first.
+ */
+export const readyTasks = `${common}
+local now = now_ms()
+local names = { 'urgent', 'critical', 'high', 'normal', 'low' }
+local order = {}
+local aging = tonumber(ARGV[3])
+if aging >= 0 then
+  for i = #KEYS, 1, -1 do
+    local oldest = redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', now - aging, 'LIMIT', 0, 1)
+    if #oldest > 0 then table.insert(order, i) end
+  end
+end
+for i = 1, #KEYS do
+  local seen = false
+  for _, j in ipairs(order) do if j == i then seen = true end end
+  if not seen then table.insert(order, i) end
+end
+local out = {}
+for _, i in ipairs(order) do
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+  for _, id in ipairs(ids) do
+    local f = redis.call('HMGET', ARGV[1] .. 'task:' .. id, 'requirements', 'submitted_ms')
+    if f[1] then
+      table.insert(out, names[i])
+      table.insert(out, id)
+      table.insert(out, f[1])
+      table.insert(out, f[2] or '0')
+    end
+  end
+end
+return out
 `

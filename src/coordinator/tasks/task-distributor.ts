@@ -1,7 +1,8 @@
 import type { Logger } from 'pino'
+import type { AssignmentSignals } from './assignment-signals.js'
 import { eligible, pickAgent } from './strategies.js'
 import type { AgentSlot, TaskStore } from './task-store.js'
-import { PRIORITIES, type Priority } from './task.js'
+import type { Priority } from './task.js'
 
 export interface TaskDistributorInit {
   store: TaskStore
@@ -16,6 +17,8 @@ export interface TaskDistributorInit {
   apiUrl(): string | null
   /** Called for every assignment (metrics). */
   onAssigned?(priority: Priority, waitedMs: number): void
+  /** Woken for every assignment to a pull agent, so its long poll answers at once. */
+  signals?: AssignmentSignals
   onReclaimed?(count: number): void
 }
 
@@ -60,14 +63,15 @@ export class TaskDistributor {
         this.running = false
         if (this.again && this.timer !== null) {
           this.again = false
-          setImmediate(() => this.wake())
+          // A short gap lets wakes pile up into one round instead of one round each.
+          setTimeout(() => this.wake(), 2)
         }
       })
   }
 
   private async tick(): Promise<void> {
     const { store } = this.init
-    const now = await store.now()
+    const now = Date.now()
     if (now - this.lastReclaim >= 250) {
       this.lastReclaim = now
       const taken = await store.reclaim()
@@ -76,50 +80,37 @@ export class TaskDistributor {
         this.init.onReclaimed?.(taken.length)
       }
     }
-    const agents = await store.activeAgents()
-    if (agents.length === 0) return
-    const strategy = await store.strategy()
+    const [agents, strategy] = await Promise.all([store.activeAgents(), store.strategy()])
+    // Read about as many tasks as there are free slots (some may need other agents): the rest
+    // would only be parsed and skipped.
+    const free = agents.reduce((n, a) => n + Math.max(0, a.capacity - a.in_flight), 0)
+    if (free === 0) return
+    const ready = await store.readyTasks(Math.min(BATCH, free * 2 + 10), this.init.agingMs)
+    if (ready.length === 0) return
     let assigned = 0
-    for (const priority of await this.order(now)) {
-      const ids = await store.ready(priority, now, BATCH)
-      if (ids.length === 0) continue
-      const reqs = await store.requirementsOf(ids)
-      // Claims go out together (one pipelined write); the agent's slot is
-      // taken locally first and given back if the claim fails.
-      const claims: Promise<void>[] = []
-      for (const id of ids) {
-        const r = reqs.get(id)
-        if (r === undefined) continue
-        const candidates = agents.filter((a) => eligible(a, r.requirements))
-        if (candidates.length === 0) continue
-        const turn = strategy === 'round_robin' || strategy === 'weighted_round_robin' ? await store.nextTurn() : 0
-        const agent = pickAgent(strategy, candidates, r.requirements, turn)
-        if (agent === undefined) continue
-        agent.in_flight++
-        claims.push(store.assign(id, priority, agent).then((res) => {
-          if (res !== 'OK') {
-            agent.in_flight = res === 'TAKEN' ? agent.in_flight - 1 : agent.capacity
-            return
-          }
-          assigned++
-          this.init.onAssigned?.(priority, now - r.submittedMs)
-          if (agent.http !== null) this.track(this.push(id, agent))
-        }))
-      }
-      await Promise.all(claims)
+    // Claims go out together (one pipelined write); the agent's slot is taken
+    // locally first and given back if the claim fails.
+    const claims: Promise<void>[] = []
+    for (const task of ready) {
+      const candidates = agents.filter((a) => eligible(a, task.requirements))
+      if (candidates.length === 0) continue
+      const turn = strategy === 'round_robin' || strategy === 'weighted_round_robin' ? await store.nextTurn() : 0
+      const agent = pickAgent(strategy, candidates, task.requirements, turn)
+      if (agent === undefined) continue
+      agent.in_flight++
+      claims.push(store.assign(task.id, task.priority, agent).then((res) => {
+        if (res !== 'OK') {
+          agent.in_flight = res === 'TAKEN' ? agent.in_flight - 1 : agent.capacity
+          return
+        }
+        assigned++
+        this.init.onAssigned?.(task.priority, Date.now() - task.submittedMs)
+        if (agent.http !== null) this.track(this.push(task.id, agent))
+        else this.init.signals?.assigned(agent.agent_id)
+      }))
     }
+    await Promise.all(claims)
     if (assigned > 0) this.again = true
-  }
-
-  /** Priorities in serving order; with aging, a queue whose oldest task waited too long goes first. */
-  private async order(now: number): Promise<Priority[]> {
-    if (this.init.agingMs === null) return [...PRIORITIES]
-    const aged: Priority[] = []
-    for (const p of PRIORITIES) {
-      const oldest = await this.init.store.ready(p, now - this.init.agingMs, 1)
-      if (oldest.length > 0) aged.push(p)
-    }
-    return [...aged.reverse(), ...PRIORITIES.filter((p) => !aged.includes(p))]
   }
 
   private track(p: Promise<void>): void {

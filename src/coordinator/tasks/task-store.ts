@@ -2,14 +2,15 @@ import { randomUUID } from 'node:crypto'
 import { ApiError } from '../errors.js'
 import type { RedisKeys } from '../redis-keys.js'
 import { type RedisClient, withRedis } from '../registry/agent-registry.js'
-import { assignTask, clearQueue, finishTask, pullTask, reclaimTasks, requeueTask, submitTask } from './scripts.js'
+import { assignTask, clearQueue, finishTask, pullTask, readyTasks, reclaimTasks, requeueTask, submitTask } from './scripts.js'
 import { PRIORITIES, type Priority, type Requirements, STRATEGIES, type Strategy, type Task, taskFromHash } from './task.js'
 
 type Scripted = RedisClient & {
   aitbcSubmitTask(...args: string[]): Promise<[number, string?, string?, string?]>
   aitbcAssignTask(...args: string[]): Promise<string>
-  aitbcFinishTask(...args: string[]): Promise<string>
+  aitbcFinishTask(...args: string[]): Promise<string | string[]>
   aitbcPullTask(...args: string[]): Promise<string[]>
+  aitbcReadyTasks(...args: string[]): Promise<string[]>
   aitbcReclaimTasks(...args: string[]): Promise<string[]>
   aitbcRequeueTask(...args: string[]): Promise<string>
   aitbcClearQueue(...args: string[]): Promise<number>
@@ -49,6 +50,14 @@ export interface SubmitInput {
   idempotency_key?: string
 }
 
+/** A task ready to be assigned. */
+export interface ReadyTask {
+  id: string
+  priority: Priority
+  requirements: Requirements
+  submittedMs: number
+}
+
 /** What a submit answers: the new task, or the first one with the same idempotency key. */
 export interface SubmitResult {
   task_id: string
@@ -77,6 +86,7 @@ export class TaskStore {
       ['aitbcAssignTask', assignTask, 6],
       ['aitbcFinishTask', finishTask, 5],
       ['aitbcPullTask', pullTask, 1],
+      ['aitbcReadyTasks', readyTasks, 5],
       ['aitbcReclaimTasks', reclaimTasks, 3],
       ['aitbcRequeueTask', requeueTask, 3],
       ['aitbcClearQueue', clearQueue, 2],
@@ -126,6 +136,24 @@ export class TaskStore {
   async now(): Promise<number> {
     const [s, us] = await withRedis(() => this.redis.time())
     return Number(s) * 1000 + Math.floor(Number(us) / 1000)
+  }
+
+  /** Tasks that may be assigned now, in serving order (priority; with aging, long-waiting queues first). */
+  async readyTasks(limitPerQueue: number, agingMs: number | null): Promise<ReadyTask[]> {
+    const { keys } = this
+    const flat = await withRedis(() => this.redis.aitbcReadyTasks(
+      ...PRIORITIES.map((p) => keys.queue(p)), keys.prefix, String(limitPerQueue), String(agingMs ?? -1),
+    ))
+    const out: ReadyTask[] = []
+    for (let i = 0; i + 3 < flat.length; i += 4) {
+      out.push({
+        priority: flat[i] as Priority,
+        id: flat[i + 1]!,
+        requirements: JSON.parse(flat[i + 2]!) as Requirements,
+        submittedMs: Number(flat[i + 3]),
+      })
+    }
+    return out
   }
 
   /** Ids of tasks of a priority that may be assigned now, oldest first. */
@@ -200,9 +228,25 @@ export class TaskStore {
       keys.task(taskId), keys.agent(agentId), keys.leases, keys.taskStats, keys.deadTasks,
       taskId, agentId, outcome, payload, String(this.limits.retryBackoffMs), keys.prefix,
     ))
+    if (Array.isArray(res)) throw new Error('unexpected task list from a report')
     const known = REPORT_ERRORS[res]
     if (known !== undefined) throw new ApiError(known[0], known[1], `task ${taskId}: ${known[2]}`)
     return res
+  }
+
+  /** Completes a task and, in the same step, hands the agent its next assigned task (null if none). */
+  async completeAndNext(taskId: string, agentId: string, result: string): Promise<Task | null> {
+    const { keys } = this
+    const res = await withRedis(() => this.redis.aitbcFinishTask(
+      keys.task(taskId), keys.agent(agentId), keys.leases, keys.taskStats, keys.deadTasks,
+      taskId, agentId, 'completed+next', result, String(this.limits.retryBackoffMs), keys.prefix,
+    ))
+    if (!Array.isArray(res)) {
+      const known = REPORT_ERRORS[res]
+      if (known !== undefined) throw new ApiError(known[0], known[1], `task ${taskId}: ${known[2]}`)
+      return null
+    }
+    return taskFromFlat(res)
   }
 
   /** Takes back tasks whose lease ran out or whose agent went stale; returns their ids. */
@@ -215,10 +259,7 @@ export class TaskStore {
 
   /** The next task assigned to a pull agent, marked running; null when there is none. */
   async nextFor(agentId: string): Promise<Task | null> {
-    const flat = await withRedis(() => this.redis.aitbcPullTask(this.keys.agentTasks(agentId), agentId, this.keys.prefix))
-    const hash: Record<string, string> = {}
-    for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!
-    return taskFromHash(hash)
+    return taskFromFlat(await withRedis(() => this.redis.aitbcPullTask(this.keys.agentTasks(agentId), agentId, this.keys.prefix)))
   }
 
   async requeue(taskId: string): Promise<void> {
@@ -269,6 +310,12 @@ export class TaskStore {
   nextTurn(): Promise<number> {
     return withRedis(() => this.redis.incr(this.keys.roundRobin))
   }
+}
+
+function taskFromFlat(flat: string[]): Task | null {
+  const hash: Record<string, string> = {}
+  for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!
+  return taskFromHash(hash)
 }
 
 function parseList(raw: string | null | undefined): string[] {

@@ -2,6 +2,7 @@ import type Router from '@koa/router'
 import { z } from 'zod'
 import { ApiError } from '../../errors.js'
 import { agentId as agentIdSchema } from '../../registry/agent.js'
+import type { AssignmentSignals } from '../../tasks/assignment-signals.js'
 import type { TaskDistributor } from '../../tasks/task-distributor.js'
 import type { TaskStore } from '../../tasks/task-store.js'
 import { completeSchema, failSchema, PRIORITIES, STRATEGIES, submitSchema } from '../../tasks/task.js'
@@ -12,6 +13,7 @@ import { readJson, validate } from '../body.js'
 export interface TaskRouteDeps {
   store: TaskStore
   distributor: TaskDistributor
+  signals: AssignmentSignals
   nodeName: string
   bodyLimitBytes: number
   maxTaskBytes: number
@@ -89,7 +91,16 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
   router.post('/tasks/:id/complete', agentScope, async (ctx) => {
     const id = validate(taskId, ctx.params.id, 'task_id')
     const body = validate(completeSchema, await readJson(ctx, deps.bodyLimitBytes))
-    await store.report(id, body.agent_id, 'completed', JSON.stringify(body.result ?? null))
+    const { next } = validate(z.strictObject({ next: z.enum(['0', '1']).default('0') }), { ...ctx.query }, 'query')
+    const result = JSON.stringify(body.result ?? null)
+    // With ?next=1 a pull agent gets its next task in the same answer (one round trip per task).
+    if (next === '1') {
+      const following = await store.completeAndNext(id, body.agent_id, result)
+      distributor.wake()
+      ctx.body = { status: 'success', task_id: id, task_state: 'completed', next_task: following }
+      return
+    }
+    await store.report(id, body.agent_id, 'completed', result)
     distributor.wake()
     ctx.body = { status: 'success', task_id: id, task_state: 'completed' }
   })
@@ -121,7 +132,7 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
         ctx.status = 204
         return
       }
-      await new Promise((r) => setTimeout(r, Math.min(50, deadline - Date.now())))
+      await deps.signals.wait(agent, Math.min(50, deadline - Date.now()))
     }
   })
 

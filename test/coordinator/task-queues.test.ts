@@ -50,3 +50,24 @@ t.test('the CLI submits, shows and counts tasks', async (t) => {
   const bad = await cli('tasks', 'submit', '--data', '[1]').catch((e: { code: number, stderr: string }) => e)
   t.match(bad, { code: 2, stderr: /--data expects a JSON object/ })
 })
+
+t.test('a pull agent can complete a task and get its next one in the same answer (?next=1)', async (t) => {
+  const d = await startDaemon({ args: ['--redis-url', redis.url, '--set', 'redis.prefix="next:"'] })
+  t.teardown(() => d.stop())
+  await registerAgent(d.url, 'fast', { metadata: { capacity: 2 } })
+  const ids = [0, 1].map(async (i) => String((await api(d.url, 'POST', '/tasks/submit', { task_data: { i } })).body.task_id))
+  const submitted = await Promise.all(ids)
+  const first = await waitFor('first task', async () => {
+    const res = await fetch(`${d.url}/agents/fast/tasks/next?wait_ms=500`)
+    return res.status === 200 ? (await res.json() as { task: { task_id: string } }).task : undefined
+  })
+  await waitFor('both assigned', async () => ((await api(d.url, 'GET', '/tasks/status')).body.stats as { tasks_in_flight: number }).tasks_in_flight === 2)
+  const done = await api(d.url, 'POST', `/tasks/${first.task_id}/complete?next=1`, { agent_id: 'fast', result: 1 })
+  t.equal(done.status, 200)
+  const next = done.body.next_task as { task_id: string, state: string }
+  t.same([first.task_id, next.task_id].sort(), [...submitted].sort(), 'the other task came with the answer')
+  t.equal(next.state, 'running')
+  const last = await api(d.url, 'POST', `/tasks/${next.task_id}/complete?next=1`, { agent_id: 'fast', result: 2 })
+  t.equal(last.body.next_task, null, 'nothing more assigned')
+  t.match((await api(d.url, 'GET', '/tasks/status')).body.stats, { tasks_completed: 2, tasks_in_flight: 0 })
+})

@@ -42,6 +42,10 @@ export interface RedisKeys {
   readonly strategy: string
   /** STRING: round-robin counter. */
   readonly roundRobin: string
+  /** STRING: one operation's journal record (JSON), kept 7 days. */
+  op(opId: string): string
+  /** SET of ids of a node's operations not finished yet (marked interrupted after a restart). */
+  opsRunning(node: string): string
 }
 
 export function redisKeys(prefix = ''): RedisKeys {
@@ -65,5 +69,7 @@ export function redisKeys(prefix = ''): RedisKeys {
     taskStats: `${prefix}tasks:stats`,
     strategy: `${prefix}lb:strategy`,
     roundRobin: `${prefix}lb:rr`,
+    op: (opId) => `${prefix}ops:${opId}`,
+    opsRunning: (node) => `${prefix}node:${node}:ops:running`,
   }
 }

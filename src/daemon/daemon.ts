@@ -17,6 +17,7 @@ import { HttpListener } from './http-server.js'
 import { type Component, StartError, startAll, stopAll } from './lifecycle.js'
 import type { LogRoot } from './logger.js'
 import { buildMesh } from './mesh-wiring.js'
+import { AVAILABLE_OPERATIONS, buildOps } from './ops-wiring.js'
 import { createTaskMetrics, type TaskMetrics } from './task-metrics.js'
 import { createRedisClient, type RegistryLocation } from './redis-connection.js'
 import { VERSION } from './version.js'
@@ -135,6 +136,8 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
     throw new StartError((err as Error).message, { cause: err })
   }
   components.push(...mesh.components)
+  const ops = buildOps(config, logs, mesh, { client, keys })
+  components.push(ops.component)
 
   const app = createCoordinatorApp({
     registry,
@@ -143,6 +146,12 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
     metrics,
     nodes: mesh.nodes,
     messages: mesh.messages,
+    ops: {
+      engine: ops.engine,
+      bodyLimitBytes: config.coordinator.bodyLimitBytes,
+      maxTimeoutMs: config.ops.maxTimeoutMs,
+      available: AVAILABLE_OPERATIONS,
+    },
     tasks: {
       store: tasks,
       distributor,

@@ -8,7 +8,7 @@ import {
   type RedisKeys,
   RedisMessageStore,
 } from '../coordinator/index.js'
-import { ChainMonitor, ChainRpc } from '../ops/index.js'
+import { type ChainReading, ChainMonitor, ChainRpc } from '../ops/index.js'
 import { type LocalStatus, Mesh, readPskFile } from '../p2p/index.js'
 import { ClusterIdReader } from './cluster-id-reader.js'
 import type { Config } from './config/schema.js'
@@ -28,6 +28,10 @@ export interface MeshParts {
   extraChecks(): Record<string, HealthCheck>
   /** Tells the mesh the API URL once the HTTP listener has its port. */
   setApiUrl(url: string): void
+  /** The last chain reading, or null when no chain is configured. */
+  chainReading(): ChainReading | null
+  /** The registry's cluster id, once read. */
+  clusterId(): string | null
 }
 
 interface RegistryParts {
@@ -151,5 +155,7 @@ export async function buildMesh(
     setApiUrl: (url) => {
       apiUrl = url
     },
+    chainReading: () => chain?.current() ?? null,
+    clusterId: () => clusterId.clusterId,
   }
 }

@@ -1,4 +1,27 @@
-/** Public face of ops: node-local actions (the chain RPC for now). */
+/** Public face of ops: node-local actions (chain RPC), the operation engine and the operations. */
 
 export { type ChainReading, ChainMonitor } from './chain/chain-monitor.js'
 export { type ChainHead, ChainRpc, ChainRpcError } from './chain/chain-rpc.js'
+export { type TargetResult } from './engine/fan-out.js'
+export {
+  type NodeStatusLine,
+  type OpEvent,
+  type Operation,
+  OPERATIONS,
+  type OpIssue,
+  type OpRecord,
+  type OpReport,
+  type OpRequest,
+  opRequestSchema,
+} from './engine/op-types.js'
+export { type OpContext, OpsBusyError, OpsEngine, type OpsEngineInit, type OpsJournal, type OpRunner } from './engine/ops-engine.js'
+export {
+  type ClusterAccess,
+  type LiveHealth,
+  type LiveStatus,
+  type LocalProbe,
+  resolveTargets,
+  UnknownTargetError,
+} from './operations/cluster-access.js'
+export { messageRunner } from './operations/message-op.js'
+export { statusRunner } from './operations/status-op.js'

@@ -10,6 +10,7 @@ import type { HttpMetrics } from './metrics.js'
 import { agentRoutes } from './routes/agents.js'
 import { type MessageRouteDeps, messageRoutes } from './routes/messages.js'
 import { type NodeRouteDeps, nodeRoutes } from './routes/nodes.js'
+import { type OpsRouteDeps, opsRoutes } from './routes/ops.js'
 import { type TaskRouteDeps, taskRoutes } from './routes/tasks.js'
 
 /** One extra /health check (mesh, chain): it warns and degrades, but only Redis makes /health 503. */
@@ -37,6 +38,8 @@ export interface CoordinatorAppInit {
   messages?: MessageRouteDeps
   /** Task queues and distribution (absent: no routes). */
   tasks?: TaskRouteDeps
+  /** Coordinated operations (absent: no routes). */
+  ops?: OpsRouteDeps
   /** Checks besides Redis shown by /health, by name. */
   extraChecks?(): Record<string, HealthCheck>
 }
@@ -81,6 +84,7 @@ export function createCoordinatorApp(init: CoordinatorAppInit): CoordinatorApp {
     if (init.nodes !== undefined) nodeRoutes(router, init.nodes)
     if (init.messages !== undefined) messageRoutes(router, init.messages)
     if (init.tasks !== undefined) taskRoutes(router, init.tasks)
+    if (init.ops !== undefined) opsRoutes(router, init.ops)
     router.get('/metrics', requireScope('read', 'agent', 'operate'), async (ctx) => {
       ctx.type = init.metrics.registry.contentType
       ctx.body = await init.metrics.registry.metrics()

@@ -110,6 +110,16 @@ export const configSchema = z.strictObject({
       pushTimeoutMs: ms(100).default(10_000),
     })
     .prefault({}),
+  ops: z
+    .strictObject({
+      maxConcurrent: z.number().int().min(1).max(50).default(5),
+      maxQueued: z.number().int().min(0).max(1000).default(20),
+      peerConcurrency: z.number().int().min(1).max(50).default(5),
+      defaultTimeoutMs: ms(100).default(60_000),
+      maxTimeoutMs: ms(100).default(120_000),
+      gitDir: z.string().min(1).nullable().default(null),
+    })
+    .prefault({}),
   messages: z
     .strictObject({
       defaultTtlMs: ms(100).default(300_000),

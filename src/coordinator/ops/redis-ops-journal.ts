@@ -1,0 +1,41 @@
+import type { OpRecord, OpsJournal } from '../../ops/index.js'
+import type { RedisKeys } from '../redis-keys.js'
+import { type RedisClient, withRedis } from '../registry/agent-registry.js'
+
+const KEEP_S = 7 * 24 * 3600
+
+/** Operation records in Redis: readable from any daemon, and after a restart. */
+export class RedisOpsJournal implements OpsJournal {
+  constructor(private readonly redis: RedisClient, private readonly keys: RedisKeys) {}
+
+  async save(rec: OpRecord): Promise<void> {
+    const running = this.keys.opsRunning(rec.node)
+    await withRedis(() => {
+      const tx = this.redis.multi().set(this.keys.op(rec.op_id), JSON.stringify(rec), 'EX', KEEP_S)
+      if (rec.state === 'done' || rec.state === 'interrupted') tx.srem(running, rec.op_id)
+      else tx.sadd(running, rec.op_id)
+      return tx.exec()
+    })
+  }
+
+  async get(id: string): Promise<OpRecord | null> {
+    const raw = await withRedis(() => this.redis.get(this.keys.op(id)))
+    return raw === null ? null : (JSON.parse(raw) as OpRecord)
+  }
+
+  async interruptLeftovers(node: string): Promise<number> {
+    const ids = await withRedis(() => this.redis.smembers(this.keys.opsRunning(node)))
+    for (const id of ids) {
+      const rec = await this.get(id)
+      if (rec !== null) {
+        rec.state = 'interrupted'
+        rec.finished_at = new Date().toISOString()
+        rec.events.push({ at: rec.finished_at, node, step: 'interrupted', detail: `${node}'s daemon stopped before the operation finished` })
+        await this.save(rec)
+      } else {
+        await withRedis(() => this.redis.srem(this.keys.opsRunning(node), id))
+      }
+    }
+    return ids.length
+  }
+}

@@ -1,0 +1,73 @@
+import { z } from 'zod'
+
+export const OPERATIONS = ['status', 'health', 'sync', 'message', 'coordinate'] as const
+export type Operation = (typeof OPERATIONS)[number]
+
+/** Seed 000's input; timeout is in seconds as the seed has it. */
+export function opRequestSchema(maxTimeoutS: number) {
+  return z.strictObject({
+    operation: z.enum(OPERATIONS, `expected one of ${OPERATIONS.join(', ')}`),
+    target_node: z.string().min(1).max(63).default('all'),
+    message: z.string().max(64 * 1024).optional(),
+    sync_type: z.enum(['blockchain', 'mempool', 'configuration', 'git', 'all']).optional(),
+    action: z.string().max(100).optional(),
+    timeout: z.number().positive().max(maxTimeoutS, `expected at most ${maxTimeoutS} seconds (seed 000: max 120 s for complex operations)`).optional(),
+    force: z.boolean().default(false),
+    verify: z.boolean().default(true),
+  })
+}
+export type OpRequest = z.infer<ReturnType<typeof opRequestSchema>>
+
+/** One node's line of nodes_status (seed 000). */
+export interface NodeStatusLine {
+  status: 'online' | 'offline' | 'degraded'
+  block_height: number | null
+  mempool_size: number | null
+  p2p_connections: number | null
+  service_uptime: string | null
+  last_sync: number | null
+}
+
+/** A failure as seed 000 wants it: node, step, error, suggestion. */
+export interface OpIssue {
+  node: string
+  step: string
+  error: string
+  suggestion: string
+}
+
+/** Seed 000's report, field by field. */
+export interface OpReport {
+  summary: string
+  operation: Operation
+  target_node: string
+  nodes_status: Record<string, NodeStatusLine>
+  sync_result: 'success' | 'partial' | 'failed'
+  sync_details: { blockchain_synced: boolean, mempool_synced: boolean, configuration_synced: boolean, git_synced: boolean }
+  message_delivery: { sent: number, delivered: number, failed: number }
+  issues: OpIssue[]
+  recommendations: string[]
+  confidence: number
+  execution_time: number
+  validation_status: 'success' | 'partial' | 'failed'
+}
+
+/** An operation as the journal keeps it. */
+export interface OpRecord {
+  op_id: string
+  node: string
+  state: 'queued' | 'running' | 'done' | 'interrupted'
+  request: OpRequest
+  created_at: string
+  finished_at: string | null
+  report: OpReport | null
+  events: OpEvent[]
+}
+
+/** A progress event (also sent as SSE). */
+export interface OpEvent {
+  at: string
+  node: string | null
+  step: string
+  detail: string
+}

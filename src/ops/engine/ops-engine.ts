@@ -1,0 +1,191 @@
+import { randomUUID } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import type { Logger } from 'pino'
+import type { OpEvent, Operation, OpRecord, OpReport, OpRequest } from './op-types.js'
+import { fanOut, type TargetResult } from './fan-out.js'
+
+/** Where operations are kept so any daemon, and this one after a restart, can show them. */
+export interface OpsJournal {
+  save(rec: OpRecord): Promise<void>
+  get(id: string): Promise<OpRecord | null>
+  /** Marks this node's operations that were running when it stopped as interrupted; returns how many. */
+  interruptLeftovers(node: string): Promise<number>
+}
+
+/** What an operation's code gets: its deadline and a way to report progress and reach targets. */
+export interface OpContext {
+  readonly signal: AbortSignal
+  /** ms since the epoch at which the operation must have answered. */
+  readonly deadlineAt: number
+  progress(node: string | null, step: string, detail: string): void
+  /** Runs fn for every target, at most peerConcurrency at once, until all answer or the deadline passes. */
+  eachTarget<T>(targets: string[], fn: (node: string, signal: AbortSignal) => Promise<T>): Promise<Map<string, TargetResult<T>>>
+}
+
+export type OpRunner = (req: OpRequest, ctx: OpContext) => Promise<OpReport>
+
+/** 429: every slot and the whole queue are taken. */
+export class OpsBusyError extends Error {
+  readonly code = 'ERR_OPS_BUSY'
+}
+
+export interface OpsEngineInit {
+  node: string
+  maxConcurrent: number
+  maxQueued: number
+  peerConcurrency: number
+  defaultTimeoutMs: number
+  journal: OpsJournal
+  runners: Partial<Record<Operation, OpRunner>>
+  /** Checks a request before it is queued (e.g. that the target exists); throws to refuse it. */
+  check?(req: OpRequest): void
+  log: Logger
+}
+
+interface Job {
+  rec: OpRecord
+  deadlineAt: number
+  controller: AbortController
+  resolve(rec: OpRecord): void
+}
+
+/**
+ * Runs operations: at most maxConcurrent at once, the rest in a bounded
+ * queue, each under a hard deadline counted from its submission. Progress
+ * goes to the journal and to listeners (SSE).
+ */
+export class OpsEngine {
+  private running = 0
+  private readonly queue: Job[] = []
+  private readonly events = new EventEmitter()
+  private readonly active = new Map<string, Job>()
+  /** Most operations seen running at once (for tests and /metrics). */
+  peakRunning = 0
+
+  constructor(private readonly init: OpsEngineInit) {
+    this.events.setMaxListeners(0)
+  }
+
+  async start(): Promise<void> {
+    const n = await this.init.journal.interruptLeftovers(this.init.node)
+    if (n > 0) this.init.log.warn({ operations: n }, 'operations cut off by the last stop are marked interrupted')
+  }
+
+  /** Aborts every running and queued operation (their reports say so). */
+  async stop(): Promise<void> {
+    for (const job of [...this.active.values(), ...this.queue]) job.controller.abort(new Error('the daemon is stopping'))
+  }
+
+  get runningCount(): number {
+    return this.running
+  }
+
+  get queuedCount(): number {
+    return this.queue.length
+  }
+
+  /** Queues an operation; the promise settles with its record once its report is in. */
+  submit(req: OpRequest): { id: string, done: Promise<OpRecord> } {
+    this.init.check?.(req)
+    if (this.running >= this.init.maxConcurrent && this.queue.length >= this.init.maxQueued) {
+      throw new OpsBusyError(
+        `${this.running} operations are running and ${this.queue.length} are waiting on ${this.init.node} (limits ${this.init.maxConcurrent} and ${this.init.maxQueued}); retry when one finishes`,
+      )
+    }
+    const timeoutMs = req.timeout === undefined ? this.init.defaultTimeoutMs : Math.round(req.timeout * 1000)
+    const rec: OpRecord = {
+      op_id: randomUUID(), node: this.init.node, state: 'queued', request: req, created_at: new Date().toISOString(),
+      finished_at: null, report: null, events: [],
+    }
+    let resolve!: (r: OpRecord) => void
+    const done = new Promise<OpRecord>((r) => {
+      resolve = r
+    })
+    const job: Job = { rec, deadlineAt: Date.now() + timeoutMs, controller: new AbortController(), resolve }
+    this.active.set(rec.op_id, job)
+    this.queue.push(job)
+    this.persist(rec)
+    this.pump()
+    return { id: rec.op_id, done }
+  }
+
+  get(id: string): Promise<OpRecord | null> {
+    const job = this.active.get(id)
+    return job !== undefined ? Promise.resolve(job.rec) : this.init.journal.get(id)
+  }
+
+  /** Calls listener for every new event of a running operation; returns the unsubscribe function. */
+  subscribe(id: string, listener: (e: OpEvent | null) => void): () => void {
+    this.events.on(id, listener)
+    return () => this.events.off(id, listener)
+  }
+
+  private persist(rec: OpRecord): void {
+    this.init.journal.save(rec).catch((err: unknown) => this.init.log.warn({ err, op: rec.op_id }, 'could not journal an operation'))
+  }
+
+  private pump(): void {
+    while (this.running < this.init.maxConcurrent && this.queue.length > 0) {
+      const job = this.queue.shift()!
+      this.running++
+      this.peakRunning = Math.max(this.peakRunning, this.running)
+      this.run(job)
+        .catch((err: unknown) => this.init.log.error({ err, op: job.rec.op_id }, 'operation failed unexpectedly'))
+        .finally(() => {
+          this.running--
+          this.active.delete(job.rec.op_id)
+          this.events.emit(job.rec.op_id, null)
+          job.resolve(job.rec)
+          this.pump()
+        })
+    }
+  }
+
+  private async run(job: Job): Promise<void> {
+    const { rec } = job
+    const started = Date.now()
+    rec.state = 'running'
+    this.persist(rec)
+    const remaining = Math.max(1, job.deadlineAt - started)
+    const signal = AbortSignal.any([AbortSignal.timeout(remaining), job.controller.signal])
+    const ctx: OpContext = {
+      signal,
+      deadlineAt: job.deadlineAt,
+      progress: (node, step, detail) => {
+        const e: OpEvent = { at: new Date().toISOString(), node, step, detail }
+        rec.events.push(e)
+        this.events.emit(rec.op_id, e)
+      },
+      eachTarget: (targets, fn) => fanOut(targets, fn, { signal, concurrency: this.init.peerConcurrency }),
+    }
+    const runner = this.init.runners[rec.request.operation]
+    try {
+      if (runner === undefined) throw new Error(`no runner for ${rec.request.operation}`)
+      rec.report = await runner(rec.request, ctx)
+    } catch (err) {
+      this.init.log.error({ err, op: rec.op_id }, 'operation failed')
+      rec.report = failedReport(rec.request, this.init.node, err as Error)
+    }
+    rec.report.execution_time = Math.round((Date.now() - Date.parse(rec.created_at)) / 10) / 100
+    rec.state = 'done'
+    rec.finished_at = new Date().toISOString()
+    this.persist(rec)
+  }
+}
+
+function failedReport(req: OpRequest, node: string, err: Error): OpReport {
+  return {
+    summary: `${req.operation} failed on ${node}: ${err.message}`,
+    operation: req.operation,
+    target_node: req.target_node,
+    nodes_status: {},
+    sync_result: 'failed',
+    sync_details: { blockchain_synced: false, mempool_synced: false, configuration_synced: false, git_synced: false },
+    message_delivery: { sent: 0, delivered: 0, failed: 0 },
+    issues: [{ node, step: req.operation, error: err.message, suggestion: `look at journalctl -u aitbc-node on ${node}` }],
+    recommendations: [],
+    confidence: 0,
+    execution_time: 0,
+    validation_status: 'failed',
+  }
+}

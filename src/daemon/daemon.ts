@@ -136,7 +136,7 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
     throw new StartError((err as Error).message, { cause: err })
   }
   components.push(...mesh.components)
-  const ops = buildOps(config, logs, mesh, { client, keys })
+  const ops = buildOps(config, logs, mesh, { client, keys }, metrics.registry)
   components.push(ops.component)
 
   const app = createCoordinatorApp({

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander'
 import { agentCommands } from './cli/agents.js'
 import { CliError } from './cli/api-client.js'
 import { meshCommands } from './cli/mesh.js'
+import { opsCommands } from './cli/ops.js'
 import { taskCommands } from './cli/tasks.js'
 import { type ConfigFlags, loadConfig, redactConfig } from './config/load.js'
 import { runLocalCluster } from './local-cluster.js'
@@ -89,6 +90,7 @@ const apiTarget = (cmd: Command) => {
 agentCommands(program, apiTarget)
 meshCommands(program, apiTarget)
 taskCommands(program, apiTarget)
+opsCommands(program, apiTarget)
 
 program.parseAsync(process.argv).catch((err) => {
   if (err instanceof CliError) {

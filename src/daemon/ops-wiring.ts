@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process'
 import { statfs } from 'node:fs/promises'
 import { promisify } from 'node:util'
+import { Gauge, type Registry } from 'prom-client'
 import { z } from 'zod'
 import { checkRedis, type RedisClient, type RedisKeys, RedisOpsJournal } from '../coordinator/index.js'
 import {
@@ -83,6 +84,7 @@ export function buildOps(
   logs: LogRoot,
   parts: MeshParts,
   redis: { client: RedisClient, keys: RedisKeys },
+  metrics: Registry,
 ): { engine: OpsEngine, component: Component } {
   const { mesh } = parts
   const probe = localProbe(config, parts, redis.client)
@@ -110,5 +112,14 @@ export function buildOps(
     },
     log: logs.component('ops'),
   })
+  for (const [name, help, read] of [
+    ['aitbc_ops_running', 'Operations running on this daemon', () => engine.runningCount],
+    ['aitbc_ops_queued', 'Operations waiting for a slot on this daemon', () => engine.queuedCount],
+    ['aitbc_ops_peak_running', 'Most operations seen running at once on this daemon', () => engine.peakRunning],
+  ] as const) {
+    new Gauge({ name, help, registers: [metrics], collect() {
+      this.set(read())
+    } })
+  }
   return { engine, component: { name: 'operations', start: () => engine.start(), stop: () => engine.stop() } }
 }

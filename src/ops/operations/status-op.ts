@@ -15,7 +15,8 @@ async function liveCheck<T extends LiveStatus>(
     ctx.progress(node, 'verify', 'asking the node')
     const answer = node === access.selfName
       ? await (method === 'node.status' ? access.local.status() : access.local.health())
-      : await access.call(node, method, null, { timeoutMs: Math.max(1, ctx.deadlineAt - Date.now()), signal })
+      // The operation's own deadline (signal) ends the call; the call's timer is only a backstop.
+      : await access.call(node, method, null, { timeoutMs: Math.max(1, ctx.deadlineAt - Date.now()) + 1000, signal })
     ctx.progress(node, 'verify', 'answered')
     return answer as T
   })

@@ -77,6 +77,9 @@ export class RpcService {
     try {
       stream = await dialNode(this.init.node, this.init.directory, nodeName, RPC_PROTOCOL, signal)
     } catch (err) {
+      if (signal.aborted) {
+        throw new RpcError('ERR_RPC_TIMEOUT', `node ${nodeName} could not be reached within ${Date.now() - started} ms`, nodeName, { cause: err })
+      }
       throw new RpcError('ERR_PEER_UNREACHABLE', (err as Error).message, nodeName, { cause: err })
     }
     const channel = frameChannel(stream, rpcResponse, MAX_RPC_FRAME_BYTES)

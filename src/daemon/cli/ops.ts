@@ -1,0 +1,56 @@
+import type { Command } from 'commander'
+import type { OpReport } from '../../ops/index.js'
+import { type ApiTarget, CliError, callApi } from './api-client.js'
+import { table } from './table.js'
+
+type Target = (cmd: Command) => ApiTarget & { json: boolean }
+
+interface OpFlags {
+  target: string
+  verify: boolean
+  force?: boolean
+  timeout?: string
+}
+
+function reportText(r: OpReport): string {
+  const rows = Object.entries(r.nodes_status).map(([name, n]) => [
+    name, n.status, n.block_height === null ? '-' : String(n.block_height), n.mempool_size === null ? '-' : String(n.mempool_size),
+    n.p2p_connections === null ? '-' : String(n.p2p_connections), n.service_uptime ?? '-',
+  ])
+  const lines = [
+    `${r.summary} (${r.validation_status}, confidence ${r.confidence}, ${r.execution_time} s)`,
+    table(['NODE', 'STATUS', 'HEIGHT', 'MEMPOOL', 'PEERS', 'UPTIME'], rows),
+  ]
+  for (const i of r.issues) lines.push(`! ${i.node} [${i.step}] ${i.error}\n    -> ${i.suggestion}`)
+  for (const rec of r.recommendations) lines.push(`* ${rec}`)
+  return lines.join('\n')
+}
+
+/** Exit codes of seed 000 operations: 0 success, 1 failed, 2 partial. */
+const exitCodeOf = (r: OpReport): number => (r.validation_status === 'success' ? 0 : r.validation_status === 'partial' ? 2 : 1)
+
+function timeoutSeconds(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined
+  const n = Number(raw)
+  if (!Number.isFinite(n) || n <= 0) throw new CliError('--timeout expects seconds, e.g. --timeout 60', 2)
+  return n
+}
+
+/** `aitbc-node status|health` (seed 000 operations run by the daemon at --url). */
+export function opsCommands(program: Command, target: Target): void {
+  for (const operation of ['status', 'health'] as const) {
+    program
+      .command(operation)
+      .description(operation === 'status' ? 'status of the nodes, checked live (seed 000 status)' : 'deep health checks of the nodes (seed 000 health)')
+      .option('--target <node>', 'a node name or all', 'all')
+      .option('--no-verify', 'use the gossiped view only, no live check')
+      .option('--timeout <s>', 'deadline in seconds (default 60, at most 120)')
+      .action(async (o: OpFlags, cmd: Command) => {
+        const t = target(cmd)
+        const res = await callApi(t, 'POST', '/ops', { operation, target_node: o.target, verify: o.verify, timeout: timeoutSeconds(o.timeout) })
+        const report = res as unknown as OpReport
+        process.stdout.write(`${t.json ? JSON.stringify(res, null, 2) : reportText(report)}\n`)
+        process.exitCode = exitCodeOf(report)
+      })
+  }
+}

@@ -30,6 +30,8 @@ export interface MeshParts {
   setApiUrl(url: string): void
   /** The last chain reading, or null when no chain is configured. */
   chainReading(): ChainReading | null
+  /** Reads the chain RPC now (null when no chain is configured). */
+  pollChain(): Promise<ChainReading | null>
   /** The registry's cluster id, once read. */
   clusterId(): string | null
 }
@@ -156,6 +158,7 @@ export async function buildMesh(
       apiUrl = url
     },
     chainReading: () => chain?.current() ?? null,
+    pollChain: async () => (chain === null ? null : chain.poll()),
     clusterId: () => clusterId.clusterId,
   }
 }

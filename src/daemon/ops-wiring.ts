@@ -5,7 +5,14 @@ import { Gauge, type Registry } from 'prom-client'
 import { z } from 'zod'
 import { checkRedis, type RedisClient, type RedisKeys, RedisOpsJournal } from '../coordinator/index.js'
 import {
+  checkAction,
   type ClusterAccess,
+  configDigests,
+  controlService,
+  coordinateRunner,
+  runAction,
+  syncGit,
+  syncRunner,
   type LiveHealth,
   type LiveStatus,
   type LocalProbe,
@@ -23,7 +30,7 @@ import { VERSION } from './version.js'
 const run = promisify(execFile)
 
 /** Operations that run in this version. */
-export const AVAILABLE_OPERATIONS = ['status', 'health', 'message'] as const
+export const AVAILABLE_OPERATIONS = ['status', 'health', 'sync', 'message', 'coordinate'] as const
 
 /** This node's own checks: what `status` and `health` ask every node for. */
 function localProbe(config: Readonly<Config>, parts: MeshParts, redis: RedisClient): LocalProbe {
@@ -88,13 +95,55 @@ export function buildOps(
 ): { engine: OpsEngine, component: Component } {
   const { mesh } = parts
   const probe = localProbe(config, parts, redis.client)
-  mesh.rpc.register('node.status', { params: z.null(), handler: () => probe.status() })
-  mesh.rpc.register('node.health', { params: z.null(), handler: () => probe.health() })
+  // Node-local actions: served to peers over the RPC, and called directly for this node.
+  const handlers: Record<string, { params: z.ZodType, run(params: never, signal: AbortSignal): Promise<unknown> }> = {
+    'node.status': { params: z.null(), run: () => probe.status() },
+    'node.health': { params: z.null(), run: () => probe.health() },
+    'node.git.sync': {
+      params: z.strictObject({ apply: z.boolean() }),
+      run: (p: { apply: boolean }, signal) => syncGit(config.ops.gitDir, signal, p.apply),
+    },
+    'node.chain': {
+      params: z.null(),
+      run: async () => {
+        const r = await parts.pollChain()
+        return { height: r?.chain?.height ?? null, hash: r?.chain?.hash ?? null, mempool_size: r?.chain?.mempool_size ?? null, error: r?.problem ?? (r === null ? 'no chain.rpcUrl on this node' : null) }
+      },
+    },
+    'node.service': {
+      // Only the chain service, and only these verbs: never a free command line.
+      params: z.strictObject({ verb: z.enum(['restart', 'start', 'is-active']) }),
+      run: (p: { verb: 'restart' | 'start' | 'is-active' }, signal) => controlService(config.ops.serviceManager, p.verb, config.ops.chainService, signal),
+    },
+    'node.config.digests': {
+      params: z.null(),
+      run: async () => ({ files: await configDigests(config.ops.configFiles), registry: parts.clusterId() }),
+    },
+    'node.action': {
+      params: z.strictObject({ name: z.string().max(100) }),
+      run: async (p: { name: string }, signal) => {
+        const action = config.ops.actions[p.name]
+        if (action === undefined) return { ok: false, exit_code: null, output: `action ${p.name} is not in ops.actions on ${config.node.name}` }
+        return runAction(action.command, action.timeoutMs, signal)
+      },
+    },
+  }
+  for (const [name, h] of Object.entries(handlers)) {
+    mesh.rpc.register(name, { params: h.params, handler: (p, ctx) => h.run(p as never, ctx.signal) })
+  }
   const access: ClusterAccess = {
     selfName: config.node.name,
     nodeNames: () => [config.node.name, ...mesh.view.peerNames()],
     view: () => mesh.view.snapshot(),
     call: (node, method, params, opts) => mesh.rpc.call(node, method, params, opts),
+    invoke: (node, method, params, signal, deadlineAt) => {
+      if (node === config.node.name) {
+        const h = handlers[method]
+        if (h === undefined) return Promise.reject(new Error(`no local action ${method}`))
+        return h.run(h.params.parse(params) as never, signal)
+      }
+      return mesh.rpc.call(node, method, params, { timeoutMs: Math.max(1, deadlineAt - Date.now()) + 1000, signal })
+    },
     local: probe,
     send: (to, body, ttlMs, waitMs) => mesh.messenger.send({ to, body, ttlMs, waitMs }),
     suspectAfterMs: config.p2p.suspectAfterMs,
@@ -106,9 +155,16 @@ export function buildOps(
     peerConcurrency: config.ops.peerConcurrency,
     defaultTimeoutMs: config.ops.defaultTimeoutMs,
     journal: new RedisOpsJournal(redis.client, redis.keys),
-    runners: { status: statusRunner(access, false), health: statusRunner(access, true), message: messageRunner(access) },
+    runners: {
+      status: statusRunner(access, false),
+      health: statusRunner(access, true),
+      sync: syncRunner(access),
+      message: messageRunner(access),
+      coordinate: coordinateRunner(access, config.ops.peerConcurrency, config.ops.stopAfterFailures),
+    },
     check: (req) => {
       resolveTargets(access, req.target_node)
+      if (req.operation === 'coordinate') checkAction(config.ops.actions, req.action, req.force)
     },
     log: logs.component('ops'),
   })

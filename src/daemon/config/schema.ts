@@ -118,6 +118,23 @@ export const configSchema = z.strictObject({
       defaultTimeoutMs: ms(100).default(60_000),
       maxTimeoutMs: ms(100).default(120_000),
       gitDir: z.string().min(1).nullable().default(null),
+      serviceManager: z.string().min(1).default('systemctl'),
+      chainService: z.string().min(1).default('aitbc-blockchain-node'),
+      configFiles: z.array(z.string().startsWith('/', 'expected an absolute path')).default([]),
+      actions: z
+        .record(
+          z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/i, 'expected an action name of letters, digits, - and _'),
+          z.strictObject({
+            command: z.array(z.string().min(1)).min(1, 'expected the program and its arguments, e.g. ["/usr/local/bin/check"]'),
+            timeoutMs: ms(100).default(30_000),
+            description: z.string().max(200).default(''),
+            /** Changes something (restarts a service, writes a file): refused without force. */
+            requiresForce: z.boolean().default(false),
+          }),
+        )
+        .default({}),
+      /** coordinate stops starting new stages once this many targets failed. */
+      stopAfterFailures: z.number().int().min(1).default(1),
     })
     .prefault({}),
   messages: z

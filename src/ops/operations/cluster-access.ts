@@ -37,6 +37,8 @@ export interface ClusterAccess {
   view(): NodeView[]
   /** Calls a node-local action on a peer through the mesh RPC. */
   call(node: string, method: string, params: unknown, opts: { timeoutMs: number, signal: AbortSignal }): Promise<unknown>
+  /** Runs a node-local action on a node: this one directly, others through call(). */
+  invoke(node: string, method: string, params: unknown, signal: AbortSignal, deadlineAt: number): Promise<unknown>
   local: LocalProbe
   /** Sends a message with receipts (the messenger). */
   send(to: string, body: string, ttlMs: number, waitMs: number): Promise<OutgoingRecord>

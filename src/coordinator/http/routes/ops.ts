@@ -1,6 +1,6 @@
 import type Router from '@koa/router'
 import { z } from 'zod'
-import { OpsBusyError, type OpsEngine, opRequestSchema, UnknownTargetError } from '../../../ops/index.js'
+import { ActionRefusedError, OpsBusyError, type OpsEngine, opRequestSchema, UnknownTargetError } from '../../../ops/index.js'
 import { ApiError, ValidationError } from '../../errors.js'
 import { requireScope } from '../auth.js'
 import { readJson, validate } from '../body.js'
@@ -35,6 +35,7 @@ export function opsRoutes(router: Router, deps: OpsRouteDeps): void {
       started = deps.engine.submit(req)
     } catch (err) {
       if (err instanceof OpsBusyError) throw new ApiError(429, 'OPS_BUSY', err.message, 'retry in a few seconds')
+      if (err instanceof ActionRefusedError) throw new ValidationError(`invalid body: ${err.message}`)
       if (err instanceof UnknownTargetError) {
         throw new ValidationError(`invalid body: ${err.message}`, `valid: all, ${err.valid.join(', ')}`)
       }

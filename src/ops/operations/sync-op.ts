@@ -1,0 +1,171 @@
+import type { OpContext, OpRunner } from '../engine/ops-engine.js'
+import type { OpIssue, OpReport, OpRequest } from '../engine/op-types.js'
+import type { GitSyncResult } from '../local/git-sync.js'
+import { type ClusterAccess, resolveTargets } from './cluster-access.js'
+import { buildReport, lineFromView, unreachableIssue } from './report.js'
+
+/** A node's chain as node.chain reports it. */
+export interface ChainAnswer {
+  height: number | null
+  hash: string | null
+  mempool_size: number | null
+  error: string | null
+}
+
+type Kind = 'git' | 'blockchain' | 'mempool' | 'configuration'
+interface KindResult {
+  synced: boolean
+  issues: OpIssue[]
+  recommendations: string[]
+}
+
+const pause = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
+  const timer = setTimeout(resolve, ms)
+  signal.addEventListener('abort', () => {
+    clearTimeout(timer)
+    resolve()
+  }, { once: true })
+})
+
+/** The node others are compared with: genesis when it is a target and answered, else the first that answered. */
+function reference<T>(targets: string[], answers: Map<string, T>): string | undefined {
+  return answers.has('genesis') ? 'genesis' : targets.find((t) => answers.has(t))
+}
+
+async function ask<T>(access: ClusterAccess, ctx: OpContext, targets: string[], method: string, params: unknown, step: string) {
+  const results = await ctx.eachTarget(targets, (node, signal) =>
+    access.invoke(node, method, params, signal, ctx.deadlineAt) as Promise<T>)
+  const answers = new Map<string, T>()
+  const issues: OpIssue[] = []
+  for (const t of targets) {
+    const r = results.get(t)!
+    if (r.ok) answers.set(t, r.value)
+    else issues.push(unreachableIssue(t, step, r.error, r.timedOut))
+  }
+  return { answers, issues }
+}
+
+async function syncGitKind(access: ClusterAccess, ctx: OpContext, targets: string[]): Promise<KindResult> {
+  const { answers, issues } = await ask<GitSyncResult>(access, ctx, targets, 'node.git.sync', { apply: true }, 'git')
+  for (const [node, g] of answers) {
+    ctx.progress(node, 'git', `${g.state}: ${g.head ?? ''}`)
+    if (g.state === 'conflict') {
+      issues.push({ node, step: 'git', error: g.detail, suggestion: `resolve by hand in ops.gitDir on ${node} (never reset automatically), then run sync --type git again` })
+    } else if (g.state === 'not-configured') {
+      issues.push({ node, step: 'git', error: g.detail, suggestion: `set ops.gitDir on ${node}` })
+    }
+  }
+  const heads = new Set([...answers.values()].map((g) => g.head))
+  const synced = issues.length === 0 && heads.size === 1
+  const recommendations = synced ? [`git: all at ${[...heads][0]}`] : heads.size > 1 ? ['git: HEADs differ; see issues'] : []
+  return { synced, issues, recommendations }
+}
+
+async function syncChainKind(access: ClusterAccess, ctx: OpContext, targets: string[], req: OpRequest): Promise<KindResult> {
+  const read = () => ask<ChainAnswer>(access, ctx, targets, 'node.chain', null, 'blockchain')
+  const first = await read()
+  const issues = first.issues
+  let answers = first.answers
+  const recommendations: string[] = []
+  const ref = reference(targets, answers)
+  if (ref === undefined) return { synced: false, issues, recommendations }
+  const lagging = (): { node: string, by: number }[] => {
+    const r = answers.get(ref)!
+    return [...answers].flatMap(([node, c]) =>
+      (node !== ref && c.height !== null && r.height !== null && c.height < r.height ? [{ node, by: r.height - c.height }] : []))
+  }
+  if (req.force && lagging().length > 0) {
+    for (const { node } of lagging()) {
+      // Seed 000: verify git before any forced operation.
+      const git = await access.invoke(node, 'node.git.sync', { apply: false }, ctx.signal, ctx.deadlineAt).catch((e: Error) => e) as GitSyncResult | Error
+      if (git instanceof Error || git.state === 'conflict') {
+        issues.push({ node, step: 'verify-git', error: git instanceof Error ? git.message : git.detail, suggestion: `fix git on ${node} before forcing a restart` })
+        continue
+      }
+      ctx.progress(node, 'restart', 'restarting the chain service (force)')
+      const res = await access.invoke(node, 'node.service', { verb: 'restart' }, ctx.signal, ctx.deadlineAt).catch((e: Error) => ({ ok: false, output: e.message })) as { ok: boolean, output: string }
+      if (!res.ok) issues.push({ node, step: 'restart', error: res.output, suggestion: `check journalctl -u aitbc-blockchain-node on ${node}` })
+    }
+    // Wait (within the deadline) for the restarted nodes to catch up.
+    while (!ctx.signal.aborted && lagging().length > 0) {
+      await pause(500, ctx.signal)
+      if (ctx.signal.aborted) break
+      const again = await read()
+      answers = again.answers
+    }
+  } else if (lagging().length > 0) {
+    recommendations.push(`run sync --type blockchain --force to restart the chain service on ${lagging().map((l) => l.node).join(', ')}`)
+  }
+  const r = answers.get(ref)!
+  for (const [node, c] of answers) {
+    if (c.error !== null) issues.push({ node, step: 'blockchain', error: c.error, suggestion: `check the chain service and chain.rpcUrl on ${node}` })
+    if (node === ref || c.height === null || r.height === null) continue
+    if (c.height < r.height) issues.push({ node, step: 'blockchain', error: `behind ${ref} by ${r.height - c.height} blocks (${c.height} vs ${r.height})`, suggestion: req.force ? `${node} did not catch up before the deadline; increase timeout` : 'run again with force to restart its chain service' })
+    else if (c.height > r.height) issues.push({ node, step: 'blockchain', error: `ahead of ${ref} by ${c.height - r.height} blocks (${c.height} vs ${r.height})`, suggestion: `check why ${ref} lags` })
+    else if (c.hash !== r.hash) issues.push({ node, step: 'blockchain', error: `hash mismatch at height ${c.height} (${c.hash} vs ${r.hash})`, suggestion: 'a fork: investigate before any restart' })
+  }
+  return { synced: issues.length === 0, issues, recommendations }
+}
+
+async function syncMempoolKind(access: ClusterAccess, ctx: OpContext, targets: string[]): Promise<KindResult> {
+  const { answers, issues } = await ask<ChainAnswer>(access, ctx, targets, 'node.chain', null, 'mempool')
+  const sizes = new Set([...answers.values()].map((c) => c.mempool_size))
+  if (sizes.size > 1) {
+    for (const [node, c] of answers) issues.push({ node, step: 'mempool', error: `mempool holds ${c.mempool_size} transactions`, suggestion: 'mempools converge through the chain P2P; check it if the difference stays' })
+  }
+  return { synced: issues.length === 0, issues, recommendations: [] }
+}
+
+async function syncConfigKind(access: ClusterAccess, ctx: OpContext, targets: string[]): Promise<KindResult> {
+  type Digests = { files: Record<string, string | null>, registry: string | null }
+  const { answers, issues } = await ask<Digests>(access, ctx, targets, 'node.config.digests', null, 'configuration')
+  const ref = reference(targets, answers)
+  if (ref !== undefined) {
+    const r = answers.get(ref)!
+    for (const [node, d] of answers) {
+      if (node === ref) continue
+      const files = new Set([...Object.keys(r.files), ...Object.keys(d.files)])
+      for (const f of files) {
+        if (d.files[f] !== r.files[f]) issues.push({ node, step: 'configuration', error: `${f} differs from ${ref}'s`, suggestion: `compare ${f} on ${node} and ${ref}` })
+      }
+      if (d.registry !== r.registry) issues.push({ node, step: 'configuration', error: `uses a different Redis registry than ${ref}`, suggestion: `point REDIS_URL on ${node} at the shared Redis` })
+    }
+  }
+  return { synced: issues.length === 0, issues, recommendations: [] }
+}
+
+/** `sync` with sync_type git, blockchain, mempool, configuration or all, each with its own result. */
+export function syncRunner(access: ClusterAccess): OpRunner {
+  return async (req, ctx) => {
+    const targets = resolveTargets(access, req.target_node)
+    const rows = new Map(access.view().map((r) => [r.name, r]))
+    const kinds: Kind[] = req.sync_type === undefined || req.sync_type === 'all' ? ['git', 'blockchain', 'mempool', 'configuration'] : [req.sync_type]
+    const results: Partial<Record<Kind, KindResult>> = {}
+    for (const kind of kinds) {
+      ctx.progress(null, kind, 'starting')
+      if (kind === 'git') results.git = await syncGitKind(access, ctx, targets)
+      if (kind === 'blockchain') results.blockchain = await syncChainKind(access, ctx, targets, req)
+      if (kind === 'mempool') results.mempool = await syncMempoolKind(access, ctx, targets)
+      if (kind === 'configuration') results.configuration = await syncConfigKind(access, ctx, targets)
+    }
+    const issues = kinds.flatMap((k) => results[k]!.issues)
+    const synced = kinds.filter((k) => results[k]!.synced)
+    const details: OpReport['sync_details'] = {
+      blockchain_synced: results.blockchain?.synced ?? false,
+      mempool_synced: results.mempool?.synced ?? false,
+      configuration_synced: results.configuration?.synced ?? false,
+      git_synced: results.git?.synced ?? false,
+    }
+    const failedNodes = new Set(issues.map((i) => i.node))
+    return buildReport({
+      operation: 'sync', target: req.target_node, targets,
+      nodes: Object.fromEntries(targets.map((t) => [t, lineFromView(rows.get(t))])),
+      issues,
+      succeeded: targets.filter((t) => !failedNodes.has(t)),
+      confidence: (targets.length - failedNodes.size) / targets.length,
+      recommendations: kinds.flatMap((k) => results[k]!.recommendations),
+      sync: { result: synced.length === kinds.length ? 'success' : synced.length === 0 ? 'failed' : 'partial', details },
+      summary: `${kinds.join(', ')} sync: ${synced.length === kinds.length ? 'all in sync' : `${kinds.length - synced.length} of ${kinds.length} not in sync`} across ${targets.length} nodes`,
+    })
+  }
+}

@@ -1,0 +1,140 @@
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { startChainStandIn } from '../fixtures/chain-rpc.js'
+import { FAST_MESH, startCluster, stopCluster, waitForState } from '../fixtures/cluster.js'
+import { api, type TestDaemon } from '../fixtures/daemon.js'
+import { createGitFixture } from '../fixtures/git-repos.js'
+import { waitFor } from '../fixtures/poll.js'
+import { startRedis } from '../fixtures/redis-server.js'
+
+const redis = await startRedis()
+t.teardown(() => redis.stop())
+const repo = createGitFixture()
+t.teardown(() => repo.remove())
+const scratch = mkdtempSync(join(tmpdir(), 'aitbc-ops-'))
+t.teardown(() => rmSync(scratch, { recursive: true, force: true }))
+
+// The service manager stand-in records every call instead of touching systemd.
+const calls = join(scratch, 'calls.log')
+const manager = join(scratch, 'fake-systemctl')
+writeFileSync(manager, `#!/bin/sh\necho "$@" >> '${calls}'\n`)
+chmodSync(manager, 0o755)
+const hang = join(scratch, 'hang')
+writeFileSync(hang, `#!/bin/sh\necho $$ > '${join(scratch, 'hang.pid')}'\nexec sleep 300\n`)
+chmodSync(hang, 0o755)
+const calledWith = (): string => {
+  try {
+    return readFileSync(calls, 'utf8')
+  } catch {
+    return ''
+  }
+}
+
+const names = ['genesis', 'follower', 'aitbc1']
+const clones = Object.fromEntries(names.map((n) => [n, repo.clone(n)]))
+const chains = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await startChainStandIn({ height: 100, mempool: 5 })] as const)))
+t.teardown(() => Promise.all(Object.values(chains).map((c) => c.close())))
+const actions = {
+  'health-script': { command: ['/bin/echo', 'all good'] },
+  'restart-chain': { command: [manager, 'restart', 'aitbc-blockchain-node'], requiresForce: true, description: 'restarts the chain service' },
+  'hang': { command: [hang], timeoutMs: 60_000 },
+}
+const cluster = await startCluster({
+  names,
+  redisUrl: redis.url,
+  args: [...FAST_MESH, '--set', 'redis.prefix="sync:"', '--set', `ops.serviceManager=${manager}`, '--set', `ops.actions=${JSON.stringify(actions)}`],
+  nodeOptions: (name) => ({ env: { BLOCKCHAIN_RPC_URL: chains[name]!.url }, args: ['--set', `ops.gitDir=${clones[name]}`] }),
+})
+t.teardown(() => stopCluster(cluster))
+const [genesis] = cluster.map((c) => c.daemon) as [TestDaemon]
+for (const n of names) await waitForState(genesis, n, 'online', 10_000)
+const op = (body: Record<string, unknown>) => api(genesis.url, 'POST', '/ops', body)
+
+t.test('sync git brings every node to the same HEAD; a diverged copy is a conflict and left untouched', async (t) => {
+  const hash = repo.pushCommit('second')
+  const res = await op({ operation: 'sync', target_node: 'all', sync_type: 'git' })
+  t.match(res.body, { sync_result: 'success', sync_details: { git_synced: true }, validation_status: 'success', issues: [] })
+  for (const n of names) t.match(repo.head(clones[n]!), new RegExp(`^${hash} second`), `${n} at the new HEAD`)
+
+  repo.pushCommit('third')
+  const local = repo.localCommit(clones.aitbc1!, 'local work')
+  const conflicted = await op({ operation: 'sync', target_node: 'all', sync_type: 'git', force: true })
+  t.match(conflicted.body, {
+    sync_result: 'failed',
+    sync_details: { git_synced: false },
+    validation_status: 'partial',
+    issues: [{ node: 'aitbc1', step: 'git', error: /diverged: 1 local and 1 upstream commits/, suggestion: /resolve by hand/ }],
+  })
+  t.match(repo.head(clones.aitbc1!), new RegExp(`^${local} local work`), 'the diverged copy is untouched')
+  t.match(repo.head(clones.follower!), /third/, 'the others moved on')
+})
+
+t.test('sync blockchain reports behind-by-n and, without force, restarts nothing', async (t) => {
+  chains.genesis!.state.height = 120
+  chains.follower!.state.height = 120
+  chains.aitbc1!.state.height = 113
+  const plain = await op({ operation: 'sync', target_node: 'all', sync_type: 'blockchain' })
+  t.match(plain.body, {
+    sync_details: { blockchain_synced: false },
+    issues: [{ node: 'aitbc1', step: 'blockchain', error: 'behind genesis by 7 blocks (113 vs 120)' }],
+    recommendations: [/--force to restart the chain service on aitbc1/],
+  })
+  t.equal(calledWith(), '', 'no restart without force')
+})
+
+t.test('sync blockchain --force across all: aitbc1 with a diverged git tree is not restarted', async (t) => {
+  const res = await op({ operation: 'sync', target_node: 'all', sync_type: 'blockchain', force: true, timeout: 3 })
+  t.match(res.body.issues, [{ node: 'aitbc1', step: 'verify-git', error: /diverged/ }])
+  t.equal(calledWith(), '', 'verify git before any forced operation: nothing restarted')
+})
+
+t.test('sync blockchain --force restarts the lagging node through the service manager', async (t) => {
+  chains.follower!.state.height = 110
+  const all = op({ operation: 'sync', target_node: 'all', sync_type: 'blockchain', force: true, timeout: 20 })
+  await waitFor('restart requested', () => calledWith().includes('restart aitbc-blockchain-node'), { timeoutMs: 10_000 })
+  chains.follower!.state.height = 120
+  const res = await all
+  t.match(res.body.issues, [{ node: 'aitbc1' }], 'only aitbc1 (diverged git) is left')
+  t.notOk((res.body.issues as { node: string }[]).some((i) => i.node === 'follower'), 'the follower caught up')
+})
+
+t.test('mempool and configuration compare across nodes', async (t) => {
+  chains.follower!.state.mempool = 9
+  const res = await op({ operation: 'sync', target_node: 'all', sync_type: 'mempool' })
+  t.match(res.body, { sync_details: { mempool_synced: false } })
+  t.ok((res.body.issues as { error: string }[]).some((i) => /mempool holds 9/.test(i.error)))
+  const conf = await op({ operation: 'sync', target_node: 'all', sync_type: 'configuration' })
+  t.match(conf.body, { sync_details: { configuration_synced: true } })
+})
+
+t.test('coordinate runs allowlisted actions only, force for changing ones, and stops at its deadline killing the process', async (t) => {
+  const ok = await op({ operation: 'coordinate', target_node: 'all', action: 'health-script' })
+  t.match(ok.body, { validation_status: 'success', summary: 'health-script: succeeded on 3 of 3 nodes' })
+  const unknown = await op({ operation: 'coordinate', target_node: 'all', action: 'rm -rf /' })
+  t.equal(unknown.status, 422)
+  t.match(unknown.body.message, /action: "rm -rf \/" is not in ops.actions; allowed: health-script, restart-chain, hang/)
+  const unforced = await op({ operation: 'coordinate', target_node: 'genesis', action: 'restart-chain' })
+  t.equal(unforced.status, 422)
+  t.match(unforced.body.message, /send force: true/)
+  const before = calledWith()
+  const forced = await op({ operation: 'coordinate', target_node: 'genesis', action: 'restart-chain', force: true })
+  t.match(forced.body, { validation_status: 'success' })
+  t.equal(calledWith().length > before.length, true, 'the restart ran through the allowlisted command')
+
+  const started = Date.now()
+  const hung = await op({ operation: 'coordinate', target_node: 'genesis', action: 'hang', timeout: 1.5 })
+  t.ok(Date.now() - started < 4000, 'returned at the deadline')
+  t.match(hung.body, { validation_status: 'failed', issues: [{ node: 'genesis', error: /no answer before the deadline|aborted/ }] })
+  const pid = Number(readFileSync(join(scratch, 'hang.pid'), 'utf8'))
+  await waitFor('the hung process is killed', () => {
+    try {
+      process.kill(pid, 0)
+      return false
+    } catch {
+      return true
+    }
+  })
+  t.pass(`process ${pid} is gone`)
+})

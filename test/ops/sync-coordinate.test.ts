@@ -34,7 +34,9 @@ const calledWith = (): string => {
 
 const names = ['genesis', 'follower', 'aitbc1']
 const clones = Object.fromEntries(names.map((n) => [n, repo.clone(n)]))
-const chains = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await startChainStandIn({ height: 100, mempool: 5 })] as const)))
+const chains = Object.fromEntries(
+  await Promise.all(names.map(async (n) => [n, await startChainStandIn({ height: 100, mempool: 5 })] as const)),
+)
 t.teardown(() => Promise.all(Object.values(chains).map((c) => c.close())))
 const actions = {
   'health-script': { command: ['/bin/echo', 'all good'] },

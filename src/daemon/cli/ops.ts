@@ -10,6 +10,8 @@ interface OpFlags {
   verify: boolean
   force?: boolean
   timeout?: string
+  type?: string
+  action?: string
 }
 
 function reportText(r: OpReport): string {
@@ -36,21 +38,34 @@ function timeoutSeconds(raw: string | undefined): number | undefined {
   return n
 }
 
-/** `aitbc-node status|health` (seed 000 operations run by the daemon at --url). */
+const DESCRIPTIONS = {
+  status: 'status of the nodes, checked live (seed 000 status)',
+  health: 'deep health checks of the nodes (seed 000 health)',
+  sync: 'sync git, blockchain, mempool or configuration across the nodes (seed 000 sync)',
+  coordinate: 'run an allowlisted action (ops.actions) on the nodes in stages (seed 000 coordinate)',
+} as const
+
+/** `aitbc-node status|health|sync|coordinate` (seed 000 operations run by the daemon at --url). */
 export function opsCommands(program: Command, target: Target): void {
-  for (const operation of ['status', 'health'] as const) {
-    program
+  for (const operation of ['status', 'health', 'sync', 'coordinate'] as const) {
+    const cmd = program
       .command(operation)
-      .description(operation === 'status' ? 'status of the nodes, checked live (seed 000 status)' : 'deep health checks of the nodes (seed 000 health)')
+      .description(DESCRIPTIONS[operation])
       .option('--target <node>', 'a node name or all', 'all')
       .option('--no-verify', 'use the gossiped view only, no live check')
+      .option('--force', 'allow restarts and config changes (seed 000: never without force)')
       .option('--timeout <s>', 'deadline in seconds (default 60, at most 120)')
-      .action(async (o: OpFlags, cmd: Command) => {
-        const t = target(cmd)
-        const res = await callApi(t, 'POST', '/ops', { operation, target_node: o.target, verify: o.verify, timeout: timeoutSeconds(o.timeout) })
-        const report = res as unknown as OpReport
-        process.stdout.write(`${t.json ? JSON.stringify(res, null, 2) : reportText(report)}\n`)
-        process.exitCode = exitCodeOf(report)
+    if (operation === 'sync') cmd.option('--type <type>', 'git, blockchain, mempool, configuration or all', 'all')
+    if (operation === 'coordinate') cmd.requiredOption('--action <name>', 'an action from ops.actions')
+    cmd.action(async (o: OpFlags, c: Command) => {
+      const t = target(c)
+      const res = await callApi(t, 'POST', '/ops', {
+        operation, target_node: o.target, verify: o.verify, force: o.force ?? false, timeout: timeoutSeconds(o.timeout),
+        sync_type: o.type, action: o.action,
       })
+      const report = res as unknown as OpReport
+      process.stdout.write(`${t.json ? JSON.stringify(res, null, 2) : reportText(report)}\n`)
+      process.exitCode = exitCodeOf(report)
+    })
   }
 }

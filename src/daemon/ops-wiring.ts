@@ -11,6 +11,7 @@ import {
   controlService,
   coordinateRunner,
   runAction,
+  sshExec,
   syncGit,
   syncRunner,
   type LiveHealth,
@@ -147,6 +148,23 @@ export function buildOps(
     local: probe,
     send: (to, body, ttlMs, waitMs) => mesh.messenger.send({ to, body, ttlMs, waitMs }),
     suspectAfterMs: config.p2p.suspectAfterMs,
+    sshCheck: async (node, force, signal) => {
+      const peer = config.p2p.peers.find((p) => p.name === node)
+      if (peer?.ssh === undefined) return null
+      const target = { node, ...peer.ssh, knownHostsFile: config.ssh.knownHostsFile }
+      const opts = { connectTimeoutMs: config.ssh.connectTimeoutMs, commandTimeoutMs: config.ssh.commandTimeoutMs, signal }
+      // Fixed templates with quoted arguments: nothing from the request reaches the command line.
+      const state = async (service: string): Promise<string> =>
+        (await sshExec(target, [config.ops.serviceManager, 'is-active', service], opts)).output.split('\n').pop() || 'unknown'
+      const daemon = await state(config.ops.daemonService)
+      const chain = await state(config.ops.chainService)
+      let started = false
+      if (force && daemon !== 'active') {
+        const res = await sshExec(target, [config.ops.serviceManager, 'start', config.ops.daemonService], opts)
+        started = res.code === 0
+      }
+      return { daemon, chain, started }
+    },
   }
   const engine = new OpsEngine({
     node: config.node.name,

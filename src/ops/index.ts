@@ -21,6 +21,7 @@ export {
   type LiveStatus,
   type LocalProbe,
   resolveTargets,
+  type SshCheck,
   UnknownTargetError,
 } from './operations/cluster-access.js'
 export { syncGit, type GitSyncResult } from './local/git-sync.js'
@@ -30,3 +31,5 @@ export { ActionRefusedError, checkAction, coordinateRunner } from './operations/
 export { messageRunner } from './operations/message-op.js'
 export { type ChainAnswer, syncRunner } from './operations/sync-op.js'
 export { statusRunner } from './operations/status-op.js'
+export { knownHostsName, knownKeys } from './ssh/known-hosts.js'
+export { shellQuote, SshError, sshExec, type SshTarget } from './ssh/ssh-transport.js'

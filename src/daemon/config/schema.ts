@@ -21,6 +21,15 @@ const token = z.strictObject({
 const peer = z.strictObject({
   name: nodeName,
   address: z.string().min(1, 'expected a multiaddr (/ip4/10.0.0.2/tcp/7070) or host:port'),
+  /** The SSH fallback path to this node, used when its daemon does not answer. */
+  ssh: z
+    .strictObject({
+      host: z.string().min(1),
+      port: port.default(22),
+      user: z.string().min(1).default('root'),
+      keyFile: z.string().startsWith('/', 'expected an absolute path to a private key').default('/root/.ssh/id_ed25519'),
+    })
+    .optional(),
 })
 
 /** The whole configuration; every object is strict so an unknown key is an error naming it. */
@@ -120,6 +129,7 @@ export const configSchema = z.strictObject({
       gitDir: z.string().min(1).nullable().default(null),
       serviceManager: z.string().min(1).default('systemctl'),
       chainService: z.string().min(1).default('aitbc-blockchain-node'),
+      daemonService: z.string().min(1).default('aitbc-node'),
       configFiles: z.array(z.string().startsWith('/', 'expected an absolute path')).default([]),
       actions: z
         .record(
@@ -135,6 +145,13 @@ export const configSchema = z.strictObject({
         .default({}),
       /** coordinate stops starting new stages once this many targets failed. */
       stopAfterFailures: z.number().int().min(1).default(1),
+    })
+    .prefault({}),
+  ssh: z
+    .strictObject({
+      knownHostsFile: z.string().min(1).default('/etc/aitbc/known_hosts'),
+      connectTimeoutMs: ms(100).default(5000),
+      commandTimeoutMs: ms(100).default(15_000),
     })
     .prefault({}),
   messages: z

@@ -43,6 +43,19 @@ export interface ClusterAccess {
   /** Sends a message with receipts (the messenger). */
   send(to: string, body: string, ttlMs: number, waitMs: number): Promise<OutgoingRecord>
   suspectAfterMs: number
+  /**
+   * The SSH fallback for a node whose daemon does not answer: the state of its
+   * daemon and chain services, and (force) a start of the daemon. null when no
+   * SSH path is configured for the node.
+   */
+  sshCheck?(node: string, force: boolean, signal: AbortSignal): Promise<SshCheck | null>
+}
+
+/** What the SSH fallback found on a node. */
+export interface SshCheck {
+  daemon: string
+  chain: string
+  started: boolean
 }
 
 /** A request named a target that is not a node of this cluster. */

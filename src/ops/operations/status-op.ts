@@ -66,6 +66,8 @@ export function statusRunner(access: ClusterAccess, deep: boolean): OpRunner {
       if (!r.ok) {
         nodes[t] = { ...nodes[t]!, status: 'offline' }
         issues.push(unreachableIssue(t, 'verify', r.error, r.timedOut))
+        const fallback = await sshFallback(access, t, req.force, ctx.signal)
+        if (fallback !== null) issues.push(fallback)
         continue
       }
       const problems = deep ? r.value.problems : []
@@ -90,6 +92,25 @@ export function statusRunner(access: ClusterAccess, deep: boolean): OpRunner {
       recommendations,
       summary: `${succeeded.length} of ${targets.length} nodes ${deep ? 'healthy' : 'online'}${answered < targets.length ? `, ${targets.length - answered} did not answer` : ''}`,
     })
+  }
+}
+
+/** Seed 000: reach a silent node over SSH (validated first), see its services, start the daemon only with force. */
+async function sshFallback(access: ClusterAccess, node: string, force: boolean, signal: AbortSignal): Promise<OpIssue | null> {
+  if (access.sshCheck === undefined) return null
+  try {
+    const found = await access.sshCheck(node, force, signal)
+    if (found === null) return null
+    return {
+      node,
+      step: 'ssh',
+      error: `over SSH: aitbc-node is ${found.daemon}, the chain service is ${found.chain}${found.started ? '; aitbc-node was started (force)' : ''}`,
+      suggestion: found.started
+        ? `check again in a few seconds: aitbc-node status --target ${node}`
+        : found.daemon === 'active' ? `aitbc-node runs on ${node} but does not answer: check TCP 7070 and its logs` : `start it: aitbc-node status --target ${node} --force, or systemctl start aitbc-node on ${node}`,
+    }
+  } catch (err) {
+    return { node, step: 'ssh', error: (err as Error).message, suggestion: `check the SSH settings of ${node} (p2p.peers[].ssh, ssh.knownHostsFile)` }
   }
 }
 

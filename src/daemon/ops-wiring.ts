@@ -10,8 +10,10 @@ import {
   configDigests,
   controlService,
   coordinateRunner,
+  readConfigFile,
   runAction,
   sshExec,
+  writeConfigFile,
   syncGit,
   syncRunner,
   type LiveHealth,
@@ -119,6 +121,14 @@ export function buildOps(
     'node.config.digests': {
       params: z.null(),
       run: async () => ({ files: await configDigests(config.ops.configFiles), registry: parts.clusterId() }),
+    },
+    'node.config.read': {
+      params: z.strictObject({ name: z.string().max(255) }),
+      run: (p: { name: string }) => readConfigFile(config.ops.configFiles, p.name),
+    },
+    'node.config.write': {
+      params: z.strictObject({ name: z.string().max(255), content_b64: z.string().max(8 * 1024 * 1024) }),
+      run: (p: { name: string, content_b64: string }) => writeConfigFile(config.ops.configFiles, p.name, p.content_b64),
     },
     'node.action': {
       params: z.strictObject({ name: z.string().max(100) }),

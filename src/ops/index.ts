@@ -26,7 +26,7 @@ export {
 } from './operations/cluster-access.js'
 export { syncGit, type GitSyncResult } from './local/git-sync.js'
 export { controlService, runAction } from './local/service-control.js'
-export { configDigests } from './local/config-digest.js'
+export { configDigests, readConfigFile, writeConfigFile } from './local/config-digest.js'
 export { ActionRefusedError, checkAction, coordinateRunner } from './operations/coordinate-op.js'
 export { messageRunner } from './operations/message-op.js'
 export { type ChainAnswer, syncRunner } from './operations/sync-op.js'

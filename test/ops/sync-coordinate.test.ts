@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -33,6 +33,15 @@ const calledWith = (): string => {
 }
 
 const names = ['genesis', 'follower', 'aitbc1']
+// Every node keeps its chain.yaml in its own directory (one machine here); nodes compare files by name.
+const sharedConfig = 'chain.yaml'
+const configFiles = Object.fromEntries(names.map((n) => {
+  const dir = join(scratch, n)
+  mkdirSync(dir)
+  const file = join(dir, sharedConfig)
+  writeFileSync(file, 'port: 8006\n')
+  return [n, file]
+}))
 const clones = Object.fromEntries(names.map((n) => [n, repo.clone(n)]))
 const chains = Object.fromEntries(
   await Promise.all(names.map(async (n) => [n, await startChainStandIn({ height: 100, mempool: 5 })] as const)),
@@ -47,7 +56,10 @@ const cluster = await startCluster({
   names,
   redisUrl: redis.url,
   args: [...FAST_MESH, '--set', 'redis.prefix="sync:"', '--set', `ops.serviceManager=${manager}`, '--set', `ops.actions=${JSON.stringify(actions)}`],
-  nodeOptions: (name) => ({ env: { BLOCKCHAIN_RPC_URL: chains[name]!.url }, args: ['--set', `ops.gitDir=${clones[name]}`] }),
+  nodeOptions: (name) => ({
+    env: { BLOCKCHAIN_RPC_URL: chains[name]!.url },
+    args: ['--set', `ops.gitDir=${clones[name]}`, '--set', `ops.configFiles=${JSON.stringify([configFiles[name]])}`],
+  }),
 })
 t.teardown(() => stopCluster(cluster))
 const [genesis] = cluster.map((c) => c.daemon) as [TestDaemon]
@@ -102,13 +114,27 @@ t.test('sync blockchain --force restarts the lagging node through the service ma
   t.notOk((res.body.issues as { node: string }[]).some((i) => i.node === 'follower'), 'the follower caught up')
 })
 
-t.test('mempool and configuration compare across nodes', async (t) => {
+t.test('mempool compares sizes across nodes', async (t) => {
   chains.follower!.state.mempool = 9
   const res = await op({ operation: 'sync', target_node: 'all', sync_type: 'mempool' })
   t.match(res.body, { sync_details: { mempool_synced: false } })
   t.ok((res.body.issues as { error: string }[]).some((i) => /mempool holds 9/.test(i.error)))
-  const conf = await op({ operation: 'sync', target_node: 'all', sync_type: 'configuration' })
-  t.match(conf.body, { sync_details: { configuration_synced: true } })
+})
+
+t.test('configuration: differences listed by file; with force the genesis file is copied, a backup kept', async (t) => {
+  for (const n of names) writeFileSync(configFiles[n]!, n === 'follower' ? 'port: 8006\nmode: old\n' : 'port: 8006\n')
+  const plain = await op({ operation: 'sync', target_node: 'all', sync_type: 'configuration' })
+  t.match(plain.body, {
+    sync_details: { configuration_synced: false },
+    issues: [{ node: 'follower', step: 'configuration', error: `${sharedConfig} differs from genesis's`, suggestion: /run with force/ }],
+  })
+  t.equal(readFileSync(configFiles.follower!, 'utf8'), 'port: 8006\nmode: old\n', 'nothing changed without force')
+  const forced = await op({ operation: 'sync', target_node: 'genesis', sync_type: 'configuration', force: true })
+  t.match(forced.body, { sync_details: { configuration_synced: true } }, 'genesis alone is its own reference')
+  const both = await api(genesis.url, 'POST', '/ops', { operation: 'sync', target_node: 'all', sync_type: 'configuration', force: true })
+  // aitbc1's git is diverged (an earlier test), so only the follower may be changed.
+  t.equal(readFileSync(configFiles.follower!, 'utf8'), 'port: 8006\n', 'the follower got genesis\'s file')
+  t.match((both.body.recommendations as string[]).join('\n'), /copied from genesis to follower; the old one is .*aitbc-backup-/)
 })
 
 t.test('coordinate runs allowlisted actions only, force for changing ones, and stops at its deadline killing the process', async (t) => {

@@ -76,10 +76,18 @@ async function syncChainKind(access: ClusterAccess, ctx: OpContext, targets: str
   }
   if (req.force && lagging().length > 0) {
     for (const { node } of lagging()) {
-      // Seed 000: verify git before any forced operation.
-      const git = await access.invoke(node, 'node.git.sync', { apply: false }, ctx.signal, ctx.deadlineAt).catch((e: Error) => e) as GitSyncResult | Error
-      if (git instanceof Error || git.state === 'conflict') {
-        issues.push({ node, step: 'verify-git', error: git instanceof Error ? git.message : git.detail, suggestion: `fix git on ${node} before forcing a restart` })
+      // Seed 000: verify git before any forced operation, and check health before a critical one.
+      const problem = await gitProblem(access, ctx, node)
+      if (problem !== null) {
+        issues.push({ node, step: 'verify-git', error: problem, suggestion: `fix git on ${node} before forcing a restart` })
+        continue
+      }
+      const health = await access.invoke(node, 'node.health', null, ctx.signal, ctx.deadlineAt).catch((e: Error) => e) as { redis: { ok: boolean } } | Error
+      if (health instanceof Error || !health.redis.ok) {
+        issues.push({
+          node, step: 'check-health', error: health instanceof Error ? health.message : 'its Redis registry is unreachable',
+          suggestion: `fix ${node}'s health (aitbc-node health --target ${node}) before forcing a restart`,
+        })
         continue
       }
       ctx.progress(node, 'restart', 'restarting the chain service (force)')
@@ -116,22 +124,50 @@ async function syncMempoolKind(access: ClusterAccess, ctx: OpContext, targets: s
   return { synced: issues.length === 0, issues, recommendations: [] }
 }
 
-async function syncConfigKind(access: ClusterAccess, ctx: OpContext, targets: string[]): Promise<KindResult> {
+/** Verifies a node's git before a forced change (seed 000); returns the problem, or null when fine. */
+async function gitProblem(access: ClusterAccess, ctx: OpContext, node: string): Promise<string | null> {
+  const git = await access.invoke(node, 'node.git.sync', { apply: false }, ctx.signal, ctx.deadlineAt).catch((e: Error) => e) as GitSyncResult | Error
+  if (git instanceof Error) return git.message
+  return git.state === 'conflict' ? git.detail : null
+}
+
+async function syncConfigKind(access: ClusterAccess, ctx: OpContext, targets: string[], force: boolean): Promise<KindResult> {
   type Digests = { files: Record<string, string | null>, registry: string | null }
   const { answers, issues } = await ask<Digests>(access, ctx, targets, 'node.config.digests', null, 'configuration')
+  const recommendations: string[] = []
   const ref = reference(targets, answers)
   if (ref !== undefined) {
     const r = answers.get(ref)!
     for (const [node, d] of answers) {
       if (node === ref) continue
-      const files = new Set([...Object.keys(r.files), ...Object.keys(d.files)])
-      for (const f of files) {
-        if (d.files[f] !== r.files[f]) issues.push({ node, step: 'configuration', error: `${f} differs from ${ref}'s`, suggestion: `compare ${f} on ${node} and ${ref}` })
+      const differing = [...new Set([...Object.keys(r.files), ...Object.keys(d.files)])].filter((f) => d.files[f] !== r.files[f])
+      if (force && differing.length > 0) {
+        const problem = await gitProblem(access, ctx, node)
+        if (problem !== null) {
+          issues.push({ node, step: 'verify-git', error: problem, suggestion: `fix git on ${node} before forcing a config copy` })
+        } else {
+          for (const f of differing.filter((x) => r.files[x] !== null)) {
+            try {
+              const { content_b64: content } = await access.invoke(ref, 'node.config.read', { name: f }, ctx.signal, ctx.deadlineAt) as { content_b64: string }
+              const { backup } = await access.invoke(node, 'node.config.write', { name: f, content_b64: content }, ctx.signal, ctx.deadlineAt) as { backup: string | null }
+              ctx.progress(node, 'configuration', `copied ${f} from ${ref}${backup === null ? '' : ` (backup ${backup})`}`)
+              recommendations.push(`${f} copied from ${ref} to ${node}${backup === null ? '' : `; the old one is ${backup}`}`)
+              d.files[f] = r.files[f] ?? null
+            } catch (err) {
+              issues.push({ node, step: 'configuration', error: `copying ${f} failed: ${(err as Error).message}`, suggestion: `copy ${f} from ${ref} by hand` })
+            }
+          }
+        }
+      }
+      for (const f of differing) {
+        if (d.files[f] !== r.files[f]) {
+          issues.push({ node, step: 'configuration', error: `${f} differs from ${ref}'s`, suggestion: force ? `compare ${f} on ${node} and ${ref}` : `run with force to copy ${ref}'s ${f} (a backup is kept)` })
+        }
       }
       if (d.registry !== r.registry) issues.push({ node, step: 'configuration', error: `uses a different Redis registry than ${ref}`, suggestion: `point REDIS_URL on ${node} at the shared Redis` })
     }
   }
-  return { synced: issues.length === 0, issues, recommendations: [] }
+  return { synced: issues.length === 0, issues, recommendations }
 }
 
 /** `sync` with sync_type git, blockchain, mempool, configuration or all, each with its own result. */
@@ -146,7 +182,7 @@ export function syncRunner(access: ClusterAccess): OpRunner {
       if (kind === 'git') results.git = await syncGitKind(access, ctx, targets)
       if (kind === 'blockchain') results.blockchain = await syncChainKind(access, ctx, targets, req)
       if (kind === 'mempool') results.mempool = await syncMempoolKind(access, ctx, targets)
-      if (kind === 'configuration') results.configuration = await syncConfigKind(access, ctx, targets)
+      if (kind === 'configuration') results.configuration = await syncConfigKind(access, ctx, targets, req.force)
     }
     const issues = kinds.flatMap((k) => results[k]!.issues)
     const synced = kinds.filter((k) => results[k]!.synced)

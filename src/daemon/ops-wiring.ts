@@ -47,7 +47,8 @@ function localProbe(config: Readonly<Config>, parts: MeshParts, redis: RedisClie
     }
   }
   const status = async (): Promise<LiveStatus> => {
-    const reading = parts.chainReading()
+    // A live check reads the chain RPC now rather than the last poll.
+    const reading = await parts.pollChain()
     return {
       node: config.node.name,
       version: VERSION,

@@ -41,6 +41,16 @@ async function sshTests(): Promise<void> {
     t.match(err, { code: 'ERR_SSH_HOST_KEY', message: /is not in .*known_hosts.empty; add it with: ssh-keyscan/ })
   })
 
+  t.test('a wrong client key is an authentication error naming the node; a closed port a connection error', async (t) => {
+    const { execFileSync } = await import('node:child_process')
+    const stranger = join(scratch, 'stranger_key')
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', stranger])
+    const auth = await sshExec({ ...target(sshd.knownHosts), keyFile: stranger }, ['/bin/true'], opts).catch((e: unknown) => e)
+    t.match(auth, { code: 'ERR_SSH_AUTH', message: /^follower: / })
+    const closed = await sshExec({ ...target(sshd.knownHosts), port: 1 }, ['/bin/true'], opts).catch((e: unknown) => e)
+    t.match(closed, { code: 'ERR_SSH_CONNECT', message: /^follower: .*ECONNREFUSED/ })
+  })
+
   t.test('a changed host key is refused', async (t) => {
     const err = await sshExec(target(sshd.wrongKnownHosts), ['/bin/true'], opts).catch((e: unknown) => e)
     t.match(err, { code: 'ERR_SSH_HOST_KEY', message: /CHANGED/ })

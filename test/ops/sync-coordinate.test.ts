@@ -166,3 +166,27 @@ t.test('coordinate runs allowlisted actions only, force for changing ones, and s
   })
   t.pass(`process ${pid} is gone`)
 })
+
+t.test('seed 000 error cases: chain offline, restart failure, permission denied, each with node, step and suggestion', async (t) => {
+  chains.follower!.state.failing = true
+  const status = await op({ operation: 'status', target_node: 'follower' })
+  t.match(status.body, {
+    validation_status: 'failed',
+    nodes_status: { follower: { status: 'degraded' } },
+    issues: [{ node: 'follower', step: 'chain', error: /HTTP 500/, suggestion: /systemctl status aitbc-blockchain-node/ }],
+  })
+  chains.follower!.state.failing = false
+
+  writeFileSync(manager, `#!/bin/sh\necho "$@" >> '${calls}'\necho "Job for $2.service failed" >&2\nexit 1\n`)
+  chains.follower!.state.height = 90
+  const restart = await op({ operation: 'sync', target_node: 'all', sync_type: 'blockchain', force: true, timeout: 3 })
+  t.ok((restart.body.issues as { node: string, step: string, error: string, suggestion: string }[]).some((i) =>
+    i.node === 'follower' && i.step === 'restart' && /Job for aitbc-blockchain-node.service failed/.test(i.error) && /journalctl/.test(i.suggestion)),
+  'the failed restart is reported with systemd\'s words')
+  chains.follower!.state.height = 120
+
+  writeFileSync(hang, '#!/bin/sh\nexit 0\n')
+  chmodSync(hang, 0o600)
+  const denied = await op({ operation: 'coordinate', target_node: 'genesis', action: 'hang' })
+  t.match(denied.body, { validation_status: 'failed', issues: [{ node: 'genesis', step: 'hang', error: /permission denied/, suggestion: /may run hang's command/ }] })
+})

@@ -57,7 +57,13 @@ export function coordinateRunner(access: ClusterAccess, stageSize: number, stopA
           issues.push(unreachableIssue(node, req.action ?? 'action', r.error, r.timedOut))
         } else if (!r.value.ok) {
           failures++
-          issues.push({ node, step: req.action ?? 'action', error: `exit ${r.value.exit_code}: ${r.value.output}`, suggestion: `run the action by hand on ${node} to see why` })
+          const denied = /EACCES|permission denied/i.test(r.value.output)
+          issues.push({
+            node, step: req.action ?? 'action', error: `${denied ? 'permission denied' : `exit ${r.value.exit_code}`}: ${r.value.output}`,
+            suggestion: denied
+              ? `check that the daemon's user on ${node} may run ${req.action}'s command (file mode, sudo rules)`
+              : `run the action by hand on ${node} to see why`,
+          })
         } else {
           succeeded.push(node)
           ctx.progress(node, req.action ?? 'action', 'done')

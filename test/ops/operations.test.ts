@@ -105,8 +105,11 @@ t.test('progress as server-sent events', async (t) => {
 t.test('the CLI prints a line per node and exits 0, 2 or 1 like the report', async (t) => {
   await waitForState(genesis, 'aitbc1', 'online', 10_000)
   const ok = await run(process.execPath, [BIN, '--url', genesis.url, 'status', '--target', 'all'])
+  t.match(ok.stdout, /^ {2}aitbc1 verify: answered$/m, 'a line per node as results arrive')
   t.match(ok.stdout, /3 of 3 nodes online \(success/)
   t.match(ok.stdout, /aitbc1\s+online/)
+  const msg = await run(process.execPath, [BIN, '--url', genesis.url, '--json', 'message', '--target', 'all', 'hello from the CLI'])
+  t.match(JSON.parse(msg.stdout), { operation: 'message', message_delivery: { sent: 2, delivered: 2, failed: 0 } })
   const json = await run(process.execPath, [BIN, '--url', genesis.url, '--json', 'health', '--target', 'follower'])
   t.match(JSON.parse(json.stdout), { operation: 'health', validation_status: 'success' })
   third.child.kill('SIGSTOP')

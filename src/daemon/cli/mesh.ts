@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import type { NodeView, OutgoingRecord, Receipt } from '../../p2p/index.js'
 import { type ApiTarget, CliError, callApi } from './api-client.js'
+import { runOperation, timeoutSeconds } from './ops.js'
 import { table } from './table.js'
 
 type Target = (cmd: Command) => ApiTarget & { json: boolean }
@@ -56,6 +57,14 @@ function positiveInt(flag: string) {
   }
 }
 
+interface MessageFlags {
+  to?: string
+  target?: string
+  timeout?: string
+  ttl?: number
+  wait?: number
+}
+
 /** `aitbc-node nodes`, `aitbc-node message`, `aitbc-node messages show|inbox`. */
 export function meshCommands(program: Command, target: Target): void {
   program
@@ -70,13 +79,20 @@ export function meshCommands(program: Command, target: Target): void {
 
   program
     .command('message')
-    .description('send a message to a node (or all) with delivery receipts')
-    .requiredOption('--to <node>', 'node name or "all"')
+    .description('send a message with delivery receipts: --to prints the receipts, --target runs seed 000\'s message operation')
+    .option('--to <node>', 'node name or "all"')
+    .option('--target <node>', 'node name or "all" (seed 000 report)')
+    .option('--timeout <s>', 'with --target: deadline in seconds')
     .option('--ttl <ms>', 'keep retrying for this long (default messages.defaultTtlMs)', positiveInt('ttl'))
     .option('--wait <ms>', 'wait this long for receipts before answering (default 2000)', positiveInt('wait'))
     .argument('<text>', 'the message text')
-    .action(async (text: string, o: { to: string, ttl?: number, wait?: number }, cmd: Command) => {
+    .action(async (text: string, o: MessageFlags, cmd: Command) => {
       const t = target(cmd)
+      if (o.target !== undefined) {
+        await runOperation(t, { operation: 'message', target_node: o.target, message: text, timeout: timeoutSeconds(o.timeout) })
+        return
+      }
+      if (o.to === undefined) throw new CliError('say who gets it: --to NODE|all (receipts) or --target NODE|all (seed 000 report)', 2)
       const res = await callApi(t, 'POST', '/messages', { to: o.to, body: text, ttl_ms: o.ttl, wait_ms: o.wait })
       print(t.json, res, () => messageSummary(res))
     })

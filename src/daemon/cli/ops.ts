@@ -31,7 +31,7 @@ function reportText(r: OpReport): string {
 /** Exit codes of seed 000 operations: 0 success, 1 failed, 2 partial. */
 const exitCodeOf = (r: OpReport): number => (r.validation_status === 'success' ? 0 : r.validation_status === 'partial' ? 2 : 1)
 
-function timeoutSeconds(raw: string | undefined): number | undefined {
+export function timeoutSeconds(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined
   const n = Number(raw)
   if (!Number.isFinite(n) || n <= 0) throw new CliError('--timeout expects seconds, e.g. --timeout 60', 2)
@@ -44,6 +44,40 @@ const DESCRIPTIONS = {
   sync: 'sync git, blockchain, mempool or configuration across the nodes (seed 000 sync)',
   coordinate: 'run an allowlisted action (ops.actions) on the nodes in stages (seed 000 coordinate)',
 } as const
+
+/**
+ * Starts an operation and follows its server-sent events, printing a line
+ * per node as results arrive, then the report; sets the seed exit code.
+ */
+export async function runOperation(t: ApiTarget & { json: boolean }, body: Record<string, unknown>): Promise<void> {
+  const started = await callApi(t, 'POST', '/ops?wait=0', body)
+  const headers: Record<string, string> = { accept: 'text/event-stream' }
+  if (t.token) headers.authorization = `Bearer ${t.token}`
+  const res = await fetch(new URL(`/ops/${String(started.op_id)}/events`, t.url), { headers })
+  if (!res.ok || res.body === null) throw new CliError(`cannot follow operation ${String(started.op_id)}: HTTP ${res.status}`)
+  const decoder = new TextDecoder()
+  let buffer = ''
+  let report: OpReport | null = null
+  for await (const chunk of res.body) {
+    buffer += decoder.decode(chunk as Uint8Array, { stream: true })
+    let end = buffer.indexOf('\n\n')
+    while (end >= 0) {
+      const frame = buffer.slice(0, end)
+      buffer = buffer.slice(end + 2)
+      end = buffer.indexOf('\n\n')
+      const event = /^event: (\w+)/m.exec(frame)?.[1]
+      const data = /^data: (.*)$/m.exec(frame)?.[1] ?? 'null'
+      if (event === 'done') report = JSON.parse(data) as OpReport | null
+      else if (event === 'progress' && !t.json) {
+        const e = JSON.parse(data) as { node: string | null, step: string, detail: string }
+        process.stdout.write(`  ${e.node ?? '*'} ${e.step}: ${e.detail}\n`)
+      }
+    }
+  }
+  if (report === null) throw new CliError(`operation ${String(started.op_id)} ended without a report (its daemon stopped); see GET /ops/${String(started.op_id)}`)
+  process.stdout.write(`${t.json ? JSON.stringify({ op_id: started.op_id, ...report }, null, 2) : reportText(report)}\n`)
+  process.exitCode = exitCodeOf(report)
+}
 
 /** `aitbc-node status|health|sync|coordinate` (seed 000 operations run by the daemon at --url). */
 export function opsCommands(program: Command, target: Target): void {
@@ -58,14 +92,10 @@ export function opsCommands(program: Command, target: Target): void {
     if (operation === 'sync') cmd.option('--type <type>', 'git, blockchain, mempool, configuration or all', 'all')
     if (operation === 'coordinate') cmd.requiredOption('--action <name>', 'an action from ops.actions')
     cmd.action(async (o: OpFlags, c: Command) => {
-      const t = target(c)
-      const res = await callApi(t, 'POST', '/ops', {
+      await runOperation(target(c), {
         operation, target_node: o.target, verify: o.verify, force: o.force ?? false, timeout: timeoutSeconds(o.timeout),
         sync_type: o.type, action: o.action,
       })
-      const report = res as unknown as OpReport
-      process.stdout.write(`${t.json ? JSON.stringify(res, null, 2) : reportText(report)}\n`)
-      process.exitCode = exitCodeOf(report)
     })
   }
 }

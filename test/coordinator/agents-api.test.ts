@@ -161,7 +161,8 @@ t.test(
         removed.push(...r.removed)
       }
     }
-    const beat = setInterval(() => void api(a.url, 'POST', '/agents/chatty/heartbeat', {}), 50)
+    // A beat in flight when the coordinators close at teardown may fail; that is not what this test checks.
+    const beat = setInterval(() => void api(a.url, 'POST', '/agents/chatty/heartbeat', {}).catch(() => {}), 50)
     t.teardown(() => clearInterval(beat))
     await waitFor('silent to go stale', async () => {
       await sweep()

@@ -158,7 +158,7 @@ export async function buildMesh(
       apiUrl = url
     },
     chainReading: () => chain?.current() ?? null,
-    pollChain: async () => (chain === null ? null : chain.poll()),
+    pollChain: async () => (chain === null ? null : chain.readNow()),
     clusterId: () => clusterId.clusterId,
   }
 }

@@ -46,10 +46,19 @@ export class ChainMonitor {
     this.timer = null
   }
 
-  /** Reads head and mempool once; overlapping polls are skipped. */
+  /** Reads head and mempool once; a periodic poll that would overlap the previous one is skipped. */
   async poll(): Promise<ChainReading> {
     if (this.polling) return this.reading
     this.polling = true
+    try {
+      return await this.readNow()
+    } finally {
+      this.polling = false
+    }
+  }
+
+  /** Reads head and mempool now, whatever else is in flight (live checks must not see an older reading). */
+  async readNow(): Promise<ChainReading> {
     const before = this.reading
     try {
       const [head, mempool] = await Promise.all([this.rpc.head(), this.rpc.mempoolSize()])
@@ -64,9 +73,8 @@ export class ChainMonitor {
       if (this.reading.problem !== problem) this.log.warn({ rpc: this.rpc.baseUrl, err: problem }, 'chain RPC failing; node reports itself degraded')
       this.reading = { ...this.reading, problem }
     } finally {
-      this.polling = false
+      if (changed(before, this.reading)) this.onChange?.(this.reading)
     }
-    if (changed(before, this.reading)) this.onChange?.(this.reading)
     return this.reading
   }
 }

@@ -159,12 +159,19 @@ export class OpsEngine {
       eachTarget: (targets, fn) => fanOut(targets, fn, { signal, concurrency: this.init.peerConcurrency }),
     }
     const runner = this.init.runners[rec.request.operation]
+    let guard: NodeJS.Timeout | undefined
     try {
       if (runner === undefined) throw new Error(`no runner for ${rec.request.operation}`)
-      rec.report = await runner(rec.request, ctx)
+      // The hard stop: whatever a step is waiting for, the report goes out by the deadline (plus a moment to write it).
+      const overrun = new Promise<never>((_, reject) => {
+        guard = setTimeout(() => reject(new Error(`the operation did not finish by its deadline (${Math.round(remaining / 1000)} s); increase timeout, or see GET /ops/${rec.op_id}/events for the step it was in`)), remaining + 1000)
+      })
+      rec.report = await Promise.race([runner(rec.request, ctx), overrun])
     } catch (err) {
       this.init.log.error({ err, op: rec.op_id }, 'operation failed')
       rec.report = failedReport(rec.request, this.init.node, err as Error)
+    } finally {
+      clearTimeout(guard)
     }
     rec.report.execution_time = Math.round((Date.now() - Date.parse(rec.created_at)) / 10) / 100
     rec.state = 'done'

@@ -11,6 +11,8 @@ export interface LocalClusterOptions {
   dataDir: string
   basePort: string
   p2pBasePort?: string
+  /** --set key=value pairs passed to every daemon. */
+  set?: string[]
 }
 
 interface Member {
@@ -69,6 +71,7 @@ export async function runLocalCluster(o: LocalClusterOptions): Promise<void> {
     const child = spawn(process.execPath, [
       process.argv[1]!, 'daemon', '--name', m.name, '--host', '127.0.0.1', '--port', String(m.apiPort),
       '--data-dir', dir, '--redis-url', redis.url, '--set', `p2p.listen=/ip4/127.0.0.1/tcp/${m.p2pPort}`, ...peers,
+      ...(o.set ?? []).flatMap((kv) => ['--set', kv]),
     ], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     m.child = child
     if (child.pid !== undefined) pids.push(child.pid)

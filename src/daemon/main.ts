@@ -80,8 +80,9 @@ program
   .description('run a local cluster of daemons on loopback sharing one embedded Redis (Ctrl-C stops it)')
   .option('--nodes <n>', 'how many daemons (default 3)', '3')
   .option('--data-dir <dir>', 'where the nodes keep their data', '.aitbc-local')
-  .option('--base-port <port>', 'first API port; p2p ports start at base+100 (default 9001)', '9001')
-  .action(async (o: { nodes: string, dataDir: string, basePort: string }) => runLocalCluster(o))
+  .option('--base-port <port>', 'first API port (default 9001); p2p ports start at 7070', '9001')
+  .option('--set <key=value>', 'a config key for every daemon, repeatable, e.g. --set ops.gitDir=/opt/aitbc', collect)
+  .action(async (o: { nodes: string, dataDir: string, basePort: string, set?: string[] }) => runLocalCluster(o))
 
 const apiTarget = (cmd: Command) => {
   const o = cmd.optsWithGlobals() as { url: string, token?: string, json: boolean }

@@ -34,6 +34,8 @@ export interface MeshParts {
   pollChain(): Promise<ChainReading | null>
   /** The registry's cluster id, once read. */
   clusterId(): string | null
+  /** Tells the status gossip how many operations run here (the engine is built after the mesh). */
+  setRunningOps(count: () => number): void
 }
 
 interface RegistryParts {
@@ -64,6 +66,7 @@ export async function buildMesh(
       )
   const metrics = createMeshMetrics(metricsRegistry)
   let apiUrl: string | null = null
+  let runningOps = (): number => 0
 
   const local = (): LocalStatus => {
     const reading = chain?.current() ?? null
@@ -75,7 +78,7 @@ export async function buildMesh(
       last_sync: reading?.lastSync ?? null,
       git_head: null,
       registry: { cluster_id: clusterId.clusterId, host: location.hosts.join(','), db: location.db, prefix: location.prefix },
-      running_ops: 0,
+      running_ops: runningOps(),
       coordinator_url: apiUrl,
       problems,
     }
@@ -160,5 +163,8 @@ export async function buildMesh(
     chainReading: () => chain?.current() ?? null,
     pollChain: async () => (chain === null ? null : chain.readNow()),
     clusterId: () => clusterId.clusterId,
+    setRunningOps: (count) => {
+      runningOps = count
+    },
   }
 }

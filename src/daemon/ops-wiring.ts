@@ -197,6 +197,7 @@ export function buildOps(
     },
     log: logs.component('ops'),
   })
+  parts.setRunningOps(() => engine.runningCount)
   for (const [name, help, read] of [
     ['aitbc_ops_running', 'Operations running on this daemon', () => engine.runningCount],
     ['aitbc_ops_queued', 'Operations waiting for a slot on this daemon', () => engine.queuedCount],

@@ -9,9 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
-import { pino } from 'pino'
-import { RedisMessageStore, redisKeys } from '../src/coordinator/index.js'
-import { Mesh } from '../src/p2p/index.js'
+import type { Mesh } from '../src/p2p/index.js'
+import { startTestMesh } from '../test/fixtures/mesh.js'
 import { freePort, waitFor } from '../test/fixtures/poll.js'
 import { startRedis } from '../test/fixtures/redis-server.js'
 import { drive, fmt, printTable } from './stats.js'
@@ -24,21 +23,10 @@ const redis = await startRedis()
 const dir = mkdtempSync(join(tmpdir(), 'aitbc-heap-'))
 const client = new Redis(redis.url, { enableAutoPipelining: true })
 const ports = { a: await freePort(), b: await freePort() }
-const make = async (name: 'a' | 'b', other: 'a' | 'b'): Promise<Mesh> => {
-  const m = await Mesh.create({
-    selfName: name, keyFile: join(dir, `${name}.key`), listen: `/ip4/127.0.0.1/tcp/${ports[name]}`, psk: null, allowlist: [],
-    peers: [{ name: other, address: `/ip4/127.0.0.1/tcp/${ports[other]}` }],
-    statusIntervalMs: 1000, suspectAfterMs: 3000, offlineAfterMs: 5000, version: 'bench',
-    local: () => ({
-      chain: null, last_sync: null, git_head: null, running_ops: 0, coordinator_url: null, problems: [],
-      registry: { cluster_id: null, host: 'bench', db: 0, prefix: 'heap:' },
-    }),
-    messageStore: new RedisMessageStore({ redis: client, keys: redisKeys('heap:'), node: name }),
-    log: () => pino({ level: 'warn' }),
-  })
-  await m.start()
-  return m
-}
+const make = (name: 'a' | 'b', other: 'a' | 'b'): Promise<Mesh> => startTestMesh({
+  name, dir, port: ports[name], peers: [{ name: other, address: `/ip4/127.0.0.1/tcp/${ports[other]}` }],
+  redis: client, prefix: 'heap:', intervalMs: 1000, logLevel: 'warn',
+})
 const a = await make('a', 'b')
 const b = await make('b', 'a')
 await waitFor('b online', () => a.view.stateOf('b') === 'online', { timeoutMs: 20_000 })

@@ -18,11 +18,10 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import * as lp from 'it-length-prefixed'
 import { Redis } from 'ioredis'
-import { pino } from 'pino'
-import { RedisMessageStore, redisKeys } from '../src/coordinator/index.js'
+import { redisKeys } from '../src/coordinator/index.js'
 import { createMeshNode } from '../src/p2p/mesh-node.js'
-import { Mesh } from '../src/p2p/index.js'
 import { startDaemon } from '../test/fixtures/daemon.js'
+import { startTestMesh } from '../test/fixtures/mesh.js'
 import { freePort, waitFor } from '../test/fixtures/poll.js'
 import { startRedis } from '../test/fixtures/redis-server.js'
 import { drive, fmt, NAIVE_PROTOCOL, percentile, printTable } from './stats.js'
@@ -44,25 +43,10 @@ const receiver = await startDaemon({
 await waitFor('receiver ready', () => receiver.child.exitCode === null && fetch(`${receiver.url}/health`).then((r) => r.ok), { timeoutMs: 20_000 })
 
 const client = new Redis(redis.url, { enableAutoPipelining: true })
-const sender = await Mesh.create({
-  selfName: 'sender',
-  keyFile: join(dir, 'sender.key'),
-  listen: `/ip4/127.0.0.1/tcp/${senderPort}`,
-  psk: null,
-  allowlist: [],
-  peers: [{ name: 'receiver', address: receiver.p2pAddress }],
-  statusIntervalMs: 1000,
-  suspectAfterMs: 3000,
-  offlineAfterMs: 5000,
-  version: 'bench',
-  local: () => ({
-    chain: null, last_sync: null, git_head: null, running_ops: 0, coordinator_url: null, problems: [],
-    registry: { cluster_id: null, host: 'bench', db: 0, prefix: 'bench:' },
-  }),
-  messageStore: new RedisMessageStore({ redis: client, keys: redisKeys('bench:'), node: 'sender' }),
-  log: () => pino({ level: 'warn' }),
+const sender = await startTestMesh({
+  name: 'sender', dir, port: senderPort, peers: [{ name: 'receiver', address: receiver.p2pAddress }],
+  redis: client, prefix: 'bench:', intervalMs: 1000, logLevel: 'warn',
 })
-await sender.start()
 await waitFor('receiver online', () => sender.view.stateOf('receiver') === 'online', { timeoutMs: 20_000 })
 
 const naivePort = await freePort()

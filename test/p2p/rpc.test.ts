@@ -2,11 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
-import { pino } from 'pino'
 import t from 'tap'
 import { z } from 'zod'
-import { RedisMessageStore, redisKeys } from '../../src/coordinator/index.js'
-import { Mesh, RpcError } from '../../src/p2p/index.js'
+import { type Mesh, RpcError } from '../../src/p2p/index.js'
+import { startTestMesh } from '../fixtures/mesh.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
 import { startRedis } from '../fixtures/redis-server.js'
 
@@ -21,25 +20,8 @@ const ports = { alpha: await freePort(), beta: await freePort(), ghost: await fr
 const address = (n: keyof typeof ports) => `/ip4/127.0.0.1/tcp/${ports[n]}`
 
 async function mesh(name: 'alpha' | 'beta'): Promise<Mesh> {
-  const m = await Mesh.create({
-    selfName: name,
-    keyFile: join(dir, `${name}.key`),
-    listen: address(name),
-    psk: null,
-    allowlist: [],
-    peers: (['alpha', 'beta', 'ghost'] as const).filter((p) => p !== name).map((p) => ({ name: p, address: address(p) })),
-    statusIntervalMs: 200,
-    suspectAfterMs: 600,
-    offlineAfterMs: 1000,
-    version: 'test',
-    local: () => ({
-      chain: null, last_sync: null, git_head: null, running_ops: 0, coordinator_url: null, problems: [],
-      registry: { cluster_id: null, host: 'test', db: 0, prefix: 'rpc:' },
-    }),
-    messageStore: new RedisMessageStore({ redis: client, keys: redisKeys('rpc:'), node: name }),
-    log: () => pino({ level: 'silent' }),
-  })
-  await m.start()
+  const peers = (['alpha', 'beta', 'ghost'] as const).filter((p) => p !== name).map((p) => ({ name: p, address: address(p) }))
+  const m = await startTestMesh({ name, dir, port: ports[name], peers, redis: client, prefix: 'rpc:' })
   t.teardown(() => m.stop())
   return m
 }

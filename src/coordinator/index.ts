@@ -13,6 +13,7 @@ export { RedisMessageStore, type RedisMessageStoreInit } from './messages/redis-
 export { type MessageRouteDeps } from './http/routes/messages.js'
 export { type NodeRouteDeps } from './http/routes/nodes.js'
 export { readClusterId } from './registry/cluster-id.js'
+export { RedisBindingStore } from './registry/node-bindings.js'
 export { type TaskRouteDeps } from './http/routes/tasks.js'
 export { TaskDistributor, type TaskDistributorInit } from './tasks/task-distributor.js'
 export { type AgentSlot, type TaskLimits, TaskStore } from './tasks/task-store.js'

@@ -46,6 +46,10 @@ export interface RedisKeys {
   op(opId: string): string
   /** SET of ids of a node's operations not finished yet (marked interrupted after a restart). */
   opsRunning(node: string): string
+  /** LIST of the changing node actions served for one operation (JSON entries), kept as long as the operation. */
+  opActions(opId: string): string
+  /** HASH node name -> peer id, pinned on first sight (trust on first use); `nodes forget` removes one. */
+  readonly nodeBindings: string
 }
 
 export function redisKeys(prefix = ''): RedisKeys {
@@ -71,5 +75,7 @@ export function redisKeys(prefix = ''): RedisKeys {
     roundRobin: `${prefix}lb:rr`,
     op: (opId) => `${prefix}ops:${opId}`,
     opsRunning: (node) => `${prefix}node:${node}:ops:running`,
+    opActions: (opId) => `${prefix}ops:${opId}:actions`,
+    nodeBindings: `${prefix}cluster:node-peer-ids`,
   }
 }

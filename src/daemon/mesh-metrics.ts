@@ -1,11 +1,15 @@
 import { Counter, Gauge, type Registry } from 'prom-client'
-import type { Mesh, NodeTransition, ReceiptState } from '../p2p/index.js'
+import type { Mesh, NodeTransition, ReceiptState, RefusalReason } from '../p2p/index.js'
 
 /** Prometheus metrics of the mesh: node states and transitions, connections, messages. */
 export interface MeshMetrics {
   transition(t: NodeTransition): void
   receipt(state: ReceiptState): void
   inbound(): void
+  /** Counts a refused claim or call by reason. */
+  refused(reason: RefusalReason): void
+  /** Refusals counted so far, by reason. */
+  refusals(): Record<string, number>
   /** Gauges read from the mesh at scrape time. */
   attach(mesh: Mesh): void
 }
@@ -28,6 +32,13 @@ export function createMeshMetrics(registry: Registry): MeshMetrics {
     help: 'Messages this node received and stored (duplicates not counted)',
     registers: [registry],
   })
+  const refusals = new Counter({
+    name: 'aitbc_p2p_refusals_total',
+    help: 'Claims and calls refused for their sender: name_taken, unknown_name, peer_has_other_name, unknown_peer, forged_from, forbidden',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  })
+  const counted: Record<string, number> = {}
   let mesh: Mesh | null = null
   new Gauge({
     name: 'aitbc_mesh_connected_peers',
@@ -61,6 +72,11 @@ export function createMeshMetrics(registry: Registry): MeshMetrics {
     transition: (t) => transitions.inc({ node: t.name, to: t.to }),
     receipt: (state) => receipts.inc({ state }),
     inbound: () => inbound.inc(),
+    refused: (reason) => {
+      refusals.inc({ reason })
+      counted[reason] = (counted[reason] ?? 0) + 1
+    },
+    refusals: () => ({ ...counted }),
     attach: (m) => {
       mesh = m
     },

@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import {
   type HealthCheck,
@@ -6,10 +7,11 @@ import {
   type NodeRouteDeps,
   type RedisClient,
   type RedisKeys,
+  RedisBindingStore,
   RedisMessageStore,
 } from '../coordinator/index.js'
 import { type ChainReading, ChainMonitor, ChainRpc } from '../ops/index.js'
-import { type LocalStatus, Mesh, readPskFile } from '../p2p/index.js'
+import { type LocalStatus, Mesh, readPskFile, type Refusal } from '../p2p/index.js'
 import { ClusterIdReader } from './cluster-id-reader.js'
 import type { Config } from './config/schema.js'
 import type { Component } from './lifecycle.js'
@@ -85,6 +87,7 @@ export async function buildMesh(
   }
 
   const store = new RedisMessageStore({ redis: client, keys, node: config.node.name })
+  const refusalLog = refusalLogger(logs.component('p2p:identity'))
   mesh = await Mesh.create({
     selfName: config.node.name,
     keyFile: join(config.node.dataDir, 'node.key'),
@@ -98,6 +101,11 @@ export async function buildMesh(
     version: VERSION,
     local,
     messageStore: store,
+    bindingStore: new RedisBindingStore(client, keys),
+    onRefused: (r) => {
+      metrics.refused(r.reason)
+      refusalLog(r)
+    },
     log: (c) => logs.component(c),
     onTransition: (t) => {
       metrics.transition(t)
@@ -121,7 +129,11 @@ export async function buildMesh(
   return {
     mesh,
     components,
-    nodes: { nodes: () => mesh.view.snapshot() },
+    nodes: {
+      nodes: () => mesh.view.snapshot(),
+      refusals: () => metrics.refusals(),
+      forget: (name) => mesh.bindings.forget(name),
+    },
     messages: {
       send: (req) => mesh.messenger.send(req),
       get: (id) => mesh.messenger.get(id),
@@ -134,7 +146,7 @@ export async function buildMesh(
       maxMessageBytes: config.messages.maxBodyBytes,
     },
     extraChecks: () => {
-      const mismatches = mesh.view.registryMismatches()
+      const mismatches = [...mesh.view.registryMismatches(), ...(mesh.bindings.selfConflict === null ? [] : [mesh.bindings.selfConflict])]
       const rows = mesh.view.snapshot()
       const reading = chain?.current() ?? null
       return {
@@ -166,5 +178,27 @@ export async function buildMesh(
     setRunningOps: (count) => {
       runningOps = count
     },
+  }
+}
+
+/**
+ * Logs refusals: a taken name or a forged sender as an error naming both
+ * ids, the rest as warnings; after 100 lines a minute the rest is only counted
+ * (a flood of invented names must not flood the log).
+ */
+function refusalLogger(log: Logger): (r: Refusal) => void {
+  let windowStart = 0
+  let lines = 0
+  return (r) => {
+    const now = Date.now()
+    if (now - windowStart > 60_000) {
+      if (lines > 100) log.warn({ suppressed: lines - 100 }, `${lines - 100} more refusals in the last minute were counted, not logged`)
+      windowStart = now
+      lines = 0
+    }
+    if (++lines > 100) return
+    const fields = { reason: r.reason, node: r.name, peerId: r.peerId }
+    if (r.reason === 'name_taken' || r.reason === 'forged_from') log.error(fields, r.message)
+    else log.warn(fields, r.message)
   }
 }

@@ -11,11 +11,18 @@ export interface PeerDirectory {
   peerNames(): string[]
   /** Whether the name is this node or a known other node. */
   has(name: string): boolean
+  /** The peer id bound to the name: the only one a stream to it may reach. */
   peerIdOf(name: string): string | null
   addressOf(name: string): string | null
+  /** The bound name of a peer id, or null for a peer that is not a cluster member. */
+  nameOf(peerId: string): string | null
 }
 
-/** Opens a protocol stream to a node by name: by its gossiped peer id first, then its configured address. */
+/**
+ * Opens a protocol stream to a node by name, only ever to its bound peer id:
+ * by the id (an open connection), then by its configured address with the id
+ * appended, so the handshake fails if anyone else answers there.
+ */
 export async function dialNode(
   node: MeshLibp2p,
   directory: PeerDirectory,
@@ -23,12 +30,14 @@ export async function dialNode(
   protocol: string,
   signal: AbortSignal,
 ): Promise<Stream> {
-  const candidates: (PeerId | Multiaddr)[] = []
   const peerId = directory.peerIdOf(name)
+  if (peerId === null) {
+    throw new P2pError('ERR_PEER_UNREACHABLE', `node ${name} has no bound peer id yet (it is pinned from its first status, or set p2p.peers[].peerId)`)
+  }
+  const candidates: (PeerId | Multiaddr)[] = [peerIdFromString(peerId)]
   const address = directory.addressOf(name)
-  if (peerId !== null) candidates.push(peerIdFromString(peerId))
-  if (address !== null) candidates.push(peerMultiaddr(address))
-  let last: unknown = new Error('no peer id or address known')
+  if (address !== null) candidates.push(peerMultiaddr(address).encapsulate(`/p2p/${peerId}`))
+  let last: unknown = new Error('no address known')
   for (const c of candidates) {
     try {
       return await node.dialProtocol(c, protocol, { signal })

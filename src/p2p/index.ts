@@ -3,6 +3,7 @@
 export { type PeerDirectory } from './dial-node.js'
 export { P2pError } from './errors.js'
 export { Mesh, type MeshInit } from './mesh.js'
+export { type Admission, type BindingStore, NameBindings, type Refusal, type RefusalReason } from './name-bindings.js'
 export { type MembershipView, type NodeState, type NodeTransition, type NodeView } from './membership-view.js'
 export {
   isFinal,

@@ -1,3 +1,4 @@
+import type { NameBindings } from './name-bindings.js'
 import { formatUptime, type NodeStatus, type RegistryFingerprint } from './node-status.js'
 
 /** How a node looks from here. */
@@ -20,7 +21,12 @@ export interface NodeView {
   p2p_connections: number | null
   service_uptime: string | null
   last_sync: number | null
+  /** The peer id the name is bound to (configured or pinned); statuses from any other id are refused. */
   peer_id: string | null
+  /** How the name is bound to its peer id: configured, pinned on first sight, or not yet. */
+  identity: 'configured' | 'pinned' | null
+  /** The last refused claim of this name by another peer id, or null. */
+  identity_conflict: string | null
   address: string | null
   version: string | null
   git_head: string | null
@@ -40,6 +46,8 @@ export interface MembershipViewInit {
   offlineAfterMs: number
   /** Configured peers, shown (offline) even before they are first heard. */
   peers: readonly { name: string, address: string }[]
+  /** Who may speak as which name; the view only holds configured or bound names. */
+  bindings: NameBindings
   /** The status this node publishes, for its own row. */
   selfStatus(): NodeStatus
   /** Called for every state change (logging, metrics). */
@@ -80,9 +88,13 @@ export class MembershipView {
     }
   }
 
-  /** Takes a gossiped status; older or own statuses are ignored. Returns whether it was used. */
+  /**
+   * Takes a gossiped status whose signer was admitted for its name (see
+   * NameBindings.admit); older or own statuses are ignored. Returns whether it was used.
+   */
   observe(status: NodeStatus): boolean {
     if (status.name === this.init.selfName) return false
+    if (this.init.bindings.peerIdOf(status.name) !== status.peer_id) return false
     let member = this.members.get(status.name)
     if (member === undefined) {
       member = {
@@ -110,14 +122,22 @@ export class MembershipView {
     this.evaluate(m)
   }
 
-  /** Re-derives every state from the clock; run it a few times per status interval. */
+  /** Re-derives every state from the clock and drops names no longer bound (forgotten); run it a few times per status interval. */
   tick(): void {
-    for (const m of this.members.values()) this.evaluate(m)
+    for (const m of this.members.values()) {
+      if (m.address === null && !this.init.bindings.isKnown(m.name)) this.members.delete(m.name)
+      else this.evaluate(m)
+    }
   }
 
-  /** The peer id last heard from a node, if any. */
+  /** The peer id bound to a node's name, if any: the only one its traffic is accepted from. */
   peerIdOf(name: string): string | null {
-    return this.members.get(name)?.status?.peer_id ?? null
+    return this.init.bindings.peerIdOf(name)
+  }
+
+  /** The bound name of an authenticated peer id, or null for a peer that is not a cluster member. */
+  nameOf(peerId: string): string | null {
+    return this.init.bindings.nameOf(peerId)
   }
 
   /** The configured address of a node, if any. */
@@ -153,6 +173,8 @@ export class MembershipView {
       ageMs: 0,
       mismatch: null,
       self: true,
+      identity: 'configured',
+      conflict: this.init.bindings.selfConflict,
     })
     const now = this.now()
     const others = [...this.members.values()]
@@ -165,6 +187,9 @@ export class MembershipView {
         ageMs: m.heardAt === null ? null : Math.round(now - m.heardAt),
         mismatch: m.mismatch,
         self: false,
+        identity: this.init.bindings.sourceOf(m.name),
+        conflict: this.init.bindings.conflictOf(m.name),
+        peerId: this.init.bindings.peerIdOf(m.name),
       }))
     return [self, ...others]
   }
@@ -225,6 +250,9 @@ interface ViewExtras {
   ageMs: number | null
   mismatch: string | null
   self: boolean
+  identity: NodeView['identity']
+  conflict: string | null
+  peerId?: string | null
 }
 
 function toView(s: NodeStatus | null, x: ViewExtras): NodeView {
@@ -236,7 +264,9 @@ function toView(s: NodeStatus | null, x: ViewExtras): NodeView {
     p2p_connections: s?.p2p_connections ?? null,
     service_uptime: s === null ? null : formatUptime(s.uptime_s),
     last_sync: s?.last_sync ?? null,
-    peer_id: s?.peer_id ?? null,
+    peer_id: x.peerId ?? s?.peer_id ?? null,
+    identity: x.identity,
+    identity_conflict: x.conflict,
     address: x.address,
     version: s?.version ?? null,
     git_head: s?.git_head ?? null,

@@ -23,13 +23,22 @@ export interface MeshNodeInit {
   allowlist?: readonly string[]
   /** How long a dial may take (default 5000 ms). */
   dialTimeoutMs?: number
+  /** Whether a peer id is a cluster member (bound to a name); gossip is neither published nor gossiped to others. */
+  isMember?(peerId: string): boolean
+  /** Peers refused for now (a refused claim): no connection either way. */
+  isRefused?(peerId: string): boolean
 }
 
-/** A gater that keeps every peer not on the allowlist out, inbound and outbound. */
-export function allowlistGater(allowlist: readonly string[]): ConnectionGater {
-  if (allowlist.length === 0) return {}
+/**
+ * Keeps out, inbound and outbound, every peer not on the allowlist (when
+ * there is one) and every peer refused for now.
+ */
+export function meshGater(allowlist: readonly string[], isRefused: (peerId: string) => boolean = () => false): ConnectionGater {
   const allowed = new Set(allowlist)
-  const deny = (peer: PeerId): boolean => !allowed.has(peer.toString())
+  const deny = (peer: PeerId): boolean => {
+    const id = peer.toString()
+    return (allowed.size > 0 && !allowed.has(id)) || isRefused(id)
+  }
   return {
     denyDialPeer: deny,
     denyInboundEncryptedConnection: deny,
@@ -51,7 +60,7 @@ export async function createMeshNode(init: MeshNodeInit): Promise<MeshLibp2p> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(psk === null ? {} : { connectionProtector: preSharedKey({ psk }) }),
-    connectionGater: allowlistGater(init.allowlist ?? []),
+    connectionGater: meshGater(init.allowlist ?? [], init.isRefused),
     connectionManager: {
       dialTimeout: init.dialTimeoutMs ?? 5000,
       // Redial of configured peers is ours (see PeerRedialer): libp2p's queue gives up.
@@ -66,6 +75,12 @@ export async function createMeshNode(init: MeshNodeInit): Promise<MeshLibp2p> {
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
         fallbackToFloodsub: false,
+        // A peer that is no cluster member scores below the publish and gossip
+        // thresholds (so it is sent nothing) but above the graylist (so its
+        // first status can still be judged and pin its name).
+        ...(init.isMember === undefined
+          ? {}
+          : { scoreParams: { appSpecificScore: (id: string) => (init.isMember!(id) ? 0 : -6) }, scoreThresholds: { gossipThreshold: -10, publishThreshold: -50, graylistThreshold: -80 } }),
       }),
     },
   })

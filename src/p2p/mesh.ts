@@ -1,6 +1,8 @@
 import type { Logger } from 'pino'
 import { P2pError } from './errors.js'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { loadOrCreateNodeKey } from './identity.js'
+import { type BindingStore, NameBindings, type Refusal } from './name-bindings.js'
 import { MembershipView, type NodeTransition } from './membership-view.js'
 import { createMeshNode, type MeshLibp2p } from './mesh-node.js'
 import type { MessageStore, ReceiptState } from './messages/message-store.js'
@@ -18,7 +20,10 @@ export interface MeshInit {
   listen: string
   psk: Uint8Array | null
   allowlist: readonly string[]
-  peers: readonly { name: string, address: string }[]
+  /** Configured peers; a peerId binds the name, otherwise it is pinned on first sight. */
+  peers: readonly { name: string, address: string, peerId?: string }[]
+  /** The shared store of names pinned on first sight. */
+  bindingStore: BindingStore
   statusIntervalMs: number
   suspectAfterMs: number
   offlineAfterMs: number
@@ -32,6 +37,12 @@ export interface MeshInit {
   onRegistryMismatch?(name: string, mismatch: string | null): void
   onReceipt?(target: string, state: ReceiptState): void
   onInbound?(msg: MessageFrame): void
+  /** Every refused claim or call (logs, metrics). */
+  onRefused?(refusal: Refusal): void
+  /** How long a peer whose claim was refused is kept out (default 60000 ms). */
+  refuseForMs?: number
+  /** How long a connected peer may stay without a bound name before it is disconnected (default 10000 ms). */
+  unknownPeerGraceMs?: number
 }
 
 /** The p2p side of a daemon: libp2p node, redial, status gossip, membership, messages, RPC. */
@@ -45,26 +56,60 @@ export class Mesh {
     private readonly redialer: PeerRedialer,
     private readonly log: Logger,
     private readonly listen: string,
+    readonly bindings: NameBindings,
+    private readonly guard: PeerGuard,
   ) {}
 
   static async create(init: MeshInit): Promise<Mesh> {
     const { key, created } = await loadOrCreateNodeKey(init.keyFile)
     const log = init.log('p2p')
-    const node = await createMeshNode({ privateKey: key, listen: init.listen, psk: init.psk, allowlist: init.allowlist })
-    if (created) log.info({ peerId: node.peerId.toString(), keyFile: init.keyFile }, 'created a new node key')
     const peers = init.peers.filter((p) => p.name !== init.selfName)
+    const bindings = new NameBindings({
+      selfName: init.selfName,
+      selfPeerId: peerIdFromPrivateKey(key).toString(),
+      configured: peers,
+      store: init.bindingStore,
+      log: init.log('p2p:identity'),
+      onRefused: init.onRefused,
+    })
+    const guard = new PeerGuard(init.refuseForMs ?? 60_000)
+    const node = await createMeshNode({
+      privateKey: key,
+      listen: init.listen,
+      psk: init.psk,
+      allowlist: init.allowlist,
+      isMember: (id) => bindings.nameOf(id) !== null,
+      isRefused: (id) => guard.isRefused(id),
+    })
+    if (created) log.info({ peerId: node.peerId.toString(), keyFile: init.keyFile }, 'created a new node key')
+    // A peer caught making a false claim, or no member, is disconnected and kept out for a while.
+    const shut = (peerId: string): void => {
+      guard.refuse(peerId)
+      for (const c of node.getConnections()) {
+        if (c.remotePeer.toString() === peerId) c.abort(new Error('refused: not a cluster member or a false claim'))
+      }
+    }
     let gossip: StatusGossip | null = null
     const view = new MembershipView({
       selfName: init.selfName,
       suspectAfterMs: init.suspectAfterMs,
       offlineAfterMs: init.offlineAfterMs,
       peers,
+      bindings,
       selfStatus: () => gossip!.current(),
       onTransition: init.onTransition,
       onRegistryMismatch: init.onRegistryMismatch,
     })
     gossip = new StatusGossip({
-      node, selfName: init.selfName, version: init.version, intervalMs: init.statusIntervalMs, local: init.local, view, log: init.log('p2p:gossip'),
+      node,
+      selfName: init.selfName,
+      version: init.version,
+      intervalMs: init.statusIntervalMs,
+      local: init.local,
+      view,
+      bindings,
+      log: init.log('p2p:gossip'),
+      onRefusedPeer: (r) => shut(r.peerId),
     })
     const messenger = new Messenger({
       node,
@@ -74,12 +119,37 @@ export class Mesh {
       log: init.log('p2p:messenger'),
       onReceipt: init.onReceipt,
       onInbound: init.onInbound,
+      onRefused: (r) => {
+        init.onRefused?.(r)
+        if (r.reason === 'unknown_peer') shut(r.peerId)
+      },
     })
-    const rpc = new RpcService({ node, directory: view, log: init.log('p2p:rpc') })
+    const rpc = new RpcService({
+      node,
+      directory: view,
+      log: init.log('p2p:rpc'),
+      onUnknownPeer: (peerId) => {
+        init.onRefused?.({ reason: 'unknown_peer', name: null, peerId, message: `peer ${peerId} is no cluster member; its RPC call was refused` })
+        shut(peerId)
+      },
+    })
     const redialer = new PeerRedialer({
-      node, peers, log: init.log('p2p:redial'), onLost: (name, reason) => view.markLost(name, reason),
+      node,
+      peers,
+      log: init.log('p2p:redial'),
+      peerIdOf: (name) => bindings.peerIdOf(name),
+      onLost: (name, reason) => view.markLost(name, reason),
     })
-    return new Mesh(node, view, gossip, messenger, rpc, redialer, log, init.listen)
+    node.addEventListener('peer:connect', (evt) => {
+      const peerId = evt.detail.toString()
+      setTimeout(() => {
+        if (bindings.nameOf(peerId) !== null || node.status !== 'started') return
+        if (node.getConnections(evt.detail).length === 0) return
+        log.warn({ peerId }, 'peer never proved a cluster name; disconnected')
+        for (const c of node.getConnections(evt.detail)) c.abort(new Error('no cluster name bound to this peer'))
+      }, init.unknownPeerGraceMs ?? 10_000).unref()
+    })
+    return new Mesh(node, view, gossip, messenger, rpc, redialer, log, init.listen, bindings, guard)
   }
 
   /** This node's peer id. */
@@ -104,6 +174,7 @@ export class Mesh {
       throw new P2pError('ERR_P2P_LISTEN', `p2p cannot listen on ${this.listen}: ${listenFailure(err)}`, { cause: err })
     }
     try {
+      await this.bindings.start()
       await this.rpc.start()
       await this.messenger.start()
       this.gossip.start()
@@ -120,7 +191,29 @@ export class Mesh {
     this.gossip.stop()
     await this.messenger.stop()
     await this.rpc.stop()
+    this.bindings.stop()
     await this.node.stop()
+  }
+}
+
+/** Peers refused for a while after a false claim or a call as a non-member. */
+class PeerGuard {
+  private readonly until = new Map<string, number>()
+
+  constructor(private readonly forMs: number) {}
+
+  refuse(peerId: string): void {
+    // Bounded: a flood of fresh ids only ever keeps the newest refusals.
+    if (this.until.size >= 10_000) this.until.delete(this.until.keys().next().value!)
+    this.until.set(peerId, Date.now() + this.forMs)
+  }
+
+  isRefused(peerId: string): boolean {
+    const t = this.until.get(peerId)
+    if (t === undefined) return false
+    if (t > Date.now()) return true
+    this.until.delete(peerId)
+    return false
   }
 }
 

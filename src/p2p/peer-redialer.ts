@@ -8,6 +8,8 @@ export interface PeerRedialerInit {
   node: MeshLibp2p
   peers: readonly { name: string, address: string }[]
   log: Logger
+  /** The peer id bound to a name: once known, only that peer is accepted at the address. */
+  peerIdOf?(name: string): string | null
   /** First retry delay after a failed dial (default 250 ms). */
   minBackoffMs?: number
   /** Longest delay between dials of an unreachable peer (default 5000 ms). */
@@ -82,7 +84,10 @@ export class PeerRedialer {
         continue
       }
       try {
-        const conn = await node.dial(t.address, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
+        const bound = this.init.peerIdOf?.(t.name) ?? null
+        // With the id in the address the handshake fails if another peer answers there.
+        const address = bound === null ? t.address : t.address.encapsulate(`/p2p/${bound}`)
+        const conn = await node.dial(address, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
         // A gated peer's dial can look successful with no connection kept; only a held one counts.
         if (conn.status !== 'open' || node.getConnections(conn.remotePeer).length === 0) {
           throw new Error('connection was not kept (refused by the peer or by our allowlist)')

@@ -1,6 +1,7 @@
-import type { Message } from '@libp2p/interface'
+import { type Message, type PeerId, TopicValidatorResult } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import type { MembershipView } from './membership-view.js'
+import type { NameBindings, Refusal } from './name-bindings.js'
 import type { MeshLibp2p } from './mesh-node.js'
 import { type LocalStatus, type NodeStatus, nodeStatus, STATUS_TOPIC } from './node-status.js'
 
@@ -12,7 +13,10 @@ export interface StatusGossipInit {
   /** What the daemon knows about itself right now (chain, registry, ops...). */
   local(): LocalStatus
   view: MembershipView
+  bindings: NameBindings
   log: Logger
+  /** Called when a directly connected peer made a claim that was refused (the mesh closes it). */
+  onRefusedPeer?(refusal: Refusal): void
 }
 
 const MAX_STATUS_BYTES = 16 * 1024
@@ -29,7 +33,7 @@ export class StatusGossip {
   private tickTimer: NodeJS.Timeout | null = null
   private readonly encoder = new TextEncoder()
   private readonly decoder = new TextDecoder()
-  private readonly onMessage = (evt: CustomEvent<Message>): void => this.receive(evt.detail)
+  private readonly validate = (source: PeerId, msg: Message): Promise<TopicValidatorResult> => this.receive(source, msg)
 
   constructor(private readonly init: StatusGossipInit) {}
 
@@ -54,8 +58,9 @@ export class StatusGossip {
 
   start(): void {
     const pubsub = this.init.node.services.pubsub
+    // Validation decides before anything is relayed: a refused status goes no further than this node.
+    pubsub.topicValidators.set(STATUS_TOPIC, this.validate)
     pubsub.subscribe(STATUS_TOPIC)
-    pubsub.addEventListener('message', this.onMessage)
     const { intervalMs } = this.init
     this.publishTimer = setInterval(() => this.publish(), intervalMs)
     this.tickTimer = setInterval(() => this.init.view.tick(), Math.max(50, Math.min(250, intervalMs / 4)))
@@ -68,7 +73,7 @@ export class StatusGossip {
     this.publishTimer = null
     this.tickTimer = null
     const pubsub = this.init.node.services.pubsub
-    pubsub.removeEventListener('message', this.onMessage)
+    pubsub.topicValidators.delete(STATUS_TOPIC)
     pubsub.unsubscribe(STATUS_TOPIC)
   }
 
@@ -82,31 +87,40 @@ export class StatusGossip {
     })
   }
 
-  private receive(msg: Message): void {
-    if (msg.topic !== STATUS_TOPIC) return
-    if (msg.data.byteLength > MAX_STATUS_BYTES) return
+  private async receive(source: PeerId, msg: Message): Promise<TopicValidatorResult> {
+    const from = msg.type === 'signed' ? msg.from.toString() : null
+    // Unsigned status has no author to bind a name to.
+    if (from === null || msg.data.byteLength > MAX_STATUS_BYTES) return TopicValidatorResult.Reject
     let parsed: unknown
     try {
       parsed = JSON.parse(this.decoder.decode(msg.data))
     } catch {
-      this.init.log.warn({ from: fromOf(msg) }, 'status gossip that is not JSON ignored')
-      return
+      this.init.log.warn({ from }, 'status gossip that is not JSON refused')
+      return TopicValidatorResult.Reject
     }
     const result = nodeStatus.safeParse(parsed)
     if (!result.success) {
-      this.init.log.warn({ from: fromOf(msg), issue: result.error.issues[0]?.path.join('.') }, 'malformed status gossip ignored')
-      return
+      this.init.log.warn({ from, issue: result.error.issues[0]?.path.join('.') }, 'malformed status gossip refused')
+      return TopicValidatorResult.Reject
     }
-    // Signed messages carry their author; a status for another peer id is forged or relayed wrongly.
-    const from = fromOf(msg)
-    if (from !== null && from !== result.data.peer_id) {
-      this.init.log.warn({ from, claimed: result.data.peer_id, name: result.data.name }, 'status gossip with a foreign peer id ignored')
-      return
+    const status = result.data
+    if (from !== status.peer_id) {
+      this.init.log.warn({ from, claimed: status.peer_id, name: status.name }, 'status gossip with a foreign peer id refused')
+      return TopicValidatorResult.Reject
     }
-    this.init.view.observe(result.data)
+    let admission
+    try {
+      admission = await this.init.bindings.admit(status.name, from)
+    } catch (err) {
+      // The shared store is down: neither pin nor refuse; the next status is judged again.
+      this.init.log.debug({ err, node: status.name }, 'could not check a name binding')
+      return TopicValidatorResult.Ignore
+    }
+    if (!admission.ok) {
+      if (source.toString() === from) this.init.onRefusedPeer?.(admission.refusal)
+      return TopicValidatorResult.Reject
+    }
+    this.init.view.observe(status)
+    return TopicValidatorResult.Accept
   }
-}
-
-function fromOf(msg: Message): string | null {
-  return msg.type === 'signed' ? msg.from.toString() : null
 }

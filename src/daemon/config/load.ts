@@ -59,16 +59,33 @@ function withPort(listen: unknown, port: string): unknown {
   return base.replace(/\/tcp\/\d+/, `/tcp/${port}`)
 }
 
-/** Parses `name=address` peer specs (AITBC_PEERS, --peer). */
-export function parsePeers(specs: string[], origin: string): { name: string, address: string }[] {
+/**
+ * Parses `name=address[@peerid]` peer specs (AITBC_PEERS, --peer); a
+ * multiaddr ending in /p2p/<peerid> gives the peer id too.
+ */
+export function parsePeers(specs: string[], origin: string): { name: string, address: string, peerId?: string }[] {
   return specs
     .flatMap((s) => s.split(','))
     .map((s) => s.trim())
     .filter(Boolean)
     .map((spec) => {
       const eq = spec.indexOf('=')
-      if (eq <= 0) throw new ConfigError(`${origin}: peer "${spec}" is not of the form name=address`)
-      return { name: spec.slice(0, eq), address: spec.slice(eq + 1) }
+      if (eq <= 0) throw new ConfigError(`${origin}: peer "${spec}" is not of the form name=address or name=address@peerid`)
+      const name = spec.slice(0, eq)
+      let address = spec.slice(eq + 1)
+      let peerId: string | undefined
+      const at = address.lastIndexOf('@')
+      if (at >= 0) {
+        peerId = address.slice(at + 1)
+        address = address.slice(0, at)
+      }
+      const p2p = /^(\/.*)\/p2p\/([^/]+)$/.exec(address)
+      if (p2p !== null) {
+        if (peerId !== undefined && peerId !== p2p[2]) throw new ConfigError(`${origin}: peer "${spec}" names two different peer ids`)
+        address = p2p[1]!
+        peerId = p2p[2]
+      }
+      return peerId === undefined ? { name, address } : { name, address, peerId }
     })
 }
 

@@ -18,9 +18,13 @@ const token = z.strictObject({
   scopes: z.array(SCOPE).min(1, 'expected at least one scope: read, agent, operate, admin'),
 })
 
+const peerId = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{40,60}$/, 'expected a peer id (12D3KooW...; aitbc-node init or GET /nodes shows it)')
+
 const peer = z.strictObject({
   name: nodeName,
   address: z.string().min(1, 'expected a multiaddr (/ip4/10.0.0.2/tcp/7070) or host:port'),
+  /** The node's peer id: binds the name to it (otherwise it is pinned in the registry on first sight). */
+  peerId: peerId.optional(),
   /** The SSH fallback path to this node, used when its daemon does not answer. */
   ssh: z
     .strictObject({
@@ -48,9 +52,9 @@ export const configSchema = z.strictObject({
         .default('/ip4/0.0.0.0/tcp/7070'),
       peers: z.array(peer).default([]),
       psk: z.string().min(1).nullable().default(null),
-      allowlist: z
-        .array(z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{40,60}$/, 'expected a peer id (12D3KooW...; see GET /nodes)'))
-        .default([]),
+      allowlist: z.array(peerId).default([]),
+      /** Accept any peer on a non-loopback listener with neither psk nor allowlist: must be written explicitly. */
+      insecure: z.boolean().default(false),
       statusIntervalMs: ms(100).default(1000),
       suspectAfterMs: ms(200).default(3000),
       offlineAfterMs: ms(300).default(5000),

@@ -1,13 +1,19 @@
 import type { IncomingStreamData } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import { frameChannel } from '../frames.js'
+import type { PeerDirectory } from '../dial-node.js'
+import type { Refusal } from '../name-bindings.js'
 import type { MessageStore } from './message-store.js'
 import { type AckFrame, MAX_MESSAGE_FRAME_BYTES, type MessageFrame, messageFrame } from './wire.js'
 
 export interface MessageReceiverInit {
   selfName: string
   store: MessageStore
+  /** Maps the authenticated peer id to its bound name. */
+  directory: Pick<PeerDirectory, 'nameOf'>
   log: Logger
+  /** Called for a stream from a non-member or a frame with a forged sender. */
+  onRefused?(refusal: Refusal): void
   /** Messages persisted concurrently per stream (default 256). */
   maxInFlight?: number
   /** Called after a message is persisted for the first time. */
@@ -22,13 +28,19 @@ export interface MessageReceiverInit {
 export function messageHandler(init: MessageReceiverInit): (data: IncomingStreamData) => void {
   const maxInFlight = init.maxInFlight ?? 256
   return ({ stream, connection }) => {
-    const channel = frameChannel(stream, messageFrame, MAX_MESSAGE_FRAME_BYTES)
     const fromPeer = connection.remotePeer.toString()
+    const sender = init.directory.nameOf(fromPeer)
+    if (sender === null) {
+      init.onRefused?.({ reason: 'unknown_peer', name: null, peerId: fromPeer, message: `peer ${fromPeer} is no cluster member; its message stream was closed` })
+      stream.abort(new Error('not a cluster member'))
+      return
+    }
+    const channel = frameChannel(stream, messageFrame, MAX_MESSAGE_FRAME_BYTES)
     const serve = async (): Promise<void> => {
       const inFlight = new Set<Promise<void>>()
       try {
         for await (const frame of channel.frames()) {
-          const p = accept(init, frame, fromPeer)
+          const p = accept(init, frame, fromPeer, sender)
             .then((ack) => {
               if (ack !== null) channel.send(ack)
               // Not persisted, so no ack: closing the stream makes the sender retry soon.
@@ -54,15 +66,20 @@ export function messageHandler(init: MessageReceiverInit): (data: IncomingStream
   }
 }
 
-async function accept(init: MessageReceiverInit, frame: MessageFrame, fromPeer: string): Promise<AckFrame | null> {
+async function accept(init: MessageReceiverInit, frame: MessageFrame, fromPeer: string, sender: string): Promise<AckFrame | null> {
   const reject = (reason: string): AckFrame => ({ t: 'ack', id: frame.id, result: 'rejected', reason })
+  if (frame.from !== sender) {
+    const message = `peer ${fromPeer} is ${sender} but sent a message from "${frame.from}"`
+    init.onRefused?.({ reason: 'forged_from', name: frame.from, peerId: fromPeer, message })
+    return reject(`from is ${frame.from} but the sender is ${sender}`)
+  }
   if (frame.to !== init.selfName) return reject(`this is node ${init.selfName}, not ${frame.to}`)
   const now = Date.now()
   if (frame.expires_at <= now) return reject('expired before it arrived')
   try {
     const result = await init.store.acceptInbound({
       id: frame.id,
-      from: frame.from,
+      from: sender,
       from_peer: fromPeer,
       to: frame.to,
       body: frame.body,

@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import { P2pError } from '../errors.js'
 import type { MeshLibp2p } from '../mesh-node.js'
 import { dialNode, type PeerDirectory } from '../dial-node.js'
+import type { Refusal } from '../name-bindings.js'
 import { MessageLink } from './message-link.js'
 import { messageHandler } from './message-receiver.js'
 import type { MessageStore, OutgoingMessage, OutgoingRecord, Receipt, ReceiptState } from './message-store.js'
@@ -24,6 +25,8 @@ export interface MessengerInit {
   onReceipt?(target: string, state: ReceiptState): void
   /** Called when this node stores a new inbound message (metrics). */
   onInbound?(msg: MessageFrame): void
+  /** Called for inbound traffic refused for its sender (non-member, forged from). */
+  onRefused?(refusal: Refusal): void
 }
 
 /** What POST /messages asks for. */
@@ -70,7 +73,7 @@ export class Messenger {
     const { node, selfName, store, log } = this.init
     await node.handle(
       MESSAGE_PROTOCOL,
-      messageHandler({ selfName, store, log, onDelivered: this.init.onInbound }),
+      messageHandler({ selfName, store, directory: this.init.directory, log, onDelivered: this.init.onInbound, onRefused: this.init.onRefused }),
       { maxInboundStreams: 64 },
     )
     node.addEventListener('peer:connect', this.onConnect)

@@ -11,8 +11,14 @@ import { MAX_RPC_FRAME_BYTES, RPC_PROTOCOL, type RpcResponse, rpcRequest, rpcRes
 export interface RpcCallContext {
   /** Aborted when the caller's deadline passes or the daemon stops. */
   signal: AbortSignal
-  /** Peer id of the caller. */
+  /** Peer id of the caller (authenticated by the connection). */
   peer: string
+  /** The caller's bound node name: who is asking, never a field of the frame. */
+  caller: string
+  /** The operation the caller says the call belongs to; the callee checks it (see src/ops/node-actions). */
+  opId: string | null
+  /** ms since the epoch by which the caller stops waiting. */
+  deadlineAt: number
 }
 
 /** A registered method: its params schema and the handler that answers it. */
@@ -35,6 +41,8 @@ export interface RpcServiceInit {
   log: Logger
   /** Concurrent inbound RPC streams per connection (default 32). */
   maxInboundStreams?: number
+  /** Called when a peer that is no cluster member opens a call (it gets nothing). */
+  onUnknownPeer?(peerId: string): void
 }
 
 /**
@@ -68,7 +76,7 @@ export class RpcService {
     nodeName: string,
     method: string,
     params: unknown,
-    opts: { timeoutMs: number, signal?: AbortSignal },
+    opts: { timeoutMs: number, signal?: AbortSignal, opId?: string | null },
   ): Promise<unknown> {
     const deadline = AbortSignal.timeout(opts.timeoutMs)
     const signal = opts.signal === undefined ? deadline : AbortSignal.any([deadline, opts.signal])
@@ -87,7 +95,7 @@ export class RpcService {
     signal.addEventListener('abort', onAbort, { once: true })
     try {
       const remaining = opts.timeoutMs - (Date.now() - started)
-      channel.send({ t: 'req', method, params, deadline_ms: Math.max(1, Math.min(600_000, remaining)) })
+      channel.send({ t: 'req', method, params, deadline_ms: Math.max(1, Math.min(600_000, remaining)), op_id: opts.opId ?? null })
       channel.end()
       for await (const res of channel.frames()) return unwrap(res, nodeName)
       throw new RpcError('ERR_RPC_NO_ANSWER', `node ${nodeName} closed the call without an answer`, nodeName)
@@ -104,10 +112,18 @@ export class RpcService {
 
   private serve({ stream, connection }: IncomingStreamData): void {
     const peer = connection.remotePeer.toString()
+    const caller = this.init.directory.nameOf(peer)
+    if (caller === null) {
+      // Not a cluster member: no method list, no error text, nothing.
+      this.init.onUnknownPeer?.(peer)
+      stream.abort(new P2pError('ERR_UNKNOWN_PEER', 'not a cluster member'))
+      return
+    }
     const channel = frameChannel(stream, rpcRequest, MAX_RPC_FRAME_BYTES)
     const run = async (): Promise<void> => {
       for await (const req of channel.frames()) {
-        channel.send(await this.answer(req.method, req.params, req.deadline_ms, peer))
+        const deadlineAt = Date.now() + req.deadline_ms
+        channel.send(await this.answer(req.method, req.params, { peer, caller, opId: req.op_id ?? null, deadlineAt }))
         channel.end()
         return
       }
@@ -120,7 +136,7 @@ export class RpcService {
     })
   }
 
-  private async answer(name: string, params: unknown, deadlineMs: number, peer: string): Promise<RpcResponse> {
+  private async answer(name: string, params: unknown, call: Omit<RpcCallContext, 'signal'>): Promise<RpcResponse> {
     const fail = (code: string, message: string): RpcResponse => ({ t: 'res', ok: false, error: { code, message } })
     const method = this.methods.get(name)
     if (method === undefined) {
@@ -131,9 +147,9 @@ export class RpcService {
       const issue = parsed.error.issues[0]
       return fail('ERR_RPC_BAD_PARAMS', `params.${issue?.path.join('.') ?? ''}: ${issue?.message}`)
     }
-    const signal = AbortSignal.any([AbortSignal.timeout(deadlineMs), this.stopping.signal])
+    const signal = AbortSignal.any([AbortSignal.timeout(Math.max(1, call.deadlineAt - Date.now())), this.stopping.signal])
     try {
-      const result = await method.handler(parsed.data, { signal, peer })
+      const result = await method.handler(parsed.data, { ...call, signal })
       return { t: 'res', ok: true, result: (result ?? null) as RpcResponse extends { result: infer J } ? J : never }
     } catch (err) {
       const code = (err as { code?: unknown }).code

@@ -12,6 +12,8 @@ export const rpcRequest = z.strictObject({
   params: z.json(),
   /** How long the caller will wait, so the callee can give up at the same time. */
   deadline_ms: z.number().int().min(1).max(600_000),
+  /** The operation this call belongs to; a changing action is refused without one the callee finds in the journal. */
+  op_id: z.string().min(1).max(100).nullable().optional(),
 })
 export type RpcRequest = z.infer<typeof rpcRequest>
 

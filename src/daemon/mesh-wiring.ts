@@ -11,7 +11,7 @@ import {
   RedisMessageStore,
 } from '../coordinator/index.js'
 import { type ChainReading, ChainMonitor, ChainRpc } from '../ops/index.js'
-import { type LocalStatus, Mesh, readPskFile, type Refusal } from '../p2p/index.js'
+import { type LocalStatus, Mesh, readPskFile, type Refusal, type RefusalReason } from '../p2p/index.js'
 import { ClusterIdReader } from './cluster-id-reader.js'
 import type { Config } from './config/schema.js'
 import type { Component } from './lifecycle.js'
@@ -38,6 +38,8 @@ export interface MeshParts {
   clusterId(): string | null
   /** Tells the status gossip how many operations run here (the engine is built after the mesh). */
   setRunningOps(count: () => number): void
+  /** Counts a refusal decided outside the mesh (a forbidden node action). */
+  countRefusal(reason: RefusalReason): void
 }
 
 interface RegistryParts {
@@ -178,6 +180,7 @@ export async function buildMesh(
     setRunningOps: (count) => {
       runningOps = count
     },
+    countRefusal: (reason) => metrics.refused(reason),
   }
 }
 

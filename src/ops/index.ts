@@ -19,12 +19,14 @@ export {
   type ClusterAccess,
   type LiveHealth,
   type LiveStatus,
-  type LocalProbe,
+  type ActionCall,
   resolveTargets,
   type SshCheck,
   UnknownTargetError,
 } from './operations/cluster-access.js'
-export { syncGit, type GitSyncResult } from './local/git-sync.js'
+export { GitError, gitHead, syncGit, type GitSyncResult } from './local/git-sync.js'
+export { type ProcessResult, runProcess } from './local/run-process.js'
+export * from './node-actions/index.js'
 export { controlService, runAction } from './local/service-control.js'
 export { configDigests, readConfigFile, writeConfigFile } from './local/config-digest.js'
 export { ActionRefusedError, checkAction, coordinateRunner } from './operations/coordinate-op.js'
@@ -33,3 +35,4 @@ export { type ChainAnswer, syncRunner } from './operations/sync-op.js'
 export { statusRunner } from './operations/status-op.js'
 export { knownHostsName, knownKeys } from './ssh/known-hosts.js'
 export { shellQuote, SshError, sshExec, type SshTarget } from './ssh/ssh-transport.js'
+export { sshFallbackCheck, type SshFallbackSettings } from './ssh/ssh-fallback.js'

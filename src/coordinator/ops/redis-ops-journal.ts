@@ -1,4 +1,4 @@
-import type { OpRecord, OpsJournal } from '../../ops/index.js'
+import type { ActionRecord, OpRecord, OpsJournal } from '../../ops/index.js'
 import type { RedisKeys } from '../redis-keys.js'
 import { type RedisClient, withRedis } from '../registry/agent-registry.js'
 
@@ -19,8 +19,19 @@ export class RedisOpsJournal implements OpsJournal {
   }
 
   async get(id: string): Promise<OpRecord | null> {
-    const raw = await withRedis(() => this.redis.get(this.keys.op(id)))
-    return raw === null ? null : (JSON.parse(raw) as OpRecord)
+    const [raw, actions] = await withRedis(async () => {
+      const res = await this.redis.multi().get(this.keys.op(id)).lrange(this.keys.opActions(id), 0, 999).exec()
+      return [res?.[0]?.[1] as string | null, (res?.[1]?.[1] ?? []) as string[]] as const
+    })
+    if (raw === null) return null
+    const rec = JSON.parse(raw) as OpRecord
+    rec.actions = actions.map((a) => JSON.parse(a) as ActionRecord)
+    return rec
+  }
+
+  async recordAction(opId: string, rec: ActionRecord): Promise<void> {
+    const key = this.keys.opActions(opId)
+    await withRedis(() => this.redis.multi().rpush(key, JSON.stringify(rec)).ltrim(key, -1000, -1).expire(key, KEEP_S).exec())
   }
 
   async interruptLeftovers(node: string): Promise<number> {

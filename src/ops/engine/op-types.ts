@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import type { ActionRecord } from '../node-actions/node-action-server.js'
 
 export const OPERATIONS = ['status', 'health', 'sync', 'message', 'coordinate'] as const
 export type Operation = (typeof OPERATIONS)[number]
@@ -59,9 +60,13 @@ export interface OpRecord {
   state: 'queued' | 'running' | 'done' | 'interrupted'
   request: OpRequest
   created_at: string
+  /** ms since the epoch by which the operation answers, counted from its submission. */
+  deadline_at: number
   finished_at: string | null
   report: OpReport | null
   events: OpEvent[]
+  /** Changing node actions served for it, as each serving node journalled them. */
+  actions?: ActionRecord[]
 }
 
 /** A progress event (also sent as SSE). */

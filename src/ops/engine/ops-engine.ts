@@ -1,19 +1,24 @@
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import type { OpEvent, Operation, OpRecord, OpReport, OpRequest } from './op-types.js'
+import type { ActionRecord } from '../node-actions/node-action-server.js'
+import type { OpEvent, OpIssue, Operation, OpRecord, OpReport, OpRequest } from './op-types.js'
 import { fanOut, type TargetResult } from './fan-out.js'
 
 /** Where operations are kept so any daemon, and this one after a restart, can show them. */
 export interface OpsJournal {
   save(rec: OpRecord): Promise<void>
   get(id: string): Promise<OpRecord | null>
+  /** Adds a changing node action served for an operation (by any node). */
+  recordAction(opId: string, rec: ActionRecord): Promise<void>
   /** Marks this node's operations that were running when it stopped as interrupted; returns how many. */
   interruptLeftovers(node: string): Promise<number>
 }
 
 /** What an operation's code gets: its deadline and a way to report progress and reach targets. */
 export interface OpContext {
+  /** The operation's id: node actions that change something carry it, and the serving node checks it in the journal. */
+  readonly opId: string
   readonly signal: AbortSignal
   /** ms since the epoch at which the operation must have answered. */
   readonly deadlineAt: number
@@ -39,6 +44,8 @@ export interface OpsEngineInit {
   runners: Partial<Record<Operation, OpRunner>>
   /** Checks a request before it is queued (e.g. that the target exists); throws to refuse it. */
   check?(req: OpRequest): void
+  /** The targets a request names, for the report of an operation that never left the queue. */
+  targetsOf?(req: OpRequest): string[]
   log: Logger
 }
 
@@ -47,12 +54,15 @@ interface Job {
   deadlineAt: number
   controller: AbortController
   resolve(rec: OpRecord): void
+  /** Answers a still-queued operation at its deadline. */
+  expiry: NodeJS.Timeout | null
 }
 
 /**
  * Runs operations: at most maxConcurrent at once, the rest in a bounded
- * queue, each under a hard deadline counted from its submission. Progress
- * goes to the journal and to listeners (SSE).
+ * queue, each under a hard deadline counted from its submission: one still
+ * queued at its deadline answers then, as not started. Progress goes to the
+ * journal and to listeners (SSE).
  */
 export class OpsEngine {
   private running = 0
@@ -73,7 +83,10 @@ export class OpsEngine {
 
   /** Aborts every running and queued operation (their reports say so). */
   async stop(): Promise<void> {
-    for (const job of [...this.active.values(), ...this.queue]) job.controller.abort(new Error('the daemon is stopping'))
+    for (const job of [...this.active.values(), ...this.queue]) {
+      if (job.expiry !== null) clearTimeout(job.expiry)
+      job.controller.abort(new Error('the daemon is stopping'))
+    }
   }
 
   get runningCount(): number {
@@ -93,20 +106,44 @@ export class OpsEngine {
       )
     }
     const timeoutMs = req.timeout === undefined ? this.init.defaultTimeoutMs : Math.round(req.timeout * 1000)
+    const now = Date.now()
     const rec: OpRecord = {
-      op_id: randomUUID(), node: this.init.node, state: 'queued', request: req, created_at: new Date().toISOString(),
-      finished_at: null, report: null, events: [],
+      op_id: randomUUID(), node: this.init.node, state: 'queued', request: req, created_at: new Date(now).toISOString(),
+      deadline_at: now + timeoutMs, finished_at: null, report: null, events: [],
     }
     let resolve!: (r: OpRecord) => void
     const done = new Promise<OpRecord>((r) => {
       resolve = r
     })
-    const job: Job = { rec, deadlineAt: Date.now() + timeoutMs, controller: new AbortController(), resolve }
+    const job: Job = { rec, deadlineAt: rec.deadline_at, controller: new AbortController(), resolve, expiry: null }
+    job.expiry = setTimeout(() => this.expire(job), timeoutMs)
+    job.expiry.unref()
     this.active.set(rec.op_id, job)
     this.queue.push(job)
     this.persist(rec)
     this.pump()
     return { id: rec.op_id, done }
+  }
+
+  /** The deadline came while the operation still waited for a slot: it answers now, as not started. */
+  private expire(job: Job): void {
+    const i = this.queue.indexOf(job)
+    if (i < 0) return
+    this.queue.splice(i, 1)
+    const { rec } = job
+    const targets = this.init.targetsOf?.(rec.request) ?? [rec.request.target_node]
+    const waitedS = Math.round((Date.now() - Date.parse(rec.created_at)) / 100) / 10
+    const error = `not started: it waited ${waitedS} s for one of ${this.init.maxConcurrent} operation slots on ${this.init.node} until its deadline`
+    rec.report = failedReport(rec.request, this.init.node, new Error(error), targets.map((node) => ({
+      node, step: 'queue', error, suggestion: 'retry when fewer operations run, or give it a longer timeout',
+    })))
+    rec.report.execution_time = waitedS
+    rec.state = 'done'
+    rec.finished_at = new Date().toISOString()
+    this.persist(rec)
+    this.active.delete(rec.op_id)
+    this.events.emit(rec.op_id, null)
+    job.resolve(rec)
   }
 
   get(id: string): Promise<OpRecord | null> {
@@ -127,6 +164,7 @@ export class OpsEngine {
   private pump(): void {
     while (this.running < this.init.maxConcurrent && this.queue.length > 0) {
       const job = this.queue.shift()!
+      if (job.expiry !== null) clearTimeout(job.expiry)
       this.running++
       this.peakRunning = Math.max(this.peakRunning, this.running)
       this.run(job)
@@ -143,12 +181,14 @@ export class OpsEngine {
 
   private async run(job: Job): Promise<void> {
     const { rec } = job
-    const started = Date.now()
     rec.state = 'running'
-    this.persist(rec)
+    // Serving nodes check changing actions against this record: it is in the journal before the first call.
+    await this.init.journal.save(rec).catch((err: unknown) => this.init.log.warn({ err, op: rec.op_id }, 'could not journal an operation'))
+    const started = Date.now()
     const remaining = Math.max(1, job.deadlineAt - started)
     const signal = AbortSignal.any([AbortSignal.timeout(remaining), job.controller.signal])
     const ctx: OpContext = {
+      opId: rec.op_id,
       signal,
       deadlineAt: job.deadlineAt,
       progress: (node, step, detail) => {
@@ -180,7 +220,7 @@ export class OpsEngine {
   }
 }
 
-function failedReport(req: OpRequest, node: string, err: Error): OpReport {
+function failedReport(req: OpRequest, node: string, err: Error, issues?: OpIssue[]): OpReport {
   return {
     summary: `${req.operation} failed on ${node}: ${err.message}`,
     operation: req.operation,
@@ -189,7 +229,7 @@ function failedReport(req: OpRequest, node: string, err: Error): OpReport {
     sync_result: 'failed',
     sync_details: { blockchain_synced: false, mempool_synced: false, configuration_synced: false, git_synced: false },
     message_delivery: { sent: 0, delivered: 0, failed: 0 },
-    issues: [{ node, step: req.operation, error: err.message, suggestion: `look at journalctl -u aitbc-node on ${node}` }],
+    issues: issues ?? [{ node, step: req.operation, error: err.message, suggestion: `look at journalctl -u aitbc-node on ${node}` }],
     recommendations: [],
     confidence: 0,
     execution_time: 0,

@@ -1,7 +1,4 @@
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
-
-const run = promisify(execFile)
+import { runProcess } from './run-process.js'
 
 /** What a git sync did on one node. */
 export interface GitSyncResult {
@@ -11,9 +8,23 @@ export interface GitSyncResult {
   detail: string
 }
 
+/** A git step that failed, with git's own words. */
+export class GitError extends Error {
+  readonly code = 'ERR_GIT'
+}
+
 async function git(dir: string, args: string[], signal: AbortSignal): Promise<string> {
-  const { stdout } = await run('git', ['-C', dir, ...args], { signal, timeout: 60_000, maxBuffer: 4 * 1024 * 1024 })
-  return stdout.trim()
+  const r = await runProcess(['git', '-C', dir, ...args], { signal, timeoutMs: 60_000 })
+  if (r.killed) throw new GitError(`git ${args[0]} in ${dir} was stopped at the deadline`)
+  if (r.spawnError !== null) throw new GitError(`git cannot be run: ${r.spawnError.message}`)
+  if (r.code !== 0) throw new GitError(`git ${args.join(' ')} in ${dir} failed (exit ${r.code}): ${r.stderr.trim().slice(-500)}`)
+  return r.stdout.trim()
+}
+
+/** `git log --oneline -1` in dir, or null when it is not a repository (or git is missing). */
+export async function gitHead(dir: string | null, signal: AbortSignal): Promise<string | null> {
+  if (dir === null) return null
+  return git(dir, ['log', '--oneline', '-1'], signal).then((h) => h || null, () => null)
 }
 
 /**

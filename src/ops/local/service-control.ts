@@ -1,39 +1,30 @@
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
+import { runProcess } from './run-process.js'
 
-const run = promisify(execFile)
-
-/** Runs `<manager> <verb> <service>` without a shell; the signal kills it. */
+/** Runs `<manager> <verb> <service>` without a shell; the deadline kills its whole process group. */
 export async function controlService(
   manager: string,
   verb: 'restart' | 'start' | 'is-active',
   service: string,
   signal: AbortSignal,
 ): Promise<{ ok: boolean, output: string }> {
-  try {
-    const { stdout, stderr } = await run(manager, [verb, service], { signal, timeout: 60_000 })
-    return { ok: true, output: `${stdout}${stderr}`.trim() }
-  } catch (err) {
-    const e = err as { stdout?: string, stderr?: string, message: string }
-    return { ok: false, output: `${e.stdout ?? ''}${e.stderr ?? ''}`.trim() || e.message }
-  }
+  const r = await runProcess([manager, verb, service], { signal, timeoutMs: 60_000 })
+  const output = `${r.stdout}${r.stderr}`.trim()
+  if (r.spawnError !== null) return { ok: false, output: `${manager} cannot be run: ${r.spawnError.message}` }
+  if (r.killed) return { ok: false, output: `${manager} ${verb} ${service} was stopped at the deadline${output === '' ? '' : `: ${output}`}` }
+  return { ok: r.code === 0, output: output.slice(-4000) }
 }
 
-/** Runs an allowlisted action's command line (argv, no shell) with its own timeout and the signal. */
+/** Runs an allowlisted action's command line (argv, no shell) under its own timeout and the deadline. */
 export async function runAction(
-  command: string[],
+  command: readonly string[],
   timeoutMs: number,
   signal: AbortSignal,
 ): Promise<{ ok: boolean, exit_code: number | null, output: string }> {
-  try {
-    const { stdout, stderr } = await run(command[0]!, command.slice(1), { signal, timeout: timeoutMs, maxBuffer: 1024 * 1024 })
-    return { ok: true, exit_code: 0, output: `${stdout}${stderr}`.trim().slice(-4000) }
-  } catch (err) {
-    const e = err as { code?: unknown, stdout?: string, stderr?: string, message: string }
-    return {
-      ok: false,
-      exit_code: typeof e.code === 'number' ? e.code : null,
-      output: (`${e.stdout ?? ''}${e.stderr ?? ''}`.trim() || e.message).slice(-4000),
-    }
+  const r = await runProcess(command, { signal, timeoutMs })
+  const output = `${r.stdout}${r.stderr}`.trim()
+  if (r.spawnError !== null) {
+    return { ok: false, exit_code: null, output: `${command[0]} cannot be run: ${r.spawnError.code === 'EACCES' ? 'permission denied' : r.spawnError.message}` }
   }
+  if (r.killed) return { ok: false, exit_code: null, output: `killed at the deadline with its process group${output === '' ? '' : `; output: ${output.slice(-3800)}`}` }
+  return { ok: r.code === 0, exit_code: r.code, output: output.slice(-4000) }
 }

@@ -1,31 +1,14 @@
-import type { ChainStatus, NodeView, OutgoingRecord } from '../../p2p/index.js'
+import type { NodeView, OutgoingRecord } from '../../p2p/index.js'
+import type { NodeActionName, NodeActionParams, NodeActionResult } from '../node-actions/contract.js'
 
-/** What a node says about itself when asked live (RPC node.status, or locally). */
-export interface LiveStatus {
-  node: string
-  version: string
-  uptime_s: number
-  chain: ChainStatus | null
-  chain_error: string | null
-  last_sync: number | null
-  git_head: string | null
-  p2p_connections: number
-  /** The node's clock (ms since the epoch) when it answered, for skew checks. */
-  time: number
-}
+export type { LiveHealth, LiveStatus } from '../node-actions/contract.js'
 
-/** A node's deeper self-check (RPC node.health). */
-export interface LiveHealth extends LiveStatus {
-  redis: { ok: boolean, aof_enabled: boolean | null, maxmemory_policy: string | null, error: string | null }
-  registry_cluster_id: string | null
-  disk: { path: string, free_bytes: number, total_bytes: number } | null
-  problems: string[]
-}
-
-/** The node's own checks, run by its daemon. */
-export interface LocalProbe {
-  status(): Promise<LiveStatus>
-  health(): Promise<LiveHealth>
+/** What a node action call carries besides its params: the deadline and the operation it belongs to. */
+export interface ActionCall {
+  signal: AbortSignal
+  /** ms since the epoch by which the caller stops waiting; the serving node never starts work after it. */
+  deadlineAt: number
+  opId: string
 }
 
 /** Everything operations need from the rest of the daemon, as narrow functions. */
@@ -35,11 +18,11 @@ export interface ClusterAccess {
   nodeNames(): string[]
   /** The membership view (gossip). */
   view(): NodeView[]
-  /** Calls a node-local action on a peer through the mesh RPC. */
-  call(node: string, method: string, params: unknown, opts: { timeoutMs: number, signal: AbortSignal }): Promise<unknown>
-  /** Runs a node-local action on a node: this one directly, others through call(). */
-  invoke(node: string, method: string, params: unknown, signal: AbortSignal, deadlineAt: number): Promise<unknown>
-  local: LocalProbe
+  /**
+   * Runs a node action on a node (this one through the same server peers
+   * call); the answer is checked against the contract.
+   */
+  invoke<N extends NodeActionName>(node: string, action: N, params: NodeActionParams<N>, call: ActionCall): Promise<NodeActionResult<N>>
   /** Sends a message with receipts (the messenger). */
   send(to: string, body: string, ttlMs: number, waitMs: number): Promise<OutgoingRecord>
   suspectAfterMs: number

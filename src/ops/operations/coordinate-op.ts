@@ -49,7 +49,7 @@ export function coordinateRunner(access: ClusterAccess, stageSize: number, stopA
       }
       ctx.progress(null, 'stage', `${req.action} on ${stage.join(', ')}`)
       const results = await ctx.eachTarget(stage, (node, signal) =>
-        access.invoke(node, 'node.action', { name: req.action }, signal, ctx.deadlineAt) as Promise<ActionResult>)
+        access.invoke(node, 'node.action', { name: req.action ?? '' }, { signal, deadlineAt: ctx.deadlineAt, opId: ctx.opId }))
       for (const node of stage) {
         const r = results.get(node)!
         if (!r.ok) {

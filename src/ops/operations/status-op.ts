@@ -13,10 +13,7 @@ async function liveCheck<T extends LiveStatus>(
 ) {
   return ctx.eachTarget(targets, async (node, signal) => {
     ctx.progress(node, 'verify', 'asking the node')
-    const answer = node === access.selfName
-      ? await (method === 'node.status' ? access.local.status() : access.local.health())
-      // The operation's own deadline (signal) ends the call; the call's timer is only a backstop.
-      : await access.call(node, method, null, { timeoutMs: Math.max(1, ctx.deadlineAt - Date.now()) + 1000, signal })
+    const answer = await access.invoke(node, method, null, { signal, deadlineAt: ctx.deadlineAt, opId: ctx.opId })
     ctx.progress(node, 'verify', 'answered')
     return answer as T
   })

@@ -1,16 +1,10 @@
 import type { OpContext, OpRunner } from '../engine/ops-engine.js'
 import type { OpIssue, OpReport, OpRequest } from '../engine/op-types.js'
-import type { GitSyncResult } from '../local/git-sync.js'
+import type { ChainAnswer, NodeActionName, NodeActionParams, NodeActionResult } from '../node-actions/contract.js'
 import { type ClusterAccess, resolveTargets } from './cluster-access.js'
 import { buildReport, lineFromView, unreachableIssue } from './report.js'
 
-/** A node's chain as node.chain reports it. */
-export interface ChainAnswer {
-  height: number | null
-  hash: string | null
-  mempool_size: number | null
-  error: string | null
-}
+export type { ChainAnswer }
 
 type Kind = 'git' | 'blockchain' | 'mempool' | 'configuration'
 interface KindResult {
@@ -32,10 +26,10 @@ function reference<T>(targets: string[], answers: Map<string, T>): string | unde
   return answers.has('genesis') ? 'genesis' : targets.find((t) => answers.has(t))
 }
 
-async function ask<T>(access: ClusterAccess, ctx: OpContext, targets: string[], method: string, params: unknown, step: string) {
+async function ask<N extends NodeActionName>(access: ClusterAccess, ctx: OpContext, targets: string[], method: N, params: NodeActionParams<N>, step: string) {
   const results = await ctx.eachTarget(targets, (node, signal) =>
-    access.invoke(node, method, params, signal, ctx.deadlineAt) as Promise<T>)
-  const answers = new Map<string, T>()
+    access.invoke(node, method, params, { signal, deadlineAt: ctx.deadlineAt, opId: ctx.opId }))
+  const answers = new Map<string, NodeActionResult<N>>()
   const issues: OpIssue[] = []
   for (const t of targets) {
     const r = results.get(t)!
@@ -46,7 +40,7 @@ async function ask<T>(access: ClusterAccess, ctx: OpContext, targets: string[], 
 }
 
 async function syncGitKind(access: ClusterAccess, ctx: OpContext, targets: string[]): Promise<KindResult> {
-  const { answers, issues } = await ask<GitSyncResult>(access, ctx, targets, 'node.git.sync', { apply: true }, 'git')
+  const { answers, issues } = await ask(access, ctx, targets, 'node.git.sync', { apply: true }, 'git')
   for (const [node, g] of answers) {
     ctx.progress(node, 'git', `${g.state}: ${g.head ?? ''}`)
     if (g.state === 'conflict') {
@@ -62,7 +56,7 @@ async function syncGitKind(access: ClusterAccess, ctx: OpContext, targets: strin
 }
 
 async function syncChainKind(access: ClusterAccess, ctx: OpContext, targets: string[], req: OpRequest): Promise<KindResult> {
-  const read = () => ask<ChainAnswer>(access, ctx, targets, 'node.chain', null, 'blockchain')
+  const read = () => ask(access, ctx, targets, 'node.chain', null, 'blockchain')
   const first = await read()
   const issues = first.issues
   let answers = first.answers
@@ -82,7 +76,7 @@ async function syncChainKind(access: ClusterAccess, ctx: OpContext, targets: str
         issues.push({ node, step: 'verify-git', error: problem, suggestion: `fix git on ${node} before forcing a restart` })
         continue
       }
-      const health = await access.invoke(node, 'node.health', null, ctx.signal, ctx.deadlineAt).catch((e: Error) => e) as { redis: { ok: boolean } } | Error
+      const health = await access.invoke(node, 'node.health', null, ctx).catch((e: Error) => e)
       if (health instanceof Error || !health.redis.ok) {
         issues.push({
           node, step: 'check-health', error: health instanceof Error ? health.message : 'its Redis registry is unreachable',
@@ -91,7 +85,7 @@ async function syncChainKind(access: ClusterAccess, ctx: OpContext, targets: str
         continue
       }
       ctx.progress(node, 'restart', 'restarting the chain service (force)')
-      const res = await access.invoke(node, 'node.service', { verb: 'restart' }, ctx.signal, ctx.deadlineAt).catch((e: Error) => ({ ok: false, output: e.message })) as { ok: boolean, output: string }
+      const res = await access.invoke(node, 'node.service', { verb: 'restart' }, ctx).catch((e: Error) => ({ ok: false, output: e.message }))
       if (!res.ok) issues.push({ node, step: 'restart', error: res.output, suggestion: `check journalctl -u aitbc-blockchain-node on ${node}` })
     }
     // Wait (within the deadline) for the restarted nodes to catch up.
@@ -116,7 +110,7 @@ async function syncChainKind(access: ClusterAccess, ctx: OpContext, targets: str
 }
 
 async function syncMempoolKind(access: ClusterAccess, ctx: OpContext, targets: string[]): Promise<KindResult> {
-  const { answers, issues } = await ask<ChainAnswer>(access, ctx, targets, 'node.chain', null, 'mempool')
+  const { answers, issues } = await ask(access, ctx, targets, 'node.chain', null, 'mempool')
   const sizes = new Set([...answers.values()].map((c) => c.mempool_size))
   if (sizes.size > 1) {
     for (const [node, c] of answers) issues.push({ node, step: 'mempool', error: `mempool holds ${c.mempool_size} transactions`, suggestion: 'mempools converge through the chain P2P; check it if the difference stays' })
@@ -126,14 +120,13 @@ async function syncMempoolKind(access: ClusterAccess, ctx: OpContext, targets: s
 
 /** Verifies a node's git before a forced change (seed 000); returns the problem, or null when fine. */
 async function gitProblem(access: ClusterAccess, ctx: OpContext, node: string): Promise<string | null> {
-  const git = await access.invoke(node, 'node.git.sync', { apply: false }, ctx.signal, ctx.deadlineAt).catch((e: Error) => e) as GitSyncResult | Error
+  const git = await access.invoke(node, 'node.git.sync', { apply: false }, ctx).catch((e: Error) => e)
   if (git instanceof Error) return git.message
   return git.state === 'conflict' ? git.detail : null
 }
 
 async function syncConfigKind(access: ClusterAccess, ctx: OpContext, targets: string[], force: boolean): Promise<KindResult> {
-  type Digests = { files: Record<string, string | null>, registry: string | null }
-  const { answers, issues } = await ask<Digests>(access, ctx, targets, 'node.config.digests', null, 'configuration')
+  const { answers, issues } = await ask(access, ctx, targets, 'node.config.digests', null, 'configuration')
   const recommendations: string[] = []
   const ref = reference(targets, answers)
   if (ref !== undefined) {
@@ -148,8 +141,8 @@ async function syncConfigKind(access: ClusterAccess, ctx: OpContext, targets: st
         } else {
           for (const f of differing.filter((x) => r.files[x] !== null)) {
             try {
-              const { content_b64: content } = await access.invoke(ref, 'node.config.read', { name: f }, ctx.signal, ctx.deadlineAt) as { content_b64: string }
-              const { backup } = await access.invoke(node, 'node.config.write', { name: f, content_b64: content }, ctx.signal, ctx.deadlineAt) as { backup: string | null }
+              const { content_b64: content } = await access.invoke(ref, 'node.config.read', { name: f }, ctx)
+              const { backup } = await access.invoke(node, 'node.config.write', { name: f, content_b64: content }, ctx)
               ctx.progress(node, 'configuration', `copied ${f} from ${ref}${backup === null ? '' : ` (backup ${backup})`}`)
               recommendations.push(`${f} copied from ${ref} to ${node}${backup === null ? '' : `; the old one is ${backup}`}`)
               d.files[f] = r.files[f] ?? null

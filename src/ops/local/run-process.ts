@@ -1,0 +1,84 @@
+import { spawn } from 'node:child_process'
+
+/** How a command ended. */
+export interface ProcessResult {
+  /** Exit code, or null when it was killed or could not start. */
+  code: number | null
+  stdout: string
+  stderr: string
+  /** Set when the deadline (signal or timeout) killed the process group. */
+  killed: boolean
+  /** Set when the program could not be started (ENOENT, EACCES). */
+  spawnError: NodeJS.ErrnoException | null
+}
+
+export interface RunProcessOptions {
+  signal: AbortSignal
+  /** Kills the group after this long even if the signal has not fired. */
+  timeoutMs: number
+  /** Output kept per stream: the tail (default 64 KiB). */
+  maxOutputBytes?: number
+}
+
+/**
+ * Runs argv without a shell as the leader of a new process group; the
+ * deadline (signal or timeoutMs) kills the whole group with SIGKILL, and so
+ * does the leader's exit, so no child or grandchild of the command outlives
+ * it. Resolves only once the process is gone.
+ */
+export function runProcess(argv: readonly string[], opts: RunProcessOptions): Promise<ProcessResult> {
+  const max = opts.maxOutputBytes ?? 64 * 1024
+  return new Promise((resolve) => {
+    if (opts.signal.aborted) {
+      resolve({ code: null, stdout: '', stderr: '', killed: true, spawnError: null })
+      return
+    }
+    const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    let killed = false
+    let spawnError: NodeJS.ErrnoException | null = null
+    const keep = (text: string, more: Buffer): string => {
+      const next = text + more.toString()
+      return next.length > max ? next.slice(-max) : next
+    }
+    child.stdout.on('data', (b: Buffer) => {
+      stdout = keep(stdout, b)
+    })
+    child.stderr.on('data', (b: Buffer) => {
+      stderr = keep(stderr, b)
+    })
+    const killGroup = (): void => {
+      killed = true
+      if (child.pid === undefined) return
+      try {
+        process.kill(-child.pid, 'SIGKILL')
+      } catch {
+        // The group is gone already.
+      }
+    }
+    const timer = setTimeout(killGroup, opts.timeoutMs)
+    opts.signal.addEventListener('abort', killGroup, { once: true })
+    child.on('error', (err) => {
+      spawnError = err
+    })
+    let exitCode: number | null = null
+    // An action's work ends with it: what its leader left running in the group is ended too
+    // (services are started through the service manager, never as our children).
+    child.on('exit', (code) => {
+      exitCode = code
+      if (child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL')
+        } catch {
+          // Nothing left in the group.
+        }
+      }
+    })
+    child.on('close', () => {
+      clearTimeout(timer)
+      opts.signal.removeEventListener('abort', killGroup)
+      resolve({ code: killed ? null : exitCode, stdout, stderr, killed, spawnError })
+    })
+  })
+}

@@ -20,6 +20,7 @@ import { buildMesh } from './mesh-wiring.js'
 import { AVAILABLE_OPERATIONS, buildOps } from './ops-wiring.js'
 import { createTaskMetrics, type TaskMetrics } from './task-metrics.js'
 import { createRedisClient, type RegistryLocation } from './redis-connection.js'
+import { resolveAnonymous, resolveMeshSecurity } from './secure-defaults.js'
 import { VERSION } from './version.js'
 
 /** A started daemon. */
@@ -31,22 +32,6 @@ export interface RunningDaemon {
   readonly peerId: string
   /** Graceful stop: drain HTTP, then stop every component in reverse order. */
   stop(): Promise<void>
-}
-
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/
-
-/** Whether anonymous requests are allowed, or why the daemon must not start. */
-export function resolveAnonymous(config: Config): boolean {
-  const loopback = LOOPBACK.test(config.coordinator.host)
-  if (config.auth.anonymous === true) return true
-  if (config.auth.anonymous === false) return false
-  if (loopback) return true
-  if (config.auth.tokens.length === 0) {
-    throw new StartError(
-      `refusing to serve the API on ${config.coordinator.host} without authentication: set AITBC_API_TOKEN or auth.tokens, bind coordinator.host to 127.0.0.1, or set auth.anonymous: true explicitly`,
-    )
-  }
-  return false
 }
 
 function redisComponent(client: RedisClient, location: RegistryLocation, logs: LogRoot): Component {
@@ -77,6 +62,10 @@ function redisComponent(client: RedisClient, location: RegistryLocation, logs: L
 export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Promise<RunningDaemon> {
   const log = logs.component('daemon')
   const anonymous = resolveAnonymous(config)
+  const meshSecurity = resolveMeshSecurity(config)
+  if (meshSecurity === 'insecure') {
+    log.warn({ listen: config.p2p.listen }, 'p2p.insecure: true: the mesh accepts a connection from any peer that reaches it (names are still bound to peer ids)')
+  }
   const components: Component[] = []
 
   let redisUrl = config.redis.url
@@ -189,6 +178,7 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
       api: apiUrl,
       registry: location,
       anonymous,
+      meshSecurity,
       version: VERSION,
       peerId: mesh.mesh.peerId,
       p2p: mesh.mesh.addresses(),

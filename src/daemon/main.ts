@@ -6,6 +6,7 @@ import { meshCommands } from './cli/mesh.js'
 import { opsCommands } from './cli/ops.js'
 import { taskCommands } from './cli/tasks.js'
 import { type ConfigFlags, loadConfig, redactConfig } from './config/load.js'
+import { INIT_DEFAULTS, type InitOptions, initNode } from './init.js'
 import { runLocalCluster } from './local-cluster.js'
 import { createPskText } from '../p2p/index.js'
 import { runDaemon } from './run-daemon.js'
@@ -73,6 +74,18 @@ keygen
   .description('print a new private network key (swarm.key); copy the same file to every node, mode 0600')
   .action(() => {
     process.stdout.write(createPskText())
+  })
+
+program
+  .command('init')
+  .description('write what a cluster node needs: swarm.key, an admin token, a config using both, the node key; prints its peer id')
+  .option('--dir <dir>', 'where config, swarm.key and tokens.yaml go', INIT_DEFAULTS.dir)
+  .option('--data-dir <dir>', 'the node\'s data directory (node key)', INIT_DEFAULTS.dataDir)
+  .option('--name <name>', 'this node\'s name (default: the host name)', INIT_DEFAULTS.name)
+  .option('--address <host>', 'the address other nodes reach this one on', INIT_DEFAULTS.name)
+  .option('--user <user>', 'the user the daemon runs as; files are given to it when it exists', INIT_DEFAULTS.user)
+  .action(async (o: InitOptions) => {
+    for (const line of await initNode(o)) process.stdout.write(`${line}\n`)
   })
 
 program

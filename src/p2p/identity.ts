@@ -2,6 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { dirname } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { P2pError } from './errors.js'
 
 /**
@@ -28,4 +29,10 @@ export async function loadOrCreateNodeKey(path: string): Promise<{ key: PrivateK
   chmodSync(tmp, 0o600)
   renameSync(tmp, path)
   return { key, created: true }
+}
+
+/** The peer id of the node key in `path`, creating the key if there is none yet. */
+export async function nodePeerId(path: string): Promise<{ peerId: string, created: boolean }> {
+  const { key, created } = await loadOrCreateNodeKey(path)
+  return { peerId: peerIdFromPrivateKey(key).toString(), created }
 }

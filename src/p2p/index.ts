@@ -27,5 +27,6 @@ export {
 } from './node-status.js'
 export { peerMultiaddr } from './peer-address.js'
 export { createPskText, readPskFile } from './psk.js'
+export { nodePeerId } from './identity.js'
 export { type RpcCallContext, RpcError, type RpcMethod, type RpcService } from './rpc/rpc-service.js'
 export { MAX_RPC_FRAME_BYTES, RPC_PROTOCOL } from './rpc/wire.js'

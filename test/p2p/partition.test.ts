@@ -5,6 +5,7 @@ import t from 'tap'
 import { FAST_MESH, nodesOf, startCluster, stopCluster, waitForState } from '../fixtures/cluster.js'
 import { api, type TestDaemon } from '../fixtures/daemon.js'
 import { canUseNetns, createNetwork } from '../fixtures/netns.js'
+import { writePskFile } from '../fixtures/psk.js'
 import { waitFor } from '../fixtures/poll.js'
 import { startRedis } from '../fixtures/redis-server.js'
 
@@ -25,12 +26,15 @@ async function partitionTests(): Promise<void> {
   const net = createNetwork(3)
   t.teardown(() => net.destroy())
   const names = ['genesis', 'follower', 'island']
+  // Off loopback the mesh needs a key (or an allowlist): the daemons refuse to start an open one.
+  const psk = writePskFile()
   const cluster = await startCluster({
     names,
     redisUrl: sockRedis.url,
     args: [...FAST_MESH, '--set', 'redis.prefix="part:"', '--set', 'auth.anonymous=true'],
     nodeOptions: (_name, i) => ({
       wrap: ['ip', 'netns', 'exec', net.nodes[i]!.ns],
+      env: { AITBC_P2P_PSK_FILE: psk },
       host: net.nodes[i]!.controlIp,
       p2pHost: net.nodes[i]!.meshIp,
     }),

@@ -1,0 +1,40 @@
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Config } from './config/schema.js'
+import { StartError } from './lifecycle.js'
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/
+
+/** Whether anonymous API requests are allowed, or why the daemon must not start. */
+export function resolveAnonymous(config: Config): boolean {
+  const loopback = LOOPBACK.test(config.coordinator.host)
+  if (config.auth.anonymous === true) return true
+  if (config.auth.anonymous === false) return false
+  if (loopback) return true
+  if (config.auth.tokens.length === 0) {
+    throw new StartError(
+      `refusing to serve the API on ${config.coordinator.host} without authentication: set AITBC_API_TOKEN or auth.tokens, bind coordinator.host to 127.0.0.1, or set auth.anonymous: true explicitly`,
+    )
+  }
+  return false
+}
+
+/**
+ * How the mesh keeps strangers out: 'psk', 'allowlist', 'loopback', or
+ * 'insecure' (written explicitly). A non-loopback listener with none of the
+ * first two is refused unless p2p.insecure is set.
+ */
+export function resolveMeshSecurity(config: Config): 'psk' | 'allowlist' | 'loopback' | 'insecure' {
+  if (config.p2p.psk !== null) return 'psk'
+  if (config.p2p.allowlist.length > 0) return 'allowlist'
+  let host = ''
+  try {
+    host = multiaddr(config.p2p.listen).nodeAddress().address
+  } catch {
+    // A listen address that is not ip4/ip6/dns is judged as not loopback.
+  }
+  if (LOOPBACK.test(host)) return 'loopback'
+  if (config.p2p.insecure) return 'insecure'
+  throw new StartError(
+    `refusing to open the mesh on ${config.p2p.listen} to any peer that reaches it: set p2p.psk (aitbc-node init writes one), list the peers in p2p.allowlist, or set p2p.insecure: true explicitly`,
+  )
+}

@@ -33,6 +33,6 @@ export { ActionRefusedError, checkAction, coordinateRunner } from './operations/
 export { messageRunner } from './operations/message-op.js'
 export { type ChainAnswer, syncRunner } from './operations/sync-op.js'
 export { statusRunner } from './operations/status-op.js'
-export { knownHostsName, knownKeys } from './ssh/known-hosts.js'
+export { hostKeyProblem, type KnownHostKeys, knownHostKeys, knownHostsName } from './ssh/known-hosts.js'
 export { shellQuote, SshError, sshExec, type SshTarget } from './ssh/ssh-transport.js'
 export { sshFallbackCheck, type SshFallbackSettings } from './ssh/ssh-fallback.js'

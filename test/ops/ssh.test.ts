@@ -53,6 +53,45 @@ async function sshTests(): Promise<void> {
     t.match(closed, { code: 'ERR_SSH_CONNECT', message: /^follower: .*ECONNREFUSED/ })
   })
 
+  t.test('known_hosts as OpenSSH writes it: hashed, bracketed, several keys per host, revoked, cert-authority', async (t) => {
+    const { execFileSync } = await import('node:child_process')
+    const file = (name: string, text: string): string => {
+      const path = join(scratch, name)
+      writeFileSync(path, text)
+      return path
+    }
+    // Real `ssh-keyscan -H` output: hashed |1|salt|hash entries for [127.0.0.1]:port, one per host key type.
+    const scanned = execFileSync('ssh-keyscan', ['-H', '-p', String(sshd.port), '127.0.0.1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    t.match(scanned, /^\|1\|[^|]+\|[^ ]+ ssh-ed25519 /m, 'keyscan wrote hashed entries')
+    t.ok(scanned.trim().split('\n').length >= 2, 'several keys for the one host')
+    t.equal((await sshExec(target(file('kh.scanned', scanned)), ['/bin/echo', 'hashed'], opts)).output, 'hashed', 'hashed entries from ssh-keyscan -H are accepted')
+
+    // A file written by ssh itself on first connection (HashKnownHosts yes, as Debian's ssh_config has it).
+    const byssh = join(scratch, 'kh.byssh')
+    execFileSync('ssh', [
+      '-p', String(sshd.port), '-i', sshd.clientKey, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=accept-new',
+      '-o', `UserKnownHostsFile=${byssh}`, '-o', 'HashKnownHosts=yes', '-o', 'GlobalKnownHostsFile=/dev/null', `${sshd.user}@127.0.0.1`, 'true',
+    ], { stdio: 'ignore' })
+    t.match(readFileSync(byssh, 'utf8'), /^\|1\|/, 'ssh hashed what it wrote')
+    t.equal((await sshExec(target(byssh), ['/bin/echo', 'ok'], opts)).output, 'ok', 'a known_hosts written by ssh is accepted')
+
+    const [type, key] = readFileSync(`${sshd.hostKey}.pub`, 'utf8').trim().split(/\s+/)
+    const revoked = await sshExec(target(file('kh.revoked', `${scanned}@revoked [127.0.0.1]:${sshd.port} ${type} ${key}\n`)), ['/bin/true'], opts).catch((e: unknown) => e)
+    t.match(revoked, { code: 'ERR_SSH_HOST_KEY', message: /marked @revoked/ }, 'a @revoked key is refused even though another line lists it')
+
+    const ca = await sshExec(target(file('kh.ca', `@cert-authority [127.0.0.1]:${sshd.port} ${type} ${key}\n`)), ['/bin/true'], opts).catch((e: unknown) => e)
+    t.match(ca, { code: 'ERR_SSH_HOST_KEY', message: /@cert-authority.*not supported/ }, 'a host known only through a CA is refused with a clear message')
+
+    const elsewhere = await sshExec({ ...target(file('kh.scanned2', scanned)), host: 'localhost' }, ['/bin/true'], opts).catch((e: unknown) => e)
+    t.match(elsewhere, { code: 'ERR_SSH_HOST_KEY', message: /is not in .*ssh-keyscan -H/ }, 'a host that is not in the file (localhost vs 127.0.0.1) is unknown')
+
+    const wrongHashed = join(scratch, 'kh.wronghashed')
+    writeFileSync(wrongHashed, readFileSync(sshd.wrongKnownHosts))
+    execFileSync('ssh-keygen', ['-H', '-f', wrongHashed], { stdio: 'ignore' })
+    const changed = await sshExec(target(wrongHashed), ['/bin/true'], opts).catch((e: unknown) => e)
+    t.match(changed, { code: 'ERR_SSH_HOST_KEY', message: /CHANGED/ }, 'a hashed entry with another key is a changed key')
+  })
+
   t.test('a changed host key is refused', async (t) => {
     const err = await sshExec(target(sshd.wrongKnownHosts), ['/bin/true'], opts).catch((e: unknown) => e)
     t.match(err, { code: 'ERR_SSH_HOST_KEY', message: /CHANGED/ })

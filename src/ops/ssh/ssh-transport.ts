@@ -1,6 +1,6 @@
 import { Client } from 'ssh2'
 import { readFileSync } from 'node:fs'
-import { knownHostsName, knownKeys } from './known-hosts.js'
+import { hostKeyProblem, knownHostKeys, knownHostsName } from './known-hosts.js'
 
 /** How to reach one node over SSH (from its peer entry in the config). */
 export interface SshTarget {
@@ -29,16 +29,21 @@ export function shellQuote(arg: string): string {
  * Runs one command built from quoted argv on the node. The host key must be
  * in known_hosts: an unknown or changed key is refused before authenticating.
  */
-export function sshExec(
+export async function sshExec(
   target: SshTarget,
   argv: string[],
   opts: { connectTimeoutMs: number, commandTimeoutMs: number, signal?: AbortSignal },
 ): Promise<{ code: number | null, output: string }> {
-  const known = knownKeys(target.knownHostsFile, target.host, target.port)
   const name = knownHostsName(target.host, target.port)
+  let known
+  try {
+    known = await knownHostKeys(target.knownHostsFile, target.host, target.port, opts.signal ?? AbortSignal.timeout(opts.connectTimeoutMs))
+  } catch (err) {
+    throw new SshError('ERR_SSH_HOST_KEY', `${target.node}: ${(err as Error).message}`)
+  }
   return new Promise((resolve, reject) => {
     const client = new Client()
-    let hostKeyProblem: SshError | null = null
+    let refusedKey: SshError | null = null
     let settled = false
     const done = (err: Error | null, value?: { code: number | null, output: string }): void => {
       if (settled) return
@@ -51,7 +56,7 @@ export function sshExec(
     const timer = setTimeout(() => done(new SshError('ERR_SSH_TIMEOUT', `${target.node}: no answer over SSH within ${opts.commandTimeoutMs} ms`)), opts.commandTimeoutMs)
     opts.signal?.addEventListener('abort', () => done(new SshError('ERR_SSH_TIMEOUT', `${target.node}: SSH command cut off at the deadline`)), { once: true })
     client.on('error', (err) => {
-      if (hostKeyProblem !== null) return done(hostKeyProblem)
+      if (refusedKey !== null) return done(refusedKey)
       const level = (err as { level?: string }).level
       done(new SshError(level === 'client-authentication' ? 'ERR_SSH_AUTH' : 'ERR_SSH_CONNECT', `${target.node}: ${err.message}`))
     })
@@ -81,16 +86,10 @@ export function sshExec(
       privateKey,
       readyTimeout: opts.connectTimeoutMs,
       hostVerifier: (key: Buffer) => {
-        const presented = key.toString('base64')
-        if (known.length === 0) {
-          hostKeyProblem = new SshError('ERR_SSH_HOST_KEY', `${target.node}: host key of ${name} is not in ${target.knownHostsFile}; add it with: ssh-keyscan -p ${target.port} ${target.host} >> ${target.knownHostsFile}`)
-          return false
-        }
-        if (!known.includes(presented)) {
-          hostKeyProblem = new SshError('ERR_SSH_HOST_KEY', `${target.node}: host key of ${name} CHANGED from the one in ${target.knownHostsFile}; refusing to connect (possible man-in-the-middle)`)
-          return false
-        }
-        return true
+        const problem = hostKeyProblem(known, key.toString('base64'), { node: target.node, name, file: target.knownHostsFile, host: target.host, port: target.port })
+        if (problem === null) return true
+        refusedKey = new SshError('ERR_SSH_HOST_KEY', problem)
+        return false
       },
     })
   })

@@ -67,14 +67,23 @@ interface MessageFlags {
 
 /** `aitbc-node nodes`, `aitbc-node message`, `aitbc-node messages show|inbox`. */
 export function meshCommands(program: Command, target: Target): void {
-  program
+  const nodes = program
     .command('nodes')
     .description('show every node of the mesh as this daemon sees it')
     .action(async (_o, cmd: Command) => {
       const t = target(cmd)
       const res = await callApi(t, 'GET', '/nodes')
-      const nodes = Object.values(res.nodes_status as Record<string, NodeView>)
-      print(t.json, res, () => nodesTable(nodes))
+      const rows = Object.values(res.nodes_status as Record<string, NodeView>)
+      print(t.json, res, () => [nodesTable(rows), ...(res.identity_conflicts as string[]).map((c) => `identity conflict: ${c}`)].join('\n'))
+    })
+  nodes
+    .command('forget')
+    .description('unpin a node name from its peer id (admin), e.g. after the node was rebuilt with a new key; the next claim pins it again')
+    .argument('<name>', 'the node name')
+    .action(async (name: string, _o, cmd: Command) => {
+      const t = target(cmd)
+      const res = await callApi(t, 'DELETE', `/nodes/${encodeURIComponent(name)}/binding`)
+      print(t.json, res, () => String(res.message))
     })
 
   program

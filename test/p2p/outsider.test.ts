@@ -1,0 +1,190 @@
+import { randomUUID } from 'node:crypto'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { peerIdFromString } from '@libp2p/peer-id'
+import t from 'tap'
+import { FAST_MESH, nodesOf, startCluster, stopCluster, waitForState } from '../fixtures/cluster.js'
+import { api, type TestDaemon } from '../fixtures/daemon.js'
+import { daemonAddress, exchangeFrames, newIdentity, type Outsider, startOutsider } from '../fixtures/outsider.js'
+import { freePort, waitFor } from '../fixtures/poll.js'
+import { startRedis } from '../fixtures/redis-server.js'
+
+// The daemons run with their default security (loopback mesh, no PSK, no
+// allowlist): what stands between an outsider and the control plane is that a
+// node is its peer id, and that the node doing the work checks authority.
+const redis = await startRedis()
+t.teardown(() => redis.stop())
+
+const scratch = mkdtempSync(join(tmpdir(), 'aitbc-outsider-'))
+t.teardown(() => rmSync(scratch, { recursive: true, force: true }))
+const configFile = join(scratch, 'chain.env')
+writeFileSync(configFile, 'ORIGINAL=1\n')
+const serviceLog = join(scratch, 'service.log')
+const manager = join(scratch, 'service-manager.sh')
+writeFileSync(manager, `#!/bin/sh\necho "$@" >> ${serviceLog}\n`)
+chmodSync(manager, 0o755)
+const actionMarker = join(scratch, 'action.log')
+
+// The probe is a plain libp2p peer the daemons know by name (configured peer id): a member, not an operator.
+const probeId = await newIdentity()
+const probePort = await freePort()
+const probe = await startOutsider({ key: probeId.key, listen: `/ip4/127.0.0.1/tcp/${probePort}` })
+t.teardown(() => probe.stop())
+
+const names = ['genesis', 'follower']
+const cluster = await startCluster({
+  names,
+  redisUrl: redis.url,
+  args: [
+    ...FAST_MESH, '--set', 'redis.prefix="outsider:"',
+    '--peer', `probe=/ip4/127.0.0.1/tcp/${probePort}@${probeId.peerId}`,
+    '--set', `ops.configFiles=${JSON.stringify([configFile])}`,
+    '--set', `ops.serviceManager=${manager}`,
+  ],
+  nodeOptions: (name) => ({
+    args: ['--set', `ops.actions=${JSON.stringify({
+      // genesis thinks the action is harmless; the follower, which runs it, says it needs force.
+      mark: { command: ['/bin/sh', '-c', `echo ${name} >> ${actionMarker}`], requiresForce: name === 'follower' },
+    })}`],
+  }),
+})
+t.teardown(() => stopCluster(cluster))
+const [genesis, follower] = cluster.map((c) => c.daemon) as [TestDaemon, TestDaemon]
+await waitForState(genesis, 'follower', 'online')
+await waitForState(follower, 'genesis', 'online')
+const followerId = (await nodesOf(genesis)).follower!.peer_id!
+const genesisId = (await nodesOf(follower)).genesis!.peer_id!
+const followerAddr = daemonAddress(cluster[1]!.p2pAddress, followerId)
+
+const refusals = async (d: TestDaemon): Promise<Record<string, number>> => (await api(d.url, 'GET', '/nodes')).body.refusals as Record<string, number>
+const metric = async (d: TestDaemon, reason: string): Promise<number> => {
+  const text = await (await fetch(`${d.url}/metrics`)).text()
+  return Number(new RegExp(`aitbc_p2p_refusals_total\\{reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0)
+}
+const statusFor = (node: Outsider, name: string) => ({
+  name, peer_id: node.peerId.toString(), seq: 1, time: Date.now(), started_at: Date.now(), uptime_s: 1, chain: null, last_sync: null,
+  p2p_connections: 1, version: 'x', git_head: null, registry: { cluster_id: null, host: 'x', db: 0, prefix: '' }, running_ops: 0,
+  coordinator_url: null, addresses: [], health: 'ok', problems: [],
+})
+const TOPIC = 'aitbc/status/1'
+/** Connects and waits until the daemon's topic subscription is known, so a publish reaches it. */
+async function joinGossip(node: Outsider): Promise<void> {
+  node.services.pubsub.subscribe(TOPIC)
+  await node.dial(followerAddr, { signal: AbortSignal.timeout(5000) })
+  await waitFor('the daemon\'s subscription', () => node.services.pubsub.getSubscribers(TOPIC).some((p) => p.toString() === followerId))
+}
+const publish = (node: Outsider, name: string) =>
+  node.services.pubsub.publish(TOPIC, new TextEncoder().encode(JSON.stringify(statusFor(node, name)))).catch(() => undefined)
+const rpc = (method: string, params: unknown, opId?: string) => ({ t: 'req', method, params, deadline_ms: 5000, ...(opId === undefined ? {} : { op_id: opId }) })
+
+t.test('an unknown peer gets ping and identify, no RPC, no message, no gossip, and is then kept out', async (t) => {
+  const outsider = await startOutsider()
+  t.teardown(() => outsider.stop())
+  const rtt = await outsider.services.ping.ping(followerAddr, { signal: AbortSignal.timeout(5000) })
+  t.ok(rtt >= 0, 'ping answers')
+  const received: unknown[] = []
+  outsider.services.pubsub.addEventListener('message', (e) => received.push(e.detail))
+  outsider.services.pubsub.subscribe(TOPIC)
+  // Several status intervals (200 ms) pass: members hear statuses all the time, the outsider hears none.
+  await new Promise((r) => setTimeout(r, 1500))
+  t.equal(received.length, 0, 'no status gossip reached the outsider')
+
+  const before = await metric(follower, 'unknown_peer')
+  const write = await exchangeFrames(outsider, followerAddr, '/aitbc/rpc/1.0.0', [rpc('node.config.write', { name: 'chain.env', content_b64: 'UFdORUQ9MQo=' })])
+  t.same(write.replies, [], 'node.config.write: no answer at all (not even the method list)')
+  t.equal(readFileSync(configFile, 'utf8'), 'ORIGINAL=1\n', 'the config file is untouched')
+  await waitFor('the refusal counted', async () => (await metric(follower, 'unknown_peer')) > before)
+  t.ok(follower.logs.some((l) => /is no cluster member/.test(String(l.msg)) && l.peerId === outsider.peerId.toString()), 'logged with the peer id')
+
+  await waitFor('the outsider disconnected', () => outsider.getConnections(peerIdFromString(followerId)).length === 0)
+  const again = await exchangeFrames(outsider, followerAddr, '/aitbc/msg/1.0.0', [{ t: 'msg', id: randomUUID(), from: 'genesis', to: 'follower', body: 'x', sent_at: Date.now(), expires_at: Date.now() + 60_000 }])
+  t.same(again.replies, [], 'a message after the refusal gets nothing')
+  t.match(again.error, /dial|refused|closed|reset|aborted|gater|deny/i, 'the connection is refused while the peer is kept out')
+  t.equal((await api(follower.url, 'GET', '/messages/inbox')).body.count, 0, 'nothing in the inbox')
+})
+
+t.test('a claim of a bound name is refused, logged naming both ids, counted and shown in /nodes', async (t) => {
+  const outsider = await startOutsider()
+  t.teardown(() => outsider.stop())
+  await joinGossip(outsider)
+  await publish(outsider, 'genesis')
+  const row = await waitFor('the conflict shown', async () => {
+    const r = (await nodesOf(follower)).genesis
+    return r?.identity_conflict != null ? r : undefined
+  })
+  t.equal(row.peer_id, genesisId, 'genesis is still bound to its own peer id')
+  t.match(row.identity_conflict, new RegExp(`${outsider.peerId.toString()}.*genesis.*${genesisId}`), 'the conflict names the claimant and the bound id')
+  t.equal(row.status, 'online', 'the real genesis stays online')
+  t.ok((await refusals(follower)).name_taken! >= 1, 'counted in GET /nodes')
+  t.ok((await metric(follower, 'name_taken')) >= 1, 'counted in /metrics')
+  const line = follower.logs.find((l) => l.reason === 'name_taken' && l.peerId === outsider.peerId.toString())
+  t.equal(line?.level, 50, 'logged as an error')
+  t.match(String(line?.msg), genesisId, 'the log line names the bound id too')
+  await waitFor('the claimant disconnected', () => outsider.getConnections(peerIdFromString(followerId)).length === 0)
+})
+
+t.test('2,000 invented names gossiped by one peer: none is kept', async (t) => {
+  const outsider = await startOutsider()
+  t.teardown(() => outsider.stop())
+  await joinGossip(outsider)
+  for (let i = 0; i < 2000; i++) void publish(outsider, `invented-${i}`)
+  await waitFor('a refusal of an unknown name', async () => (await refusals(follower)).unknown_name! >= 1)
+  await new Promise((r) => setTimeout(r, 500))
+  const rows = await nodesOf(follower)
+  t.same(Object.keys(rows).sort(), ['follower', 'genesis', 'probe'], 'the view holds only configured names')
+  const sent = await api(follower.url, 'POST', '/messages', { to: 'all', body: 'count', wait_ms: 200 })
+  t.same(Object.keys(sent.body.receipts as object).sort(), ['genesis', 'probe'], 'a message to all has one receipt per real node')
+  const op = await api(follower.url, 'POST', '/ops', { operation: 'status', target_node: 'all', verify: false })
+  t.same(Object.keys((op.body as { nodes_status: object }).nodes_status).sort(), ['follower', 'genesis', 'probe'])
+})
+
+t.test('a member cannot forge its sender, nor change a node outside an operation it started', async (t) => {
+  const msg = (from: string) => ({ t: 'msg', id: randomUUID(), from, to: 'follower', body: `as ${from}`, sent_at: Date.now(), expires_at: Date.now() + 60_000 })
+  const forged = await exchangeFrames(probe, followerAddr, '/aitbc/msg/1.0.0', [msg('genesis')])
+  t.match(forged.replies, [{ t: 'ack', result: 'rejected', reason: /sender is probe/ }], 'a forged from is rejected')
+  const honest = await exchangeFrames(probe, followerAddr, '/aitbc/msg/1.0.0', [msg('probe')])
+  t.match(honest.replies, [{ t: 'ack', result: 'delivered' }], 'the same frame with its own name is delivered')
+  const inbox = (await api(follower.url, 'GET', '/messages/inbox')).body.messages as { from: string }[]
+  t.same(inbox.map((m) => m.from), ['probe'], 'the inbox shows the authenticated sender only')
+  t.ok((await refusals(follower)).forged_from! >= 1, 'the forgery is counted')
+
+  const read = await exchangeFrames(probe, followerAddr, '/aitbc/rpc/1.0.0', [rpc('node.status', null)])
+  t.match(read.replies, [{ ok: true, result: { node: 'follower' } }], 'read-only actions answer members')
+
+  // A live operation started by genesis: its id is in the journal, but it is not the probe's.
+  const running = await api(genesis.url, 'POST', '/ops', { operation: 'sync', sync_type: 'configuration', target_node: 'all', force: true, timeout: 5 })
+  const genesisOp = String(running.body.op_id ?? randomUUID())
+  const attempts: [string, unknown, string | undefined, RegExp][] = [
+    ['node.config.write', { name: 'chain.env', content_b64: 'UFdORUQ9MQo=' }, undefined, /no operation id/],
+    ['node.config.write', { name: 'chain.env', content_b64: 'UFdORUQ9MQo=' }, randomUUID(), /not in the journal/],
+    ['node.config.write', { name: 'chain.env', content_b64: 'UFdORUQ9MQo=' }, genesisOp, /started by genesis, not by probe|is done/],
+    ['node.config.read', { name: 'chain.env' }, undefined, /no operation id/],
+    ['node.service', { verb: 'restart' }, undefined, /no operation id/],
+    ['node.action', { name: 'mark' }, randomUUID(), /not in the journal/],
+    ['node.git.sync', { apply: true }, undefined, /no operation id/],
+  ]
+  for (const [method, params, opId, why] of attempts) {
+    const res = await exchangeFrames(probe, followerAddr, '/aitbc/rpc/1.0.0', [rpc(method, params, opId)])
+    t.match(res.replies, [{ ok: false, error: { code: 'ERR_ACTION_FORBIDDEN', message: why } }], `${method}${opId === undefined ? '' : ' with a foreign op id'}: refused`)
+  }
+  t.equal(readFileSync(configFile, 'utf8'), 'ORIGINAL=1\n', 'the config file is untouched')
+  t.notOk(existsSync(serviceLog), 'the service manager never ran')
+  t.notOk(existsSync(actionMarker), 'the action never ran')
+  t.ok((await metric(follower, 'forbidden')) >= attempts.length, 'every refusal counted as forbidden')
+})
+
+t.test('the node that does the work applies its own force rule, whatever the caller believes', async (t) => {
+  // genesis's config says mark needs no force, so genesis accepts the request; the follower's says it does.
+  const res = await api(genesis.url, 'POST', '/ops', { operation: 'coordinate', action: 'mark', target_node: 'all', timeout: 10 })
+  const report = res.body as { issues: { node: string, error: string }[] }
+  t.match(report.issues, [{ node: 'follower', error: /ERR_ACTION_FORBIDDEN|needs force/ }], 'the follower refused')
+  t.equal(readFileSync(actionMarker, 'utf8'), 'genesis\n', 'only genesis ran it')
+  const journal = await api(follower.url, 'GET', `/ops/${String(res.body.op_id)}`)
+  const actions = (journal.body as { operation: { actions: { node: string }[] } }).operation.actions
+  t.match(actions.filter((a) => a.node === 'follower'), [{ action: 'node.action', caller: 'genesis', peer_id: genesisId, outcome: 'refused' }], 'the refusal is in the journal')
+  t.match(actions.filter((a) => a.node === 'genesis'), [{ action: 'node.action', caller: 'genesis', outcome: 'ok' }], 'and so is the run on genesis')
+  const forced = await api(genesis.url, 'POST', '/ops', { operation: 'coordinate', action: 'mark', target_node: 'follower', force: true, timeout: 10 })
+  t.equal((forced.body as { validation_status: string }).validation_status, 'success', 'with force the follower runs it')
+  t.equal(readFileSync(actionMarker, 'utf8'), 'genesis\nfollower\n')
+})

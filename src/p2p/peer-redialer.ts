@@ -1,4 +1,5 @@
 import type { PeerId } from '@libp2p/interface'
+import { anySignal } from 'any-signal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 import type { MeshLibp2p } from './mesh-node.js'
@@ -87,7 +88,8 @@ export class PeerRedialer {
         const bound = this.init.peerIdOf?.(t.name) ?? null
         // With the id in the address the handshake fails if another peer answers there.
         const address = bound === null ? t.address : t.address.encapsulate(`/p2p/${bound}`)
-        const conn = await node.dial(address, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
+        const dialSignal = anySignal([signal, AbortSignal.timeout(10_000)])
+        const conn = await node.dial(address, { signal: dialSignal }).finally(() => dialSignal.clear())
         // A gated peer's dial can look successful with no connection kept; only a held one counts.
         if (conn.status !== 'open' || node.getConnections(conn.remotePeer).length === 0) {
           throw new Error('connection was not kept (refused by the peer or by our allowlist)')

@@ -1,3 +1,4 @@
+import { anySignal } from 'any-signal'
 import { z } from 'zod'
 
 /** A chain RPC failure; the message names the URL and what went wrong. */
@@ -56,8 +57,9 @@ export class ChainRpc {
   private async get(path: string, signal?: AbortSignal): Promise<Response> {
     const timeout = AbortSignal.timeout(this.timeoutMs)
     const url = new URL(path, this.baseUrl)
+    const both = anySignal([timeout, signal])
     try {
-      const res = await fetch(url, { signal: signal === undefined ? timeout : AbortSignal.any([timeout, signal]) })
+      const res = await fetch(url, { signal: both })
       if (!res.ok && !(res.status === 404 && path === '/rpc/head')) {
         await res.body?.cancel()
         throw new ChainRpcError('ERR_CHAIN_RPC_STATUS', `chain RPC ${url.href} answered HTTP ${res.status}`)

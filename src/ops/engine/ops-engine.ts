@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
+import { anySignal } from 'any-signal'
 import type { Logger } from 'pino'
 import type { ActionRecord } from '../node-actions/node-action-server.js'
 import type { OpEvent, OpIssue, Operation, OpRecord, OpReport, OpRequest } from './op-types.js'
@@ -186,7 +187,8 @@ export class OpsEngine {
     await this.init.journal.save(rec).catch((err: unknown) => this.init.log.warn({ err, op: rec.op_id }, 'could not journal an operation'))
     const started = Date.now()
     const remaining = Math.max(1, job.deadlineAt - started)
-    const signal = AbortSignal.any([AbortSignal.timeout(remaining), job.controller.signal])
+    // any-signal, not AbortSignal.any: on Node 20 a composite of composites can be collected and never fire (measured: a 1 s deadline reached a child process only at its own 30 s timeout).
+    const signal = anySignal([AbortSignal.timeout(remaining), job.controller.signal])
     const ctx: OpContext = {
       opId: rec.op_id,
       signal,
@@ -212,6 +214,7 @@ export class OpsEngine {
       rec.report = failedReport(rec.request, this.init.node, err as Error)
     } finally {
       clearTimeout(guard)
+      signal.clear()
     }
     rec.report.execution_time = Math.round((Date.now() - Date.parse(rec.created_at)) / 10) / 100
     rec.state = 'done'

@@ -1,3 +1,4 @@
+import { anySignal } from 'any-signal'
 import type { Logger } from 'pino'
 import type { OpRecord } from '../engine/op-types.js'
 import type { ActionSlots } from './action-slots.js'
@@ -81,7 +82,7 @@ export class NodeActionServer {
     const release = await this.init.slots.acquire(deadlineAt, signal, what)
     try {
       if (Date.now() >= deadlineAt || signal.aborted) throw new NodeActionError('ERR_ACTION_DEADLINE', `${what}: its deadline passed before it started; not started`)
-      const bounded = AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, deadlineAt - Date.now()))])
+      const bounded = anySignal([signal, AbortSignal.timeout(Math.max(1, deadlineAt - Date.now()))])
       const handler = this.init.handlers[name] as (p: unknown, s: AbortSignal) => Promise<unknown>
       let result: unknown
       try {
@@ -89,6 +90,8 @@ export class NodeActionServer {
       } catch (err) {
         if (op !== null) this.record(name, caller, 'failed', (err as Error).message)
         throw err
+      } finally {
+        bounded.clear()
       }
       const checked = spec.result.safeParse(result)
       if (!checked.success) {

@@ -1,4 +1,5 @@
 import type { IncomingStreamData } from '@libp2p/interface'
+import { anySignal } from 'any-signal'
 import type { Logger } from 'pino'
 import type { z } from 'zod'
 import { dialNode, type PeerDirectory } from '../dial-node.js'
@@ -79,7 +80,7 @@ export class RpcService {
     opts: { timeoutMs: number, signal?: AbortSignal, opId?: string | null },
   ): Promise<unknown> {
     const deadline = AbortSignal.timeout(opts.timeoutMs)
-    const signal = opts.signal === undefined ? deadline : AbortSignal.any([deadline, opts.signal])
+    const signal = anySignal([deadline, opts.signal])
     const started = Date.now()
     let stream
     try {
@@ -107,6 +108,7 @@ export class RpcService {
       throw new RpcError('ERR_RPC_FAILED', `call ${method} to ${nodeName} failed: ${(err as Error).message}`, nodeName, { cause: err })
     } finally {
       signal.removeEventListener('abort', onAbort)
+      signal.clear()
     }
   }
 
@@ -147,13 +149,15 @@ export class RpcService {
       const issue = parsed.error.issues[0]
       return fail('ERR_RPC_BAD_PARAMS', `params.${issue?.path.join('.') ?? ''}: ${issue?.message}`)
     }
-    const signal = AbortSignal.any([AbortSignal.timeout(Math.max(1, call.deadlineAt - Date.now())), this.stopping.signal])
+    const signal = anySignal([AbortSignal.timeout(Math.max(1, call.deadlineAt - Date.now())), this.stopping.signal])
     try {
       const result = await method.handler(parsed.data, { ...call, signal })
       return { t: 'res', ok: true, result: (result ?? null) as RpcResponse extends { result: infer J } ? J : never }
     } catch (err) {
       const code = (err as { code?: unknown }).code
       return fail(typeof code === 'string' ? code : 'ERR_RPC_HANDLER', (err as Error).message ?? String(err))
+    } finally {
+      signal.clear()
     }
   }
 }

@@ -190,3 +190,17 @@ t.test('redaction hides tokens and Redis passwords', async (t) => {
   t.notMatch(text, /secret-token|hunter2/)
   t.match(text, /redis:\/\/user:\[redacted\]@10\.0\.0\.1:6379\/0/)
 })
+
+t.test('peers carry their peer id as name=addr@peerid or a /p2p/ multiaddr; a bad or doubled id is an error', async (t) => {
+  const id = '12D3KooWDjnHqofKvWV7ABTGBLrFJebp7zydF5cmbeYbRXtpQdje'
+  const other = '12D3KooWMYQp3pKZr6pMxaRRVXexDbxkNowyN74EGiGh8AXavQq4'
+  const { config } = loadConfig({ env: { AITBC_PEERS: `genesis=10.0.0.1:7070@${id},follower=/ip4/10.0.0.2/tcp/7070/p2p/${other},aitbc1=10.0.0.3:7070` } })
+  t.same(config.p2p.peers, [
+    { name: 'genesis', address: '10.0.0.1:7070', peerId: id },
+    { name: 'follower', address: '/ip4/10.0.0.2/tcp/7070', peerId: other },
+    { name: 'aitbc1', address: '10.0.0.3:7070' },
+  ])
+  t.throws(() => loadConfig({ env: { AITBC_PEERS: 'genesis=10.0.0.1:7070@bob' } }), /p2p\.peers\.0\.peerId.*expected a peer id/)
+  t.throws(() => loadConfig({ flags: { peer: [`genesis=/ip4/10.0.0.1/tcp/7070/p2p/${id}@${other}`] } }), /names two different peer ids/)
+  t.throws(() => loadConfig({ flags: { set: ['p2p.insecure="yes"'] } }), /p2p\.insecure/)
+})

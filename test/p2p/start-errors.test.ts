@@ -40,3 +40,32 @@ t.test('a bad allowlist entry is a config error naming the key', async (t) => {
   t.match(d.stderr(), /p2p\.allowlist\.0.*expected a peer id/)
   await d.stop()
 })
+
+t.test('a mesh on 0.0.0.0 with neither PSK nor allowlist is refused, naming the three ways out', async (t) => {
+  const port = await freePort()
+  const d = await startDaemon({ args: ['--redis-url', redis.url, '--set', `p2p.listen=/ip4/0.0.0.0/tcp/${port}`], waitReady: false })
+  const exit = await d.exited
+  t.equal(exit.code, 1)
+  t.match(d.stderr(), /refusing to open the mesh on \/ip4\/0\.0\.0\.0\/tcp\/\d+ .*p2p\.psk.*p2p\.allowlist.*p2p\.insecure: true/)
+  t.equal(d.stderr().trim().split('\n').length, 1, 'one line')
+  await d.stop()
+})
+
+t.test('each way out starts the daemon on 0.0.0.0, and the insecure one is logged', async (t) => {
+  const { writePskFile } = await import('../fixtures/psk.js')
+  const { newIdentity } = await import('../fixtures/outsider.js')
+  const ways: [string, string[], Record<string, string>][] = [
+    ['psk', [], { AITBC_P2P_PSK_FILE: writePskFile() }],
+    ['allowlist', ['--set', `p2p.allowlist=${JSON.stringify([(await newIdentity()).peerId])}`], {}],
+    ['insecure', ['--set', 'p2p.insecure=true'], {}],
+  ]
+  for (const [way, args, env] of ways) {
+    const port = await freePort()
+    const d = await startDaemon({ args: ['--redis-url', redis.url, '--set', `p2p.listen=/ip4/0.0.0.0/tcp/${port}`, ...args], env })
+    const ready = d.logs.find((l) => l.msg === 'daemon ready')
+    t.equal(ready?.meshSecurity, way, `${way}: started, and says how the mesh is protected`)
+    const warned = d.logs.some((l) => l.level === 40 && /p2p\.insecure: true/.test(String(l.msg)))
+    t.equal(warned, way === 'insecure', `${way}: ${way === 'insecure' ? 'the insecure mode is logged as a warning' : 'no insecure warning'}`)
+    await d.stop()
+  }
+})

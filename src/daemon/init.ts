@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
@@ -75,6 +76,13 @@ export async function initNode(o: InitOptions): Promise<string[]> {
     auth: { tokensFile: tokensPath },
   }
   write('aitbc-node.yaml', `# Written by aitbc-node init; every key is documented in config/aitbc-node.example.yaml.\n# Add the other nodes under p2p.peers, each with the peerId its own init printed.\n${stringify(config)}`, 'the daemon config')
+  const sshKey = join(o.dir, 'ssh', 'id_ed25519')
+  if (!existsSync(sshKey)) {
+    mkdirSync(join(o.dir, 'ssh'), { recursive: true, mode: 0o700 })
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `aitbc-node@${o.name}`, '-f', sshKey])
+    for (const f of [join(o.dir, 'ssh'), sshKey, `${sshKey}.pub`]) give(f)
+    out.push(`wrote ${sshKey} (the SSH fallback's key; add ${sshKey}.pub to authorized_keys on the other nodes)`)
+  }
   const { peerId } = await nodePeerId(join(o.dataDir, 'node.key'))
   give(join(o.dataDir, 'node.key'))
   out.push(

@@ -31,7 +31,8 @@ const peer = z.strictObject({
       host: z.string().min(1),
       port: port.default(22),
       user: z.string().min(1).default('root'),
-      keyFile: z.string().startsWith('/', 'expected an absolute path to a private key').default('/root/.ssh/id_ed25519'),
+      // Not /root/.ssh: the daemon runs as user aitbc with ProtectHome=yes; `aitbc-node init` creates this key.
+      keyFile: z.string().startsWith('/', 'expected an absolute path to a private key').default('/etc/aitbc/ssh/id_ed25519'),
     })
     .optional(),
 })

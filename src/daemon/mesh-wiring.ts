@@ -148,7 +148,7 @@ export async function buildMesh(
       maxMessageBytes: config.messages.maxBodyBytes,
     },
     extraChecks: () => {
-      const mismatches = [...mesh.view.registryMismatches(), ...(mesh.bindings.selfConflict === null ? [] : [mesh.bindings.selfConflict])]
+      const mismatches = mesh.problems()
       const rows = mesh.view.snapshot()
       const reading = chain?.current() ?? null
       return {

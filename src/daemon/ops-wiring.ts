@@ -51,7 +51,7 @@ export function buildOps(
       connectedPeers: () => mesh.connectedPeers(),
       checkRedis: () => checkRedis(redis.client),
       clusterId: () => parts.clusterId(),
-      meshProblems: () => [...mesh.view.registryMismatches(), ...(mesh.bindings.selfConflict === null ? [] : [mesh.bindings.selfConflict])],
+      meshProblems: () => mesh.problems(),
     }),
     actionNeedsForce: (name) => config.ops.actions[name]?.requiresForce ?? null,
     findOp: (id) => journal.get(id),
@@ -64,7 +64,8 @@ export function buildOps(
   for (const name of Object.keys(NODE_ACTIONS) as (keyof typeof NODE_ACTIONS)[]) {
     mesh.rpc.register(name, {
       params: NODE_ACTIONS[name].params,
-      handler: (p, ctx) => server.invoke(name, p, { name: ctx.caller, peerId: ctx.peer, opId: ctx.opId }, ctx.deadlineAt, ctx.signal),
+      handler: (p, ctx) =>
+        server.invoke(name, p, { name: ctx.caller, peerId: ctx.peer, opId: ctx.opId }, ctx.deadlineAt, ctx.signal),
     })
   }
   const pathOf = (node: string) => config.p2p.peers.find((p) => p.name === node)?.ssh
@@ -72,7 +73,11 @@ export function buildOps(
     selfName: config.node.name,
     nodeNames: () => [config.node.name, ...mesh.view.peerNames()],
     view: () => mesh.view.snapshot(),
-    invoke: nodeActionClient({ name: config.node.name, peerId: mesh.peerId }, server, (node, action, params, opts) => mesh.rpc.call(node, action, params, opts)),
+    invoke: nodeActionClient(
+      { name: config.node.name, peerId: mesh.peerId },
+      server,
+      (node, action, params, opts) => mesh.rpc.call(node, action, params, opts),
+    ),
     send: (to, body, ttlMs, waitMs) => mesh.messenger.send({ to, body, ttlMs, waitMs }),
     suspectAfterMs: config.p2p.suspectAfterMs,
     sshCheck: (node, force, signal) => sshFallbackCheck({

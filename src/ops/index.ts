@@ -4,6 +4,7 @@ export { type ChainReading, ChainMonitor } from './chain/chain-monitor.js'
 export { type ChainHead, ChainRpc, ChainRpcError } from './chain/chain-rpc.js'
 export { type TargetResult } from './engine/fan-out.js'
 export {
+  type ActionRecord,
   type NodeStatusLine,
   type OpEvent,
   type Operation,

@@ -122,7 +122,7 @@ export class MembershipView {
     this.evaluate(m)
   }
 
-  /** Re-derives every state from the clock and drops names no longer bound (forgotten); run it a few times per status interval. */
+  /** Re-derives every state from the clock and drops names no longer bound (forgotten); run it often. */
   tick(): void {
     for (const m of this.members.values()) {
       if (m.address === null && !this.init.bindings.isKnown(m.name)) this.members.delete(m.name)

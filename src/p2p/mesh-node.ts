@@ -80,7 +80,10 @@ export async function createMeshNode(init: MeshNodeInit): Promise<MeshLibp2p> {
         // first status can still be judged and pin its name).
         ...(init.isMember === undefined
           ? {}
-          : { scoreParams: { appSpecificScore: (id: string) => (init.isMember!(id) ? 0 : -6) }, scoreThresholds: { gossipThreshold: -10, publishThreshold: -50, graylistThreshold: -80 } }),
+          : {
+              scoreParams: { appSpecificScore: (id: string) => (init.isMember!(id) ? 0 : -6) },
+              scoreThresholds: { gossipThreshold: -10, publishThreshold: -50, graylistThreshold: -80 },
+            }),
       }),
     },
   })

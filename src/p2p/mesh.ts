@@ -162,6 +162,12 @@ export class Mesh {
     return this.node.getMultiaddrs().map((a) => a.toString())
   }
 
+  /** What is wrong with this node's place in the cluster: registry mismatches, its own name pinned elsewhere. */
+  problems(): string[] {
+    const conflict = this.bindings.selfConflict
+    return [...this.view.registryMismatches(), ...(conflict === null ? [] : [conflict])]
+  }
+
   /** Distinct peers with an open connection. */
   connectedPeers(): number {
     return new Set(this.node.getConnections().filter((c) => c.status === 'open').map((c) => c.remotePeer.toString())).size

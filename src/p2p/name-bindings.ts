@@ -64,8 +64,7 @@ export class NameBindings {
     await this.reread().catch((err: unknown) => this.init.log.warn({ err }, 'name bindings not readable yet; retrying'))
     await this.pinSelf().catch((err: unknown) => this.init.log.warn({ err }, 'could not pin this node\'s name yet; retrying'))
     this.timer ??= setInterval(() => {
-      void this.reread().then(() => (this.selfConflict === null && this.pinned.get(this.init.selfName) === this.init.selfPeerId ? undefined : this.pinSelf()))
-        .catch((err: unknown) => this.init.log.debug({ err }, 'name bindings refresh failed'))
+      this.refresh().catch((err: unknown) => this.init.log.debug({ err }, 'name bindings refresh failed'))
     }, this.init.refreshMs ?? 10_000)
     this.timer.unref()
   }
@@ -152,6 +151,12 @@ export class NameBindings {
     return had
   }
 
+  /** Re-reads the pins (a forget elsewhere), and pins this node again if its pin went missing. */
+  private async refresh(): Promise<void> {
+    await this.reread()
+    if (this.selfConflict !== null || this.pinned.get(this.init.selfName) !== this.init.selfPeerId) await this.pinSelf()
+  }
+
   private async reread(): Promise<void> {
     this.lastReread = Date.now()
     this.pinned = new Map(Object.entries(await this.init.store.all()))
@@ -164,7 +169,9 @@ export class NameBindings {
     const conflict = bound === selfPeerId
       ? null
       : `this node's name ${selfName} is pinned to peer ${bound}, not to its own id ${selfPeerId}: other nodes refuse it; if this node was rebuilt, run aitbc-node nodes forget ${selfName}`
-    if (conflict !== null && conflict !== this.selfConflict) this.init.log.error({ node: selfName, peerId: selfPeerId, boundTo: bound }, conflict)
+    if (conflict !== null && conflict !== this.selfConflict) {
+      this.init.log.error({ node: selfName, peerId: selfPeerId, boundTo: bound }, conflict)
+    }
     this.selfConflict = conflict
   }
 }

@@ -35,7 +35,12 @@ const [genesis, follower] = cluster.map((c) => c.daemon) as [TestDaemon, TestDae
 await waitForState(genesis, 'follower', 'online')
 await waitForState(follower, 'genesis', 'online')
 
-type Report = { op_id: string, validation_status: string, issues: { node: string, step: string, error: string }[], execution_time: number }
+type Report = {
+  op_id: string
+  validation_status: string
+  issues: { node: string, step: string, error: string }[]
+  execution_time: number
+}
 const coordinate = (d: TestDaemon, action: string, target: string, timeout: number, wait = true) =>
   api(d.url, 'POST', `/ops${wait ? '' : '?wait=0'}`, { operation: 'coordinate', action, target_node: target, timeout })
 

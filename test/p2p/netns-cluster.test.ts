@@ -80,7 +80,12 @@ async function multiHost(): Promise<void> {
   })
 
   t.test('seed 000\'s operations work across the three hosts', async (t) => {
-    type Report = { validation_status: string, nodes_status: Record<string, { status: string }>, sync_details: { git_synced: boolean }, message_delivery: { delivered: number } }
+    type Report = {
+      validation_status: string
+      nodes_status: Record<string, { status: string }>
+      sync_details: { git_synced: boolean }
+      message_delivery: { delivered: number }
+    }
     const op = async (body: unknown) => (await call(genesis, 'POST', '/ops', body)).body as Report
     const status = await op({ operation: 'status', target_node: 'all' })
     t.equal(status.validation_status, 'success', 'status')
@@ -139,7 +144,8 @@ async function runIntruder(net: TestNetwork, i: number, spec: Record<string, unk
 }
 
 /** A password-protected redis-server with AOF on, in namespace i on its mesh address; stopped by its pid. */
-async function startNetnsRedis(net: TestNetwork, i: number, scratch: string): Promise<{ password: string, stop(): Promise<void> }> {
+type NetnsRedis = { password: string, stop(): Promise<void> }
+async function startNetnsRedis(net: TestNetwork, i: number, scratch: string): Promise<NetnsRedis> {
   const dir = mkdtempSync(join(scratch, 'redis-'))
   const password = 'redis-secret-4dd7'
   const child: ChildProcess = spawn('ip', [

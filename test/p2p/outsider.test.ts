@@ -6,7 +6,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import t from 'tap'
 import { FAST_MESH, nodesOf, startCluster, stopCluster, waitForState } from '../fixtures/cluster.js'
 import { api, type TestDaemon } from '../fixtures/daemon.js'
-import { daemonAddress, exchangeFrames, newIdentity, type Outsider, startOutsider } from '../fixtures/outsider.js'
+import { daemonAddress, exchangeFrames, newIdentity, type Outsider, startOutsider, statusClaim } from '../fixtures/outsider.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
 import { startRedis } from '../fixtures/redis-server.js'
 
@@ -62,11 +62,6 @@ const metric = async (d: TestDaemon, reason: string): Promise<number> => {
   const text = await (await fetch(`${d.url}/metrics`)).text()
   return Number(new RegExp(`aitbc_p2p_refusals_total\\{reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0)
 }
-const statusFor = (node: Outsider, name: string) => ({
-  name, peer_id: node.peerId.toString(), seq: 1, time: Date.now(), started_at: Date.now(), uptime_s: 1, chain: null, last_sync: null,
-  p2p_connections: 1, version: 'x', git_head: null, registry: { cluster_id: null, host: 'x', db: 0, prefix: '' }, running_ops: 0,
-  coordinator_url: null, addresses: [], health: 'ok', problems: [],
-})
 const TOPIC = 'aitbc/status/1'
 /** Connects and waits until the daemon's topic subscription is known, so a publish reaches it. */
 async function joinGossip(node: Outsider): Promise<void> {
@@ -75,7 +70,7 @@ async function joinGossip(node: Outsider): Promise<void> {
   await waitFor('the daemon\'s subscription', () => node.services.pubsub.getSubscribers(TOPIC).some((p) => p.toString() === followerId))
 }
 const publish = (node: Outsider, name: string) =>
-  node.services.pubsub.publish(TOPIC, new TextEncoder().encode(JSON.stringify(statusFor(node, name)))).catch(() => undefined)
+  node.services.pubsub.publish(TOPIC, statusClaim(node.peerId.toString(), name)).catch(() => undefined)
 const rpc = (method: string, params: unknown, opId?: string) => ({ t: 'req', method, params, deadline_ms: 5000, ...(opId === undefined ? {} : { op_id: opId }) })
 
 t.test('an unknown peer gets ping and identify, no RPC, no message, no gossip, and is then kept out', async (t) => {

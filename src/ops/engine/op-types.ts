@@ -1,5 +1,4 @@
 import { z } from 'zod'
-import type { ActionRecord } from '../node-actions/node-action-server.js'
 
 export const OPERATIONS = ['status', 'health', 'sync', 'message', 'coordinate'] as const
 export type Operation = (typeof OPERATIONS)[number]
@@ -51,6 +50,19 @@ export interface OpReport {
   confidence: number
   execution_time: number
   validation_status: 'success' | 'partial' | 'failed'
+}
+
+/** A changing action as the journal keeps it. */
+export interface ActionRecord {
+  at: string
+  /** The node that served it. */
+  node: string
+  action: string
+  caller: string
+  peer_id: string
+  op_id: string
+  outcome: 'ok' | 'failed' | 'refused'
+  detail: string
 }
 
 /** An operation as the journal keeps it. */

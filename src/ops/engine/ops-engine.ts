@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { anySignal } from 'any-signal'
 import type { Logger } from 'pino'
-import type { ActionRecord } from '../node-actions/node-action-server.js'
-import type { OpEvent, OpIssue, Operation, OpRecord, OpReport, OpRequest } from './op-types.js'
+import type { ActionRecord, OpEvent, OpIssue, Operation, OpRecord, OpReport, OpRequest } from './op-types.js'
 import { fanOut, type TargetResult } from './fan-out.js'
 
 /** Where operations are kept so any daemon, and this one after a restart, can show them. */
@@ -187,7 +186,8 @@ export class OpsEngine {
     await this.init.journal.save(rec).catch((err: unknown) => this.init.log.warn({ err, op: rec.op_id }, 'could not journal an operation'))
     const started = Date.now()
     const remaining = Math.max(1, job.deadlineAt - started)
-    // any-signal, not AbortSignal.any: on Node 20 a composite of composites can be collected and never fire (measured: a 1 s deadline reached a child process only at its own 30 s timeout).
+    // any-signal, not AbortSignal.any: on Node 20 a composite of composites can be collected
+    // and never fire (measured: a 1 s deadline reached a child process only at its own 30 s timeout).
     const signal = anySignal([AbortSignal.timeout(remaining), job.controller.signal])
     const ctx: OpContext = {
       opId: rec.op_id,

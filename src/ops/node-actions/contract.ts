@@ -22,7 +22,10 @@ export const liveStatusSchema = z.strictObject({
 
 export const liveHealthSchema = liveStatusSchema.extend({
   redis: z.strictObject({
-    ok: z.boolean(), aof_enabled: z.boolean().nullable(), maxmemory_policy: z.string().max(100).nullable(), error: z.string().max(2000).nullable(),
+    ok: z.boolean(),
+    aof_enabled: z.boolean().nullable(),
+    maxmemory_policy: z.string().max(100).nullable(),
+    error: z.string().max(2000).nullable(),
   }),
   registry_cluster_id: z.string().max(100).nullable(),
   disk: z.strictObject({ path: z.string().max(4096), free_bytes: z.number(), total_bytes: z.number() }).nullable(),
@@ -89,7 +92,10 @@ export const NODE_ACTIONS = {
   }),
   'node.config.digests': spec({
     params: z.null(),
-    result: z.strictObject({ files: z.record(z.string(), z.string().max(100).nullable()), registry: z.string().max(100).nullable() }),
+    result: z.strictObject({
+      files: z.record(z.string(), z.string().max(100).nullable()),
+      registry: z.string().max(100).nullable(),
+    }),
     changes: () => false,
     force: 'never',
     partOf: () => true,

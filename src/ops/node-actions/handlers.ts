@@ -19,7 +19,7 @@ export interface NodeActionDeps {
   /** Reads the chain RPC now (null when no chain is configured). */
   readChain(): Promise<ChainReading | null>
   connectedPeers(): number
-  checkRedis(): Promise<{ ok: boolean, aof_enabled: boolean | null, maxmemory_policy: string | null, error: string | null, warnings: string[] }>
+  checkRedis(): Promise<LiveHealth['redis'] & { warnings: string[] }>
   clusterId(): string | null
   /** Registry mismatches and identity problems seen by the mesh. */
   meshProblems(): string[]
@@ -47,7 +47,10 @@ export async function liveHealth(deps: NodeActionDeps, signal: AbortSignal): Pro
   const [base, r, disk] = await Promise.all([
     liveStatus(deps, signal),
     deps.checkRedis(),
-    statfs(deps.dataDir).then((s) => ({ path: deps.dataDir, free_bytes: s.bavail * s.bsize, total_bytes: s.blocks * s.bsize }), () => null),
+    statfs(deps.dataDir).then(
+      (s) => ({ path: deps.dataDir, free_bytes: s.bavail * s.bsize, total_bytes: s.blocks * s.bsize }),
+      () => null,
+    ),
   ])
   const problems: string[] = []
   if (!r.ok) problems.push(`Redis registry unreachable: ${r.error}`)

@@ -14,5 +14,5 @@ export {
 } from './contract.js'
 export { NodeActionError, type NodeActionErrorCode } from './errors.js'
 export { liveHealth, liveStatus, type NodeActionDeps, nodeActionHandlers } from './handlers.js'
-export { type ActionRecord, NodeActionServer, type NodeActionHandlers, type NodeActionServerInit } from './node-action-server.js'
+export { NodeActionServer, type NodeActionHandlers, type NodeActionServerInit } from './node-action-server.js'
 export { nodeActionClient, type RemoteCall } from './node-action-client.js'

@@ -1,27 +1,19 @@
 import { anySignal } from 'any-signal'
 import type { Logger } from 'pino'
-import type { OpRecord } from '../engine/op-types.js'
+import type { ActionRecord, OpRecord } from '../engine/op-types.js'
 import type { ActionSlots } from './action-slots.js'
 import { type ActionCaller, authorizeChange } from './authority.js'
 import { isNodeAction, NODE_ACTIONS, type NodeActionName, type NodeActionParams, type NodeActionResult } from './contract.js'
 import { NodeActionError } from './errors.js'
 
+/** The one thing the server needs of a zod schema. */
+interface Checker {
+  safeParse(v: unknown): { success: boolean, data?: unknown, error?: { issues: { path: PropertyKey[], message: string }[] } }
+}
+
 /** The implementations, one per action of the contract. */
 export type NodeActionHandlers = {
   [N in NodeActionName]: (params: NodeActionParams<N>, signal: AbortSignal) => Promise<NodeActionResult<N>>
-}
-
-/** A changing action as the journal keeps it. */
-export interface ActionRecord {
-  at: string
-  /** The node that served it. */
-  node: string
-  action: string
-  caller: string
-  peer_id: string
-  op_id: string
-  outcome: 'ok' | 'failed' | 'refused'
-  detail: string
 }
 
 export interface NodeActionServerInit {
@@ -51,8 +43,8 @@ export class NodeActionServer {
   async invoke(name: string, raw: unknown, caller: ActionCaller, deadlineAt: number, signal: AbortSignal): Promise<unknown> {
     if (!isNodeAction(name)) throw new NodeActionError('ERR_ACTION_UNKNOWN', `no node action ${name}`)
     const spec = NODE_ACTIONS[name] as unknown as {
-      params: { safeParse(v: unknown): { success: boolean, data?: unknown, error?: { issues: { path: PropertyKey[], message: string }[] } } }
-      result: { safeParse(v: unknown): { success: boolean, error?: { issues: { path: PropertyKey[], message: string }[] } } }
+      params: Checker
+      result: Checker
       changes(p: unknown): boolean
       force: 'never' | 'always' | 'per-action'
     }

@@ -22,7 +22,12 @@ export interface ClusterAccess {
    * Runs a node action on a node (this one through the same server peers
    * call); the answer is checked against the contract.
    */
-  invoke<N extends NodeActionName>(node: string, action: N, params: NodeActionParams<N>, call: ActionCall): Promise<NodeActionResult<N>>
+  invoke<N extends NodeActionName>(
+    node: string,
+    action: N,
+    params: NodeActionParams<N>,
+    call: ActionCall,
+  ): Promise<NodeActionResult<N>>
   /** Sends a message with receipts (the messenger). */
   send(to: string, body: string, ttlMs: number, waitMs: number): Promise<OutgoingRecord>
   suspectAfterMs: number

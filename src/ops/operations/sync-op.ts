@@ -26,7 +26,14 @@ function reference<T>(targets: string[], answers: Map<string, T>): string | unde
   return answers.has('genesis') ? 'genesis' : targets.find((t) => answers.has(t))
 }
 
-async function ask<N extends NodeActionName>(access: ClusterAccess, ctx: OpContext, targets: string[], method: N, params: NodeActionParams<N>, step: string) {
+async function ask<N extends NodeActionName>(
+  access: ClusterAccess,
+  ctx: OpContext,
+  targets: string[],
+  method: N,
+  params: NodeActionParams<N>,
+  step: string,
+) {
   const results = await ctx.eachTarget(targets, (node, signal) =>
     access.invoke(node, method, params, { signal, deadlineAt: ctx.deadlineAt, opId: ctx.opId }))
   const answers = new Map<string, NodeActionResult<N>>()

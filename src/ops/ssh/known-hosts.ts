@@ -42,7 +42,11 @@ export async function knownHostKeys(file: string, host: string, port: number, si
 }
 
 /** Why a presented host key is refused, or null when it is known and not revoked. */
-export function hostKeyProblem(known: KnownHostKeys, presented: string, where: { node: string, name: string, file: string, host: string, port: number }): string | null {
+export function hostKeyProblem(
+  known: KnownHostKeys,
+  presented: string,
+  where: { node: string, name: string, file: string, host: string, port: number },
+): string | null {
   const { node, name, file, host, port } = where
   if (known.revoked.includes(presented)) return `${node}: the host key of ${name} is marked @revoked in ${file}; refusing to connect`
   if (known.keys.includes(presented)) return null

@@ -19,7 +19,12 @@ export interface SshFallbackSettings {
  * force a start of the daemon. Fixed templates with quoted arguments: nothing
  * from a request reaches the command line. null when no SSH path is configured.
  */
-export async function sshFallbackCheck(s: SshFallbackSettings, node: string, force: boolean, signal: AbortSignal): Promise<SshCheck | null> {
+export async function sshFallbackCheck(
+  s: SshFallbackSettings,
+  node: string,
+  force: boolean,
+  signal: AbortSignal,
+): Promise<SshCheck | null> {
   const path = s.pathOf(node)
   if (path === undefined) return null
   const target = { node, ...path, knownHostsFile: s.knownHostsFile }

@@ -37,7 +37,8 @@ export async function sshExec(
   const name = knownHostsName(target.host, target.port)
   let known
   try {
-    known = await knownHostKeys(target.knownHostsFile, target.host, target.port, opts.signal ?? AbortSignal.timeout(opts.connectTimeoutMs))
+    const signal = opts.signal ?? AbortSignal.timeout(opts.connectTimeoutMs)
+    known = await knownHostKeys(target.knownHostsFile, target.host, target.port, signal)
   } catch (err) {
     throw new SshError('ERR_SSH_HOST_KEY', `${target.node}: ${(err as Error).message}`)
   }

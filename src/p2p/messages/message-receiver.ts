@@ -66,7 +66,12 @@ export function messageHandler(init: MessageReceiverInit): (data: IncomingStream
   }
 }
 
-async function accept(init: MessageReceiverInit, frame: MessageFrame, fromPeer: string, sender: string): Promise<AckFrame | null> {
+async function accept(
+  init: MessageReceiverInit,
+  frame: MessageFrame,
+  fromPeer: string,
+  sender: string,
+): Promise<AckFrame | null> {
   const reject = (reason: string): AckFrame => ({ t: 'ack', id: frame.id, result: 'rejected', reason })
   if (frame.from !== sender) {
     const message = `peer ${fromPeer} is ${sender} but sent a message from "${frame.from}"`

@@ -73,7 +73,9 @@ export class Messenger {
     const { node, selfName, store, log } = this.init
     await node.handle(
       MESSAGE_PROTOCOL,
-      messageHandler({ selfName, store, directory: this.init.directory, log, onDelivered: this.init.onInbound, onRefused: this.init.onRefused }),
+      messageHandler({
+        selfName, store, directory: this.init.directory, log, onDelivered: this.init.onInbound, onRefused: this.init.onRefused,
+      }),
       { maxInboundStreams: 64 },
     )
     node.addEventListener('peer:connect', this.onConnect)

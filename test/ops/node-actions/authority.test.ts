@@ -14,7 +14,14 @@ const record = (over: Omit<Partial<OpRecord>, 'request'> & { request?: Partial<O
   request: { operation: 'sync', target_node: 'all', sync_type: 'configuration', force: true, verify: true, ...over.request },
 })
 const caller = { name: 'genesis', peerId: '12D3KooWgenesis', opId: 'op-1' }
-const check = (rec: OpRecord | null, opts: { name?: Parameters<typeof authorizeChange>[0], params?: unknown, who?: typeof caller, needsForce?: boolean, self?: string } = {}) =>
+interface CheckOptions {
+  name?: Parameters<typeof authorizeChange>[0]
+  params?: unknown
+  who?: typeof caller
+  needsForce?: boolean
+  self?: string
+}
+const check = (rec: OpRecord | null, opts: CheckOptions = {}) =>
   authorizeChange(opts.name ?? 'node.config.write', opts.params ?? { name: 'x', content_b64: '' }, opts.who ?? caller, {
     self: opts.self ?? 'follower', needsForce: opts.needsForce ?? true, findOp: async () => rec,
   })

@@ -73,18 +73,22 @@ export class Mesh {
       onRefused: init.onRefused,
     })
     const guard = new PeerGuard(init.refuseForMs ?? 60_000)
+    // The peer that answered at a configured address may hear our status before its name is bound
+    // (else two nodes that have not pinned each other would each wait for the other's status).
+    const dialled = new Map<string, string>()
     const node = await createMeshNode({
       privateKey: key,
       listen: init.listen,
       psk: init.psk,
       allowlist: init.allowlist,
-      isMember: (id) => bindings.nameOf(id) !== null,
+      isMember: (id) => bindings.nameOf(id) !== null || dialled.has(id),
       isRefused: (id) => guard.isRefused(id),
     })
     if (created) log.info({ peerId: node.peerId.toString(), keyFile: init.keyFile }, 'created a new node key')
     // A peer caught making a false claim, or no member, is disconnected and kept out for a while.
     const shut = (peerId: string): void => {
       guard.refuse(peerId)
+      dialled.delete(peerId)
       for (const c of node.getConnections()) {
         if (c.remotePeer.toString() === peerId) c.abort(new Error('refused: not a cluster member or a false claim'))
       }
@@ -138,6 +142,10 @@ export class Mesh {
       peers,
       log: init.log('p2p:redial'),
       peerIdOf: (name) => bindings.peerIdOf(name),
+      onConnected: (name, peerId) => {
+        for (const [id, n] of dialled) if (n === name) dialled.delete(id)
+        dialled.set(peerId, name)
+      },
       onLost: (name, reason) => view.markLost(name, reason),
     })
     node.addEventListener('peer:connect', (evt) => {

@@ -11,6 +11,8 @@ export interface PeerRedialerInit {
   log: Logger
   /** The peer id bound to a name: once known, only that peer is accepted at the address. */
   peerIdOf?(name: string): string | null
+  /** Called with the peer that answered at a configured peer's address. */
+  onConnected?(name: string, peerId: string): void
   /** First retry delay after a failed dial (default 250 ms). */
   minBackoffMs?: number
   /** Longest delay between dials of an unreachable peer (default 5000 ms). */
@@ -98,6 +100,7 @@ export class PeerRedialer {
           log.warn({ peer: t.name, was: t.peerId.toString(), now: conn.remotePeer.toString() }, 'peer answered with a new peer id')
         }
         t.peerId = conn.remotePeer
+        this.init.onConnected?.(t.name, t.peerId.toString())
         log.info({ peer: t.name, peerId: t.peerId.toString(), afterFailures: failures }, 'connected to peer')
         failures = 0
       } catch (err) {

@@ -57,7 +57,6 @@ export class Mesh {
     private readonly log: Logger,
     private readonly listen: string,
     readonly bindings: NameBindings,
-    private readonly guard: PeerGuard,
   ) {}
 
   static async create(init: MeshInit): Promise<Mesh> {
@@ -157,7 +156,7 @@ export class Mesh {
         for (const c of node.getConnections(evt.detail)) c.abort(new Error('no cluster name bound to this peer'))
       }, init.unknownPeerGraceMs ?? 10_000).unref()
     })
-    return new Mesh(node, view, gossip, messenger, rpc, redialer, log, init.listen, bindings, guard)
+    return new Mesh(node, view, gossip, messenger, rpc, redialer, log, init.listen, bindings)
   }
 
   /** This node's peer id. */

@@ -1,6 +1,6 @@
 /**
- * Module boundaries of DESIGN.md: daemon -> coordinator, ops, p2p; coordinator -> ops, p2p;
- * ops -> p2p; p2p -> nothing of ours.
+ * Module boundaries of DESIGN.md: daemon -> coordinator, ops, p2p, agent; coordinator -> ops, p2p;
+ * ops -> p2p; p2p -> nothing of ours; agent -> ops' process runner only.
  */
 module.exports = {
   forbidden: [
@@ -16,6 +16,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/ops' },
       to: { path: '^src/(daemon|coordinator|cli)' },
+    },
+    {
+      name: 'agent-is-a-client',
+      comment: 'src/agent is what agent authors import: it speaks HTTP to daemons and uses only the process runner of ops',
+      severity: 'error',
+      from: { path: '^src/agent' },
+      to: { path: '^src/(daemon|coordinator|p2p|cli|ops/(?!local/run-process))' },
     },
     {
       name: 'coordinator-not-daemon',

@@ -155,6 +155,7 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
     nodeName: config.node.name,
     version: VERSION,
     bodyLimitBytes: config.coordinator.bodyLimitBytes,
+    staleAfterMs: config.agents.staleAfterMs,
   })
   const http = new HttpListener(
     app,

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { Command, Option } from 'commander'
+import { agentRunCommand } from './cli/agent-run.js'
 import { agentCommands } from './cli/agents.js'
 import { CliError } from './cli/api-client.js'
 import { meshCommands } from './cli/mesh.js'
@@ -101,7 +102,7 @@ const apiTarget = (cmd: Command) => {
   const o = cmd.optsWithGlobals() as { url: string, token?: string, json: boolean }
   return { url: o.url, token: o.token, json: o.json }
 }
-agentCommands(program, apiTarget)
+agentRunCommand(agentCommands(program, apiTarget), apiTarget)
 meshCommands(program, apiTarget)
 taskCommands(program, apiTarget)
 opsCommands(program, apiTarget)

@@ -32,6 +32,8 @@ export interface CoordinatorAppInit {
   version: string
   /** Largest accepted request body (default 1 MiB). */
   bodyLimitBytes?: number
+  /** agents.staleAfterMs, told to agents when they register. */
+  staleAfterMs?: number
   /** The membership view for GET /nodes (absent: no route). */
   nodes?: NodeRouteDeps
   /** Messages with receipts (absent: no routes). */
@@ -80,7 +82,7 @@ export function createCoordinatorApp(init: CoordinatorAppInit): CoordinatorApp {
   koa.use(authenticate(init.auth))
   for (const prefix of ['', '/v1']) {
     const router = new Router(prefix === '' ? {} : { prefix })
-    agentRoutes(router, { registry: init.registry, bodyLimitBytes })
+    agentRoutes(router, { registry: init.registry, bodyLimitBytes, staleAfterMs: init.staleAfterMs })
     if (init.nodes !== undefined) nodeRoutes(router, init.nodes)
     if (init.messages !== undefined) messageRoutes(router, init.messages)
     if (init.tasks !== undefined) taskRoutes(router, init.tasks)

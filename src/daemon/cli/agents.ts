@@ -47,12 +47,29 @@ function agentRows(agents: Agentish[]): string {
   )
 }
 
-/** `aitbc-node agents register|list|status|update-status|remove`, the operator guide's verbs. */
-export function agentCommands(
-  program: Command,
-  target: (cmd: Command) => ApiTarget & { json: boolean },
-): void {
-  const agents = program.command('agents').description('register, list and manage agents through a daemon')
+type Target = (cmd: Command) => ApiTarget & { json: boolean }
+
+/**
+ * `aitbc-node agents register|list|status|update-status|remove`, the operator
+ * guide's verbs, also spelled as the guide does: `agent sdk register ...
+ * --coordinator-url URL`.
+ */
+export function agentCommands(program: Command, target: Target): Command {
+  addAgentVerbs(program.command('agents').description('register, list and manage agents through a daemon'), target)
+  const agent = program.command('agent').description('run an agent (agent run), or the operator guide\'s agent sdk verbs')
+  addAgentVerbs(agent.command('sdk').description('the operator guide\'s spelling of the agents verbs (--coordinator-url for --url)'), target)
+  return agent
+}
+
+function addAgentVerbs(parent: Command, base: Target): void {
+  const target: Target = (cmd) => {
+    const t = base(cmd)
+    const url = (cmd.opts() as { coordinatorUrl?: string }).coordinatorUrl
+    return url === undefined ? t : { ...t, url }
+  }
+  const agents = {
+    command: (name: string) => parent.command(name).option('--coordinator-url <url>', 'daemon API URL (the same as --url)'),
+  }
 
   agents
     .command('register')

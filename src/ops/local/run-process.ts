@@ -18,6 +18,8 @@ export interface RunProcessOptions {
   timeoutMs: number
   /** Output kept per stream: the tail (default 64 KiB). */
   maxOutputBytes?: number
+  /** Written to the command's stdin, which is then closed (default: no stdin). */
+  input?: string
 }
 
 /**
@@ -33,7 +35,12 @@ export function runProcess(argv: readonly string[], opts: RunProcessOptions): Pr
       resolve({ code: null, stdout: '', stderr: '', killed: true, spawnError: null })
       return
     }
-    const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] })
+    if (opts.input !== undefined) {
+      // A command that exits without reading its input closes the pipe: that is not an error.
+      child.stdin?.on('error', () => {})
+      child.stdin?.end(opts.input)
+    }
     let stdout = ''
     let stderr = ''
     let killed = false
@@ -42,10 +49,10 @@ export function runProcess(argv: readonly string[], opts: RunProcessOptions): Pr
       const next = text + more.toString()
       return next.length > max ? next.slice(-max) : next
     }
-    child.stdout.on('data', (b: Buffer) => {
+    child.stdout?.on('data', (b: Buffer) => {
       stdout = keep(stdout, b)
     })
-    child.stderr.on('data', (b: Buffer) => {
+    child.stderr?.on('data', (b: Buffer) => {
       stderr = keep(stderr, b)
     })
     const killGroup = (): void => {

@@ -8,6 +8,8 @@ import { readJson, validate } from '../body.js'
 export interface AgentRouteDeps {
   registry: AgentRegistry
   bodyLimitBytes: number
+  /** agents.staleAfterMs, told to agents at registration so they heartbeat in time. */
+  staleAfterMs?: number
 }
 
 const anyScope = requireScope('read', 'agent', 'operate')
@@ -26,6 +28,8 @@ export function agentRoutes(router: Router, deps: AgentRouteDeps): void {
       message: `Agent ${input.agent_id} registered successfully`,
       agent_id: input.agent_id,
       registered_at: registeredAt,
+      // An agent unheard for this long is stale and gets no tasks: heartbeat well within it.
+      ...(deps.staleAfterMs === undefined ? {} : { stale_after_ms: deps.staleAfterMs }),
     }
   })
 

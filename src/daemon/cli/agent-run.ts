@@ -1,0 +1,94 @@
+import type { Command } from 'commander'
+import { AgentWorker, execProcessor } from '../../agent/index.js'
+import { type ApiTarget, CliError } from './api-client.js'
+
+const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean)
+const collect = (v: string, prev: string[] = []): string[] => [...prev, ...list(v)]
+
+interface RunFlags {
+  agentId: string
+  type: string
+  capabilities: string[]
+  services: string[]
+  metadata?: string
+  coordinatorUrl?: string[]
+  concurrency?: string
+  exec?: boolean
+  httpPort?: string
+  httpHost?: string
+  publicUrl?: string
+}
+
+function metadataOf(raw: string | undefined): Record<string, unknown> {
+  if (raw === undefined) return {}
+  try {
+    const v = JSON.parse(raw) as unknown
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>
+  } catch {
+    // Falls through to the usage error.
+  }
+  throw new CliError('--metadata expects a JSON object, e.g. --metadata \'{"region":"eu-west-1"}\'', 2)
+}
+
+function whole(name: string, raw: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (raw === undefined) return undefined
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < min || n > max) throw new CliError(`--${name} expects a whole number from ${min} to ${max} (got "${raw}")`, 2)
+  return n
+}
+
+/**
+ * `aitbc-node agent run`: the AgentWorker as a command, for agents not
+ * written in TypeScript. Each task's task_data goes to COMMAND's stdin as
+ * JSON and its stdout is the result; or, with --http-port, the worker serves
+ * seed 001's push (POST /tasks/execute) and runs COMMAND for each push.
+ */
+export function agentRunCommand(agent: Command, target: (cmd: Command) => ApiTarget): void {
+  agent
+    .command('run')
+    .description('run an agent: register, heartbeat, take tasks and run COMMAND for each (task_data on stdin, result on stdout)')
+    .requiredOption('--agent-id <id>', 'agent id')
+    .requiredOption('--type <type>', 'agent type, e.g. worker')
+    .option('--capabilities <list>', 'comma-separated capabilities', list, [])
+    .option('--services <list>', 'comma-separated services', list, [])
+    .option('--metadata <json>', 'metadata as JSON (region, weight, ...)')
+    .option('--coordinator-url <url>', 'a daemon API URL, repeatable or comma-separated; the worker fails over between them (default --url)', collect)
+    .option('--concurrency <n>', 'tasks run at once (default 1)')
+    .option('--exec', 'run the command given after the flags for each task (put -- before it if its arguments start with -)')
+    .option('--http-port <port>', 'serve seed 001\'s push (POST /tasks/execute) on this port instead of polling')
+    .option('--http-host <host>', 'address for --http-port', '127.0.0.1')
+    .option('--public-url <url>', 'the URL daemons push to (default http://HOST:PORT)')
+    .argument('[command...]', 'the command run for each task')
+    .action(async (command: string[], o: RunFlags, cmd: Command) => {
+      const t = target(cmd)
+      if (command.length === 0) throw new CliError('say what runs each task: agent run ... --exec COMMAND [ARGS...]', 2)
+      const worker = new AgentWorker({
+        urls: o.coordinatorUrl ?? [t.url],
+        token: t.token,
+        registration: {
+          agent_id: o.agentId, agent_type: o.type, capabilities: o.capabilities, services: o.services, metadata: metadataOf(o.metadata),
+        },
+        processor: execProcessor(command),
+        concurrency: whole('concurrency', o.concurrency, 1, 1000) ?? 1,
+        // Port 0 picks a free one; the registered endpoint says which.
+        push: o.httpPort === undefined ? undefined : { port: whole('http-port', o.httpPort, 0, 65535)!, host: o.httpHost, publicUrl: o.publicUrl },
+      })
+      const say = (line: string): void => {
+        process.stdout.write(`${new Date().toISOString()} ${line}\n`)
+      }
+      worker.on('completed', (task) => say(`completed ${task.task_id}`))
+      worker.on('failed', (task, err) => say(`failed ${task.task_id}: ${err.message}`))
+      worker.on('error', (err) => say(`error: ${err.message}`))
+      let stopping = false
+      const stop = (): void => {
+        if (stopping) process.exit(1)
+        stopping = true
+        say('closing: no new tasks; running ones finish (Ctrl-C again to quit at once)')
+        void worker.close().then(() => process.exit(0))
+      }
+      process.on('SIGINT', stop)
+      process.on('SIGTERM', stop)
+      await worker.run()
+      say(`agent ${o.agentId} registered on ${worker.url}; ${o.httpPort === undefined ? 'polling' : 'serving push'} for tasks`)
+    })
+}

@@ -66,7 +66,11 @@ export function agentRunCommand(agent: Command, target: (cmd: Command) => ApiTar
         urls: o.coordinatorUrl ?? [t.url],
         token: t.token,
         registration: {
-          agent_id: o.agentId, agent_type: o.type, capabilities: o.capabilities, services: o.services, metadata: metadataOf(o.metadata),
+          agent_id: o.agentId,
+          agent_type: o.type,
+          capabilities: o.capabilities,
+          services: o.services,
+          metadata: metadataOf(o.metadata),
         },
         processor: execProcessor(command),
         concurrency: whole('concurrency', o.concurrency, 1, 1000) ?? 1,

@@ -24,6 +24,14 @@ t.test('systemd-analyze verify accepts the unit, and its exposure is MEDIUM or b
   t.doesNotThrow(() => execFileSync('systemd-analyze', ['security', '--offline=true', '--threshold=69', unit], { stdio: 'pipe' }))
 })
 
+t.test('the agent template unit verifies as an instance', async (t) => {
+  const instance = join(scratch, 'aitbc-agent@worker-1.service')
+  const { copyFileSync } = await import('node:fs')
+  copyFileSync(join(root, 'config', 'aitbc-agent@.service'), instance)
+  t.doesNotThrow(() => execFileSync('systemd-analyze', ['verify', instance], { stdio: 'pipe' }))
+  t.match(readFileSync(instance, 'utf8'), /agent run --agent-id %i/)
+})
+
 // systemd applies RestrictAddressFamilies= as a seccomp filter on socket(2) that answers EAFNOSUPPORT (97).
 const FAMILIES: Record<string, number> = { AF_UNIX: 1, AF_INET: 2, AF_INET6: 10, AF_NETLINK: 16, AF_PACKET: 17 }
 const unitFamilies = (): string[] => /^RestrictAddressFamilies=(.*)$/m.exec(readFileSync(unit, 'utf8'))![1]!.trim().split(/\s+/)

@@ -21,3 +21,5 @@ export { PRIORITIES, type Priority, STRATEGIES, type Strategy, type Task } from 
 export { AssignmentSignals } from './tasks/assignment-signals.js'
 export { type OpsRouteDeps } from './http/routes/ops.js'
 export { RedisOpsJournal } from './ops/redis-ops-journal.js'
+export { buildOpenApi, type OpenApiLimits } from './http/openapi/document.js'
+export { errorBody, responses } from './http/openapi/responses.js'

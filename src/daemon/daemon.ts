@@ -156,6 +156,12 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
     version: VERSION,
     bodyLimitBytes: config.coordinator.bodyLimitBytes,
     staleAfterMs: config.agents.staleAfterMs,
+    openapi: {
+      maxTaskTimeoutMs: config.tasks.maxTimeoutMs,
+      maxOpsTimeoutMs: config.ops.maxTimeoutMs,
+      maxMessageTtlMs: config.messages.maxTtlMs,
+      version: VERSION,
+    },
   })
   const http = new HttpListener(
     app,

@@ -5,6 +5,7 @@ import { ApiError } from '../errors.js'
 import type { AgentRegistry } from '../registry/agent-registry.js'
 import type { RedisHealth } from '../registry/redis-health.js'
 import { type AuthSettings, authenticate, requireScope } from './auth.js'
+import { buildOpenApi, type OpenApiLimits } from './openapi/document.js'
 import { errorBodies } from './errors-middleware.js'
 import type { HttpMetrics } from './metrics.js'
 import { agentRoutes } from './routes/agents.js'
@@ -34,6 +35,8 @@ export interface CoordinatorAppInit {
   bodyLimitBytes?: number
   /** agents.staleAfterMs, told to agents when they register. */
   staleAfterMs?: number
+  /** The limits the OpenAPI document states (absent: no /openapi.json). */
+  openapi?: OpenApiLimits
   /** The membership view for GET /nodes (absent: no route). */
   nodes?: NodeRouteDeps
   /** Messages with receipts (absent: no routes). */
@@ -77,6 +80,15 @@ export function createCoordinatorApp(init: CoordinatorAppInit): CoordinatorApp {
   const open = new Router()
   open.get('/health', healthHandler(init))
   open.get('/v1/health', healthHandler(init))
+  if (init.openapi !== undefined) {
+    // The API's description is no secret: served without a token, like /health.
+    const doc = buildOpenApi(init.openapi)
+    const serve = (ctx: Context): void => {
+      ctx.body = doc
+    }
+    open.get('/openapi.json', serve)
+    open.get('/v1/openapi.json', serve)
+  }
   koa.use(open.routes())
 
   koa.use(authenticate(init.auth))

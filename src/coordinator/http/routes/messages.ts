@@ -22,15 +22,22 @@ export interface MessageRouteDeps {
 const readScope = requireScope('read', 'agent', 'operate')
 const operateScope = requireScope('operate')
 
-/** POST /messages, GET /messages/inbox, GET /messages/:id. */
-export function messageRoutes(router: Router, deps: MessageRouteDeps): void {
-  const sendBody = z.strictObject({
+/** POST /messages's body, with the daemon's ttl limit. */
+export function sendMessageBody(maxTtlMs: number) {
+  return z.strictObject({
     to: z.string().min(1, 'expected a node name or "all"').max(63),
     body: z.union([z.string(), z.record(z.string(), z.json()), z.array(z.json())], 'expected a string, object or list'),
-    ttl_ms: z.number().int().min(100, 'expected at least 100 ms').max(deps.maxTtlMs, `expected at most ${deps.maxTtlMs} ms`).optional(),
+    ttl_ms: z.number().int().min(100, 'expected at least 100 ms').max(maxTtlMs, `expected at most ${maxTtlMs} ms`).optional(),
     wait_ms: z.number().int().min(0).max(30_000, 'expected at most 30000 ms').optional(),
   })
-  const inboxQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).default(100) })
+}
+
+/** GET /messages/inbox's query. */
+export const inboxQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).default(100) })
+
+/** POST /messages, GET /messages/inbox, GET /messages/:id. */
+export function messageRoutes(router: Router, deps: MessageRouteDeps): void {
+  const sendBody = sendMessageBody(deps.maxTtlMs)
 
   router.post('/messages', operateScope, async (ctx) => {
     const input = validate(sendBody, await readJson(ctx, deps.bodyLimitBytes))

@@ -17,6 +17,8 @@ export interface OpsRouteDeps {
 const operateScope = requireScope('operate')
 const readScope = requireScope('read', 'agent', 'operate')
 const opId = z.uuid('expected an operation id (UUID)')
+/** POST /ops's query: wait=0 answers 202 at once with the operation id. */
+export const opsQuery = z.strictObject({ wait: z.enum(['0', '1']).default('1') })
 
 /** POST /ops (seed 000's input → its report), GET /ops/:id, GET /ops/:id/events (SSE). */
 export function opsRoutes(router: Router, deps: OpsRouteDeps): void {
@@ -41,7 +43,7 @@ export function opsRoutes(router: Router, deps: OpsRouteDeps): void {
       }
       throw err
     }
-    const { wait } = validate(z.strictObject({ wait: z.enum(['0', '1']).default('1') }), { ...ctx.query }, 'query')
+    const { wait } = validate(opsQuery, { ...ctx.query }, 'query')
     if (wait === '0') {
       ctx.status = 202
       ctx.body = { status: 'success', op_id: started.id, events: `/ops/${started.id}/events` }

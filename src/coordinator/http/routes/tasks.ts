@@ -25,6 +25,12 @@ const submitScope = requireScope('operate', 'agent')
 const agentScope = requireScope('agent')
 const adminScope = requireScope('admin')
 const taskId = z.uuid('expected a task id (UUID)')
+/** POST /tasks/:id/complete's query: next=1 hands the agent its next task in the answer. */
+export const completeQuery = z.strictObject({ next: z.enum(['0', '1']).default('0') })
+/** GET /agents/:id/tasks/next's query: how long to wait for a task. */
+export const nextTaskQuery = z.strictObject({ wait_ms: z.coerce.number().int().min(0).max(60_000, 'expected at most 60000 ms').default(0) })
+/** PUT /load-balancer/strategy's body. */
+export const strategyBody = z.strictObject({ strategy: z.enum(STRATEGIES, `expected one of ${STRATEGIES.join(', ')}`) })
 const priorityParam = z.enum(PRIORITIES, `expected one of ${PRIORITIES.join(', ')}`)
 
 /** The seed's task routes plus leases, dead letters and the shared strategy. */
@@ -91,7 +97,7 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
   router.post('/tasks/:id/complete', agentScope, async (ctx) => {
     const id = validate(taskId, ctx.params.id, 'task_id')
     const body = validate(completeSchema, await readJson(ctx, deps.bodyLimitBytes))
-    const { next } = validate(z.strictObject({ next: z.enum(['0', '1']).default('0') }), { ...ctx.query }, 'query')
+    const { next } = validate(completeQuery, { ...ctx.query }, 'query')
     const result = JSON.stringify(body.result ?? null)
     // With ?next=1 a pull agent gets its next task in the same answer (one round trip per task).
     if (next === '1') {
@@ -116,11 +122,7 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
 
   router.get('/agents/:id/tasks/next', agentScope, async (ctx) => {
     const agent = validate(agentIdSchema, ctx.params.id, 'agent_id')
-    const { wait_ms: waitMs } = validate(
-      z.strictObject({ wait_ms: z.coerce.number().int().min(0).max(60_000, 'expected at most 60000 ms').default(0) }),
-      { ...ctx.query },
-      'query',
-    )
+    const { wait_ms: waitMs } = validate(nextTaskQuery, { ...ctx.query }, 'query')
     const deadline = Date.now() + waitMs
     for (;;) {
       const task = await store.nextFor(agent)
@@ -141,7 +143,7 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
   })
 
   router.put('/load-balancer/strategy', adminScope, async (ctx) => {
-    const { strategy } = validate(z.strictObject({ strategy: z.enum(STRATEGIES, `expected one of ${STRATEGIES.join(', ')}`) }), await readJson(ctx, deps.bodyLimitBytes))
+    const { strategy } = validate(strategyBody, await readJson(ctx, deps.bodyLimitBytes))
     await store.setStrategy(strategy)
     ctx.body = { status: 'success', strategy, message: `every daemon on this registry now uses ${strategy}` }
   })

@@ -120,7 +120,8 @@ export const responses = {
   heartbeat: z.looseObject({ status: success, agent_id: z.string(), agent_status: z.enum(AGENT_STATUSES), timestamp: time }),
   agentStatus: z.looseObject({ status: success, agent_id: z.string(), agent_status: z.enum(AGENT_STATUSES) }),
   submitted: z.looseObject({
-    status: success, message: z.string(), task_id: z.string(), priority: z.enum(PRIORITIES), submitted_at: time, duplicate: z.boolean(),
+    status: success, message: z.string(), task_id: z.string(), priority: z.enum(PRIORITIES), submitted_at: time,
+    duplicate: z.boolean(),
   }),
   task: z.looseObject({ status: success, task }),
   nextTask: z.looseObject({ status: success, task }),

@@ -39,7 +39,8 @@ function configOptions(cmd: Command): Command {
 const program = new Command('aitbc-node')
   .version(VERSION)
   .description('AITBC cluster node: daemon and operator CLI')
-  .addOption(new Option('--url <url>', 'daemon API URL').env('AITBC_URL').default('http://127.0.0.1:9001'))
+  .addOption(new Option('--url <url>', 'daemon API URL (repeatable for agent run, which fails over between them; other commands use the last)')
+    .env('AITBC_URL').default('http://127.0.0.1:9001').argParser((v: string, prev: string | string[]) => (Array.isArray(prev) ? [...prev, v] : [v])))
   .addOption(new Option('--token <token>', 'API bearer token').env('AITBC_TOKEN'))
   .option('--json', 'print JSON instead of tables', false)
 
@@ -99,8 +100,9 @@ program
   .action(async (o: { nodes: string, dataDir: string, basePort: string, set?: string[] }) => runLocalCluster(o))
 
 const apiTarget = (cmd: Command) => {
-  const o = cmd.optsWithGlobals() as { url: string, token?: string, json: boolean }
-  return { url: o.url, token: o.token, json: o.json }
+  const o = cmd.optsWithGlobals() as { url: string | string[], token?: string, json: boolean }
+  const urls = Array.isArray(o.url) ? o.url : [o.url]
+  return { url: urls.at(-1)!, urls, token: o.token, json: o.json }
 }
 agentRunCommand(agentCommands(program, apiTarget), apiTarget)
 meshCommands(program, apiTarget)

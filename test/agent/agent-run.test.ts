@@ -11,8 +11,9 @@ const daemon = await startDaemon({ args: ['--redis-url', redis.url, '--set', 'ta
 t.teardown(() => daemon.stop())
 
 /** `aitbc-node agent run ...` as its own process, stopped by its pid. */
-function agentRun(args: string[]): { child: ChildProcess, out: () => string, stop: (signal?: NodeJS.Signals) => Promise<void> } {
-  const child = spawn(process.execPath, [BIN, '--url', daemon.url, 'agent', 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+type AgentProcess = { child: ChildProcess, out: () => string, stop: (signal?: NodeJS.Signals) => Promise<void> }
+function agentRun(args: string[], urls = [daemon.url]): AgentProcess {
+  const child = spawn(process.execPath, [BIN, ...urls.flatMap((u) => ['--url', u]), 'agent', 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stdout?.on('data', (b: Buffer) => (out += b.toString()))
   child.stderr?.on('data', (b: Buffer) => (out += b.toString()))
@@ -98,6 +99,14 @@ t.test('--http-port: seed 001\'s push to the agent runs the command and complete
   t.match(endpoint, /^http:\/\/127\.0\.0\.1:\d+$/, 'registered with its push endpoint')
   const id = await submit(daemon, { task_data: { via: 'push' }, requirements: { agent_type: 'web' } })
   t.match(await finished(id), { state: 'completed', result: { via: 'push' }, agent_id: 'pushee' })
+})
+
+t.test('--url repeated: a daemon that does not answer is passed over', async (t) => {
+  const agent = agentRun(['--agent-id', 'failover', '--type', 'fo', '--exec', '--', '/bin/echo', '"ok"'], ['http://127.0.0.1:1', daemon.url])
+  t.teardown(() => agent.stop())
+  await waitFor('registered on the second URL', () => agent.out().includes(`registered on ${daemon.url}`))
+  const id = await submit(daemon, { task_data: {}, requirements: { agent_type: 'fo' } })
+  t.match(await finished(id), { state: 'completed', result: 'ok' })
 })
 
 t.test('the operator guide\'s spelling: agent sdk register ... --coordinator-url', async (t) => {

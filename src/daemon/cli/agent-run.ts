@@ -43,7 +43,7 @@ function whole(name: string, raw: string | undefined, min: number, max = Number.
  * JSON and its stdout is the result; or, with --http-port, the worker serves
  * seed 001's push (POST /tasks/execute) and runs COMMAND for each push.
  */
-export function agentRunCommand(agent: Command, target: (cmd: Command) => ApiTarget): void {
+export function agentRunCommand(agent: Command, target: (cmd: Command) => ApiTarget & { urls: string[] }): void {
   agent
     .command('run')
     .description('run an agent: register, heartbeat, take tasks and run COMMAND for each (task_data on stdin, result on stdout)')
@@ -52,7 +52,7 @@ export function agentRunCommand(agent: Command, target: (cmd: Command) => ApiTar
     .option('--capabilities <list>', 'comma-separated capabilities', list, [])
     .option('--services <list>', 'comma-separated services', list, [])
     .option('--metadata <json>', 'metadata as JSON (region, weight, ...)')
-    .option('--coordinator-url <url>', 'a daemon API URL, repeatable or comma-separated; the worker fails over between them (default --url)', collect)
+    .option('--coordinator-url <url>', 'a daemon API URL, repeatable or comma-separated (the operator guide\'s spelling of --url)', collect)
     .option('--concurrency <n>', 'tasks run at once (default 1)')
     .option('--exec', 'run the command given after the flags for each task (put -- before it if its arguments start with -)')
     .option('--http-port <port>', 'serve seed 001\'s push (POST /tasks/execute) on this port instead of polling')
@@ -63,7 +63,7 @@ export function agentRunCommand(agent: Command, target: (cmd: Command) => ApiTar
       const t = target(cmd)
       if (command.length === 0) throw new CliError('say what runs each task: agent run ... --exec COMMAND [ARGS...]', 2)
       const worker = new AgentWorker({
-        urls: o.coordinatorUrl ?? [t.url],
+        urls: o.coordinatorUrl ?? t.urls,
         token: t.token,
         registration: {
           agent_id: o.agentId,

@@ -74,7 +74,8 @@ t.test('a task with no eligible agent waits, then runs when a matching agent reg
   await registerAgent(a.url, 'cpu-only', { capabilities: ['cpu'] })
   const cpu = startPullAgent(a.url, 'cpu-only')
   const id = await submit(a, { requirements: { capabilities: ['gpu'] } })
-  await waitFor('the cpu agent polled a few times', () => true)
+  // Three answered long polls (200 ms each) span several distribution rounds (100 ms).
+  await waitFor('the cpu agent polled a few times', () => cpu.polls >= 3)
   const waiting = await task(b, id)
   t.equal(waiting.state, 'queued', 'no agent has the gpu capability: the task stays queued, never dropped')
   await registerAgent(b.url, 'gpu-1', { capabilities: ['gpu', 'cpu'] })

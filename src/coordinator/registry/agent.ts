@@ -6,8 +6,10 @@ export type AgentStatus = (typeof AGENT_STATUSES)[number]
 /** Statuses an agent or operator may set; `stale` belongs to the sweep. */
 export const SETTABLE_STATUSES = ['active', 'inactive', 'busy', 'maintenance', 'error'] as const
 
-const idPattern = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/
-const idMessage = 'expected 1-128 characters: letters, digits and . _ : @ - (starting with a letter or digit)'
+// No ':' in ids: every Redis key is built as family:id[:suffix], so an id with ':' could form another
+// agent's key (measured: registering "kc:tasks" wrote agent kc's pull list).
+const idPattern = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/
+const idMessage = 'expected 1-128 characters: letters, digits and . _ @ - (starting with a letter or digit)'
 export const agentId = z.string().regex(idPattern, idMessage)
 
 const name = z.string().min(1, 'expected a non-empty string').max(128, 'expected at most 128 characters')

@@ -156,7 +156,7 @@ const COMMON: Record<number, string> = {
   503: 'REDIS_UNAVAILABLE or SHUTTING_DOWN: retry, or another daemon',
 }
 const WITH_BODY: Record<number, string> = {
-  400: 'INVALID_JSON or BODY_UNREADABLE',
+  400: 'INVALID_JSON, JSON_TOO_DEEP (over 64 levels), FORBIDDEN_KEY (__proto__) or BODY_UNREADABLE',
   413: 'the body is larger than coordinator.bodyLimitBytes',
   415: 'UNSUPPORTED_ENCODING',
 }

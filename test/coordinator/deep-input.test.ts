@@ -1,0 +1,48 @@
+import t from 'tap'
+import { jsonDepth, MAX_JSON_DEPTH } from '../../src/coordinator/http/body.js'
+import { registerAgent } from '../fixtures/agents.js'
+import { api, startDaemon } from '../fixtures/daemon.js'
+import { startRedis } from '../fixtures/redis-server.js'
+
+const redis = await startRedis()
+t.teardown(() => redis.stop())
+const d = await startDaemon({ args: ['--redis-url', redis.url, '--set', 'coordinator.bodyLimitBytes=1048576'] })
+t.teardown(() => d.stop())
+
+const nested = (depth: number): string => `{"task_data":${'['.repeat(depth)}${']'.repeat(depth)}}`
+
+t.test('jsonDepth counts objects and arrays outside strings', async (t) => {
+  t.equal(jsonDepth('{"a":[1,{"b":2}]}'), 3)
+  t.equal(jsonDepth('{"a":"[[[[{{{{"}'), 1, 'brackets inside strings do not count')
+  t.equal(jsonDepth('{"a":"\\"[[["}'), 1, 'nor after an escaped quote')
+  t.equal(jsonDepth('"plain"'), 0)
+  t.equal(jsonDepth(nested(5000), 70), 71, 'stops counting past the limit')
+})
+
+t.test('JSON nested 2,000 and 5,000 deep gets 400 naming the limit on every body route, never a 500', async (t) => {
+  const routes: [string, string][] = [
+    ['POST', '/agents/register'], ['POST', '/agents/discover'], ['POST', '/agents/w/heartbeat'], ['PUT', '/agents/w/status'],
+    ['POST', '/tasks/submit'], ['POST', '/tasks/00000000-0000-4000-8000-000000000000/complete'],
+    ['POST', '/tasks/00000000-0000-4000-8000-000000000000/fail'], ['POST', '/messages'], ['POST', '/ops'], ['PUT', '/load-balancer/strategy'],
+  ]
+  for (const depth of [2000, 5000]) {
+    for (const [method, path] of routes) {
+      const res = await api(d.url, method, path, nested(depth))
+      t.equal(res.status, 400, `${method} ${path} at depth ${depth}`)
+      t.match(res.body, { code: 'JSON_TOO_DEEP', message: new RegExp(`deeper than ${MAX_JSON_DEPTH} levels`) })
+    }
+  }
+  const inner = MAX_JSON_DEPTH - 2
+  const fine = await api(d.url, 'POST', '/tasks/submit', `{"task_data":{"x":${'['.repeat(inner)}${']'.repeat(inner)}}}`)
+  t.equal(fine.status, 201, `${MAX_JSON_DEPTH} levels in all are accepted`)
+  t.equal((await api(d.url, 'GET', '/health')).status, 200, 'the daemon is fine')
+})
+
+t.test('an agent id with a colon is refused, so no id can name another agent\'s keys', async (t) => {
+  await registerAgent(d.url, 'kc')
+  const res = await api(d.url, 'POST', '/agents/register', { agent_id: 'kc:tasks', agent_type: 'worker' })
+  t.equal(res.status, 422)
+  t.match(res.body, { message: /agent_id: expected 1-128 characters: letters, digits and \. _ @ -/ })
+  const next = await api(d.url, 'GET', '/agents/kc/tasks/next')
+  t.equal(next.status, 204, 'kc\'s pull queue is untouched and still answers')
+})

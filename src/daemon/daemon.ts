@@ -168,6 +168,11 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
     config.coordinator.host,
     config.coordinator.port,
     config.coordinator.shutdownTimeoutMs,
+    {
+      headersTimeoutMs: config.coordinator.headersTimeoutMs,
+      requestTimeoutMs: config.coordinator.requestTimeoutMs,
+      maxConnections: config.coordinator.maxConnections,
+    },
   )
   components.push(http)
 

@@ -2,6 +2,16 @@ import { createServer, type Server } from 'node:http'
 import type { CoordinatorApp } from '../coordinator/index.js'
 import { type Component, StartError } from './lifecycle.js'
 
+/** Bounds on what one client can hold (coordinator.* in the config). */
+export interface HttpLimits {
+  /** Time to receive the request headers. */
+  headersTimeoutMs: number
+  /** Time to receive the whole request, body included. */
+  requestTimeoutMs: number
+  /** Open connections at once; more are refused. */
+  maxConnections: number
+}
+
 /** The coordinator's HTTP listener: binds at start, drains at stop. */
 export class HttpListener implements Component {
   readonly name = 'coordinator http'
@@ -10,12 +20,14 @@ export class HttpListener implements Component {
   private readonly host: string
   private readonly requestedPort: number
   private readonly drainTimeoutMs: number
+  private readonly limits: HttpLimits
 
-  constructor(app: CoordinatorApp, host: string, port: number, drainTimeoutMs: number) {
+  constructor(app: CoordinatorApp, host: string, port: number, drainTimeoutMs: number, limits: HttpLimits) {
     this.app = app
     this.host = host
     this.requestedPort = port
     this.drainTimeoutMs = drainTimeoutMs
+    this.limits = limits
   }
 
   /** The bound port (differs from the configured one when that was 0). */
@@ -25,8 +37,16 @@ export class HttpListener implements Component {
   }
 
   async start(): Promise<void> {
-    const server = createServer(this.app.koa.callback())
-    server.keepAliveTimeout = 5000
+    // A client that sends its headers or body slowly (or stalls) is cut off with 408; long polls are
+    // unaffected: these bound receiving the request, not answering it. Node checks them every
+    // connectionsCheckingInterval (30 s by default), so that follows the shorter timeout.
+    const server = createServer({
+      headersTimeout: this.limits.headersTimeoutMs,
+      requestTimeout: this.limits.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, this.limits.headersTimeoutMs),
+      keepAliveTimeout: 5000,
+    }, this.app.koa.callback())
+    server.maxConnections = this.limits.maxConnections
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         const where = `${this.host}:${this.requestedPort}`

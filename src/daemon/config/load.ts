@@ -272,6 +272,9 @@ export function loadConfig(opts: { flags?: ConfigFlags, env?: NodeJS.ProcessEnv 
       'config agents.removeAfterMs: expected more than agents.staleAfterMs (an agent is stale before it is removed)',
     )
   }
+  if (config.coordinator.headersTimeoutMs > config.coordinator.requestTimeoutMs) {
+    throw new ConfigError('config coordinator.headersTimeoutMs: expected at most coordinator.requestTimeoutMs (the headers are part of the request)')
+  }
   if (!(config.p2p.suspectAfterMs < config.p2p.offlineAfterMs)) {
     throw new ConfigError('config p2p.offlineAfterMs: expected more than p2p.suspectAfterMs')
   }

@@ -72,6 +72,11 @@ export const configSchema = z.strictObject({
         .max(64 * 1024 * 1024)
         .default(1024 * 1024),
       shutdownTimeoutMs: ms(100).default(10_000),
+      /** Time a client has to send its headers, and its whole request; a stalled body is cut off. */
+      headersTimeoutMs: ms(100).default(10_000),
+      requestTimeoutMs: ms(100).default(30_000),
+      /** Open connections at once; more are refused. */
+      maxConnections: z.number().int().min(1).max(1_000_000).default(2048),
     })
     .prefault({}),
   redis: z

@@ -3,6 +3,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFi
 import { resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { CliError } from './cli/api-client.js'
+import { takeLock, updateLock } from './cluster-lock.js'
 import { EmbeddedRedis } from './embedded-redis.js'
 import { createLogRoot } from './logger.js'
 
@@ -41,18 +42,35 @@ function intFlag(flag: string, raw: string, min: number, max: number): number {
 export async function runLocalCluster(o: LocalClusterOptions): Promise<void> {
   const count = intFlag('nodes', o.nodes, 1, 20)
   const basePort = intFlag('base-port', o.basePort, 1, 65000)
-  const p2pBase = intFlag('p2p-base-port', o.p2pBasePort ?? '7070', 1, 65000)
+  // p2p ports follow the API ports (9001 -> 7070), so a second cluster on --base-port 9101 gets 7170.
+  const p2pBase = intFlag('p2p-base-port', o.p2pBasePort ?? String(basePort - 1931), 1, 65000)
   const dataDir = resolve(o.dataDir)
   mkdirSync(dataDir, { recursive: true })
+  let pipeClosed = false
+  // A closed pipe (./dev up | head) must stop the cluster, not crash this process and orphan Redis.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    pipeClosed = true
+    if (err.code === 'EPIPE') void stopAll('the output pipe closed')
+  })
   const say = (line: string): void => {
-    process.stdout.write(`${line}\n`)
+    if (!pipeClosed) process.stdout.write(`${line}\n`)
   }
+
+  // One cluster per data dir: a second run never touches the first (its daemons, its Redis, its AOF).
+  const lockFile = resolve(dataDir, 'cluster.lock')
+  const me = { pid: process.pid, api: `http://127.0.0.1:${basePort}`, started_at: new Date().toISOString() }
+  const lock = takeLock(lockFile, me, 'local-cluster')
+  if (lock.owner !== null) {
+    const { pid, api } = lock.owner
+    throw new CliError(`a local cluster already runs on ${dataDir}: supervisor pid ${pid}, API ${api} (stop it with Ctrl-C in its terminal or kill ${pid}, or use another --data-dir)`, 1)
+  }
+  updateLock(lockFile, me)
 
   // Daemons run in their own process groups so Ctrl-C reaches only this
   // process, which then stops them gracefully. Their pids are kept so a run
-  // after a SIGKILLed one can stop the leftovers.
+  // after a SIGKILLed one (its lock's owner provably gone) can stop the leftovers.
   const pidFile = resolve(dataDir, 'cluster.pids')
-  stopLeftovers(pidFile, say)
+  if (lock.stale) stopLeftovers(pidFile, say)
   const pids: number[] = []
   const logs = createLogRoot('warn')
   const redis = new EmbeddedRedis({ dir: resolve(dataDir, 'redis'), port: 0, binary: 'redis-server', log: logs.component('redis:embedded') })
@@ -63,6 +81,29 @@ export async function runLocalCluster(o: LocalClusterOptions): Promise<void> {
     name: nameOf(i), apiPort: basePort + i, p2pPort: p2pBase + i, child: null, exited: Promise.resolve(),
   }))
   let stopping = false
+  let signals = 0
+  const stopAll = async (why: string, exitCode = 0): Promise<void> => {
+    if (stopping) return
+    stopping = true
+    say(`stopping the cluster (${why})...`)
+    for (const m of members) m.child?.kill('SIGTERM')
+    await Promise.all(members.map((m) => m.exited))
+    await redis.stop()
+    rmSync(pidFile, { force: true })
+    rmSync(lockFile, { force: true })
+    say('stopped')
+    process.exit(exitCode)
+  }
+  const onSignal = (signal: string): void => {
+    // A second signal stops at once; the daemons still drain on their own SIGTERM.
+    if (++signals > 1) {
+      for (const m of members) m.child?.kill('SIGKILL')
+      void redis.stop().finally(() => process.exit(1))
+      return
+    }
+    void stopAll(signal)
+  }
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, () => onSignal(s))
   for (const m of members) {
     const peers = members.filter((p) => p !== m).flatMap((p) => ['--peer', `${p.name}=/ip4/127.0.0.1/tcp/${p.p2pPort}`])
     const dir = resolve(dataDir, m.name)
@@ -80,24 +121,13 @@ export async function runLocalCluster(o: LocalClusterOptions): Promise<void> {
     createInterface({ input: child.stdout }).on('line', (line) => report(m.name, line, say))
     child.stderr.on('data', (b: Buffer) => process.stderr.write(`[${m.name}] ${b.toString()}`))
     m.exited = new Promise((done) => child.on('exit', (code, signal) => {
+      m.child = null
       if (!stopping) say(`[${m.name}] exited (${signal ?? `code ${code}`}); the others keep running`)
+      // Nothing left to supervise: say so and stop, rather than run on with zero daemons.
+      if (!stopping && members.every((x) => x.child === null)) void stopAll('every daemon exited', 1)
       done()
     }))
   }
-
-  const stopAll = async (): Promise<void> => {
-    if (stopping) process.exit(1)
-    stopping = true
-    say('stopping the cluster...')
-    for (const m of members) m.child?.kill('SIGTERM')
-    await Promise.all(members.map((m) => m.exited))
-    await redis.stop()
-    rmSync(pidFile, { force: true })
-    say('stopped')
-    process.exit(0)
-  }
-  process.on('SIGINT', () => void stopAll())
-  process.on('SIGTERM', () => void stopAll())
 }
 
 function report(name: string, line: string, say: (l: string) => void): void {

@@ -8,7 +8,7 @@ import { opsCommands } from './cli/ops.js'
 import { taskCommands } from './cli/tasks.js'
 import { type ConfigFlags, loadConfig, redactConfig } from './config/load.js'
 import { INIT_DEFAULTS, type InitOptions, initNode } from './init.js'
-import { runLocalCluster } from './local-cluster.js'
+import { type LocalClusterOptions, runLocalCluster } from './local-cluster.js'
 import { createPskText } from '../p2p/index.js'
 import { runDaemon } from './run-daemon.js'
 import { VERSION } from './version.js'
@@ -95,9 +95,10 @@ program
   .description('run a local cluster of daemons on loopback sharing one embedded Redis (Ctrl-C stops it)')
   .option('--nodes <n>', 'how many daemons (default 3)', '3')
   .option('--data-dir <dir>', 'where the nodes keep their data', '.aitbc-local')
-  .option('--base-port <port>', 'first API port (default 9001); p2p ports start at 7070', '9001')
+  .option('--base-port <port>', 'first API port (default 9001)', '9001')
+  .option('--p2p-base-port <port>', 'first p2p port (default: the base port - 1931, so 9001 -> 7070)')
   .option('--set <key=value>', 'a config key for every daemon, repeatable, e.g. --set ops.gitDir=/opt/aitbc', collect)
-  .action(async (o: { nodes: string, dataDir: string, basePort: string, set?: string[] }) => runLocalCluster(o))
+  .action(async (o: LocalClusterOptions) => runLocalCluster(o))
 
 const apiTarget = (cmd: Command) => {
   const o = cmd.optsWithGlobals() as { url: string | string[], token?: string, json: boolean }

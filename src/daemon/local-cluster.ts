@@ -4,6 +4,7 @@ import { resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { CliError } from './cli/api-client.js'
 import { takeLock, updateLock } from './cluster-lock.js'
+import { startLocalSimulation } from './dev/local-simulation.js'
 import { EmbeddedRedis } from './embedded-redis.js'
 import { createLogRoot } from './logger.js'
 
@@ -77,17 +78,27 @@ export async function runLocalCluster(o: LocalClusterOptions): Promise<void> {
   await redis.start()
   say(`shared Redis: ${redis.url}`)
 
+  // The port after the first is left to seed 001's example agent ("endpoints": {"http": "http://localhost:9002"}).
+  const agentPort = basePort + 1
   const members: Member[] = Array.from({ length: count }, (_, i) => ({
-    name: nameOf(i), apiPort: basePort + i, p2pPort: p2pBase + i, child: null, exited: Promise.resolve(),
+    name: nameOf(i), apiPort: i === 0 ? basePort : basePort + i + 1, p2pPort: p2pBase + i, child: null, exited: Promise.resolve(),
   }))
+  const cli = [process.execPath, process.argv[1]!]
+  const sim = await startLocalSimulation({ dataDir, names: members.map((m) => m.name), cli })
+  say('local simulation (not a real chain): each node has a simulated chain RPC, a service-manager stand-in,')
+  say(`  its own clone of a demo repository, and the actions restart-chain and health-script; ${members.at(-1)!.name}'s chain lags`)
+  if (sim.advanceGit !== null) say(`  advance the shared git upstream: ${sim.advanceGit}`)
+  let agent: ChildProcess | null = null
   let stopping = false
   let signals = 0
   const stopAll = async (why: string, exitCode = 0): Promise<void> => {
     if (stopping) return
     stopping = true
     say(`stopping the cluster (${why})...`)
+    agent?.kill('SIGTERM')
     for (const m of members) m.child?.kill('SIGTERM')
     await Promise.all(members.map((m) => m.exited))
+    await sim.close()
     await redis.stop()
     rmSync(pidFile, { force: true })
     rmSync(lockFile, { force: true })
@@ -104,7 +115,7 @@ export async function runLocalCluster(o: LocalClusterOptions): Promise<void> {
     void stopAll(signal)
   }
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, () => onSignal(s))
-  for (const m of members) {
+  for (const [i, m] of members.entries()) {
     const peers = members.filter((p) => p !== m).flatMap((p) => ['--peer', `${p.name}=/ip4/127.0.0.1/tcp/${p.p2pPort}`])
     const dir = resolve(dataDir, m.name)
     mkdirSync(dir, { recursive: true })
@@ -112,13 +123,17 @@ export async function runLocalCluster(o: LocalClusterOptions): Promise<void> {
     const child = spawn(process.execPath, [
       process.argv[1]!, 'daemon', '--name', m.name, '--host', '127.0.0.1', '--port', String(m.apiPort),
       '--data-dir', dir, '--redis-url', redis.url, '--set', `p2p.listen=/ip4/127.0.0.1/tcp/${m.p2pPort}`, ...peers,
-      ...(o.set ?? []).flatMap((kv) => ['--set', kv]),
+      ...[...sim.nodes[i]!.settings, ...(o.set ?? [])].flatMap((kv) => ['--set', kv]),
     ], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     m.child = child
     if (child.pid !== undefined) pids.push(child.pid)
     writeFileSync(pidFile, `${pids.join('\n')}\n`)
     child.stdout.pipe(logFile)
-    createInterface({ input: child.stdout }).on('line', (line) => report(m.name, line, say))
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      // Seed 001's example agent starts once genesis serves: push on the port its curl registers.
+      const ready = report(m.name, line, say)
+      if (ready && i === 0 && agent === null && !stopping) agent = startExampleAgent(cli, basePort, agentPort, dataDir, say)
+    })
     child.stderr.on('data', (b: Buffer) => process.stderr.write(`[${m.name}] ${b.toString()}`))
     m.exited = new Promise((done) => child.on('exit', (code, signal) => {
       m.child = null
@@ -130,19 +145,41 @@ export async function runLocalCluster(o: LocalClusterOptions): Promise<void> {
   }
 }
 
-function report(name: string, line: string, say: (l: string) => void): void {
+/**
+ * Seed 001's example agent, hermes-agent, built on `agent run`: it serves the
+ * push its curl registers (http://localhost:AGENT_PORT) and answers each task
+ * with a (simulated) result.
+ */
+function startExampleAgent(cli: string[], apiPort: number, port: number, dataDir: string, say: (l: string) => void): ChildProcess {
+  const answer = 'let d="";process.stdin.on("data",c=>d+=c).on("end",()=>{const t=JSON.parse(d||"{}");'
+    + 'console.log(JSON.stringify({response:"simulated answer to "+JSON.stringify(t.prompt??t),model:t.model??null}))})'
+  const child = spawn(cli[0]!, [
+    cli[1]!, '--url', `http://127.0.0.1:${apiPort}`, 'agent', 'run', '--agent-id', 'hermes-agent', '--type', 'worker',
+    '--capabilities', 'data-processing,analysis,general', '--services', 'task-execution,analysis', '--http-port', String(port),
+    '--public-url', `http://localhost:${port}`, '--exec', '--', cli[0]!, '-e', answer,
+  ], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  const log = createWriteStream(resolve(dataDir, 'hermes-agent.log'), { flags: 'a' })
+  child.stdout?.pipe(log)
+  child.stderr?.pipe(log)
+  say(`[hermes-agent] seed 001's example agent serves pushes on http://localhost:${port} (log: ${resolve(dataDir, 'hermes-agent.log')})`)
+  return child
+}
+
+/** Shows a daemon's log line if it matters; returns whether it was the ready line. */
+function report(name: string, line: string, say: (l: string) => void): boolean {
   let entry: { level?: number, msg?: string, api?: string, p2p?: string[], peerId?: string }
   try {
     entry = JSON.parse(line) as typeof entry
   } catch {
-    return
+    return false
   }
   if (entry.msg === 'daemon ready') {
     say(`[${name}] ready  api ${entry.api}  p2p ${entry.p2p?.[0] ?? '?'}`)
     say(`         try: aitbc-node --url ${entry.api} nodes`)
-  } else if ((entry.level ?? 0) >= 40 || /^node \S+ is /.test(entry.msg ?? '')) {
-    say(`[${name}] ${entry.msg}`)
+    return true
   }
+  if ((entry.level ?? 0) >= 40 || /^node \S+ is /.test(entry.msg ?? '')) say(`[${name}] ${entry.msg}`)
+  return false
 }
 
 function stopLeftovers(pidFile: string, say: (l: string) => void): void {

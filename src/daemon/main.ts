@@ -7,6 +7,8 @@ import { meshCommands } from './cli/mesh.js'
 import { opsCommands } from './cli/ops.js'
 import { taskCommands } from './cli/tasks.js'
 import { type ConfigFlags, loadConfig, redactConfig } from './config/load.js'
+import { startSimulatedChain } from './dev/simulated-chain.js'
+import { simulateService } from './dev/simulated-service.js'
 import { INIT_DEFAULTS, type InitOptions, initNode } from './init.js'
 import { type LocalClusterOptions, runLocalCluster } from './local-cluster.js'
 import { createPskText } from '../p2p/index.js'
@@ -88,6 +90,28 @@ program
   .option('--user <user>', 'the user the daemon runs as; files are given to it when it exists', INIT_DEFAULTS.user)
   .action(async (o: InitOptions) => {
     for (const line of await initNode(o)) process.stdout.write(`${line}\n`)
+  })
+
+program
+  .command('simulate-chain')
+  .description('serve a simulated AITBC chain RPC (GET /rpc/head, /rpc/mempool, /health) for a node without a chain; never part of a daemon')
+  .option('--port <port>', 'port on 127.0.0.1 (0 picks one)', '8006')
+  .option('--epoch <ms>', 'ms since the epoch at which the chain was at height 100 (chains with one epoch agree)', String(Date.now()))
+  .option('--block-ms <ms>', 'one block every this many ms', '2000')
+  .option('--lag <n>', 'start n blocks behind, stuck until POST /sim/restart', '0')
+  .action(async (o: { port: string, epoch: string, blockMs: string, lag: string }) => {
+    const chain = await startSimulatedChain({ port: Number(o.port), epochMs: Number(o.epoch), blockMs: Number(o.blockMs), lag: Number(o.lag) })
+    process.stdout.write(`simulated chain RPC at ${chain.url} (height ${chain.height()}); set chain.rpcUrl=${chain.url}\n`)
+  })
+
+program
+  .command('simulate-service')
+  .description('the service-manager stand-in for a simulated chain: restart|start|is-active|health SERVICE (what systemctl would do)')
+  .requiredOption('--chain-url <url>', 'the simulated chain RPC')
+  .argument('<verb>')
+  .argument('<service>')
+  .action(async (verb: string, service: string, o: { chainUrl: string }) => {
+    process.exitCode = await simulateService(o.chainUrl, verb, service)
   })
 
 program

@@ -150,7 +150,13 @@ export async function runLocalCluster(o: LocalClusterOptions): Promise<void> {
  * push its curl registers (http://localhost:AGENT_PORT) and answers each task
  * with a (simulated) result.
  */
-function startExampleAgent(cli: string[], apiPort: number, port: number, dataDir: string, say: (l: string) => void): ChildProcess {
+function startExampleAgent(
+  cli: string[],
+  apiPort: number,
+  port: number,
+  dataDir: string,
+  say: (l: string) => void,
+): ChildProcess {
   const answer = 'let d="";process.stdin.on("data",c=>d+=c).on("end",()=>{const t=JSON.parse(d||"{}");'
     + 'console.log(JSON.stringify({response:"simulated answer to "+JSON.stringify(t.prompt??t),model:t.model??null}))})'
   const child = spawn(cli[0]!, [

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { Command, Option } from 'commander'
+import { Command, CommanderError, Option } from 'commander'
 import { agentRunCommand } from './cli/agent-run.js'
 import { agentCommands } from './cli/agents.js'
 import { CliError } from './cli/api-client.js'
@@ -39,6 +39,8 @@ function configOptions(cmd: Command): Command {
 }
 
 const program = new Command('aitbc-node')
+  // Throw instead of exiting on usage errors, for every command defined below: they exit 2.
+  .exitOverride()
   .version(VERSION)
   .description('AITBC cluster node: daemon and operator CLI')
   .addOption(new Option('--url <url>', 'daemon API URL (repeatable for agent run, which fails over between them; other commands use the last)')
@@ -100,7 +102,9 @@ program
   .option('--block-ms <ms>', 'one block every this many ms', '2000')
   .option('--lag <n>', 'start n blocks behind, stuck until POST /sim/restart', '0')
   .action(async (o: { port: string, epoch: string, blockMs: string, lag: string }) => {
-    const chain = await startSimulatedChain({ port: Number(o.port), epochMs: Number(o.epoch), blockMs: Number(o.blockMs), lag: Number(o.lag) })
+    const chain = await startSimulatedChain({
+      port: Number(o.port), epochMs: Number(o.epoch), blockMs: Number(o.blockMs), lag: Number(o.lag),
+    })
     process.stdout.write(`simulated chain RPC at ${chain.url} (height ${chain.height()}); set chain.rpcUrl=${chain.url}\n`)
   })
 
@@ -134,8 +138,15 @@ meshCommands(program, apiTarget)
 taskCommands(program, apiTarget)
 opsCommands(program, apiTarget)
 
+const wantsJson = process.argv.includes('--json')
 program.parseAsync(process.argv).catch((err) => {
+  // Usage errors are 2, as the README promises; help and --version are not errors.
+  if (err instanceof CommanderError) {
+    process.exit(/^commander\.(helpDisplayed|help|version)$/.test(err.code) ? 0 : 2)
+  }
   if (err instanceof CliError) {
+    // --json always prints JSON, refusals included.
+    if (wantsJson) process.stdout.write(`${JSON.stringify({ status: 'error', code: err.apiCode ?? 'ERR_CLI', message: err.message }, null, 2)}\n`)
     process.stderr.write(`aitbc-node: ${err.message}\n`)
     process.exit(err.exitCode)
   }

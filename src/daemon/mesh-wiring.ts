@@ -150,11 +150,13 @@ export async function buildMesh(
     extraChecks: () => {
       const mismatches = mesh.problems()
       const rows = mesh.view.snapshot()
+      // A peer that is not online is worth a warning (the API still works: 200, "degraded").
+      const peers = rows.filter((r) => !r.self && r.status !== 'online').map((r) => `node ${r.name} is ${r.status}${r.reason === null ? '' : ` (${r.reason})`}`)
       const reading = chain?.current() ?? null
       return {
         mesh: {
-          ok: mismatches.length === 0,
-          warnings: mismatches,
+          ok: mismatches.length === 0 && peers.length === 0,
+          warnings: [...mismatches, ...peers],
           peer_id: mesh.peerId,
           connected_peers: mesh.connectedPeers(),
           nodes: rows.length,

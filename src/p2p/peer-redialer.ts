@@ -109,7 +109,7 @@ export class PeerRedialer {
         if (wasConnected) this.init.onLost?.(t.name, `connection lost and redial failed: ${(err as Error).message}`)
         wasConnected = false
         const fields = { peer: t.name, address: t.address.toString(), err: (err as Error).message, failures }
-        if (failures === 1) log.warn(fields, 'peer unreachable; redialling with backoff')
+        if (failures === 1) log.warn(fields, `peer ${t.name} unreachable at ${t.address.toString()}; redialling with backoff`)
         else log.debug(fields, 'redial failed')
         const delay = Math.min(max, min * 2 ** Math.min(failures - 1, 16))
         await this.pause(t, delay / 2 + Math.random() * (delay / 2), signal)

@@ -98,3 +98,15 @@ t.test('config check prints the effective config with secrets redacted', async (
   t.equal(bad.code, 2)
   t.match(bad.stderr, /unknown config key coordinator\.prot/)
 })
+
+t.test('usage errors exit 2; --json prints JSON for refused requests too', async (t) => {
+  const unknown = await cli(['nodes', '--no-such-flag'])
+  t.equal(unknown.code, 2, 'an unknown option')
+  t.match(unknown.stderr, /unknown option '--no-such-flag'/)
+  const missing = await cli(['agents', 'register', '--type', 'w'])
+  t.equal(missing.code, 2, 'a missing required option')
+  t.equal((await cli(['--help'])).code, 0, '--help is no error')
+  const refused = await cli(['--json', 'agents', 'status', '--agent-id', 'nobody'])
+  t.equal(refused.code, 1)
+  t.match(JSON.parse(refused.stdout), { status: 'error', code: 'AGENT_NOT_FOUND', message: /nobody/ }, 'the refusal as JSON on stdout')
+})

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { FAST_MESH, nodesOf, startCluster, stopCluster, waitForState } from '../fixtures/cluster.js'
+import { api } from '../fixtures/daemon.js'
 import { waitFor } from '../fixtures/poll.js'
 import { startRedis } from '../fixtures/redis-server.js'
 
@@ -57,6 +58,9 @@ t.test('a SIGKILLed node is offline everywhere within offlineAfterMs plus an int
   const row = (await nodesOf(genesis.daemon)).aitbc2
   t.match(row?.reason, /^connection lost and redial failed: .+|^unheard for \d+ ms/s, 'the reason says why')
   t.equal(row?.peer_id, before, 'the offline row keeps the last known peer id')
+  const health = (await api(genesis.daemon.url, 'GET', '/health')).body as { status: string, warnings: string[] }
+  t.equal(health.status, 'degraded', '/health says the cluster is degraded (still 200: the API works)')
+  t.match(health.warnings, [/^node aitbc2 is offline/], 'and names the offline peer')
 
   await third.restart()
   await Promise.all([

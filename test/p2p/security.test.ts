@@ -20,7 +20,7 @@ const health = async (d: TestDaemon) => (await api(d.url, 'GET', '/health')).bod
 const connectedPeers = async (d: TestDaemon) => (await health(d)).checks.mesh.connected_peers
 const byName = (nodes: ClusterNode[], n: string): TestDaemon => nodes.find((c) => c.name === n)!.daemon
 const triedAndFailed = (d: TestDaemon, peer: string) =>
-  d.waitForLog(`a failed dial of ${peer}`, (l) => l.msg === 'peer unreachable; redialling with backoff' && l.peer === peer)
+  d.waitForLog(`a failed dial of ${peer}`, (l) => String(l.msg).startsWith(`peer ${peer} unreachable at `) && l.peer === peer)
 
 t.test('a node with the wrong PSK holds no connection and receives nothing', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'aitbc-psk-'))

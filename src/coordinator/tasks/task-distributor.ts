@@ -146,7 +146,7 @@ export class TaskDistributor {
       else await store.report(taskId, agent.agent_id, 'running', '')
     } catch (err) {
       const reason = `push to agent ${agent.agent_id} at ${agent.http} failed: ${(err as Error).message}`
-      log.warn({ task: taskId, agent: agent.agent_id, err: (err as Error).message }, 'task push failed; the task goes back to its queue')
+      log.warn({ task: taskId, agent: agent.agent_id, err: (err as Error).message }, `push of task ${taskId} to agent ${agent.agent_id} failed (${(err as Error).message}); the task goes back to its queue or to the dead letters`)
       await store.report(taskId, agent.agent_id, 'retry', reason).catch(() => {})
     }
   }

@@ -8,9 +8,12 @@ export interface ApiTarget {
 export class CliError extends Error {
   readonly code = 'ERR_CLI'
   readonly exitCode: number
-  constructor(message: string, exitCode = 1) {
+  /** The API's own error code, when the API refused the request. */
+  readonly apiCode: string | undefined
+  constructor(message: string, exitCode = 1, apiCode?: string) {
     super(message)
     this.exitCode = exitCode
+    this.apiCode = apiCode
   }
 }
 
@@ -47,7 +50,9 @@ export async function callApi(
   }
   if (!res.ok) {
     const detail = json.detail ? ` (${json.detail})` : ''
-    throw new CliError(`${json.code ?? `HTTP ${res.status}`}: ${json.message ?? text}${detail}`)
+    // The detail is shown only when it adds something the message does not already say.
+    const extra = typeof json.detail === 'string' && !String(json.message ?? '').includes(json.detail) ? detail : ''
+    throw new CliError(`${json.code ?? `HTTP ${res.status}`}: ${json.message ?? text}${extra}`, 1, typeof json.code === 'string' ? json.code : undefined)
   }
   return json
 }

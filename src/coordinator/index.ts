@@ -19,6 +19,7 @@ export { TaskDistributor, type TaskDistributorInit } from './tasks/task-distribu
 export { type AgentSlot, type TaskLimits, TaskStore } from './tasks/task-store.js'
 export { PRIORITIES, type Priority, STRATEGIES, type Strategy, type Task } from './tasks/task.js'
 export { AssignmentSignals } from './tasks/assignment-signals.js'
+export { migrateAgentTaskLists } from './tasks/migrate-keys.js'
 export { type OpsRouteDeps } from './http/routes/ops.js'
 export { RedisOpsJournal } from './ops/redis-ops-journal.js'
 export { buildOpenApi, type OpenApiLimits } from './http/openapi/document.js'

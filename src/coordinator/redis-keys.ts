@@ -34,8 +34,13 @@ export interface RedisKeys {
   readonly deadTasks: string
   /** STRING idempotency key -> task id (24 h). */
   idempotency(key: string): string
-  /** LIST of task ids assigned to a pull agent, not yet fetched. */
+  /**
+   * LIST of task ids assigned to a pull agent, not yet fetched. Not under
+   * agent:, so the operator guide's `KEYS agent:*` finds agent hashes only.
+   */
   agentTasks(agentId: string): string
+  /** The pattern of the lists agentTasks used before (agent:{id}:tasks), for the one-time migration. */
+  readonly legacyAgentTasksPattern: string
   /** HASH of shared task counters (submitted, distributed, completed, failed, retried, dead, ...). */
   readonly taskStats: string
   /** STRING: the load-balancing strategy every daemon uses. */
@@ -69,7 +74,8 @@ export function redisKeys(prefix = ''): RedisKeys {
     leases: `${prefix}tasks:leases`,
     deadTasks: `${prefix}tasks:dead`,
     idempotency: (key) => `${prefix}tasks:idem:${key}`,
-    agentTasks: (agentId) => `${prefix}agent:${agentId}:tasks`,
+    agentTasks: (agentId) => `${prefix}agent-tasks:${agentId}`,
+    legacyAgentTasksPattern: `${prefix}agent:*:tasks`,
     taskStats: `${prefix}tasks:stats`,
     strategy: `${prefix}lb:strategy`,
     roundRobin: `${prefix}lb:rr`,

@@ -8,6 +8,7 @@ import {
   type RedisClient,
   redisKeys,
   AssignmentSignals,
+  migrateAgentTaskLists,
   TaskDistributor,
   TaskStore,
 } from '../coordinator/index.js'
@@ -84,6 +85,18 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
 
   const keys = redisKeys(config.redis.prefix)
   const registry = new AgentRegistry(client, keys)
+  components.push({
+    name: 'key migration',
+    async start() {
+      // Lists of an older layout; a Redis that is down (or a Cluster, where SCAN is per node) is left for the next start.
+      const moved = await migrateAgentTaskLists(client, keys).catch((err: unknown) => {
+        log.warn({ err: (err as Error).message }, 'pull lists of the old key layout not migrated now; the next start tries again')
+        return 0
+      })
+      if (moved > 0) log.info({ lists: moved }, 'moved agent pull lists from agent:{id}:tasks to agent-tasks:{id}')
+    },
+    async stop() {},
+  })
   const sweeper = new AgentSweeper({
     registry,
     log: logs.component('coordinator:sweeper'),

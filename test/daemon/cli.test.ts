@@ -110,3 +110,10 @@ t.test('usage errors exit 2; --json prints JSON for refused requests too', async
   t.equal(refused.code, 1)
   t.match(JSON.parse(refused.stdout), { status: 'error', code: 'AGENT_NOT_FOUND', message: /nobody/ }, 'the refusal as JSON on stdout')
 })
+
+t.test('ai status: the guide\'s CLI health check', async (t) => {
+  const res = await cli(['ai', 'status'])
+  t.equal(res.code, 0)
+  t.match(res.stdout, /: (healthy|degraded) \(version /)
+  t.match(res.stdout, /redis: ok/)
+})

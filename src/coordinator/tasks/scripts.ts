@@ -93,7 +93,7 @@ return 'OK'
 `
 
 /**
- * KEYS: 1 task hash, 2 agent hash, 3 leases, 4 stats, 5 dead letters
+ * KEYS: 1 task hash, 2 agent hash, 3 leases, 4 stats, 5 dead letters, 6 the agent's pull list
  * ARGV: 1 task id, 2 agent id, 3 outcome (running|completed|completed+next|failed|retry), 4 result or error,
  *       5 retry backoff ms, 6 key prefix
  * Returns OK, DEAD/REQUEUED for a retry, for completed+next the agent's next task (flattened hash, {} if none),
@@ -123,7 +123,7 @@ if ARGV[3] == 'completed+next' then
   redis.call('HSET', KEYS[1], 'state', 'completed', 'result', ARGV[4], 'finished_ms', now)
   redis.call('HINCRBY', KEYS[4], 'completed', 1)
   redis.call('HINCRBY', KEYS[2], 'tasks_completed', 1)
-  return pull_next(ARGV[6] .. 'agent:' .. ARGV[2] .. ':tasks', ARGV[2], ARGV[6])
+  return pull_next(KEYS[6], ARGV[2], ARGV[6])
 end
 if ARGV[3] == 'failed' then
   redis.call('HSET', KEYS[1], 'state', 'failed', 'error', ARGV[4], 'finished_ms', now)

@@ -84,7 +84,7 @@ export class TaskStore {
     for (const [name, lua, n] of [
       ['aitbcSubmitTask', submitTask, 4],
       ['aitbcAssignTask', assignTask, 6],
-      ['aitbcFinishTask', finishTask, 5],
+      ['aitbcFinishTask', finishTask, 6],
       ['aitbcPullTask', pullTask, 1],
       ['aitbcReadyTasks', readyTasks, 5],
       ['aitbcReclaimTasks', reclaimTasks, 3],
@@ -225,7 +225,7 @@ export class TaskStore {
   ): Promise<string> {
     const { keys } = this
     const res = await withRedis(() => this.redis.aitbcFinishTask(
-      keys.task(taskId), keys.agent(agentId), keys.leases, keys.taskStats, keys.deadTasks,
+      keys.task(taskId), keys.agent(agentId), keys.leases, keys.taskStats, keys.deadTasks, keys.agentTasks(agentId),
       taskId, agentId, outcome, payload, String(this.limits.retryBackoffMs), keys.prefix,
     ))
     if (Array.isArray(res)) throw new Error('unexpected task list from a report')
@@ -238,7 +238,7 @@ export class TaskStore {
   async completeAndNext(taskId: string, agentId: string, result: string): Promise<Task | null> {
     const { keys } = this
     const res = await withRedis(() => this.redis.aitbcFinishTask(
-      keys.task(taskId), keys.agent(agentId), keys.leases, keys.taskStats, keys.deadTasks,
+      keys.task(taskId), keys.agent(agentId), keys.leases, keys.taskStats, keys.deadTasks, keys.agentTasks(agentId),
       taskId, agentId, 'completed+next', result, String(this.limits.retryBackoffMs), keys.prefix,
     ))
     if (!Array.isArray(res)) {

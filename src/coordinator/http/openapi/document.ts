@@ -5,7 +5,7 @@ import { completeSchema, failSchema, PRIORITIES, submitSchema } from '../../task
 import type { Scope } from '../auth.js'
 import { inboxQuery, sendMessageBody } from '../routes/messages.js'
 import { opsQuery } from '../routes/ops.js'
-import { completeQuery, nextTaskQuery, strategyBody } from '../routes/tasks.js'
+import { completeQuery, deadQuery, nextTaskQuery, strategyBody } from '../routes/tasks.js'
 import { errorBody, responses } from './responses.js'
 
 /** The limits that shape the request schemas (the daemon's config). */
@@ -77,7 +77,7 @@ function routes(l: OpenApiLimits): RouteDoc[] {
       method: 'post', path: '/tasks/queues/{priority}/clear', tag: 'tasks', summary: 'End a queue\'s tasks as failed (cancelled)', scopes: ['admin'],
       params: { priority: z.enum(PRIORITIES) }, ok: { 200: { description: 'cleared', schema: responses.queueCleared } },
     },
-    { method: 'get', path: '/tasks/dead', tag: 'tasks', summary: 'Dead letters', scopes: read, ok: { 200: { description: 'dead tasks', schema: responses.deadTasks } } },
+    { method: 'get', path: '/tasks/dead', tag: 'tasks', summary: 'Dead letters', scopes: read, query: deadQuery, ok: { 200: { description: 'dead tasks', schema: responses.deadTasks } } },
     { method: 'get', path: '/tasks/{id}', tag: 'tasks', summary: 'One task', scopes: read, params: { id }, ok: { 200: { description: 'the task', schema: responses.task } }, errors: { 404: 'TASK_NOT_FOUND' } },
     {
       method: 'post', path: '/tasks/{id}/requeue', tag: 'tasks', summary: 'Put a dead task back with fresh retries', scopes: ['admin'], params: { id },

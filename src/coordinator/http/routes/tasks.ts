@@ -29,6 +29,8 @@ const taskId = z.uuid('expected a task id (UUID)')
 export const completeQuery = z.strictObject({ next: z.enum(['0', '1']).default('0') })
 /** GET /agents/:id/tasks/next's query: how long to wait for a task. */
 export const nextTaskQuery = z.strictObject({ wait_ms: z.coerce.number().int().min(0).max(60_000, 'expected at most 60000 ms').default(0) })
+/** GET /tasks/dead's query. */
+export const deadQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).default(100) })
 /** PUT /load-balancer/strategy's body. */
 export const strategyBody = z.strictObject({ strategy: z.enum(STRATEGIES, `expected one of ${STRATEGIES.join(', ')}`) })
 const priorityParam = z.enum(PRIORITIES, `expected one of ${PRIORITIES.join(', ')}`)
@@ -78,7 +80,7 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
   })
 
   router.get('/tasks/dead', readScope, async (ctx) => {
-    const { limit } = validate(z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).default(100) }), { ...ctx.query }, 'query')
+    const { limit } = validate(deadQuery, { ...ctx.query }, 'query')
     const tasks = await store.dead(limit)
     ctx.body = { status: 'success', tasks, count: tasks.length }
   })

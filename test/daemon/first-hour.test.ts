@@ -52,10 +52,16 @@ t.test('seed 000\'s five prompts succeed on a fresh local cluster', async (t) =>
 
   const health = await cli('health', '--target', 'follower')
   t.equal(health.code, 0, 'Perform health check on follower node')
+  t.match(health.report.details, {
+    checks: { follower: { redis: { ok: true }, aof: { ok: true }, eviction: { ok: true }, chain: { ok: true }, registry: { cluster_id: /\w/ } } },
+  }, 'the health report carries its deep checks')
 
   const restart = await cli('coordinate', '--action', 'restart-chain', '--target', 'genesis', '--force')
   t.equal(restart.code, 0, 'Coordinate blockchain service restart on genesis node')
   t.match(restart.report, { validation_status: 'success', recommendations: ['restart-chain succeeded on every target'] })
+  t.match(restart.report.details, { output: { genesis: { exit_code: 0, output: /aitbc-blockchain-node restarted \(simulated chain/ } } }, 'the action\'s own output is in the report')
+  const journal = await (await fetch(`${url}/ops/${String(restart.report.op_id)}`)).json() as { operation: { events: { node: string, detail: string }[] } }
+  t.ok(journal.operation.events.some((e) => e.node === 'genesis' && /restarted \(simulated chain/.test(e.detail)), 'and in the journal')
 })
 
 t.test('seed 001\'s curls, verbatim: the example task completes on hermes-agent at localhost:base+1', async (t) => {

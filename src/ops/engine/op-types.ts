@@ -50,6 +50,8 @@ export interface OpReport {
   confidence: number
   execution_time: number
   validation_status: 'success' | 'partial' | 'failed'
+  /** Per-node findings beyond seed 000's fields: health checks (health), action output (coordinate). */
+  details?: Record<string, Record<string, unknown>>
 }
 
 /** A changing action as the journal keeps it. */

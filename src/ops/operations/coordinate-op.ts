@@ -40,6 +40,8 @@ export function coordinateRunner(access: ClusterAccess, stageSize: number, stopA
     const rows = new Map(access.view().map((r) => [r.name, r]))
     const issues: OpIssue[] = []
     const succeeded: string[] = []
+    // The action's own output (its tail), per node: in the report and, as progress, in the journal.
+    const output: Record<string, unknown> = {}
     let failures = 0
     for (let i = 0; i < targets.length; i += stageSize) {
       const stage = targets.slice(i, i + stageSize)
@@ -57,6 +59,7 @@ export function coordinateRunner(access: ClusterAccess, stageSize: number, stopA
           issues.push(unreachableIssue(node, req.action ?? 'action', r.error, r.timedOut))
         } else if (!r.value.ok) {
           failures++
+          output[node] = { exit_code: r.value.exit_code, output: r.value.output.slice(-2000) }
           const denied = /EACCES|permission denied/i.test(r.value.output)
           issues.push({
             node, step: req.action ?? 'action', error: `${denied ? 'permission denied' : `exit ${r.value.exit_code}`}: ${r.value.output}`,
@@ -66,7 +69,8 @@ export function coordinateRunner(access: ClusterAccess, stageSize: number, stopA
           })
         } else {
           succeeded.push(node)
-          ctx.progress(node, req.action ?? 'action', 'done')
+          output[node] = { exit_code: r.value.exit_code, output: r.value.output.slice(-2000) }
+          ctx.progress(node, req.action ?? 'action', `done${r.value.output === '' ? '' : `: ${r.value.output.slice(-500)}`}`)
         }
       }
     }
@@ -77,6 +81,7 @@ export function coordinateRunner(access: ClusterAccess, stageSize: number, stopA
       confidence: succeeded.length / targets.length,
       recommendations: issues.length === 0 ? [`${req.action} succeeded on every target`] : [],
       summary: `${req.action}: succeeded on ${succeeded.length} of ${targets.length} nodes`,
+      details: { output },
     })
   }
 }

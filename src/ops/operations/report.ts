@@ -27,6 +27,8 @@ export interface ReportParts {
   messageDelivery?: OpReport['message_delivery']
   sync?: { result: OpReport['sync_result'], details: OpReport['sync_details'] }
   summary: string
+  /** What this operation found per node beyond seed 000's fields (health checks, action output). */
+  details?: OpReport['details']
 }
 
 const NOTHING_SYNCED = { blockchain_synced: false, mempool_synced: false, configuration_synced: false, git_synced: false }
@@ -49,6 +51,7 @@ export function buildReport(p: ReportParts): OpReport {
     confidence: Math.round(p.confidence * 100) / 100,
     execution_time: 0,
     validation_status: validation,
+    ...(p.details === undefined ? {} : { details: p.details }),
   }
 }
 

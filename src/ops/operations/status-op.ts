@@ -88,6 +88,7 @@ export function statusRunner(access: ClusterAccess, deep: boolean): OpRunner {
       confidence: answered / targets.length,
       recommendations,
       summary: `${succeeded.length} of ${targets.length} nodes ${deep ? 'healthy' : 'online'}${answered < targets.length ? `, ${targets.length - answered} did not answer` : ''}`,
+      ...(deep ? { details: { checks: Object.fromEntries(healths.map((h) => [h.node, healthChecks(h)])) } } : {}),
     })
   }
 }
@@ -108,6 +109,25 @@ async function sshFallback(access: ClusterAccess, node: string, force: boolean, 
     }
   } catch (err) {
     return { node, step: 'ssh', error: (err as Error).message, suggestion: `check the SSH settings of ${node} (p2p.peers[].ssh, ssh.knownHostsFile)` }
+  }
+}
+
+/** The deep checks of one node, as the health report shows them. */
+function healthChecks(h: LiveHealth): Record<string, unknown> {
+  return {
+    redis: { ok: h.redis.ok, error: h.redis.error },
+    aof: { ok: h.redis.aof_enabled === true, enabled: h.redis.aof_enabled },
+    eviction: {
+      ok: h.redis.maxmemory_policy === null || h.redis.maxmemory_policy === 'noeviction',
+      policy: h.redis.maxmemory_policy,
+    },
+    registry: { cluster_id: h.registry_cluster_id },
+    disk: h.disk === null
+      ? null
+      : { ok: h.disk.free_bytes >= 0.05 * h.disk.total_bytes, free_bytes: h.disk.free_bytes, path: h.disk.path },
+    chain: { ok: h.chain_error === null, height: h.chain?.height ?? null, error: h.chain_error },
+    clock_skew_ms: Math.abs(h.time - Date.now()),
+    problems: h.problems,
   }
 }
 

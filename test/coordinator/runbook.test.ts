@@ -70,3 +70,11 @@ done
   const listed = (await api(d.url, 'POST', '/agents/discover', {})).body.agents as { agent_id: string }[]
   t.notOk(listed.some((a) => a.agent_id === 'stale-agent'), 'and discover no longer lists it')
 })
+
+t.test('the guide\'s advice CONFIG SET maxmemory-policy allkeys-lru is warned about: it would evict registry keys', async (t) => {
+  cli('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru')
+  t.teardown(() => cli('CONFIG', 'SET', 'maxmemory-policy', 'noeviction'))
+  const health = (await api(d.url, 'GET', '/health')).body as { status: string, warnings: string[] }
+  t.match(health.warnings, [/allkeys-lru/], '/health names the policy')
+  t.equal((await api(d.url, 'GET', '/health')).status, 200, 'still serving')
+})

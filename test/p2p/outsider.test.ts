@@ -174,6 +174,8 @@ t.test('the node that does the work applies its own force rule, whatever the cal
   const res = await api(genesis.url, 'POST', '/ops', { operation: 'coordinate', action: 'mark', target_node: 'all', timeout: 10 })
   const report = res.body as { issues: { node: string, error: string }[] }
   t.match(report.issues, [{ node: 'follower', error: /ERR_ACTION_FORBIDDEN|needs force/ }], 'the follower refused')
+  // genesis and the follower answered (the follower with a refusal); the probe, a configured peer with no daemon, did not.
+  t.equal((report as unknown as { confidence: number }).confidence, 0.67, 'a refusal counts as an answer: confidence 2 of 3')
   t.equal(readFileSync(actionMarker, 'utf8'), 'genesis\n', 'only genesis ran it')
   const journal = await api(follower.url, 'GET', `/ops/${String(res.body.op_id)}`)
   const actions = (journal.body as { operation: { actions: { node: string }[] } }).operation.actions

@@ -1,7 +1,7 @@
 import type { OpRunner } from '../engine/ops-engine.js'
 import type { OpIssue } from '../engine/op-types.js'
 import { type ClusterAccess, resolveTargets } from './cluster-access.js'
-import { buildReport, lineFromView, unreachableIssue } from './report.js'
+import { buildReport, lineFromView, noAnswer, unreachableIssue } from './report.js'
 
 /** An allowlisted action as the coordinate operation sees it. */
 export interface ActionInfo {
@@ -30,6 +30,11 @@ export function checkAction(actions: Record<string, ActionInfo>, action: string 
   if (info.requiresForce && !force) throw new ActionRefusedError(`action: "${action}" changes the node (${info.description || 'requiresForce'}); send force: true to run it`)
 }
 
+/** Targets of stages that never started (failure threshold): their state is unknown. */
+function skippedCount(issues: OpIssue[]): number {
+  return issues.filter((i) => i.error.startsWith('skipped:')).length
+}
+
 /**
  * `coordinate`: runs an allowlisted action on the targets in stages of at most
  * stageSize nodes; once stopAfterFailures targets failed, no new stage starts.
@@ -42,6 +47,7 @@ export function coordinateRunner(access: ClusterAccess, stageSize: number, stopA
     const succeeded: string[] = []
     // The action's own output (its tail), per node: in the report and, as progress, in the journal.
     const output: Record<string, unknown> = {}
+    const unanswered = new Set<string>()
     let failures = 0
     for (let i = 0; i < targets.length; i += stageSize) {
       const stage = targets.slice(i, i + stageSize)
@@ -56,6 +62,7 @@ export function coordinateRunner(access: ClusterAccess, stageSize: number, stopA
         const r = results.get(node)!
         if (!r.ok) {
           failures++
+          if (noAnswer(r.error, r.timedOut)) unanswered.add(node)
           issues.push(unreachableIssue(node, req.action ?? 'action', r.error, r.timedOut))
         } else if (!r.value.ok) {
           failures++
@@ -78,7 +85,8 @@ export function coordinateRunner(access: ClusterAccess, stageSize: number, stopA
       operation: 'coordinate', target: req.target_node, targets,
       nodes: Object.fromEntries(targets.map((t) => [t, lineFromView(rows.get(t))])),
       issues, succeeded,
-      confidence: succeeded.length / targets.length,
+      // Confidence is how much of the cluster answered (README), not how much succeeded; skipped stages count as unknown.
+      confidence: (targets.length - unanswered.size - skippedCount(issues)) / targets.length,
       recommendations: issues.length === 0 ? [`${req.action} succeeded on every target`] : [],
       summary: `${req.action}: succeeded on ${succeeded.length} of ${targets.length} nodes`,
       details: { output },

@@ -55,6 +55,12 @@ export function buildReport(p: ReportParts): OpReport {
   }
 }
 
+/** Whether a failed call got no answer at all (timeout, unreachable), not a refusal or an error the node answered with. */
+export function noAnswer(error: Error, timedOut: boolean): boolean {
+  const code = (error as { code?: string }).code
+  return timedOut || code === undefined || ['ERR_PEER_UNREACHABLE', 'ERR_RPC_TIMEOUT', 'ERR_RPC_NO_ANSWER', 'ERR_RPC_FAILED'].includes(code)
+}
+
 /** The issue for a target that did not answer a live check. */
 export function unreachableIssue(node: string, step: string, error: Error, timedOut: boolean): OpIssue {
   return {

@@ -2,9 +2,17 @@ import type { OpContext, OpRunner } from '../engine/ops-engine.js'
 import type { OpIssue, OpReport, OpRequest } from '../engine/op-types.js'
 import type { ChainAnswer, NodeActionName, NodeActionParams, NodeActionResult } from '../node-actions/contract.js'
 import { type ClusterAccess, resolveTargets } from './cluster-access.js'
-import { buildReport, lineFromView, unreachableIssue } from './report.js'
+import { buildReport, lineFromView, noAnswer, unreachableIssue } from './report.js'
 
 export type { ChainAnswer }
+
+/** Targets that did not answer some call of this operation (for confidence). */
+const unansweredByOp = new WeakMap<OpContext, Set<string>>()
+function unanswered(ctx: OpContext): Set<string> {
+  let set = unansweredByOp.get(ctx)
+  if (set === undefined) unansweredByOp.set(ctx, (set = new Set()))
+  return set
+}
 
 type Kind = 'git' | 'blockchain' | 'mempool' | 'configuration'
 interface KindResult {
@@ -40,6 +48,7 @@ async function ask<N extends NodeActionName>(
   const issues: OpIssue[] = []
   for (const t of targets) {
     const r = results.get(t)!
+    if (!r.ok && noAnswer(r.error, r.timedOut)) unanswered(ctx).add(t)
     if (r.ok) answers.set(t, r.value)
     else issues.push(unreachableIssue(t, step, r.error, r.timedOut))
   }
@@ -198,7 +207,8 @@ export function syncRunner(access: ClusterAccess): OpRunner {
       nodes: Object.fromEntries(targets.map((t) => [t, lineFromView(rows.get(t))])),
       issues,
       succeeded: targets.filter((t) => !failedNodes.has(t)),
-      confidence: (targets.length - failedNodes.size) / targets.length,
+      // How much of the cluster answered (README), not how much is in sync: that is in the issues.
+      confidence: (targets.length - unanswered(ctx).size) / targets.length,
       recommendations: kinds.flatMap((k) => results[k]!.recommendations),
       sync: { result: synced.length === kinds.length ? 'success' : synced.length === 0 ? 'failed' : 'partial', details },
       summary: `${kinds.join(', ')} sync: ${synced.length === kinds.length ? 'all in sync' : `${kinds.length - synced.length} of ${kinds.length} not in sync`} across ${targets.length} nodes`,

@@ -39,7 +39,8 @@ export function opsRoutes(router: Router, deps: OpsRouteDeps): void {
       if (err instanceof OpsBusyError) throw new ApiError(429, 'OPS_BUSY', err.message, 'retry in a few seconds')
       if (err instanceof ActionRefusedError) throw new ValidationError(`invalid body: ${err.message}`)
       if (err instanceof UnknownTargetError) {
-        throw new ValidationError(`invalid body: ${err.message}`, `valid: all, ${err.valid.join(', ')}`)
+        // The message already lists the valid targets; the detail says what to do instead of repeating them.
+        throw new ValidationError(`invalid body: ${err.message}`, 'see aitbc-node nodes for the names of the cluster')
       }
       throw err
     }

@@ -69,6 +69,8 @@ export function unreachableIssue(node: string, step: string, error: Error, timed
     error: timedOut ? `no answer before the deadline (${error.message})` : error.message,
     suggestion: timedOut
       ? `increase timeout, or check ${node}'s load and network (aitbc-node nodes shows when it was last heard)`
-      : `check that aitbc-node runs on ${node} (systemctl status aitbc-node) and that TCP 7070 is open between the nodes`,
+      : noAnswer(error, false)
+        ? `check that aitbc-node runs on ${node} (systemctl status aitbc-node) and that TCP 7070 is open between the nodes`
+        : `${node} answered with this error: fix what it names on ${node} (journalctl -u aitbc-node), then run again`,
   }
 }

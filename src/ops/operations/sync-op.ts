@@ -58,7 +58,7 @@ async function ask<N extends NodeActionName>(
 async function syncGitKind(access: ClusterAccess, ctx: OpContext, targets: string[]): Promise<KindResult> {
   const { answers, issues } = await ask(access, ctx, targets, 'node.git.sync', { apply: true }, 'git')
   for (const [node, g] of answers) {
-    ctx.progress(node, 'git', `${g.state}: ${g.head ?? ''}`)
+    ctx.progress(node, 'git', g.head === null ? `${g.state} (${g.detail})` : `${g.state}: ${g.head}`)
     if (g.state === 'conflict') {
       issues.push({ node, step: 'git', error: g.detail, suggestion: `resolve by hand in ops.gitDir on ${node} (never reset automatically), then run sync --type git again` })
     } else if (g.state === 'not-configured') {

@@ -39,3 +39,8 @@ export function printTable(headers: string[], rows: (string | number)[][]): void
 }
 
 export const fmt = (n: number, digits = 2): string => n.toFixed(digits)
+
+/** Median of a list of numbers (the list is not changed). */
+export function median(values: number[]): number {
+  return percentile([...values], 50)
+}

@@ -1,114 +1,125 @@
 /**
- * Task throughput, submit -> assign -> complete, with 8 pull agents:
- *  1. library level, aitbc-node's TaskStore + TaskDistributor in this process,
- *     side by side with BullMQ (Queue + Worker, concurrency 8) on the same
- *     Redis, the same payload and the same number of tasks;
- *  2. through the HTTP API of a real daemon: submits/s, and end to end with
- *     8 agents long-polling GET /agents/:id/tasks/next.
+ * Task throughput beside BullMQ, in one run on one redis-server (AOF on):
+ *  1. library level: aitbc-node's TaskRepository in this process (submit;
+ *     8 pull agents taking work with next() and completeAndNext(), woken by
+ *     TaskWakeups) against BullMQ's Queue.add + Worker (concurrency 8); then
+ *     bulk: 32 agents and submits 100 at a time, against addBulk + concurrency 32;
+ *  2. through the HTTP API of real daemons: submits/s, and end to end with 8
+ *     and 32 agents long-polling GET /agents/:id/tasks/next and completing with ?next=1;
+ *  3. submit on daemon A, long poll on daemon B: submit-to-assigned latency.
+ * Each is warmed up, then run 3 times; medians are printed.
  *
  *   npm run bench:tasks
  */
 import { Queue, Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 import { pino } from 'pino'
-import { AssignmentSignals, redisKeys, TaskDistributor, TaskStore } from '../src/coordinator/index.js'
+import { redisKeys, TaskRepository, TaskWakeups } from '../src/coordinator/index.js'
 import { registerAgent } from '../test/fixtures/agents.js'
-import { api, startDaemon } from '../test/fixtures/daemon.js'
+import { api, startDaemon, type TestDaemon } from '../test/fixtures/daemon.js'
 import { waitFor } from '../test/fixtures/poll.js'
 import { startRedis } from '../test/fixtures/redis-server.js'
-import { fmt, printTable } from './stats.js'
+import { fmt, median, printTable } from './stats.js'
 
-const TASKS = 5000
-const AGENTS = 8
+const TASKS = Number(process.env.BENCH_TASKS ?? 5000)
+const RUNS = 3
 const PAYLOAD = { model: 'llama2', prompt: 'x'.repeat(200) }
-
 const redis = await startRedis()
-const rows: (string | number)[][] = []
+let round = 0
 
-async function ours(): Promise<number> {
+const keep = { ageMs: 3600_000, count: 10_000 }
+const retention = { completed: keep, failed: keep, dead: keep }
+
+/** submit -> take -> complete through the repository, `agents` pull agents, submits `batch` at a time. */
+async function ours(agents: number, batch: number): Promise<number> {
   const client = new Redis(redis.url, { enableAutoPipelining: true, maxRetriesPerRequest: 1 })
-  const keys = redisKeys('bench:')
-  const store = new TaskStore(client, keys, {
+  const keys = redisKeys(`bench${round++}:`)
+  const repo = new TaskRepository(client, keys, {
     defaultTimeoutMs: 60_000, defaultMaxRetries: 3, maxQueueSize: 1_000_000, retryBackoffMs: 1000, agentCapacity: 4,
-    defaultStrategy: 'least_connections',
+    defaultStrategy: 'least_connections', agingMs: null, retention,
   })
-  const signals = new AssignmentSignals()
-  const distributor = new TaskDistributor({
-    store, signals, log: pino({ level: 'warn' }), pollIntervalMs: 50, agingMs: null, pushTimeoutMs: 10_000, apiUrl: () => null,
-  })
-  for (let i = 0; i < AGENTS; i++) {
+  const wakeups = new TaskWakeups({ subscriber: client.duplicate(), channel: keys.taskEvents, log: pino({ level: 'warn' }) })
+  await wakeups.start()
+  for (let i = 0; i < agents; i++) {
     await client.hset(keys.agent(`a${i}`), 'agent_id', `a${i}`, 'agent_type', 'worker', 'status', 'active', 'capabilities', '[]',
-      'services', '[]', 'metadata', '{"capacity":16}', 'endpoints', '{}', 'health_score', '1', 'load', '0')
+      'services', '[]', 'metadata', '{"capacity":16}', 'capacity', '16', 'endpoints', '{}', 'health_score', '1', 'load', '0')
     await client.sadd(keys.activeAgents, `a${i}`)
   }
-  distributor.start()
   let done = 0
+  const stop = new AbortController()
   const started = performance.now()
   // Like BullMQ's worker, an agent completes a task and gets its next one in the same call.
-  const agents = Array.from({ length: AGENTS }, async (_, i) => {
-    let task = null
+  const loops = Array.from({ length: agents }, async (_, i) => {
+    const id = `a${i}`
+    let next = await repo.next(id)
     while (done < TASKS) {
-      task ??= await store.nextFor(`a${i}`)
-      if (task === null) {
-        await signals.wait(`a${i}`, 50)
+      if (next.task === null) {
+        await wakeups.wait(id, next, 1000, stop.signal)
+        next = await repo.next(id)
         continue
       }
-      task = await store.completeAndNext(task.task_id, `a${i}`, '"ok"')
-      done++
-      distributor.wake()
+      next = await repo.completeAndNext(next.task.task_id, id, '"ok"')
+      if (++done >= TASKS) stop.abort()
     }
   })
-  for (let i = 0; i < TASKS; i++) {
-    await store.submit({ task_data: PAYLOAD, priority: 'normal', requirements: {} }, 'bench')
-    distributor.wake()
+  for (let i = 0; i < TASKS; i += batch) {
+    const n = Math.min(batch, TASKS - i)
+    await Promise.all(Array.from({ length: n }, () => repo.submit({ task_data: PAYLOAD, priority: 'normal', requirements: {} }, 'bench')))
   }
-  await Promise.all(agents)
+  await Promise.all(loops)
   const perSecond = TASKS / ((performance.now() - started) / 1000)
-  await distributor.stop()
+  await wakeups.stop()
   client.disconnect()
   return perSecond
 }
 
-async function bullmq(): Promise<number> {
+async function bullmq(concurrency: number, bulk: boolean): Promise<number> {
   const connection = { host: '127.0.0.1', port: redis.port }
-  const queue = new Queue('bench', { connection })
+  const name = `bench${round++}`
+  const queue = new Queue(name, { connection })
   let done = 0
+  let worker: Worker | undefined
   const finished = new Promise<void>((resolve) => {
-    const worker = new Worker('bench', async () => 'ok', { connection, concurrency: AGENTS })
+    worker = new Worker(name, async () => 'ok', { connection, concurrency })
     worker.on('completed', () => {
-      if (++done === TASKS) void worker.close().then(() => resolve())
+      if (++done === TASKS) resolve()
     })
   })
   const started = performance.now()
-  for (let i = 0; i < TASKS; i++) await queue.add('task', PAYLOAD)
+  if (bulk) {
+    for (let i = 0; i < TASKS; i += 100) await queue.addBulk(Array.from({ length: Math.min(100, TASKS - i) }, () => ({ name: 'task', data: PAYLOAD })))
+  } else {
+    for (let i = 0; i < TASKS; i++) await queue.add('task', PAYLOAD)
+  }
   await finished
   const perSecond = TASKS / ((performance.now() - started) / 1000)
+  await worker!.close()
+  await queue.obliterate({ force: true }).catch(() => {})
   await queue.close()
   return perSecond
 }
 
-async function viaHttp(): Promise<{ submits: number, endToEnd: number }> {
-  const d = await startDaemon({ args: ['--redis-url', redis.url, '--set', 'redis.prefix="benchhttp:"', '--log-level', 'warn'], waitReady: false })
-  await waitFor('daemon up', () => fetch(`${d.url}/health`).then((r) => r.ok), { timeoutMs: 20_000 })
-  for (let i = 0; i < AGENTS; i++) await registerAgent(d.url, `h${i}`, { metadata: { capacity: 16 } })
-  // Submits alone (no agent polls yet).
+/** End to end over HTTP: `agents` long-polling agents drain TASKS while 8 clients submit them. */
+async function viaHttp(d: TestDaemon, agents: number): Promise<{ submits: number, endToEnd: number }> {
+  const tag = round++
+  for (let i = 0; i < agents; i++) await registerAgent(d.url, `h${tag}-${i}`, { metadata: { capacity: 16 } })
   let started = performance.now()
   await Promise.all(Array.from({ length: 16 }, async (_, w) => {
     for (let i = w; i < TASKS; i += 16) await api(d.url, 'POST', '/tasks/submit', { task_data: PAYLOAD })
   }))
   const submits = TASKS / ((performance.now() - started) / 1000)
-  // Then end to end: agents drain those, while the same number again is submitted.
   let done = 0
   started = performance.now()
-  const agents = Array.from({ length: AGENTS }, async (_, i) => {
+  const loops = Array.from({ length: agents }, async (_, i) => {
+    const id = `h${tag}-${i}`
     let task: { task_id: string } | null = null
     while (done < TASKS * 2) {
       if (task === null) {
-        const res = await fetch(`${d.url}/agents/h${i}/tasks/next?wait_ms=100`)
+        const res = await fetch(`${d.url}/agents/${id}/tasks/next?wait_ms=200`)
         if (res.status === 204) continue
         task = (await res.json() as { task: { task_id: string } }).task
       }
-      const res = await api(d.url, 'POST', `/tasks/${task.task_id}/complete?next=1`, { agent_id: `h${i}`, result: 'ok' })
+      const res = await api(d.url, 'POST', `/tasks/${task.task_id}/complete?next=1`, { agent_id: id, result: 'ok' })
       task = res.body.next_task as { task_id: string } | null
       done++
     }
@@ -116,18 +127,71 @@ async function viaHttp(): Promise<{ submits: number, endToEnd: number }> {
   await Promise.all(Array.from({ length: 8 }, async (_, w) => {
     for (let i = w; i < TASKS; i += 8) await api(d.url, 'POST', '/tasks/submit', { task_data: PAYLOAD })
   }))
-  await Promise.all(agents)
+  await Promise.all(loops)
   const endToEnd = (TASKS * 2) / ((performance.now() - started) / 1000)
-  await d.stop()
+  for (let i = 0; i < agents; i++) await api(d.url, 'DELETE', `/agents/h${tag}-${i}`)
   return { submits, endToEnd }
 }
 
-const mine = await ours()
-const theirs = await bullmq()
-rows.push(['library: submit -> assign -> complete', Math.round(mine), Math.round(theirs), fmt(mine / theirs, 2)])
-const http = await viaHttp()
-console.log(`${TASKS} tasks, ${AGENTS} agents/workers, one redis-server (AOF on), node ${process.version}`)
+/** Submit on a, one agent long-polling on b: ms from sending the submit to b answering the poll with that task. */
+async function crossDaemon(a: TestDaemon, b: TestDaemon, n: number): Promise<number[]> {
+  await registerAgent(b.url, 'cross', { metadata: { capacity: 1 } })
+  const out: number[] = []
+  for (let i = 0; i < n; i++) {
+    const poll = fetch(`${b.url}/agents/cross/tasks/next?wait_ms=5000`)
+    // Let the poll reach its wait.
+    await new Promise((r) => setTimeout(r, 5))
+    const t0 = performance.now()
+    const res = await api(a.url, 'POST', '/tasks/submit', { task_data: { i } })
+    const got = await poll
+    const t1 = performance.now()
+    const body = await got.json() as { task?: { task_id: string } }
+    if (body.task === undefined || body.task.task_id !== res.body.task_id) throw new Error('the cross-daemon poll got another task')
+    out.push(t1 - t0)
+    await api(b.url, 'POST', `/tasks/${body.task.task_id}/complete`, { agent_id: 'cross', result: null })
+  }
+  return out
+}
+
+async function repeat(f: () => Promise<number>): Promise<number> {
+  await f()
+  const runs: number[] = []
+  for (let i = 0; i < RUNS; i++) runs.push(await f())
+  return median(runs)
+}
+
+const rows: (string | number)[][] = []
+const lib8 = await repeat(() => ours(8, 1))
+const bull8 = await repeat(() => bullmq(8, false))
+rows.push(['library: add one at a time, 8 agents / concurrency 8', Math.round(lib8), Math.round(bull8), fmt(lib8 / bull8, 2)])
+const lib32 = await repeat(() => ours(32, 100))
+const bull32 = await repeat(() => bullmq(32, true))
+rows.push(['library: 100 at a time (addBulk), 32 agents / concurrency 32', Math.round(lib32), Math.round(bull32), fmt(lib32 / bull32, 2)])
+
+const daemonArgs = (prefix: string) => ['--redis-url', redis.url, '--set', `redis.prefix="${prefix}"`, '--log-level', 'warn']
+const a = await startDaemon({ args: daemonArgs('benchhttp:'), waitReady: false })
+const b = await startDaemon({ args: daemonArgs('benchhttp:'), waitReady: false })
+for (const d of [a, b]) await waitFor('daemon up', () => fetch(`${d.url}/health`).then((r) => r.ok), { timeoutMs: 20_000 })
+const http8: { submits: number, endToEnd: number }[] = []
+const http32: { submits: number, endToEnd: number }[] = []
+await viaHttp(a, 8)
+for (let i = 0; i < RUNS; i++) http8.push(await viaHttp(a, 8))
+for (let i = 0; i < RUNS; i++) http32.push(await viaHttp(a, 32))
+await crossDaemon(a, b, 20)
+const cross = await crossDaemon(a, b, 200)
+await a.stop()
+await b.stop()
+
+console.log(`${TASKS} tasks per run, median of ${RUNS} runs after a warm-up, one redis-server (AOF on), node ${process.version}`)
 printTable(['measure', 'aitbc-node tasks/s', 'BullMQ tasks/s', 'ratio'], rows)
-console.log(`HTTP API: ${Math.round(http.submits)} submits/s (16 clients); ${Math.round(http.endToEnd)} tasks/s end to end (8 long-polling agents)`)
+console.log()
+printTable(['HTTP API (one daemon)', 'tasks/s'], [
+  ['submits, 16 clients', Math.round(median(http8.map((r) => r.submits)))],
+  ['end to end, 8 long-polling agents with ?next=1 (target 3000)', Math.round(median(http8.map((r) => r.endToEnd)))],
+  ['end to end, 32 agents', Math.round(median(http32.map((r) => r.endToEnd)))],
+])
+console.log()
+const sorted = [...cross].sort((x, y) => x - y)
+console.log(`submit on daemon A -> task in a long poll on daemon B (200 trials): p50 ${fmt(median(cross), 2)} ms, p99 ${fmt(sorted[Math.floor(sorted.length * 0.99)]!, 2)} ms (target p50 <= 2 ms)`)
 await redis.stop()
 process.exit(0)

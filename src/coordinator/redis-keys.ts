@@ -22,12 +22,32 @@ export interface RedisKeys {
   inbox(node: string): string
   /** HASH message id -> message JSON of the messages a node received. */
   inboxData(node: string): string
-  /** The prefix itself, for scripts that build per-task and per-agent keys. */
+  /** The prefix itself. */
   readonly prefix: string
   /** HASH of one task: state, priority, task_data (JSON), attempts, agent_id, timestamps, result/error. */
   task(taskId: string): string
-  /** ZSET task id -> when it may be assigned (ms, Redis clock), one per priority. */
-  queue(priority: string): string
+  /** What task() puts before the id; scripts build task keys from it. */
+  readonly taskPrefix: string
+  /** What agent() puts before the id; scripts build agent keys from it. */
+  readonly agentPrefix: string
+  /**
+   * ZSET task id -> when it may be assigned (ms, Redis clock), one per priority and requirement
+   * class: `tasks:queue:{priority}` for tasks without requirements (class ''), else
+   * `tasks:queue:{priority}:{class}`.
+   */
+  queue(priority: string, requirementClass?: string): string
+  /** The two parts scripts build queue keys from: queuePrefix + priority [+ classSeparator + class]. */
+  readonly queuePrefix: string
+  readonly classSeparator: string
+  /** HASH requirement class id -> its requirements (JSON), for the classes that have queued tasks. */
+  readonly requirementClasses: string
+  /** ZSET task id -> when it finished, of completed (and of failed) tasks still kept (retention). */
+  readonly completedTasks: string
+  readonly failedTasks: string
+  /** SET of the ids of agents with an endpoints.http (tasks are pushed to them). */
+  readonly pushAgents: string
+  /** Pub/sub channel of task events (work ready, ready later, assigned to a pull agent, agents changed). */
+  readonly taskEvents: string
   /** ZSET task id -> lease end (ms) of every assigned task. */
   readonly leases: string
   /** ZSET task id -> when it was dead-lettered. */
@@ -39,6 +59,8 @@ export interface RedisKeys {
    * agent:, so the operator guide's `KEYS agent:*` finds agent hashes only.
    */
   agentTasks(agentId: string): string
+  /** What agentTasks() puts before the id. */
+  readonly agentTasksPrefix: string
   /** The pattern of the lists agentTasks used before (agent:{id}:tasks), for the one-time migration. */
   readonly legacyAgentTasksPattern: string
   /** HASH of shared task counters (submitted, distributed, completed, failed, retried, dead, ...). */
@@ -58,8 +80,14 @@ export interface RedisKeys {
 }
 
 export function redisKeys(prefix = ''): RedisKeys {
+  const taskPrefix = `${prefix}task:`
+  const agentPrefix = `${prefix}agent:`
+  const queuePrefix = `${prefix}tasks:queue:`
+  const classSeparator = ':'
+  const agentTasksPrefix = `${prefix}agent-tasks:`
   return {
-    agent: (agentId) => `${prefix}agent:${agentId}`,
+    agent: (agentId) => agentPrefix + agentId,
+    agentPrefix,
     activeAgents: `${prefix}agents:active`,
     allAgents: `${prefix}agents:all`,
     agentHeartbeats: `${prefix}agents:heartbeats`,
@@ -69,12 +97,22 @@ export function redisKeys(prefix = ''): RedisKeys {
     inbox: (node) => `${prefix}node:${node}:inbox`,
     inboxData: (node) => `${prefix}node:${node}:inbox:data`,
     prefix,
-    task: (taskId) => `${prefix}task:${taskId}`,
-    queue: (priority) => `${prefix}tasks:queue:${priority}`,
+    task: (taskId) => taskPrefix + taskId,
+    taskPrefix,
+    queue: (priority, requirementClass = '') =>
+      queuePrefix + priority + (requirementClass === '' ? '' : classSeparator + requirementClass),
+    queuePrefix,
+    classSeparator,
+    requirementClasses: `${prefix}tasks:classes`,
+    completedTasks: `${prefix}tasks:completed`,
+    failedTasks: `${prefix}tasks:failed`,
+    pushAgents: `${prefix}agents:push`,
+    taskEvents: `${prefix}tasks:events`,
     leases: `${prefix}tasks:leases`,
     deadTasks: `${prefix}tasks:dead`,
     idempotency: (key) => `${prefix}tasks:idem:${key}`,
-    agentTasks: (agentId) => `${prefix}agent-tasks:${agentId}`,
+    agentTasks: (agentId) => agentTasksPrefix + agentId,
+    agentTasksPrefix,
     legacyAgentTasksPattern: `${prefix}agent:*:tasks`,
     taskStats: `${prefix}tasks:stats`,
     strategy: `${prefix}lb:strategy`,

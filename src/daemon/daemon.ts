@@ -7,10 +7,11 @@ import {
   createHttpMetrics,
   type RedisClient,
   redisKeys,
-  AssignmentSignals,
+  LoadBalancerState,
   migrateAgentTaskLists,
   TaskDistributor,
-  TaskStore,
+  TaskRepository,
+  TaskWakeups,
 } from '../coordinator/index.js'
 import type { Config } from './config/schema.js'
 import { EmbeddedRedis } from './embedded-redis.js'
@@ -108,21 +109,27 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
 
   let apiUrlNow: string | null = null
   let taskMetrics: TaskMetrics | null = null
-  const tasks = new TaskStore(client, keys, {
+  const tasks = new TaskRepository(client, keys, {
     defaultTimeoutMs: config.tasks.defaultTimeoutMs,
     defaultMaxRetries: config.tasks.defaultMaxRetries,
     maxQueueSize: config.tasks.maxQueueSize,
     retryBackoffMs: config.tasks.retryBackoffMs,
     agentCapacity: config.tasks.agentCapacity,
     defaultStrategy: config.tasks.strategy,
-  })
-  const signals = new AssignmentSignals()
-  const distributor = new TaskDistributor({
-    signals,
-    store: tasks,
-    log: logs.component('coordinator:tasks'),
-    pollIntervalMs: config.tasks.pollIntervalMs,
     agingMs: config.tasks.agingMs,
+    retention: { completed: config.tasks.keepCompleted, failed: config.tasks.keepFailed, dead: config.tasks.keepDead },
+  })
+  const balancer = new LoadBalancerState(client, keys, config.tasks.strategy)
+  const wakeups = new TaskWakeups({ subscriber: client.duplicate(), channel: keys.taskEvents, log: logs.component('coordinator:tasks') })
+  components.push({ name: 'task wake-ups', start: () => wakeups.start(), stop: () => wakeups.stop() })
+  const distributor = new TaskDistributor({
+    tasks,
+    registry,
+    balancer,
+    wakeups,
+    log: logs.component('coordinator:tasks'),
+    defaultCapacity: config.tasks.agentCapacity,
+    reclaimIntervalMs: config.tasks.reclaimIntervalMs,
     pushTimeoutMs: config.tasks.pushTimeoutMs,
     apiUrl: () => apiUrlNow,
     onAssigned: (priority, waitedMs) => taskMetrics?.assigned(priority, waitedMs),
@@ -155,9 +162,13 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
       available: AVAILABLE_OPERATIONS,
     },
     tasks: {
-      store: tasks,
+      tasks,
+      balancer,
+      registry,
       distributor,
-      signals,
+      wakeups,
+      defaultCapacity: config.tasks.agentCapacity,
+      onAssigned: (priority, waitedMs) => taskMetrics?.assigned(priority, waitedMs),
       nodeName: config.node.name,
       bodyLimitBytes: config.coordinator.bodyLimitBytes,
       maxTaskBytes: config.tasks.maxTaskBytes,

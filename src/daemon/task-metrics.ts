@@ -1,5 +1,5 @@
 import { Gauge, Histogram, type Registry } from 'prom-client'
-import type { Priority, TaskStore } from '../coordinator/index.js'
+import type { Priority, TaskRepository } from '../coordinator/index.js'
 
 /**
  * Task metrics. Queue depths and the outcome counters are read from Redis at
@@ -10,7 +10,7 @@ export interface TaskMetrics {
   assigned(priority: Priority, waitedMs: number): void
 }
 
-export function createTaskMetrics(registry: Registry, store: TaskStore): TaskMetrics {
+export function createTaskMetrics(registry: Registry, store: TaskRepository): TaskMetrics {
   new Gauge({
     name: 'aitbc_task_queue_depth',
     help: 'Tasks waiting in each priority queue (shared Redis)',
@@ -23,13 +23,13 @@ export function createTaskMetrics(registry: Registry, store: TaskStore): TaskMet
   })
   new Gauge({
     name: 'aitbc_tasks',
-    help: 'Task counters of the shared registry: submitted, distributed, completed, failed, retried, dead, cleared',
+    help: 'Task counters of the shared registry: submitted, distributed, completed, failed, retried, dead, cleared, expired (removed by retention)',
     labelNames: ['outcome'] as const,
     registers: [registry],
     async collect() {
       const c = await store.counters().catch(() => null)
       if (c === null) return
-      for (const outcome of ['submitted', 'distributed', 'completed', 'failed', 'retried', 'dead', 'cleared']) {
+      for (const outcome of ['submitted', 'distributed', 'completed', 'failed', 'retried', 'dead', 'cleared', 'expired']) {
         this.set({ outcome }, c[outcome] ?? 0)
       }
     },

@@ -1,6 +1,7 @@
 import type { Context, Next } from 'koa'
 import type { Logger } from 'pino'
 import { ApiError } from '../errors.js'
+import { fromDomainError } from './domain-errors.js'
 
 /**
  * The one place errors become responses. Only ApiError text reaches the
@@ -18,7 +19,8 @@ export function errorBodies(log: Logger) {
           'see the API list in README.md',
         )
       }
-    } catch (err) {
+    } catch (caught) {
+      const err = fromDomainError(caught) ?? caught
       if (err instanceof ApiError) {
         ctx.status = err.status
         ctx.body = { status: 'error', code: err.code, message: err.message, detail: err.detail ?? null }

@@ -5,11 +5,15 @@ import type { RedisKeys } from '../redis-keys.js'
 import {
   type Agent,
   agentFromHash,
+  type AgentSlot,
+  capacityOf,
   type DiscoverQuery,
   type loadMetrics,
   loadOf,
+  pushUrlOf,
   type RegisterInput,
   type SETTABLE_STATUSES,
+  slotFromHash,
 } from './agent.js'
 import { registerAgent, sweepAgents, touchAgent } from './scripts.js'
 
@@ -48,9 +52,9 @@ export class AgentRegistry {
 
   constructor(redis: RedisClient, keys: RedisKeys) {
     for (const [name, lua, numberOfKeys] of [
-      ['aitbcRegisterAgent', registerAgent, 4],
+      ['aitbcRegisterAgent', registerAgent, 5],
       ['aitbcTouchAgent', touchAgent, 4],
-      ['aitbcSweepAgents', sweepAgents, 3],
+      ['aitbcSweepAgents', sweepAgents, 4],
     ] as const) {
       if (!(name in redis)) redis.defineCommand(name, { lua, numberOfKeys })
     }
@@ -76,14 +80,19 @@ export class AgentRegistry {
       'chain_id', input.chain_id ?? '',
       'island_id', input.island_id ?? '',
       'load_metrics', JSON.stringify(input.load_metrics ?? {}),
+      // Derived once, here, for the claim scripts (empty: the coordinator's default).
+      'capacity', String(capacityOf(input.metadata) ?? ''),
     ]
     const registeredAt = await withRedis(() =>
       this.redis.aitbcRegisterAgent(
         ...this.indexKeys(input.agent_id),
+        this.keys.pushAgents,
         input.agent_id,
         now,
         status,
         String(loadOf(input.load_metrics)),
+        pushUrlOf(input.endpoints) === null ? '0' : '1',
+        this.keys.taskEvents,
         ...fields,
       ),
     )
@@ -108,6 +117,8 @@ export class AgentRegistry {
         .srem(this.keys.activeAgents, agentId)
         .srem(this.keys.allAgents, agentId)
         .zrem(this.keys.agentHeartbeats, agentId)
+        .srem(this.keys.pushAgents, agentId)
+        .publish(this.keys.taskEvents, 'g')
         .exec(),
     )
     if (replies?.[0]?.[1] === 0) throw new AgentNotFoundError(agentId)
@@ -140,6 +151,7 @@ export class AgentRegistry {
         status,
         metrics === undefined ? '' : String(loadOf(metrics)),
         metrics === undefined ? '' : JSON.stringify(metrics),
+        this.keys.taskEvents,
       ),
     )
     if (result === null) throw new AgentNotFoundError(agentId)
@@ -171,6 +183,25 @@ export class AgentRegistry {
     return out
   }
 
+  /**
+   * The active agents as assignment sees them (capacity and weight through
+   * this module's parsers; defaultCapacity where metadata gives none).
+   * pushOnly: only those tasks are pushed to.
+   */
+  async activeSlots(defaultCapacity: number, opts: { pushOnly?: boolean } = {}): Promise<AgentSlot[]> {
+    const ids = await withRedis(() => opts.pushOnly === true
+      ? this.redis.sinter(this.keys.pushAgents, this.keys.activeAgents)
+      : this.redis.smembers(this.keys.activeAgents))
+    if (ids.length === 0) return []
+    const hashes = await withRedis(() => Promise.all(ids.map((id) => this.redis.hgetall(this.keys.agent(id)))))
+    const out: AgentSlot[] = []
+    for (const h of hashes) {
+      const slot = slotFromHash(h, defaultCapacity)
+      if (slot !== null && h.status === 'active') out.push(slot)
+    }
+    return out
+  }
+
   /** Number of registered agents and of active ones. */
   async counts(): Promise<{ total: number, active: number }> {
     const [total, active] = await withRedis(() =>
@@ -186,10 +217,12 @@ export class AgentRegistry {
         this.keys.activeAgents,
         this.keys.allAgents,
         this.keys.agentHeartbeats,
+        this.keys.pushAgents,
         String(staleAfterMs),
         String(removeAfterMs),
-        this.keys.agent(''),
+        this.keys.agentPrefix,
         new Date().toISOString(),
+        this.keys.taskEvents,
       ),
     )
     return { marked, removed }

@@ -118,3 +118,61 @@ export function agentFromHash(h: Record<string, string>): Agent | null {
     updated_at: h.updated_at ?? '',
   }
 }
+
+/** metadata.capacity when it is a positive whole number: how many tasks the agent holds at once; null: the default. */
+export function capacityOf(metadata: Record<string, unknown>): number | null {
+  const n = Number(metadata.capacity)
+  return Number.isInteger(n) && n > 0 ? n : null
+}
+
+/** metadata.weight for weighted round robin (default 1). */
+export function weightOf(metadata: Record<string, unknown>): number {
+  const n = Number(metadata.weight)
+  return Number.isFinite(n) && n > 0 ? n : 1
+}
+
+/** metadata.region for the geographic strategy. */
+export function regionOf(metadata: Record<string, unknown>): string | null {
+  return typeof metadata.region === 'string' ? metadata.region : null
+}
+
+/** endpoints.http: where tasks are pushed; null for an agent that long-polls. */
+export function pushUrlOf(endpoints: Record<string, unknown>): string | null {
+  return typeof endpoints.http === 'string' && endpoints.http !== '' ? endpoints.http : null
+}
+
+/** What a distributor knows of an active agent. */
+export interface AgentSlot {
+  agent_id: string
+  agent_type: string
+  capabilities: string[]
+  services: string[]
+  health_score: number
+  /** Load 0-100 from its last heartbeat or status update. */
+  load: number
+  in_flight: number
+  capacity: number
+  weight: number
+  region: string | null
+  /** Where tasks are pushed; null for a pull agent. */
+  http: string | null
+}
+
+/** An agent hash read through the registry's parser, with the counters assignment keeps beside it. */
+export function slotFromHash(h: Record<string, string>, defaultCapacity: number): AgentSlot | null {
+  const agent = agentFromHash(h)
+  if (agent === null) return null
+  return {
+    agent_id: agent.agent_id,
+    agent_type: agent.agent_type,
+    capabilities: agent.capabilities,
+    services: agent.services,
+    health_score: agent.health_score,
+    load: Number(h.load ?? 0) || 0,
+    in_flight: Number(h.in_flight ?? 0) || 0,
+    capacity: capacityOf(agent.metadata) ?? defaultCapacity,
+    weight: weightOf(agent.metadata),
+    region: regionOf(agent.metadata),
+    http: pushUrlOf(agent.endpoints),
+  }
+}

@@ -2,250 +2,483 @@
  * Lua scripts of the task queues. Each is atomic and takes "now" from Redis
  * TIME, so any number of daemons on one Redis never assign a task twice and
  * agree on lease ends whatever their clocks say.
+ *
+ * No script spells the key layout: every call passes the same header, built
+ * by `scriptHeader` in task-repository.ts from redis-keys.ts, of seven fixed
+ * keys (KEYS[1..7]) and seventeen values (ARGV[1..17]: key prefixes, the
+ * event channel, the priorities, retention and the defaults). A script's own
+ * keys and arguments follow, from KEYS[KS + 1] and ARGV[AS + 1].
+ *
+ * Queues are ZSETs per priority and requirement class ("may be assigned at",
+ * ms), so an agent looks only at the queues of classes it can take, never at
+ * every queued task. Every change that makes work ready is announced on the
+ * event channel: `r|{class}` ready now, `d|{ms}` ready at that time,
+ * `a|{agent}` assigned to that pull agent by a distributor.
  */
 
-const common = `
+const header = `
+local KS, AS = 7, 17
+local K = { leases = KEYS[1], stats = KEYS[2], dead = KEYS[3], classes = KEYS[4],
+  done_completed = KEYS[5], done_failed = KEYS[6], strategy = KEYS[7] }
+local P = { task = ARGV[1], queue = ARGV[2], sep = ARGV[3], agent = ARGV[4], pull = ARGV[5], channel = ARGV[6] }
+local PRIORITIES = {}
+for p in string.gmatch(ARGV[7], '[^,]+') do table.insert(PRIORITIES, p) end
+local KEEP = {
+  completed = { K.done_completed, tonumber(ARGV[8]), tonumber(ARGV[9]) },
+  failed = { K.done_failed, tonumber(ARGV[10]), tonumber(ARGV[11]) },
+  dead = { K.dead, tonumber(ARGV[12]), tonumber(ARGV[13]) },
+}
+local BACKOFF = tonumber(ARGV[14])
+local DEFAULT_CAPACITY = tonumber(ARGV[15])
+local DEFAULT_STRATEGY = ARGV[16]
+local AGING = tonumber(ARGV[17])
+
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+local function queue_key(priority, class)
+  if class == nil or class == '' then return P.queue .. priority end
+  return P.queue .. priority .. P.sep .. class
+end
+local function notify(msg) redis.call('PUBLISH', P.channel, msg) end
 local function release_slot(agent_key)
+  if redis.call('HEXISTS', agent_key, 'agent_id') == 0 then return end
   if redis.call('HINCRBY', agent_key, 'in_flight', -1) < 0 then redis.call('HSET', agent_key, 'in_flight', 0) end
 end
--- Pops the agent's next assigned task and marks it running; skips tasks taken
--- back since (their lease ran out). Returns the task hash flattened, or {}.
-local function pull_next(list_key, agent, prefix)
-  while true do
-    local id = redis.call('LPOP', list_key)
-    if not id then return {} end
-    local key = prefix .. 'task:' .. id
-    if redis.call('HGET', key, 'state') == 'assigned' and redis.call('HGET', key, 'agent_id') == agent then
-      redis.call('HSET', key, 'state', 'running')
-      return redis.call('HGETALL', key)
-    end
+
+-- Indexes a finished task by its end and trims the index by age and count;
+-- a trimmed task's hash goes with it (the hash also expires by itself).
+local function retain(kind, task_key, id, now)
+  local index, keep_ms, keep_n = KEEP[kind][1], KEEP[kind][2], KEEP[kind][3]
+  redis.call('ZADD', index, now, id)
+  redis.call('PEXPIRE', task_key, keep_ms)
+  local gone = redis.call('ZRANGEBYSCORE', index, '-inf', now - keep_ms, 'LIMIT', 0, 50)
+  local n = redis.call('ZCARD', index) - #gone
+  if n > keep_n then
+    local extra = redis.call('ZRANGE', index, #gone, #gone + math.min(n - keep_n, 50) - 1)
+    for _, x in ipairs(extra) do table.insert(gone, x) end
+  end
+  if #gone > 0 then
+    for _, x in ipairs(gone) do redis.call('DEL', P.task .. x) end
+    redis.call('ZREM', index, unpack(gone))
+    redis.call('HINCRBY', K.stats, 'expired', #gone)
   end
 end
+
+-- Queues a task now or at a later time, and tells every daemon.
+local function enqueue(id, priority, class, class_req, at, now)
+  if class ~= '' then redis.call('HSET', K.classes, class, class_req) end
+  redis.call('ZADD', queue_key(priority, class), at, id)
+  if at <= now then notify('r|' .. class) else notify('d|' .. at) end
+end
+
+-- A class whose queues are all empty leaves the index (it comes back with its next task).
+local function drop_class_if_empty(class)
+  if class == nil or class == '' then return end
+  for _, p in ipairs(PRIORITIES) do
+    if redis.call('ZCARD', queue_key(p, class)) > 0 then return end
+  end
+  redis.call('HDEL', K.classes, class)
+end
+
 -- Back to its queue after a backoff, or to the dead letters once retries are spent.
-local function retry_or_dead(task_key, id, queue_key, dead_key, stats_key, now, backoff, reason)
-  local attempts = tonumber(redis.call('HGET', task_key, 'attempts') or '0')
-  local max = tonumber(redis.call('HGET', task_key, 'max_retries') or '0')
-  if attempts > max then
+local function retry_or_dead(task_key, id, now, reason)
+  local f = redis.call('HMGET', task_key, 'attempts', 'max_retries', 'priority', 'class', 'class_req')
+  local attempts = tonumber(f[1] or '0')
+  if attempts > tonumber(f[2] or '0') then
     redis.call('HSET', task_key, 'state', 'dead', 'error', reason, 'finished_ms', now, 'agent_id', '')
-    redis.call('ZADD', dead_key, now, id)
-    redis.call('HINCRBY', stats_key, 'dead', 1)
+    redis.call('HINCRBY', K.stats, 'dead', 1)
+    retain('dead', task_key, id, now)
     return 'DEAD'
   end
   redis.call('HSET', task_key, 'state', 'queued', 'error', reason, 'agent_id', '')
-  redis.call('ZADD', queue_key, now + backoff * attempts, id)
-  redis.call('HINCRBY', stats_key, 'retried', 1)
+  enqueue(id, f[3], f[4] or '', f[5] or '', now + BACKOFF * attempts, now)
+  redis.call('HINCRBY', K.stats, 'retried', 1)
   return 'REQUEUED'
 end
-`
 
-/**
- * KEYS: 1 task hash, 2 priority queue, 3 idempotency key, 4 stats hash
- * ARGV: 1 task id, 2 "1" when an idempotency key is given, 3 max queue size, 4.. field/value pairs
- * The fields start with task_id, id, priority, p: ARGV[7] is the priority returned for a new task.
- * Returns {1, id, priority, submitted ms} stored, {0, first id, its priority, its submitted ms} for a
- * repeated idempotency key, {-1} when the queue is full.
- */
-export const submitTask = `${common}
-if ARGV[2] == '1' then
-  local first = redis.call('GET', KEYS[3])
-  if first then
-    local f = redis.call('HMGET', string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1]) .. first, 'priority', 'submitted_ms')
-    return {0, first, f[1] or '', f[2] or '0'}
+-- Gives a task (already off its queue) to an agent under a lease of its timeout.
+local function take(task_key, id, agent, agent_key, state, now)
+  redis.call('HINCRBY', agent_key, 'in_flight', 1)
+  redis.call('HINCRBY', agent_key, 'tasks_assigned', 1)
+  local f = redis.call('HMGET', task_key, 'timeout_ms', 'submitted_ms')
+  local attempts = redis.call('HINCRBY', task_key, 'attempts', 1)
+  local lease = now + tonumber(f[1])
+  redis.call('HSET', task_key, 'state', state, 'agent_id', agent, 'assigned_ms', now, 'lease_until', lease)
+  redis.call('ZADD', K.leases, lease, id)
+  redis.call('HINCRBY', K.stats, 'assignments', 1)
+  if attempts == 1 then
+    redis.call('HINCRBY', K.stats, 'distributed', 1)
+    redis.call('HINCRBY', K.stats, 'distribution_ms', now - tonumber(f[2]))
   end
 end
-if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return {-1} end
-local now = now_ms()
-redis.call('HSET', KEYS[1], 'submitted_ms', now, 'state', 'queued', 'attempts', 0, unpack(ARGV, 4))
-redis.call('ZADD', KEYS[2], now, ARGV[1])
-if ARGV[2] == '1' then redis.call('SET', KEYS[3], ARGV[1], 'EX', 86400) end
-redis.call('HINCRBY', KEYS[4], 'submitted', 1)
-return {1, ARGV[1], ARGV[7], tostring(now)}
+
+-- What a claim needs to know of an agent. Capacity is the field the registry
+-- derives from metadata.capacity when the agent registers.
+local function profile(agent_key)
+  local f = redis.call('HMGET', agent_key, 'status', 'in_flight', 'capacity', 'agent_type', 'capabilities', 'services', 'health_score')
+  return { status = f[1], in_flight = tonumber(f[2] or '0') or 0, capacity = tonumber(f[3] or '') or DEFAULT_CAPACITY,
+    agent_type = f[4], caps_raw = f[5], services_raw = f[6], health = tonumber(f[7] or '0') or 0 }
+end
+local function set_of(raw)
+  local s = {}
+  local ok, list = pcall(cjson.decode, raw or '[]')
+  if ok and type(list) == 'table' then for _, v in ipairs(list) do s[tostring(v)] = true end end
+  return s
+end
+local function has_all(have, wanted)
+  if type(wanted) ~= 'table' then return true end
+  for _, w in ipairs(wanted) do if not have[w] then return false end end
+  return true
+end
+-- The same rule as strategies.ts eligible(), on a class's requirements.
+local function eligible(a, req)
+  if type(req.agent_type) == 'string' and req.agent_type ~= a.agent_type then return false end
+  if type(req.min_health_score) == 'number' and a.health < req.min_health_score then return false end
+  if type(req.capabilities) == 'table' and #req.capabilities > 0 then
+    a.caps = a.caps or set_of(a.caps_raw)
+    if not has_all(a.caps, req.capabilities) then return false end
+  end
+  if type(req.services) == 'table' and #req.services > 0 then
+    a.services = a.services or set_of(a.services_raw)
+    if not has_all(a.services, req.services) then return false end
+  end
+  return true
+end
+
+-- The highest-priority ready task of a class the agent can take (with aging,
+-- long-waiting queues first, lowest first), claimed for it as running.
+-- Returns its id or nil, and the classes the agent can and cannot take.
+local function claim_direct(agent, agent_key, a, now)
+  local can, cannot = { '' }, {}
+  local classes = redis.call('HGETALL', K.classes)
+  for i = 1, #classes, 2 do
+    local ok, req = pcall(cjson.decode, classes[i + 1])
+    if ok and type(req) == 'table' and eligible(a, req) then table.insert(can, classes[i])
+    else table.insert(cannot, classes[i]) end
+  end
+  for _ = 1, 10 do
+    local best = {}
+    for pi, p in ipairs(PRIORITIES) do
+      for _, c in ipairs(can) do
+        local qk = queue_key(p, c)
+        local top = redis.call('ZRANGE', qk, 0, 0, 'WITHSCORES')
+        if #top > 0 then
+          local score = tonumber(top[2])
+          if score <= now and (best[pi] == nil or score < best[pi].score) then
+            best[pi] = { id = top[1], score = score, key = qk, class = c }
+          end
+        end
+      end
+    end
+    local pick = nil
+    if AGING >= 0 then
+      for pi = #PRIORITIES, 1, -1 do
+        if best[pi] and best[pi].score <= now - AGING then pick = best[pi] break end
+      end
+    end
+    if not pick then for pi = 1, #PRIORITIES do if best[pi] then pick = best[pi] break end end end
+    if not pick then return nil, can, cannot end
+    redis.call('ZREM', pick.key, pick.id)
+    if redis.call('ZCARD', pick.key) == 0 then drop_class_if_empty(pick.class) end
+    local task_key = P.task .. pick.id
+    if redis.call('HGET', task_key, 'state') == 'queued' then
+      take(task_key, pick.id, agent, agent_key, 'running', now)
+      return pick.id, can, cannot
+    end
+  end
+  return nil, can, cannot
+end
+
+-- Pops the next task a distributor assigned to a pull agent and marks it
+-- running; skips tasks taken back since (their lease ran out).
+local function pull_next(agent)
+  local list_key = P.pull .. agent
+  while true do
+    local id = redis.call('LPOP', list_key)
+    if not id then return nil end
+    local key = P.task .. id
+    local f = redis.call('HMGET', key, 'state', 'agent_id')
+    if f[1] == 'assigned' and f[2] == agent then
+      redis.call('HSET', key, 'state', 'running')
+      return id
+    end
+  end
+end
+
+local function flat_task(id)
+  local out = { 'T' }
+  for _, v in ipairs(redis.call('HGETALL', P.task .. id)) do table.insert(out, v) end
+  return out
+end
+
+-- A pull agent's next task: one a distributor assigned to it, else, under
+-- least_connections, the best ready task it can take, claimed in this call.
+-- Returns {'T', field, value, ...} or {'N', why, in_flight, #can, can..., cannot...}
+-- with why one of inactive, strategy (tasks come from a distributor), full, empty.
+local function next_for(agent)
+  local id = pull_next(agent)
+  if id then return flat_task(id) end
+  local agent_key = P.agent .. agent
+  local a = profile(agent_key)
+  if a.status ~= 'active' then return { 'N', 'inactive', a.in_flight, 0 } end
+  if (redis.call('GET', K.strategy) or DEFAULT_STRATEGY) ~= 'least_connections' then
+    return { 'N', 'strategy', a.in_flight, 0 }
+  end
+  if a.in_flight >= a.capacity then return { 'N', 'full', a.in_flight, 0 } end
+  local got, can, cannot = claim_direct(agent, agent_key, a, now_ms())
+  if got then return flat_task(got) end
+  local out = { 'N', 'empty', a.in_flight, #can }
+  for _, c in ipairs(can) do table.insert(out, c) end
+  for _, c in ipairs(cannot) do table.insert(out, c) end
+  return out
+end
 `
 
 /**
- * KEYS: 1 task hash, 2 its queue, 3 agent hash, 4 leases, 5 stats, 6 agent's pull list
- * ARGV: 1 task id, 2 agent id, 3 agent capacity, 4 "1" for a pull agent
- * Returns OK, TAKEN (another daemon got it), AGENT_UNAVAILABLE or AGENT_FULL.
+ * KEYS: task hash, idempotency key
+ * ARGV: id, "1" when an idempotency key is given, max queue size, priority, class, class requirements JSON, field/value pairs...
+ * Returns {1, id, priority, submitted ms} stored, {0, first id, its priority or '', its submitted ms or 0}
+ * for a repeated idempotency key, {-1} when the queue is full.
  */
-export const assignTask = `${common}
-if redis.call('HGET', KEYS[1], 'state') ~= 'queued' then return 'TAKEN' end
-if redis.call('HGET', KEYS[3], 'status') ~= 'active' then return 'AGENT_UNAVAILABLE' end
-if tonumber(redis.call('HGET', KEYS[3], 'in_flight') or '0') >= tonumber(ARGV[3]) then return 'AGENT_FULL' end
-if redis.call('ZREM', KEYS[2], ARGV[1]) == 0 then return 'TAKEN' end
+export const submitTask = `${header}
+local id = ARGV[AS + 1]
+if ARGV[AS + 2] == '1' then
+  local first = redis.call('GET', KEYS[KS + 2])
+  if first then
+    local f = redis.call('HMGET', P.task .. first, 'priority', 'submitted_ms')
+    return { 0, first, f[1] or '', f[2] or '0' }
+  end
+end
+local priority, class, class_req = ARGV[AS + 4], ARGV[AS + 5], ARGV[AS + 6]
+if redis.call('ZCARD', queue_key(priority, class)) >= tonumber(ARGV[AS + 3]) then return { -1 } end
 local now = now_ms()
-redis.call('HINCRBY', KEYS[3], 'in_flight', 1)
-redis.call('HINCRBY', KEYS[3], 'tasks_assigned', 1)
-local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-local lease = now + tonumber(redis.call('HGET', KEYS[1], 'timeout_ms'))
-redis.call('HSET', KEYS[1], 'state', 'assigned', 'agent_id', ARGV[2], 'assigned_ms', now, 'lease_until', lease)
-redis.call('ZADD', KEYS[4], lease, ARGV[1])
-if ARGV[4] == '1' then redis.call('RPUSH', KEYS[6], ARGV[1]) end
-redis.call('HINCRBY', KEYS[5], 'assignments', 1)
-if attempts == 1 then
-  redis.call('HINCRBY', KEYS[5], 'distributed', 1)
-  redis.call('HINCRBY', KEYS[5], 'distribution_ms', now - tonumber(redis.call('HGET', KEYS[1], 'submitted_ms')))
+redis.call('HSET', KEYS[KS + 1], 'submitted_ms', now, 'state', 'queued', 'attempts', 0, 'class', class,
+  'class_req', class_req, unpack(ARGV, AS + 7))
+enqueue(id, priority, class, class_req, now, now)
+if ARGV[AS + 2] == '1' then redis.call('SET', KEYS[KS + 2], id, 'EX', 86400) end
+redis.call('HINCRBY', K.stats, 'submitted', 1)
+return { 1, id, priority, tostring(now) }
+`
+
+/**
+ * KEYS: (none of its own)
+ * ARGV: agent id
+ * The pull agent's next task, claimed in this call (see next_for).
+ */
+export const nextTask = `${header}
+return next_for(ARGV[AS + 1])
+`
+
+/**
+ * A distributor's claim for one agent.
+ * KEYS: task hash, agent hash
+ * ARGV: task id, agent id, "1" for a pull agent (the task goes to its pull list)
+ * Returns OK, TAKEN (another daemon or agent got it), AGENT_UNAVAILABLE or AGENT_FULL.
+ */
+export const assignTask = `${header}
+local task_key, agent_key, id, agent = KEYS[KS + 1], KEYS[KS + 2], ARGV[AS + 1], ARGV[AS + 2]
+local f = redis.call('HMGET', task_key, 'state', 'priority', 'class')
+if f[1] ~= 'queued' then return 'TAKEN' end
+local a = profile(agent_key)
+if a.status ~= 'active' then return 'AGENT_UNAVAILABLE' end
+if a.in_flight >= a.capacity then return 'AGENT_FULL' end
+local qk = queue_key(f[2], f[3] or '')
+if redis.call('ZREM', qk, id) == 0 then return 'TAKEN' end
+if redis.call('ZCARD', qk) == 0 then drop_class_if_empty(f[3] or '') end
+take(task_key, id, agent, agent_key, 'assigned', now_ms())
+if ARGV[AS + 3] == '1' then
+  redis.call('RPUSH', P.pull .. agent, id)
+  notify('a|' .. agent)
 end
 return 'OK'
 `
 
 /**
- * KEYS: 1 task hash, 2 agent hash, 3 leases, 4 stats, 5 dead letters, 6 the agent's pull list
- * ARGV: 1 task id, 2 agent id, 3 outcome (running|completed|completed+next|failed|retry), 4 result or error,
- *       5 retry backoff ms, 6 key prefix
- * Returns OK, DEAD/REQUEUED for a retry, for completed+next the agent's next task (flattened hash, {} if none),
- * or why nothing changed:
- * NOT_FOUND, ALREADY_COMPLETED/FAILED/DEAD, NOT_ASSIGNED (its lease ran out), WRONG_AGENT.
+ * KEYS: task hash
+ * ARGV: task id, agent id, outcome (running|completed|completed+next|failed|retry), result or error
+ * Returns OK, DEAD/REQUEUED for a retry, for completed+next what next_for returns, or why nothing
+ * changed: NOT_FOUND, ALREADY_COMPLETED/FAILED/DEAD, NOT_ASSIGNED (its lease ran out), WRONG_AGENT.
  */
-export const finishTask = `${common}
-local state = redis.call('HGET', KEYS[1], 'state')
+export const finishTask = `${header}
+local task_key, id, agent, outcome = KEYS[KS + 1], ARGV[AS + 1], ARGV[AS + 2], ARGV[AS + 3]
+local f = redis.call('HMGET', task_key, 'state', 'agent_id')
+local state = f[1]
 if not state then return 'NOT_FOUND' end
 if state == 'completed' or state == 'failed' or state == 'dead' then return 'ALREADY_' .. string.upper(state) end
 if state == 'queued' then return 'NOT_ASSIGNED' end
-if redis.call('HGET', KEYS[1], 'agent_id') ~= ARGV[2] then return 'WRONG_AGENT' end
+if f[2] ~= agent then return 'WRONG_AGENT' end
+if outcome == 'running' then
+  redis.call('HSET', task_key, 'state', 'running')
+  return 'OK'
+end
+local agent_key = P.agent .. agent
 local now = now_ms()
-if ARGV[3] == 'running' then
-  redis.call('HSET', KEYS[1], 'state', 'running')
+release_slot(agent_key)
+redis.call('ZREM', K.leases, id)
+if outcome == 'completed' or outcome == 'completed+next' then
+  redis.call('HSET', task_key, 'state', 'completed', 'result', ARGV[AS + 4], 'finished_ms', now)
+  redis.call('HINCRBY', K.stats, 'completed', 1)
+  redis.call('HINCRBY', agent_key, 'tasks_completed', 1)
+  retain('completed', task_key, id, now)
+  if outcome == 'completed+next' then return next_for(agent) end
   return 'OK'
 end
-release_slot(KEYS[2])
-redis.call('ZREM', KEYS[3], ARGV[1])
-if ARGV[3] == 'completed' then
-  redis.call('HSET', KEYS[1], 'state', 'completed', 'result', ARGV[4], 'finished_ms', now)
-  redis.call('HINCRBY', KEYS[4], 'completed', 1)
-  redis.call('HINCRBY', KEYS[2], 'tasks_completed', 1)
+if outcome == 'failed' then
+  redis.call('HSET', task_key, 'state', 'failed', 'error', ARGV[AS + 4], 'finished_ms', now)
+  redis.call('HINCRBY', K.stats, 'failed', 1)
+  retain('failed', task_key, id, now)
   return 'OK'
 end
-if ARGV[3] == 'completed+next' then
-  redis.call('HSET', KEYS[1], 'state', 'completed', 'result', ARGV[4], 'finished_ms', now)
-  redis.call('HINCRBY', KEYS[4], 'completed', 1)
-  redis.call('HINCRBY', KEYS[2], 'tasks_completed', 1)
-  return pull_next(KEYS[6], ARGV[2], ARGV[6])
-end
-if ARGV[3] == 'failed' then
-  redis.call('HSET', KEYS[1], 'state', 'failed', 'error', ARGV[4], 'finished_ms', now)
-  redis.call('HINCRBY', KEYS[4], 'failed', 1)
-  return 'OK'
-end
-local queue_key = ARGV[6] .. 'tasks:queue:' .. redis.call('HGET', KEYS[1], 'priority')
-return retry_or_dead(KEYS[1], ARGV[1], queue_key, KEYS[5], KEYS[4], now, tonumber(ARGV[5]), ARGV[4])
+return retry_or_dead(task_key, id, now, ARGV[AS + 4])
 `
 
 /**
- * KEYS: 1 agent's pull list
- * ARGV: 1 agent id, 2 key prefix
- * Pops the agent's next assigned task, marks it running and returns its hash
- * as a flat list; skips tasks taken back since (lease ran out). {} when none.
+ * Takes back tasks whose lease ran out ("expired": only those, found from the
+ * leases' lowest scores) or also those whose agent is stale, in error or gone
+ * ("all": after an agent changed).
+ * ARGV: expired|all, most tasks to look at
+ * Returns {lowest lease end left or -1, ids taken back...}.
  */
-export const pullTask = `${common}
-return pull_next(KEYS[1], ARGV[1], ARGV[2])
-`
-
-/**
- * KEYS: 1 leases, 2 stats, 3 dead letters
- * ARGV: 1 key prefix, 2 retry backoff ms, 3 most tasks to look at
- * Takes back tasks whose lease ran out or whose agent is stale, in error or gone.
- * Returns the ids taken back.
- */
-export const reclaimTasks = `${common}
+export const reclaimTasks = `${header}
+local mode, limit = ARGV[AS + 1], tonumber(ARGV[AS + 2])
 local now = now_ms()
-local out = {}
-local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[3]) - 1)
+local ids
+if mode == 'all' then ids = redis.call('ZRANGE', K.leases, 0, limit - 1)
+else ids = redis.call('ZRANGEBYSCORE', K.leases, '-inf', now, 'LIMIT', 0, limit) end
+local taken = {}
 for _, id in ipairs(ids) do
-  local task_key = ARGV[1] .. 'task:' .. id
-  local state = redis.call('HGET', task_key, 'state')
-  if state ~= 'assigned' and state ~= 'running' then
-    redis.call('ZREM', KEYS[1], id)
+  local task_key = P.task .. id
+  local f = redis.call('HMGET', task_key, 'state', 'agent_id')
+  if f[1] ~= 'assigned' and f[1] ~= 'running' then
+    redis.call('ZREM', K.leases, id)
   else
-    local agent = redis.call('HGET', task_key, 'agent_id')
-    local agent_key = ARGV[1] .. 'agent:' .. agent
+    local agent = f[2] or ''
+    local agent_key = P.agent .. agent
     local astatus = redis.call('HGET', agent_key, 'status')
     local reason = nil
-    if tonumber(redis.call('ZSCORE', KEYS[1], id)) <= now then reason = 'lease expired on agent ' .. agent
+    if tonumber(redis.call('ZSCORE', K.leases, id)) <= now then reason = 'lease expired on agent ' .. agent
     elseif not astatus then reason = 'agent ' .. agent .. ' was removed'
     elseif astatus == 'stale' or astatus == 'error' then reason = 'agent ' .. agent .. ' is ' .. astatus end
     if reason then
-      redis.call('ZREM', KEYS[1], id)
+      redis.call('ZREM', K.leases, id)
       release_slot(agent_key)
-      local queue_key = ARGV[1] .. 'tasks:queue:' .. redis.call('HGET', task_key, 'priority')
-      retry_or_dead(task_key, id, queue_key, KEYS[3], KEYS[2], now, tonumber(ARGV[2]), reason)
+      retry_or_dead(task_key, id, now, reason)
+      table.insert(taken, id)
+    end
+  end
+end
+local first = redis.call('ZRANGE', K.leases, 0, 0, 'WITHSCORES')
+local out = { first[2] or '-1' }
+for _, id in ipairs(taken) do table.insert(out, id) end
+return out
+`
+
+/**
+ * KEYS: task hash
+ * ARGV: task id
+ * A dead task goes back to its queue with fresh retries. Returns OK, NOT_FOUND or NOT_DEAD.
+ */
+export const requeueTask = `${header}
+local task_key, id = KEYS[KS + 1], ARGV[AS + 1]
+local f = redis.call('HMGET', task_key, 'state', 'priority', 'class', 'class_req')
+if not f[1] then return 'NOT_FOUND' end
+if f[1] ~= 'dead' then return 'NOT_DEAD' end
+redis.call('PERSIST', task_key)
+redis.call('HSET', task_key, 'state', 'queued', 'attempts', 0, 'finished_ms', '')
+redis.call('ZREM', K.dead, id)
+local now = now_ms()
+enqueue(id, f[2], f[3] or '', f[4] or '', now, now)
+return 'OK'
+`
+
+/**
+ * ARGV: priority, reason
+ * Every queued task of that priority, whatever its class, ends as failed with
+ * the reason (never silently dropped). Returns how many.
+ */
+export const clearQueue = `${header}
+local priority, reason = ARGV[AS + 1], ARGV[AS + 2]
+local now = now_ms()
+local classes = redis.call('HKEYS', K.classes)
+table.insert(classes, '')
+local n = 0
+for _, c in ipairs(classes) do
+  local qk = queue_key(priority, c)
+  for _, id in ipairs(redis.call('ZRANGE', qk, 0, -1)) do
+    local task_key = P.task .. id
+    redis.call('HSET', task_key, 'state', 'failed', 'error', reason, 'finished_ms', now)
+    retain('failed', task_key, id, now)
+    n = n + 1
+  end
+  redis.call('DEL', qk)
+  drop_class_if_empty(c)
+end
+redis.call('HINCRBY', K.stats, 'failed', n)
+redis.call('HINCRBY', K.stats, 'cleared', n)
+return n
+`
+
+/**
+ * ARGV: most tasks per queue
+ * For a distributor: the tasks that may be assigned now, in serving order, as
+ * {next ready time or -1, then per task: priority, id, requirements JSON, submitted ms}.
+ * With aging, priorities whose oldest ready task waited longer come first, lowest first.
+ */
+export const readyTasks = `${header}
+local now = now_ms()
+local limit = tonumber(ARGV[AS + 1])
+local classes = redis.call('HKEYS', K.classes)
+table.insert(classes, 1, '')
+local per, oldest, next_at = {}, {}, -1
+for pi, p in ipairs(PRIORITIES) do
+  per[pi] = {}
+  for _, c in ipairs(classes) do
+    local qk = queue_key(p, c)
+    local rows = redis.call('ZRANGEBYSCORE', qk, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
+    for i = 1, #rows, 2 do
+      local score = tonumber(rows[i + 1])
+      table.insert(per[pi], { id = rows[i], score = score })
+      if oldest[pi] == nil or score < oldest[pi] then oldest[pi] = score end
+    end
+    local later = redis.call('ZRANGEBYSCORE', qk, '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+    if #later > 0 and (next_at < 0 or tonumber(later[2]) < next_at) then next_at = tonumber(later[2]) end
+  end
+  table.sort(per[pi], function(x, y) return x.score < y.score end)
+end
+local order, seen = {}, {}
+if AGING >= 0 then
+  for pi = #PRIORITIES, 1, -1 do
+    if oldest[pi] and oldest[pi] <= now - AGING then table.insert(order, pi) seen[pi] = true end
+  end
+end
+for pi = 1, #PRIORITIES do if not seen[pi] then table.insert(order, pi) end end
+local out = { tostring(next_at) }
+for _, pi in ipairs(order) do
+  for i = 1, math.min(#per[pi], limit) do
+    local id = per[pi][i].id
+    local f = redis.call('HMGET', P.task .. id, 'requirements', 'submitted_ms')
+    if f[1] then
+      table.insert(out, PRIORITIES[pi])
       table.insert(out, id)
+      table.insert(out, f[1])
+      table.insert(out, f[2] or '0')
     end
   end
 end
 return out
 `
 
-/**
- * KEYS: 1 task hash, 2 dead letters, 3 its queue
- * ARGV: 1 task id
- * A dead task goes back to its queue with fresh retries. Returns OK, NOT_FOUND or NOT_DEAD.
- */
-export const requeueTask = `${common}
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return 'NOT_FOUND' end
-if state ~= 'dead' then return 'NOT_DEAD' end
-redis.call('HSET', KEYS[1], 'state', 'queued', 'attempts', 0, 'finished_ms', '')
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZADD', KEYS[3], now_ms(), ARGV[1])
-return 'OK'
-`
-
-/**
- * KEYS: 1 queue, 2 stats
- * ARGV: 1 key prefix, 2 reason
- * Every queued task of the queue ends as failed with the reason (never silently dropped). Returns how many.
- */
-export const clearQueue = `${common}
-local now = now_ms()
-local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
-for _, id in ipairs(ids) do
-  redis.call('HSET', ARGV[1] .. 'task:' .. id, 'state', 'failed', 'error', ARGV[2], 'finished_ms', now)
-end
-redis.call('DEL', KEYS[1])
-redis.call('HINCRBY', KEYS[2], 'failed', #ids)
-redis.call('HINCRBY', KEYS[2], 'cleared', #ids)
-return #ids
-`
-
-/**
- * KEYS: the five priority queues, highest first
- * ARGV: 1 key prefix, 2 most tasks per queue, 3 aging ms (-1: strict priority)
- * Returns the tasks that may be assigned now, in serving order, as a flat list
- * of priority, id, requirements JSON, submitted ms. With aging, queues whose
- * oldest ready task waited longer than the aging time come first, lowest first.
- */
-export const readyTasks = `${common}
-local now = now_ms()
-local names = { 'urgent', 'critical', 'high', 'normal', 'low' }
-local order = {}
-local aging = tonumber(ARGV[3])
-if aging >= 0 then
-  for i = #KEYS, 1, -1 do
-    local oldest = redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', now - aging, 'LIMIT', 0, 1)
-    if #oldest > 0 then table.insert(order, i) end
-  end
-end
-for i = 1, #KEYS do
-  local seen = false
-  for _, j in ipairs(order) do if j == i then seen = true end end
-  if not seen then table.insert(order, i) end
-end
+/** Returns the number of queued tasks of each priority (every class), in priority order. */
+export const queueSizes = `${header}
+local classes = redis.call('HKEYS', K.classes)
+table.insert(classes, '')
 local out = {}
-for _, i in ipairs(order) do
-  local ids = redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
-  for _, id in ipairs(ids) do
-    local f = redis.call('HMGET', ARGV[1] .. 'task:' .. id, 'requirements', 'submitted_ms')
-    if f[1] then
-      table.insert(out, names[i])
-      table.insert(out, id)
-      table.insert(out, f[1])
-      table.insert(out, f[2] or '0')
-    end
-  end
+for _, p in ipairs(PRIORITIES) do
+  local n = 0
+  for _, c in ipairs(classes) do n = n + redis.call('ZCARD', queue_key(p, c)) end
+  table.insert(out, n)
 end
 return out
 `

@@ -1,67 +1,93 @@
 import type { Logger } from 'pino'
-import type { AssignmentSignals } from './assignment-signals.js'
+import type { AgentSlot } from '../registry/agent.js'
+import type { AgentRegistry } from '../registry/agent-registry.js'
+import type { LoadBalancerState } from './load-balancer-state.js'
 import { eligible, pickAgent } from './strategies.js'
-import type { AgentSlot, TaskStore } from './task-store.js'
-import type { Priority } from './task.js'
+import type { TaskRepository } from './task-repository.js'
+import type { TaskEvent, TaskWakeups } from './task-wakeups.js'
+import type { Priority, Strategy } from './task.js'
 
 export interface TaskDistributorInit {
-  store: TaskStore
+  tasks: TaskRepository
+  registry: Pick<AgentRegistry, 'activeSlots'>
+  balancer: LoadBalancerState
+  wakeups: TaskWakeups
   log: Logger
-  /** How often queues are looked at when nothing wakes the distributor (default 100 ms). */
-  pollIntervalMs: number
-  /** A task waiting longer than this is served before higher priorities (null: strict priority). */
-  agingMs: number | null
+  /** Capacity of an agent whose metadata gives none (tasks.agentCapacity). */
+  defaultCapacity: number
+  /**
+   * Longest gap between two looks for expired leases (tasks.reclaimIntervalMs,
+   * default 1000 ms). The look is made at the lowest lease end when that comes
+   * sooner, so an idle daemon issues one cheap script per interval.
+   */
+  reclaimIntervalMs: number
   /** Timeout of a push to an agent's /tasks/execute. */
   pushTimeoutMs: number
   /** Base URL agents report back to (this daemon's API). */
   apiUrl(): string | null
   /** Called for every assignment (metrics). */
   onAssigned?(priority: Priority, waitedMs: number): void
-  /** Woken for every assignment to a pull agent, so its long poll answers at once. */
-  signals?: AssignmentSignals
   onReclaimed?(count: number): void
 }
 
 const BATCH = 200
 
 /**
- * Every daemon runs one. It hands ready tasks, in priority order, to eligible
- * agents chosen by the shared strategy; the claim itself is a Lua script, so
- * several distributors on one Redis never assign a task twice. It also takes
- * back tasks whose lease ran out or whose agent went stale.
+ * Every daemon runs one, woken by events rather than on an interval: a task
+ * ready (on any daemon, through TaskWakeups), a completion here, an agent or
+ * strategy change. It assigns ready tasks, in priority order, to the agents
+ * the shared strategy picks: push agents always, and pull agents too under
+ * any strategy but least_connections (under it, pull agents take work in the
+ * call that asks for it). The claim is a Lua script, so several distributors
+ * never assign a task twice. It also takes back tasks whose lease ran out or
+ * whose agent went stale.
  */
 export class TaskDistributor {
-  private timer: NodeJS.Timeout | null = null
   private running = false
   private again = false
-  private lastReclaim = 0
+  private started = false
   private readonly pushes = new Set<Promise<void>>()
+  private roundTimer: NodeJS.Timeout | null = null
+  private reclaimTimer: NodeJS.Timeout | null = null
+  private strategy: Strategy | null = null
+  /** The last round found no agent to assign to; until agents change, rounds cost nothing. */
+  private noCandidates = false
+  private reclaimAllPending = false
+  private unsubscribe: (() => void) | null = null
 
   constructor(private readonly init: TaskDistributorInit) {}
 
   start(): void {
-    this.timer = setInterval(() => this.wake(), this.init.pollIntervalMs)
+    if (this.started) return
+    this.started = true
+    this.unsubscribe = this.init.wakeups.onEvent((e) => this.onEvent(e))
+    this.scheduleReclaim(0)
     this.wake()
   }
 
   async stop(): Promise<void> {
-    if (this.timer !== null) clearInterval(this.timer)
-    this.timer = null
+    if (!this.started) return
+    this.started = false
+    this.unsubscribe?.()
+    for (const t of [this.roundTimer, this.reclaimTimer]) if (t !== null) clearTimeout(t)
+    this.roundTimer = null
+    this.reclaimTimer = null
     await Promise.allSettled([...this.pushes])
   }
 
-  /** Look at the queues now (a task was submitted, an agent registered or finished). */
+  /** Look at the queues now (a task was submitted or finished here). */
   wake(): void {
+    if (!this.started) return
     if (this.running) {
       this.again = true
       return
     }
     this.running = true
-    this.tick()
-      .catch((err: unknown) => this.init.log.warn({ err: (err as Error).message }, 'distribution round failed; retrying'))
+    this.round()
+      .catch((err: unknown) => this.init.log.warn({ err: (err as Error).message }, 'distribution round failed; the next event or reclaim tick retries'))
       .finally(() => {
         this.running = false
-        if (this.again && this.timer !== null) {
+        if (this.again && this.started) {
           this.again = false
           // A short gap lets wakes pile up into one round instead of one round each.
           setTimeout(() => this.wake(), 2)
@@ -69,24 +95,33 @@ export class TaskDistributor {
       })
   }
 
-  private async tick(): Promise<void> {
-    const { store } = this.init
-    const now = Date.now()
-    if (now - this.lastReclaim >= 250) {
-      this.lastReclaim = now
-      const taken = await store.reclaim()
-      if (taken.length > 0) {
-        this.init.log.warn({ tasks: taken.length }, 'took back tasks whose lease ran out or whose agent went stale')
-        this.init.onReclaimed?.(taken.length)
-      }
+  private onEvent(e: TaskEvent): void {
+    if (e.kind === 'ready') this.wake()
+    else if (e.kind === 'agents') {
+      this.strategy = null
+      this.noCandidates = false
+      this.reclaimAllSoon()
+      this.wake()
     }
-    const [agents, strategy] = await Promise.all([store.activeAgents(), store.strategy()])
+  }
+
+  private async round(): Promise<void> {
+    if (this.noCandidates) return
+    const { tasks, registry, balancer } = this.init
+    this.strategy ??= await balancer.strategy()
+    const strategy = this.strategy
+    // Under least_connections pull agents claim for themselves; the distributor serves push agents.
+    const agents = await registry.activeSlots(this.init.defaultCapacity, { pushOnly: strategy === 'least_connections' })
+    if (agents.length === 0) {
+      this.noCandidates = true
+      return
+    }
     // Read about as many tasks as there are free slots (some may need other agents): the rest
     // would only be parsed and skipped.
     const free = agents.reduce((n, a) => n + Math.max(0, a.capacity - a.in_flight), 0)
     if (free === 0) return
-    const ready = await store.readyTasks(Math.min(BATCH, free * 2 + 10), this.init.agingMs)
-    if (ready.length === 0) return
+    const { tasks: ready, nextReadyAt } = await tasks.readyTasks(Math.min(BATCH, free * 2 + 10))
+    if (nextReadyAt !== null) this.wakeAt(nextReadyAt)
     let assigned = 0
     // Claims go out together (one pipelined write); the agent's slot is taken
     // locally first and given back if the claim fails.
@@ -94,11 +129,11 @@ export class TaskDistributor {
     for (const task of ready) {
       const candidates = agents.filter((a) => eligible(a, task.requirements))
       if (candidates.length === 0) continue
-      const turn = strategy === 'round_robin' || strategy === 'weighted_round_robin' ? await store.nextTurn() : 0
+      const turn = strategy === 'round_robin' || strategy === 'weighted_round_robin' ? await balancer.nextTurn() : 0
       const agent = pickAgent(strategy, candidates, task.requirements, turn)
       if (agent === undefined) continue
       agent.in_flight++
-      claims.push(store.assign(task.id, task.priority, agent).then((res) => {
+      claims.push(tasks.assign(task.id, agent).then((res) => {
         if (res !== 'OK') {
           agent.in_flight = res === 'TAKEN' ? agent.in_flight - 1 : agent.capacity
           return
@@ -106,11 +141,57 @@ export class TaskDistributor {
         assigned++
         this.init.onAssigned?.(task.priority, Date.now() - task.submittedMs)
         if (agent.http !== null) this.track(this.push(task.id, agent))
-        else this.init.signals?.assigned(agent.agent_id)
       }))
     }
     await Promise.all(claims)
     if (assigned > 0) this.again = true
+  }
+
+  /** A round when a delayed task becomes ready (one timer, the earliest). */
+  private wakeAt(at: number): void {
+    if (this.roundTimer !== null || !this.started) return
+    this.roundTimer = setTimeout(() => {
+      this.roundTimer = null
+      this.wake()
+    }, Math.max(0, at - Date.now()) + 1)
+    this.roundTimer.unref()
+  }
+
+  private scheduleReclaim(ms: number): void {
+    if (!this.started) return
+    if (this.reclaimTimer !== null) clearTimeout(this.reclaimTimer)
+    this.reclaimTimer = setTimeout(() => {
+      this.reclaimTimer = null
+      void this.reclaim(this.reclaimAllPending ? 'all' : 'expired')
+    }, ms)
+    this.reclaimTimer.unref()
+  }
+
+  /** After an agent changed: its tasks may need taking back now, not at their lease end. */
+  private reclaimAllSoon(): void {
+    if (this.reclaimAllPending) return
+    this.reclaimAllPending = true
+    this.scheduleReclaim(20)
+  }
+
+  private async reclaim(mode: 'expired' | 'all'): Promise<void> {
+    if (mode === 'all') this.reclaimAllPending = false
+    let next = this.init.reclaimIntervalMs
+    try {
+      const { taken, nextLeaseEnd } = await this.init.tasks.reclaim(mode)
+      if (taken.length > 0) {
+        this.init.log.warn({ tasks: taken.length }, `took back ${taken.length} tasks whose lease ran out or whose agent went stale`)
+        this.init.onReclaimed?.(taken.length)
+      }
+      if (nextLeaseEnd !== null) next = Math.min(next, Math.max(1, nextLeaseEnd - Date.now() + 1))
+      // Now and then, look at agents and strategy again even without an event (a lost subscription).
+      this.noCandidates = false
+      this.strategy = null
+      this.wake()
+    } catch (err) {
+      this.init.log.warn({ err: (err as Error).message }, 'reclaim of expired leases failed; retrying')
+    }
+    this.scheduleReclaim(next)
   }
 
   private track(p: Promise<void>): void {
@@ -120,9 +201,9 @@ export class TaskDistributor {
 
   /** POST {http}/tasks/execute; a refusal or timeout counts as a failed attempt. */
   private async push(taskId: string, agent: AgentSlot): Promise<void> {
-    const { store, log } = this.init
+    const { tasks, log } = this.init
     try {
-      const task = await store.get(taskId)
+      const task = await tasks.get(taskId)
       const api = this.init.apiUrl()
       const res = await fetch(new URL('/tasks/execute', agent.http!), {
         method: 'POST',
@@ -142,12 +223,13 @@ export class TaskDistributor {
       const body = await res.json().catch(() => ({})) as { status?: string, result?: unknown }
       if (!res.ok) throw new Error(`HTTP ${res.status}`)
       // An agent may answer with the result at once, as the original's agents did.
-      if (body.status === 'completed') await store.report(taskId, agent.agent_id, 'completed', JSON.stringify(body.result ?? null))
-      else await store.report(taskId, agent.agent_id, 'running', '')
+      if (body.status === 'completed') await tasks.report(taskId, agent.agent_id, 'completed', JSON.stringify(body.result ?? null))
+      else await tasks.report(taskId, agent.agent_id, 'running', '')
     } catch (err) {
       const reason = `push to agent ${agent.agent_id} at ${agent.http} failed: ${(err as Error).message}`
       log.warn({ task: taskId, agent: agent.agent_id, err: (err as Error).message }, `push of task ${taskId} to agent ${agent.agent_id} failed (${(err as Error).message}); the task goes back to its queue or to the dead letters`)
-      await store.report(taskId, agent.agent_id, 'retry', reason).catch(() => {})
+      await tasks.report(taskId, agent.agent_id, 'retry', reason).catch(() => {})
+      this.wake()
     }
   }
 }

@@ -4,6 +4,11 @@ import { z } from 'zod'
 const port = z.number().int('expected an integer').min(0).max(65535, 'expected a port number 0-65535')
 const ms = (min: number) =>
   z.number().int('expected whole milliseconds').min(min, `expected at least ${min} ms`)
+const keep = (ageMs: number, count: number) =>
+  z.strictObject({
+    ageMs: ms(1000).default(ageMs),
+    count: z.number().int().min(0).max(10_000_000).default(count),
+  }).prefault({})
 const nodeName = z
   .string()
   .regex(
@@ -97,6 +102,11 @@ export const configSchema = z.strictObject({
         })
         .prefault({}),
     })
+    // A script touches many keys; on a Cluster they must share one slot, which a hash tag in the prefix gives.
+    .refine((r) => r.url === null || !r.url.startsWith('redis+cluster://') || /\{[^{}]+\}/.test(r.prefix), {
+      path: ['prefix'],
+      message: 'a Redis Cluster needs a prefix with a hash tag, e.g. "{aitbc}:", so that every key a script touches is in one slot',
+    })
     .prefault({}),
   auth: z
     .strictObject({
@@ -125,8 +135,14 @@ export const configSchema = z.strictObject({
       maxTaskBytes: z.number().int().min(64).max(16 * 1024 * 1024).default(256 * 1024),
       agentCapacity: z.number().int().min(1).max(10_000).default(4),
       agingMs: ms(100).nullable().default(null),
-      pollIntervalMs: ms(10).default(100),
+      /** Longest gap between two looks for expired leases (sooner when a lease ends sooner). */
+      reclaimIntervalMs: ms(10).default(1000),
       pushTimeoutMs: ms(100).default(10_000),
+      /** Retention of finished tasks, like BullMQ's removeOnComplete / removeOnFail: by age and by count. */
+      keepCompleted: keep(24 * 3600_000, 10_000),
+      keepFailed: keep(7 * 24 * 3600_000, 10_000),
+      /** Dead letters: kept this long and this many, then deleted. */
+      keepDead: keep(7 * 24 * 3600_000, 10_000),
     })
     .prefault({}),
   ops: z

@@ -2,18 +2,26 @@ import type Router from '@koa/router'
 import { z } from 'zod'
 import { ApiError } from '../../errors.js'
 import { agentId as agentIdSchema } from '../../registry/agent.js'
-import type { AssignmentSignals } from '../../tasks/assignment-signals.js'
+import type { AgentRegistry } from '../../registry/agent-registry.js'
+import type { LoadBalancerState } from '../../tasks/load-balancer-state.js'
 import type { TaskDistributor } from '../../tasks/task-distributor.js'
-import type { TaskStore } from '../../tasks/task-store.js'
-import { completeSchema, failSchema, PRIORITIES, STRATEGIES, submitSchema } from '../../tasks/task.js'
+import type { NextResult, TaskRepository } from '../../tasks/task-repository.js'
+import type { TaskWakeups, Wake } from '../../tasks/task-wakeups.js'
+import { completeSchema, failSchema, PRIORITIES, type Priority, STRATEGIES, submitSchema, type Task } from '../../tasks/task.js'
 import { requireScope } from '../auth.js'
 import { readJson, validate } from '../body.js'
 
 /** What the task routes need. */
 export interface TaskRouteDeps {
-  store: TaskStore
+  tasks: TaskRepository
+  balancer: LoadBalancerState
+  registry: Pick<AgentRegistry, 'activeSlots'>
   distributor: TaskDistributor
-  signals: AssignmentSignals
+  wakeups: TaskWakeups
+  /** Capacity of an agent whose metadata gives none (for the stats' loads). */
+  defaultCapacity: number
+  /** Called for each task a pull agent took here (metrics). */
+  onAssigned?(priority: Priority, waitedMs: number): void
   nodeName: string
   bodyLimitBytes: number
   maxTaskBytes: number
@@ -37,7 +45,13 @@ const priorityParam = z.enum(PRIORITIES, `expected one of ${PRIORITIES.join(', '
 
 /** The seed's task routes plus leases, dead letters and the shared strategy. */
 export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
-  const { store, distributor } = deps
+  const { tasks: store, distributor } = deps
+  const claimed = (task: Task): Task => {
+    if (task.attempts === 1 && task.assigned_at !== null) {
+      deps.onAssigned?.(task.priority, Date.parse(task.assigned_at) - Date.parse(task.submitted_at))
+    }
+    return task
+  }
   const submitBody = submitSchema({ maxTimeoutMs: deps.maxTimeoutMs })
 
   router.post('/tasks/submit', submitScope, async (ctx) => {
@@ -60,7 +74,7 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
   })
 
   router.get('/tasks/status', readScope, async (ctx) => {
-    ctx.body = { status: 'success', stats: await stats(store) }
+    ctx.body = { status: 'success', stats: await stats(deps) }
   })
 
   router.get('/tasks/queues', readScope, async (ctx) => {
@@ -68,7 +82,7 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
   })
 
   router.get('/tasks/queues/stats', readScope, async (ctx) => {
-    const [sizes, s] = await Promise.all([store.queueSizes(), stats(store)])
+    const [sizes, s] = await Promise.all([store.queueSizes(), stats(deps)])
     ctx.body = { status: 'success', queue_sizes: sizes, total_queued: Object.values(sizes).reduce((a, b) => a + b, 0), stats: s }
   })
 
@@ -105,7 +119,7 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
     if (next === '1') {
       const following = await store.completeAndNext(id, body.agent_id, result)
       distributor.wake()
-      ctx.body = { status: 'success', task_id: id, task_state: 'completed', next_task: following }
+      ctx.body = { status: 'success', task_id: id, task_state: 'completed', next_task: following.task === null ? null : claimed(following.task) }
       return
     }
     await store.report(id, body.agent_id, 'completed', result)
@@ -126,35 +140,49 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
     const agent = validate(agentIdSchema, ctx.params.id, 'agent_id')
     const { wait_ms: waitMs } = validate(nextTaskQuery, { ...ctx.query }, 'query')
     const deadline = Date.now() + waitMs
+    // The poll ends with the client: a closed connection stops the wait at once.
+    const gone = new AbortController()
+    ctx.res.once('close', () => gone.abort())
+    let woken: Wake | null = null
     for (;;) {
-      const task = await store.nextFor(agent)
-      if (task !== null) {
-        ctx.body = { status: 'success', task }
+      const next: NextResult = await store.next(agent)
+      if (next.task !== null) {
+        ctx.body = { status: 'success', task: claimed(next.task) }
         return
       }
-      if (Date.now() >= deadline || ctx.req.destroyed) {
+      // Woken for a task this agent cannot take after all (full, inactive): the next waiter may.
+      if (woken !== null && woken.requirementClass !== null && next.why !== 'empty') {
+        deps.wakeups.passOn(woken.requirementClass, new Set([...woken.tried, agent]))
+      }
+      if (Date.now() >= deadline || gone.signal.aborted) {
         ctx.status = 204
         return
       }
-      await deps.signals.wait(agent, Math.min(50, deadline - Date.now()))
+      woken = await deps.wakeups.wait(agent, next, deadline - Date.now(), gone.signal)
+      if (woken === null && (Date.now() >= deadline || gone.signal.aborted)) {
+        ctx.status = 204
+        return
+      }
     }
   })
 
   router.get('/load-balancer/strategy', readScope, async (ctx) => {
-    ctx.body = { status: 'success', strategy: await store.strategy(), available: STRATEGIES }
+    ctx.body = { status: 'success', strategy: await deps.balancer.strategy(), available: STRATEGIES }
   })
 
   router.put('/load-balancer/strategy', adminScope, async (ctx) => {
     const { strategy } = validate(strategyBody, await readJson(ctx, deps.bodyLimitBytes))
-    await store.setStrategy(strategy)
+    await deps.balancer.setStrategy(strategy)
     ctx.body = { status: 'success', strategy, message: `every daemon on this registry now uses ${strategy}` }
   })
 }
 
 /** Seed 001's stats, from the counters in Redis shared by every daemon. */
-async function stats(store: TaskStore) {
+async function stats(deps: TaskRouteDeps) {
+  const { tasks: store } = deps
   const [c, sizes, agents, strategy, inFlight] = await Promise.all([
-    store.counters(), store.queueSizes(), store.activeAgents(), store.strategy(), store.inFlight(),
+    store.counters(), store.queueSizes(), deps.registry.activeSlots(deps.defaultCapacity),
+    deps.balancer.strategy(), store.inFlight(),
   ])
   const n = (k: string): number => c[k] ?? 0
   return {

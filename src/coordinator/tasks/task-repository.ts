@@ -1,0 +1,305 @@
+import type { RedisKeys } from '../redis-keys.js'
+import type { AgentSlot } from '../registry/agent.js'
+import { type RedisClient, withRedis } from '../registry/agent-registry.js'
+import { requirementClassOf } from './requirement-class.js'
+import {
+  assignTask, clearQueue, finishTask, nextTask, queueSizes, readyTasks, reclaimTasks, requeueTask, submitTask,
+} from './scripts.js'
+import { TaskError } from './task-errors.js'
+import { newTaskId, taskIdTime } from './task-ids.js'
+import { PRIORITIES, type Priority, type Requirements, type Strategy, type Task, taskFromHash } from './task.js'
+
+/** How long, and how many, finished tasks are kept (like BullMQ's removeOnComplete / removeOnFail). */
+export interface Keep {
+  /** A finished task's record expires this long after it finished. */
+  ageMs: number
+  /** At most this many are kept; the oldest go first. */
+  count: number
+}
+
+export interface Retention {
+  completed: Keep
+  failed: Keep
+  /** Dead letters: kept this long and this many, then deleted (counted in `expired`). */
+  dead: Keep
+}
+
+export interface TaskLimits {
+  defaultTimeoutMs: number
+  defaultMaxRetries: number
+  /** Per priority and requirement class. */
+  maxQueueSize: number
+  retryBackoffMs: number
+  agentCapacity: number
+  defaultStrategy: Strategy
+  /** A queue whose oldest ready task waited this long is served before higher priorities (null: strict priority). */
+  agingMs: number | null
+  retention: Retention
+}
+
+export interface SubmitInput {
+  task_data: Record<string, unknown>
+  priority: Priority
+  requirements: Requirements
+  timeout_ms?: number
+  max_retries?: number
+  idempotency_key?: string
+}
+
+/** What a submit answers: the new task, or the first one with the same idempotency key. */
+export interface SubmitResult {
+  task_id: string
+  priority: Priority
+  submitted_at: string
+  duplicate: boolean
+}
+
+/** A task ready to be assigned. */
+export interface ReadyTask {
+  id: string
+  priority: Priority
+  requirements: Requirements
+  submittedMs: number
+}
+
+/** Why a pull agent got no task: not active, tasks come from a distributor, at capacity, or nothing it can take. */
+export type IdleReason = 'inactive' | 'strategy' | 'full' | 'empty'
+
+/** A pull agent's next task, or why there is none and which requirement classes it can and cannot take. */
+export type NextResult =
+  | { task: Task }
+  | { task: null, why: IdleReason, inFlight: number, can: string[], cannot: string[] }
+
+/** An agent's report that changed the task. */
+export type ReportOutcome = 'OK' | 'REQUEUED' | 'DEAD'
+/** A distributor's claim: taken, or why not. */
+export type AssignOutcome = 'OK' | 'TAKEN' | 'AGENT_UNAVAILABLE' | 'AGENT_FULL'
+
+const SCRIPTS = {
+  aitbcSubmitTask: [submitTask, 2],
+  aitbcNextTask: [nextTask, 0],
+  aitbcAssignTask: [assignTask, 2],
+  aitbcFinishTask: [finishTask, 1],
+  aitbcReclaimTasks: [reclaimTasks, 0],
+  aitbcRequeueTask: [requeueTask, 1],
+  aitbcClearQueue: [clearQueue, 0],
+  aitbcReadyTasks: [readyTasks, 0],
+  aitbcQueueSizes: [queueSizes, 0],
+} as const
+type ScriptName = keyof typeof SCRIPTS
+type Scripted = RedisClient & Record<ScriptName, (...args: string[]) => Promise<unknown>>
+
+/** Outcomes of a report that change nothing. */
+const REPORT_ERRORS: Record<string, [TaskError['code'], string]> = {
+  NOT_FOUND: ['TASK_NOT_FOUND', 'no such task'],
+  ALREADY_COMPLETED: ['TASK_ALREADY_FINISHED', 'the task is already completed; this report was not counted'],
+  ALREADY_FAILED: ['TASK_ALREADY_FINISHED', 'the task already failed; this report was not counted'],
+  ALREADY_DEAD: ['TASK_ALREADY_FINISHED', 'the task is dead-lettered; this report was not counted'],
+  NOT_ASSIGNED: ['TASK_NOT_ASSIGNED', 'the task is not assigned (its lease ran out and it went back to its queue)'],
+  WRONG_AGENT: ['TASK_WRONG_AGENT', 'the task is assigned to another agent'],
+}
+
+/**
+ * Task records, queues, leases, retention and dead letters in Redis; every
+ * state change is one Lua script (scripts.ts), and every key comes from
+ * redis-keys.ts through the scripts' common header.
+ */
+export class TaskRepository {
+  private readonly redis: Scripted
+  private readonly headKeys: string[]
+  private readonly headArgs: string[]
+
+  constructor(redis: RedisClient, private readonly keys: RedisKeys, private readonly limits: TaskLimits) {
+    for (const [name, [lua]] of Object.entries(SCRIPTS)) {
+      // numberOfKeys is left to each call: the header's keys come first.
+      if (!(name in redis)) redis.defineCommand(name, { lua })
+    }
+    this.redis = redis as Scripted
+    const r = limits.retention
+    this.headKeys = [
+      keys.leases, keys.taskStats, keys.deadTasks, keys.requirementClasses, keys.completedTasks, keys.failedTasks, keys.strategy,
+    ]
+    this.headArgs = [
+      keys.taskPrefix, keys.queuePrefix, keys.classSeparator, keys.agentPrefix, keys.agentTasksPrefix, keys.taskEvents,
+      PRIORITIES.join(','),
+      String(r.completed.ageMs), String(r.completed.count), String(r.failed.ageMs), String(r.failed.count),
+      String(r.dead.ageMs), String(r.dead.count),
+      String(limits.retryBackoffMs), String(limits.agentCapacity), limits.defaultStrategy, String(limits.agingMs ?? -1),
+    ]
+  }
+
+  private run<T>(name: ScriptName, keys: string[], args: string[]): Promise<T> {
+    const all = [...this.headKeys, ...keys]
+    return withRedis(() => this.redis[name](String(all.length), ...all, ...this.headArgs, ...args) as Promise<T>)
+  }
+
+  /** Stores the task and queues it; a repeated idempotency key returns the first task instead. */
+  async submit(input: SubmitInput, via: string): Promise<SubmitResult> {
+    const id = newTaskId()
+    const cls = requirementClassOf(input.requirements)
+    const fields = [
+      'task_id', id,
+      'priority', input.priority,
+      'task_data', JSON.stringify(input.task_data),
+      'requirements', JSON.stringify(input.requirements),
+      'timeout_ms', String(input.timeout_ms ?? this.limits.defaultTimeoutMs),
+      'max_retries', String(input.max_retries ?? this.limits.defaultMaxRetries),
+      'submitted_via', via,
+      'idempotency_key', input.idempotency_key ?? '',
+    ]
+    const idem = input.idempotency_key
+    const [code, taskId, priority, submittedMs] = await this.run<[number, string?, string?, string?]>(
+      'aitbcSubmitTask',
+      [this.keys.task(id), this.keys.idempotency(idem ?? '-')],
+      [id, idem === undefined ? '0' : '1', String(this.limits.maxQueueSize), input.priority, cls.id, cls.json, ...fields],
+    )
+    if (code === -1) {
+      throw new TaskError('QUEUE_FULL', `the ${input.priority} queue holds ${this.limits.maxQueueSize} tasks`, 'retry later, or raise tasks.maxQueueSize')
+    }
+    // A repeated key whose first task is no longer kept still names it; its time is in its id.
+    const ms = Number(submittedMs) || taskIdTime(taskId!) || Date.now()
+    return {
+      task_id: taskId!,
+      priority: (priority || input.priority) as Priority,
+      submitted_at: new Date(ms).toISOString(),
+      duplicate: code === 0,
+    }
+  }
+
+  /** One task; TASK_EXPIRED for one of ours that retention has removed, TASK_NOT_FOUND otherwise. */
+  async get(taskId: string): Promise<Task> {
+    const task = taskFromHash(await withRedis(() => this.redis.hgetall(this.keys.task(taskId))))
+    if (task !== null) return task
+    const made = taskIdTime(taskId)
+    if (made !== null && made <= Date.now()) {
+      const r = this.limits.retention
+      throw new TaskError(
+        'TASK_EXPIRED',
+        `task ${taskId} (submitted ${new Date(made).toISOString()}) is no longer kept`,
+        `finished tasks are kept ${r.completed.ageMs / 1000} s and at most ${r.completed.count} (tasks.keepCompleted; failed: tasks.keepFailed, dead: tasks.keepDead)`,
+      )
+    }
+    throw new TaskError('TASK_NOT_FOUND', `task ${taskId} does not exist`, 'check the id returned by POST /tasks/submit')
+  }
+
+  /**
+   * A pull agent's next task, taken in this one call: one a distributor
+   * assigned to it, else (under least_connections) the highest-priority ready
+   * task of a class it can take, marked running.
+   */
+  async next(agentId: string): Promise<NextResult> {
+    return nextResult(await this.run<string[]>('aitbcNextTask', [], [agentId]))
+  }
+
+  /** Completes a task and, in the same script, takes the agent's next one. */
+  async completeAndNext(taskId: string, agentId: string, result: string): Promise<NextResult> {
+    const res = await this.run<string | string[]>('aitbcFinishTask', [this.keys.task(taskId)], [taskId, agentId, 'completed+next', result])
+    if (!Array.isArray(res)) throw reportError(taskId, res)
+    return nextResult(res)
+  }
+
+  /** An agent's report; throws a TaskError when it changes nothing. */
+  async report(
+    taskId: string,
+    agentId: string,
+    outcome: 'running' | 'completed' | 'failed' | 'retry',
+    payload: string,
+  ): Promise<ReportOutcome> {
+    const res = await this.run<string>('aitbcFinishTask', [this.keys.task(taskId)], [taskId, agentId, outcome, payload])
+    if (res === 'OK' || res === 'REQUEUED' || res === 'DEAD') return res
+    throw reportError(taskId, res)
+  }
+
+  /** A distributor's atomic claim of a queued task for an agent. */
+  assign(taskId: string, agent: AgentSlot): Promise<AssignOutcome> {
+    return this.run<AssignOutcome>(
+      'aitbcAssignTask',
+      [this.keys.task(taskId), this.keys.agent(agent.agent_id)],
+      [taskId, agent.agent_id, agent.http === null ? '1' : '0'],
+    )
+  }
+
+  /** Tasks that may be assigned now, in serving order, and when the next delayed one becomes ready. */
+  async readyTasks(limitPerQueue: number): Promise<{ tasks: ReadyTask[], nextReadyAt: number | null }> {
+    const flat = await this.run<string[]>('aitbcReadyTasks', [], [String(limitPerQueue)])
+    const tasks: ReadyTask[] = []
+    for (let i = 1; i + 3 < flat.length; i += 4) {
+      tasks.push({
+        priority: flat[i] as Priority,
+        id: flat[i + 1]!,
+        requirements: JSON.parse(flat[i + 2]!) as Requirements,
+        submittedMs: Number(flat[i + 3]),
+      })
+    }
+    const next = Number(flat[0])
+    return { tasks, nextReadyAt: next >= 0 ? next : null }
+  }
+
+  /**
+   * Takes back tasks whose lease ran out ('expired'), or also those whose
+   * agent is stale, in error or gone ('all'); returns them and the lowest lease end left.
+   */
+  async reclaim(mode: 'expired' | 'all', limit = 1000): Promise<{ taken: string[], nextLeaseEnd: number | null }> {
+    const [next, ...taken] = await this.run<string[]>('aitbcReclaimTasks', [], [mode, String(limit)])
+    const n = Number(next)
+    return { taken, nextLeaseEnd: n >= 0 ? n : null }
+  }
+
+  async requeue(taskId: string): Promise<void> {
+    const task = await this.get(taskId)
+    const res = await this.run<string>('aitbcRequeueTask', [this.keys.task(taskId)], [taskId])
+    if (res === 'NOT_DEAD') throw new TaskError('TASK_NOT_DEAD', `task ${taskId} is ${task.state}; only dead tasks can be requeued`)
+    if (res === 'NOT_FOUND') await this.get(taskId)
+  }
+
+  /** Ends every queued task of a priority as failed, naming who cleared it; returns how many. */
+  clear(priority: Priority, who: string): Promise<number> {
+    return this.run<number>('aitbcClearQueue', [], [priority, `cancelled: ${priority} queue cleared by ${who}`])
+  }
+
+  async queueSizes(): Promise<Record<Priority, number>> {
+    const sizes = await this.run<number[]>('aitbcQueueSizes', [], [])
+    return Object.fromEntries(PRIORITIES.map((p, i) => [p, Number(sizes[i] ?? 0)])) as Record<Priority, number>
+  }
+
+  /** The newest dead letters. */
+  async dead(limit: number): Promise<Task[]> {
+    const ids = await withRedis(() => this.redis.zrevrange(this.keys.deadTasks, 0, limit - 1))
+    const pipe = this.redis.pipeline()
+    for (const id of ids) pipe.hgetall(this.keys.task(id))
+    const rows = (await withRedis(() => pipe.exec())) ?? []
+    return rows.map(([, h]) => taskFromHash((h ?? {}) as Record<string, string>)).filter((t): t is Task => t !== null)
+  }
+
+  async counters(): Promise<Record<string, number>> {
+    const raw = await withRedis(() => this.redis.hgetall(this.keys.taskStats))
+    return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v)]))
+  }
+
+  async inFlight(): Promise<number> {
+    return withRedis(() => this.redis.zcard(this.keys.leases))
+  }
+}
+
+function reportError(taskId: string, res: string): TaskError {
+  const [code, text] = REPORT_ERRORS[res] ?? ['TASK_NOT_FOUND', `unexpected answer ${res}`]
+  return new TaskError(code, `task ${taskId}: ${text}`)
+}
+
+function nextResult(flat: string[]): NextResult {
+  if (flat[0] === 'T') {
+    const hash: Record<string, string> = {}
+    for (let i = 1; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!
+    const task = taskFromHash(hash)
+    if (task !== null) return { task }
+    return { task: null, why: 'empty', inFlight: 0, can: [], cannot: [] }
+  }
+  const nCan = Number(flat[3] ?? 0)
+  return {
+    task: null,
+    why: flat[1] as IdleReason,
+    inFlight: Number(flat[2] ?? 0),
+    can: flat.slice(4, 4 + nCan),
+    cannot: flat.slice(4 + nCan),
+  }
+}

@@ -1,0 +1,224 @@
+import type { Logger } from 'pino'
+import type { RedisClient } from '../registry/agent-registry.js'
+import type { NextResult } from './task-repository.js'
+
+/** A task event from the scripts (scripts.ts): ready now, ready at a time, assigned to a pull agent, agents changed. */
+export type TaskEvent =
+  | { kind: 'ready', requirementClass: string }
+  | { kind: 'later', at: number }
+  | { kind: 'assigned', agentId: string }
+  | { kind: 'agents' }
+
+export function parseTaskEvent(raw: string): TaskEvent | null {
+  const bar = raw.indexOf('|')
+  const tag = bar < 0 ? raw : raw.slice(0, bar)
+  const rest = bar < 0 ? '' : raw.slice(bar + 1)
+  if (tag === 'r') return { kind: 'ready', requirementClass: rest }
+  if (tag === 'd' && Number.isFinite(Number(rest))) return { kind: 'later', at: Number(rest) }
+  if (tag === 'a' && rest !== '') return { kind: 'assigned', agentId: rest }
+  if (tag === 'g') return { kind: 'agents' }
+  return null
+}
+
+export interface TaskWakeupsInit {
+  /** A connection of its own for SUBSCRIBE (a subscribed connection can do nothing else). */
+  subscriber: RedisClient
+  /** The channel (redis-keys.ts taskEvents). */
+  channel: string
+  log: Logger
+  /** Most delayed wake-up times remembered at once (default 10,000); beyond, the latest are dropped. */
+  maxTimers?: number
+}
+
+/** What woke a waiting long poll: a ready task of a class (with the agents already tried for it), or anything else. */
+export type Wake = { requirementClass: string, tried: ReadonlySet<string> } | { requirementClass: null }
+
+/** What a pull agent's last claim said when it found nothing. */
+export type IdleClaim = Extract<NextResult, { task: null }>
+
+interface Waiter {
+  agentId: string
+  idle: IdleClaim
+  since: number
+  wake: (why: Wake) => void
+}
+
+/**
+ * Wakes long polls and distributors on every daemon the moment work appears,
+ * instead of polling: the scripts publish task events on a Redis channel, and
+ * each daemon holds one subscription. A ready task wakes one waiting pull
+ * agent that can take its class (fewest tasks in flight first); if that agent
+ * cannot take it after all, the next one is tried. A task that becomes ready
+ * later (retry backoff) wakes everyone at that time.
+ */
+export class TaskWakeups {
+  private readonly waiters = new Set<Waiter>()
+  private readonly listeners = new Set<(e: TaskEvent) => void>()
+  private readonly times: number[] = []
+  private timer: NodeJS.Timeout | null = null
+  private started = false
+
+  constructor(private readonly init: TaskWakeupsInit) {}
+
+  /** Subscribes; while Redis is away it keeps trying (every second) and never fails the start. */
+  async start(): Promise<void> {
+    if (this.started) return
+    this.started = true
+    const { subscriber, channel, log } = this.init
+    subscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'task event subscription: connection error'))
+    subscriber.on('message', (ch: string, raw: string) => {
+      if (ch !== channel) return
+      const event = parseTaskEvent(raw)
+      if (event !== null) this.dispatch(event)
+    })
+    // After a reconnect events may have been missed: everyone looks again.
+    subscriber.on('ready', () => {
+      if (this.subscribed) this.wakeAll()
+    })
+    await this.subscribe()
+  }
+
+  private subscribed = false
+  private retry: NodeJS.Timeout | null = null
+
+  private async subscribe(): Promise<void> {
+    const { subscriber, channel, log } = this.init
+    try {
+      if (subscriber.status === 'wait' || subscriber.status === 'end') await subscriber.connect()
+      await subscriber.subscribe(channel)
+      this.subscribed = true
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'task events not subscribed yet (Redis away?); long polls and distribution fall back to their timeouts until then')
+      if (this.started) {
+        this.retry = setTimeout(() => void this.subscribe(), 1000)
+        this.retry.unref()
+      }
+    }
+  }
+
+  private wakeAll(): void {
+    for (const w of [...this.waiters]) w.wake(ANY)
+    for (const l of this.listeners) l({ kind: 'agents' })
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    if (this.timer !== null) clearTimeout(this.timer)
+    if (this.retry !== null) clearTimeout(this.retry)
+    this.timer = null
+    this.retry = null
+    for (const w of [...this.waiters]) w.wake(ANY)
+    await this.init.subscriber.unsubscribe(this.init.channel).catch(() => {})
+    this.init.subscriber.disconnect()
+  }
+
+  /** Called with every event (the distributor). */
+  onEvent(listener: (e: TaskEvent) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /**
+   * Waits until something may be there for the agent (resolves with what
+   * woke it) or ms pass or the signal aborts (null). `idle` is what its last claim said.
+   */
+  wait(agentId: string, idle: IdleClaim, ms: number, signal?: AbortSignal): Promise<Wake | null> {
+    return new Promise((resolve) => {
+      if (signal?.aborted === true || ms <= 0) {
+        resolve(null)
+        return
+      }
+      const finish = (why: Wake | null): void => {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+        this.waiters.delete(waiter)
+        resolve(why)
+      }
+      const onAbort = (): void => finish(null)
+      const waiter: Waiter = { agentId, idle, since: Date.now(), wake: (why) => finish(why) }
+      const timer = setTimeout(() => finish(null), ms)
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.waiters.add(waiter)
+    })
+  }
+
+  /** Waiting long polls (for metrics and tests). */
+  get waiting(): number {
+    return this.waiters.size
+  }
+
+  /** A woken agent that could not take the work passes the wake-up on. */
+  passOn(requirementClass: string, tried: ReadonlySet<string>): void {
+    this.wakeOneFor(requirementClass, tried)
+  }
+
+  private dispatch(event: TaskEvent): void {
+    for (const l of this.listeners) l(event)
+    switch (event.kind) {
+      case 'ready':
+        this.wakeOneFor(event.requirementClass, new Set())
+        break
+      case 'assigned':
+        for (const w of [...this.waiters]) if (w.agentId === event.agentId) w.wake(ANY)
+        break
+      case 'later':
+        this.remember(event.at)
+        break
+      case 'agents':
+        // A strategy change or an agent's status: waiters whose claim said "not now" look again.
+        for (const w of [...this.waiters]) if (w.idle.why !== 'empty') w.wake(ANY)
+        break
+    }
+  }
+
+  private wakeOneFor(requirementClass: string, tried: ReadonlySet<string>): void {
+    let best: Waiter | null = null
+    for (const w of this.waiters) {
+      if (tried.has(w.agentId) || !mayTake(w, requirementClass)) continue
+      const better = best === null || w.idle.inFlight < best.idle.inFlight ||
+        (w.idle.inFlight === best.idle.inFlight && w.since < best.since)
+      if (better) best = w
+    }
+    best?.wake({ requirementClass, tried })
+  }
+
+  /** Keeps the delayed ready times, waking every waiter (and listener) at each. */
+  private remember(at: number): void {
+    const max = this.init.maxTimers ?? 10_000
+    let i = this.times.findIndex((t) => t >= at)
+    if (i < 0) i = this.times.length
+    if (this.times[i] !== undefined && this.times[i]! - at < 5) return
+    if (this.times.length >= max && i >= this.times.length) return
+    this.times.splice(i, 0, at)
+    if (this.times.length > max) this.times.pop()
+    this.arm()
+  }
+
+  private arm(): void {
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
+    const first = this.times[0]
+    if (first === undefined || !this.started) return
+    this.timer = setTimeout(() => {
+      this.timer = null
+      const now = Date.now()
+      while (this.times.length > 0 && this.times[0]! <= now + 2) this.times.shift()
+      for (const w of [...this.waiters]) w.wake(ANY)
+      for (const l of this.listeners) l({ kind: 'ready', requirementClass: '' })
+      this.arm()
+    }, Math.max(0, first - Date.now()))
+    this.timer.unref()
+  }
+}
+
+const ANY: Wake = { requirementClass: null }
+
+/** Whether a waiting agent could take a task of the class, from what its last claim said. */
+function mayTake(w: Waiter, requirementClass: string): boolean {
+  const { idle } = w
+  if (idle.why === 'strategy') return false
+  if (idle.why !== 'empty') return true
+  // A class it was not told of is new: it may be able to take it.
+  return idle.can.includes(requirementClass) || !idle.cannot.includes(requirementClass)
+}

@@ -11,6 +11,7 @@
  *
  *   npm run bench:tasks
  */
+import { setMaxListeners } from 'node:events'
 import { Queue, Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 import { pino } from 'pino'
@@ -33,11 +34,15 @@ const retention = { completed: keep, failed: keep, dead: keep }
 /** submit -> take -> complete through the repository, `agents` pull agents, submits `batch` at a time. */
 async function ours(agents: number, batch: number): Promise<number> {
   const client = new Redis(redis.url, { enableAutoPipelining: true, maxRetriesPerRequest: 1 })
+  // The producer has a connection of its own, as BullMQ's Queue has beside its Worker.
+  const producerClient = new Redis(redis.url, { enableAutoPipelining: true, maxRetriesPerRequest: 1 })
   const keys = redisKeys(`bench${round++}:`)
-  const repo = new TaskRepository(client, keys, {
+  const limits = {
     defaultTimeoutMs: 60_000, defaultMaxRetries: 3, maxQueueSize: 1_000_000, retryBackoffMs: 1000, agentCapacity: 4,
     defaultStrategy: 'least_connections', agingMs: null, retention,
-  })
+  } as const
+  const repo = new TaskRepository(client, keys, limits)
+  const producer = new TaskRepository(producerClient, keys, limits)
   const wakeups = new TaskWakeups({ subscriber: client.duplicate(), channel: keys.taskEvents, log: pino({ level: 'warn' }) })
   await wakeups.start()
   for (let i = 0; i < agents; i++) {
@@ -47,6 +52,7 @@ async function ours(agents: number, batch: number): Promise<number> {
   }
   let done = 0
   const stop = new AbortController()
+  setMaxListeners(agents + 10, stop.signal)
   const started = performance.now()
   // Like BullMQ's worker, an agent completes a task and gets its next one in the same call.
   const loops = Array.from({ length: agents }, async (_, i) => {
@@ -64,12 +70,13 @@ async function ours(agents: number, batch: number): Promise<number> {
   })
   for (let i = 0; i < TASKS; i += batch) {
     const n = Math.min(batch, TASKS - i)
-    await Promise.all(Array.from({ length: n }, () => repo.submit({ task_data: PAYLOAD, priority: 'normal', requirements: {} }, 'bench')))
+    await Promise.all(Array.from({ length: n }, () => producer.submit({ task_data: PAYLOAD, priority: 'normal', requirements: {} }, 'bench')))
   }
   await Promise.all(loops)
   const perSecond = TASKS / ((performance.now() - started) / 1000)
   await wakeups.stop()
   client.disconnect()
+  producerClient.disconnect()
   return perSecond
 }
 

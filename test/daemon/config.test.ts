@@ -204,3 +204,16 @@ t.test('peers carry their peer id as name=addr@peerid or a /p2p/ multiaddr; a ba
   t.throws(() => loadConfig({ flags: { peer: [`genesis=/ip4/10.0.0.1/tcp/7070/p2p/${id}@${other}`] } }), /names two different peer ids/)
   t.throws(() => loadConfig({ flags: { set: ['p2p.insecure="yes"'] } }), /p2p\.insecure/)
 })
+
+t.test('a Redis Cluster needs a hash-tagged prefix; task retention and reclaim settings have defaults', async (t) => {
+  const cluster = 'redis+cluster://127.0.0.1:7000,127.0.0.1:7001'
+  t.throws(() => loadConfig({ env: { REDIS_URL: cluster } }), /redis\.prefix.*hash tag, e\.g\. "\{aitbc\}:"/)
+  t.throws(() => loadConfig({ env: { REDIS_URL: cluster, AITBC_REDIS_PREFIX: 'aitbc:' } }), /hash tag/)
+  const ok = loadConfig({ env: { REDIS_URL: cluster }, flags: { set: ['redis.prefix="{aitbc}:"'] } })
+  t.equal(ok.config.redis.prefix, '{aitbc}:')
+  const { config } = loadConfig({ env: {} })
+  t.same(config.tasks.keepCompleted, { ageMs: 86_400_000, count: 10_000 })
+  t.same(config.tasks.keepDead, { ageMs: 604_800_000, count: 10_000 })
+  t.equal(config.tasks.reclaimIntervalMs, 1000)
+  t.throws(() => loadConfig({ env: {}, flags: { set: ['tasks.keepCompleted={"ageMs": 10}'] } }), /tasks\.keepCompleted\.ageMs/)
+})

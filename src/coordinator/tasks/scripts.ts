@@ -3,11 +3,10 @@
  * TIME, so any number of daemons on one Redis never assign a task twice and
  * agree on lease ends whatever their clocks say.
  *
- * No script spells the key layout: every call passes the same header, built
- * by `scriptHeader` in task-repository.ts from redis-keys.ts, of seven fixed
- * keys (KEYS[1..7]) and seventeen values (ARGV[1..17]: key prefixes, the
- * event channel, the priorities, retention and the defaults). A script's own
- * keys and arguments follow, from KEYS[KS + 1] and ARGV[AS + 1].
+ * No script spells the key layout: each is built from a ScriptLayout that
+ * task-repository.ts makes from redis-keys.ts and the settings, written into
+ * the script as Lua literals, so a call carries only its own keys and
+ * arguments.
  *
  * Queues are ZSETs per priority and requirement class ("may be assigned at",
  * ms), so an agent looks only at the queues of classes it can take, never at
@@ -16,22 +15,59 @@
  * `a|{agent}` assigned to that pull agent by a distributor.
  */
 
-const header = `
-local KS, AS = 7, 17
-local K = { leases = KEYS[1], stats = KEYS[2], dead = KEYS[3], classes = KEYS[4],
-  done_completed = KEYS[5], done_failed = KEYS[6], strategy = KEYS[7] }
-local P = { task = ARGV[1], queue = ARGV[2], sep = ARGV[3], agent = ARGV[4], pull = ARGV[5], channel = ARGV[6] }
-local PRIORITIES = {}
-for p in string.gmatch(ARGV[7], '[^,]+') do table.insert(PRIORITIES, p) end
-local KEEP = {
-  completed = { K.done_completed, tonumber(ARGV[8]), tonumber(ARGV[9]) },
-  failed = { K.done_failed, tonumber(ARGV[10]), tonumber(ARGV[11]) },
-  dead = { K.dead, tonumber(ARGV[12]), tonumber(ARGV[13]) },
+/** What every script is built with: the key layout (from redis-keys.ts) and the settings. */
+export interface ScriptLayout {
+  keys: Record<'leases' | 'stats' | 'dead' | 'classes' | 'doneCompleted' | 'doneFailed' | 'strategy', string>
+  prefixes: Record<'task' | 'queue' | 'classSeparator' | 'agent' | 'pull', string>
+  channel: string
+  priorities: readonly string[]
+  keep: { completed: [number, number], failed: [number, number], dead: [number, number] }
+  backoffMs: number
+  defaultCapacity: number
+  defaultStrategy: string
+  agingMs: number
 }
-local BACKOFF = tonumber(ARGV[14])
-local DEFAULT_CAPACITY = tonumber(ARGV[15])
-local DEFAULT_STRATEGY = ARGV[16]
-local AGING = tonumber(ARGV[17])
+
+/** A Lua string literal of any text (every byte outside a safe set written as \ddd). */
+function lua(text: string): string {
+  let out = '\''
+  for (const byte of Buffer.from(text, 'utf8')) {
+    const c = String.fromCharCode(byte)
+    out += /[A-Za-z0-9 _:.{}@#$%^&*()+=,;<>/?|~!-]/.test(c) ? c : `\\${String(byte).padStart(3, '0')}`
+  }
+  return `${out}'`
+}
+
+const num = (n: number): string => {
+  if (!Number.isFinite(n)) throw new Error(`not a number: ${n}`)
+  return String(n)
+}
+
+/**
+ * The common head of every script: the layout as Lua literals (so a call
+ * carries only its own keys and arguments), and the shared functions.
+ * KEYS[1] of every call is the leases key (a Cluster routes the call by it);
+ * a script's own keys follow from KEYS[KS + 1], its arguments from ARGV[1].
+ */
+function header(l: ScriptLayout): string {
+  const k = l.keys
+  const p = l.prefixes
+  return `
+local KS = 1
+local K = { leases = ${lua(k.leases)}, stats = ${lua(k.stats)}, dead = ${lua(k.dead)}, classes = ${lua(k.classes)},
+  done_completed = ${lua(k.doneCompleted)}, done_failed = ${lua(k.doneFailed)}, strategy = ${lua(k.strategy)} }
+local P = { task = ${lua(p.task)}, queue = ${lua(p.queue)}, sep = ${lua(p.classSeparator)}, agent = ${lua(p.agent)},
+  pull = ${lua(p.pull)}, channel = ${lua(l.channel)} }
+local PRIORITIES = { ${l.priorities.map(lua).join(', ')} }
+local KEEP = {
+  completed = { K.done_completed, ${num(l.keep.completed[0])}, ${num(l.keep.completed[1])} },
+  failed = { K.done_failed, ${num(l.keep.failed[0])}, ${num(l.keep.failed[1])} },
+  dead = { K.dead, ${num(l.keep.dead[0])}, ${num(l.keep.dead[1])} },
+}
+local BACKOFF = ${num(l.backoffMs)}
+local DEFAULT_CAPACITY = ${num(l.defaultCapacity)}
+local DEFAULT_STRATEGY = ${lua(l.defaultStrategy)}
+local AGING = ${num(l.agingMs)}
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -235,6 +271,7 @@ local function next_for(agent)
   return out
 end
 `
+}
 
 /**
  * KEYS: task hash, idempotency key
@@ -242,22 +279,22 @@ end
  * Returns {1, id, priority, submitted ms} stored, {0, first id, its priority or '', its submitted ms or 0}
  * for a repeated idempotency key, {-1} when the queue is full.
  */
-export const submitTask = `${header}
-local id = ARGV[AS + 1]
-if ARGV[AS + 2] == '1' then
+export const submitTask = (l: ScriptLayout): string => `${header(l)}
+local id = ARGV[1]
+if ARGV[2] == '1' then
   local first = redis.call('GET', KEYS[KS + 2])
   if first then
     local f = redis.call('HMGET', P.task .. first, 'priority', 'submitted_ms')
     return { 0, first, f[1] or '', f[2] or '0' }
   end
 end
-local priority, class, class_req = ARGV[AS + 4], ARGV[AS + 5], ARGV[AS + 6]
-if redis.call('ZCARD', queue_key(priority, class)) >= tonumber(ARGV[AS + 3]) then return { -1 } end
+local priority, class, class_req = ARGV[4], ARGV[5], ARGV[6]
+if redis.call('ZCARD', queue_key(priority, class)) >= tonumber(ARGV[3]) then return { -1 } end
 local now = now_ms()
-redis.call('HSET', KEYS[KS + 1], 'submitted_ms', now, 'state', 'queued', 'attempts', 0, 'class', class,
-  'class_req', class_req, unpack(ARGV, AS + 7))
+redis.call('HSET', KEYS[KS + 1], 'submitted_ms', now, 'state', 'queued', 'attempts', 0, unpack(ARGV, 7))
+if class ~= '' then redis.call('HSET', KEYS[KS + 1], 'class', class, 'class_req', class_req) end
 enqueue(id, priority, class, class_req, now, now)
-if ARGV[AS + 2] == '1' then redis.call('SET', KEYS[KS + 2], id, 'EX', 86400) end
+if ARGV[2] == '1' then redis.call('SET', KEYS[KS + 2], id, 'EX', 86400) end
 redis.call('HINCRBY', K.stats, 'submitted', 1)
 return { 1, id, priority, tostring(now) }
 `
@@ -267,8 +304,8 @@ return { 1, id, priority, tostring(now) }
  * ARGV: agent id
  * The pull agent's next task, claimed in this call (see next_for).
  */
-export const nextTask = `${header}
-return next_for(ARGV[AS + 1])
+export const nextTask = (l: ScriptLayout): string => `${header(l)}
+return next_for(ARGV[1])
 `
 
 /**
@@ -277,8 +314,8 @@ return next_for(ARGV[AS + 1])
  * ARGV: task id, agent id, "1" for a pull agent (the task goes to its pull list)
  * Returns OK, TAKEN (another daemon or agent got it), AGENT_UNAVAILABLE or AGENT_FULL.
  */
-export const assignTask = `${header}
-local task_key, agent_key, id, agent = KEYS[KS + 1], KEYS[KS + 2], ARGV[AS + 1], ARGV[AS + 2]
+export const assignTask = (l: ScriptLayout): string => `${header(l)}
+local task_key, agent_key, id, agent = KEYS[KS + 1], KEYS[KS + 2], ARGV[1], ARGV[2]
 local f = redis.call('HMGET', task_key, 'state', 'priority', 'class')
 if f[1] ~= 'queued' then return 'TAKEN' end
 local a = profile(agent_key)
@@ -288,7 +325,7 @@ local qk = queue_key(f[2], f[3] or '')
 if redis.call('ZREM', qk, id) == 0 then return 'TAKEN' end
 if redis.call('ZCARD', qk) == 0 then drop_class_if_empty(f[3] or '') end
 take(task_key, id, agent, agent_key, 'assigned', now_ms())
-if ARGV[AS + 3] == '1' then
+if ARGV[3] == '1' then
   redis.call('RPUSH', P.pull .. agent, id)
   notify('a|' .. agent)
 end
@@ -301,8 +338,8 @@ return 'OK'
  * Returns OK, DEAD/REQUEUED for a retry, for completed+next what next_for returns, or why nothing
  * changed: NOT_FOUND, ALREADY_COMPLETED/FAILED/DEAD, NOT_ASSIGNED (its lease ran out), WRONG_AGENT.
  */
-export const finishTask = `${header}
-local task_key, id, agent, outcome = KEYS[KS + 1], ARGV[AS + 1], ARGV[AS + 2], ARGV[AS + 3]
+export const finishTask = (l: ScriptLayout): string => `${header(l)}
+local task_key, id, agent, outcome = KEYS[KS + 1], ARGV[1], ARGV[2], ARGV[3]
 local f = redis.call('HMGET', task_key, 'state', 'agent_id')
 local state = f[1]
 if not state then return 'NOT_FOUND' end
@@ -318,7 +355,7 @@ local now = now_ms()
 release_slot(agent_key)
 redis.call('ZREM', K.leases, id)
 if outcome == 'completed' or outcome == 'completed+next' then
-  redis.call('HSET', task_key, 'state', 'completed', 'result', ARGV[AS + 4], 'finished_ms', now)
+  redis.call('HSET', task_key, 'state', 'completed', 'result', ARGV[4], 'finished_ms', now)
   redis.call('HINCRBY', K.stats, 'completed', 1)
   redis.call('HINCRBY', agent_key, 'tasks_completed', 1)
   retain('completed', task_key, id, now)
@@ -326,12 +363,12 @@ if outcome == 'completed' or outcome == 'completed+next' then
   return 'OK'
 end
 if outcome == 'failed' then
-  redis.call('HSET', task_key, 'state', 'failed', 'error', ARGV[AS + 4], 'finished_ms', now)
+  redis.call('HSET', task_key, 'state', 'failed', 'error', ARGV[4], 'finished_ms', now)
   redis.call('HINCRBY', K.stats, 'failed', 1)
   retain('failed', task_key, id, now)
   return 'OK'
 end
-return retry_or_dead(task_key, id, now, ARGV[AS + 4])
+return retry_or_dead(task_key, id, now, ARGV[4])
 `
 
 /**
@@ -341,8 +378,8 @@ return retry_or_dead(task_key, id, now, ARGV[AS + 4])
  * ARGV: expired|all, most tasks to look at
  * Returns {lowest lease end left or -1, ids taken back...}.
  */
-export const reclaimTasks = `${header}
-local mode, limit = ARGV[AS + 1], tonumber(ARGV[AS + 2])
+export const reclaimTasks = (l: ScriptLayout): string => `${header(l)}
+local mode, limit = ARGV[1], tonumber(ARGV[2])
 local now = now_ms()
 local ids
 if mode == 'all' then ids = redis.call('ZRANGE', K.leases, 0, limit - 1)
@@ -380,8 +417,8 @@ return out
  * ARGV: task id
  * A dead task goes back to its queue with fresh retries. Returns OK, NOT_FOUND or NOT_DEAD.
  */
-export const requeueTask = `${header}
-local task_key, id = KEYS[KS + 1], ARGV[AS + 1]
+export const requeueTask = (l: ScriptLayout): string => `${header(l)}
+local task_key, id = KEYS[KS + 1], ARGV[1]
 local f = redis.call('HMGET', task_key, 'state', 'priority', 'class', 'class_req')
 if not f[1] then return 'NOT_FOUND' end
 if f[1] ~= 'dead' then return 'NOT_DEAD' end
@@ -398,8 +435,8 @@ return 'OK'
  * Every queued task of that priority, whatever its class, ends as failed with
  * the reason (never silently dropped). Returns how many.
  */
-export const clearQueue = `${header}
-local priority, reason = ARGV[AS + 1], ARGV[AS + 2]
+export const clearQueue = (l: ScriptLayout): string => `${header(l)}
+local priority, reason = ARGV[1], ARGV[2]
 local now = now_ms()
 local classes = redis.call('HKEYS', K.classes)
 table.insert(classes, '')
@@ -426,9 +463,9 @@ return n
  * {next ready time or -1, then per task: priority, id, requirements JSON, submitted ms}.
  * With aging, priorities whose oldest ready task waited longer come first, lowest first.
  */
-export const readyTasks = `${header}
+export const readyTasks = (l: ScriptLayout): string => `${header(l)}
 local now = now_ms()
-local limit = tonumber(ARGV[AS + 1])
+local limit = tonumber(ARGV[1])
 local classes = redis.call('HKEYS', K.classes)
 table.insert(classes, 1, '')
 local per, oldest, next_at = {}, {}, -1
@@ -471,7 +508,7 @@ return out
 `
 
 /** Returns the number of queued tasks of each priority (every class), in priority order. */
-export const queueSizes = `${header}
+export const queueSizes = (l: ScriptLayout): string => `${header(l)}
 local classes = redis.call('HKEYS', K.classes)
 table.insert(classes, '')
 local out = {}

@@ -2,8 +2,9 @@ import type { RedisKeys } from '../redis-keys.js'
 import type { AgentSlot } from '../registry/agent.js'
 import { type RedisClient, withRedis } from '../registry/agent-registry.js'
 import { requirementClassOf } from './requirement-class.js'
+import { createHash } from 'node:crypto'
 import {
-  assignTask, clearQueue, finishTask, nextTask, queueSizes, readyTasks, reclaimTasks, requeueTask, submitTask,
+  assignTask, clearQueue, finishTask, nextTask, queueSizes, readyTasks, reclaimTasks, requeueTask, type ScriptLayout, submitTask,
 } from './scripts.js'
 import { TaskError } from './task-errors.js'
 import { newTaskId, taskIdTime } from './task-ids.js'
@@ -76,18 +77,18 @@ export type ReportOutcome = 'OK' | 'REQUEUED' | 'DEAD'
 export type AssignOutcome = 'OK' | 'TAKEN' | 'AGENT_UNAVAILABLE' | 'AGENT_FULL'
 
 const SCRIPTS = {
-  aitbcSubmitTask: [submitTask, 2],
-  aitbcNextTask: [nextTask, 0],
-  aitbcAssignTask: [assignTask, 2],
-  aitbcFinishTask: [finishTask, 1],
-  aitbcReclaimTasks: [reclaimTasks, 0],
-  aitbcRequeueTask: [requeueTask, 1],
-  aitbcClearQueue: [clearQueue, 0],
-  aitbcReadyTasks: [readyTasks, 0],
-  aitbcQueueSizes: [queueSizes, 0],
+  submit: submitTask,
+  next: nextTask,
+  assign: assignTask,
+  finish: finishTask,
+  reclaim: reclaimTasks,
+  requeue: requeueTask,
+  clear: clearQueue,
+  ready: readyTasks,
+  sizes: queueSizes,
 } as const
 type ScriptName = keyof typeof SCRIPTS
-type Scripted = RedisClient & Record<ScriptName, (...args: string[]) => Promise<unknown>>
+type Command = (...args: string[]) => Promise<unknown>
 
 /** Outcomes of a report that change nothing. */
 const REPORT_ERRORS: Record<string, [TaskError['code'], string]> = {
@@ -105,32 +106,45 @@ const REPORT_ERRORS: Record<string, [TaskError['code'], string]> = {
  * redis-keys.ts through the scripts' common header.
  */
 export class TaskRepository {
-  private readonly redis: Scripted
-  private readonly headKeys: string[]
-  private readonly headArgs: string[]
+  private readonly redis: RedisClient
+  private readonly commands = {} as Record<ScriptName, Command>
 
   constructor(redis: RedisClient, private readonly keys: RedisKeys, private readonly limits: TaskLimits) {
-    for (const [name, [lua]] of Object.entries(SCRIPTS)) {
-      // numberOfKeys is left to each call: the header's keys come first.
-      if (!(name in redis)) redis.defineCommand(name, { lua })
-    }
-    this.redis = redis as Scripted
+    this.redis = redis
     const r = limits.retention
-    this.headKeys = [
-      keys.leases, keys.taskStats, keys.deadTasks, keys.requirementClasses, keys.completedTasks, keys.failedTasks, keys.strategy,
-    ]
-    this.headArgs = [
-      keys.taskPrefix, keys.queuePrefix, keys.classSeparator, keys.agentPrefix, keys.agentTasksPrefix, keys.taskEvents,
-      PRIORITIES.join(','),
-      String(r.completed.ageMs), String(r.completed.count), String(r.failed.ageMs), String(r.failed.count),
-      String(r.dead.ageMs), String(r.dead.count),
-      String(limits.retryBackoffMs), String(limits.agentCapacity), limits.defaultStrategy, String(limits.agingMs ?? -1),
-    ]
+    const layout: ScriptLayout = {
+      keys: {
+        leases: keys.leases, stats: keys.taskStats, dead: keys.deadTasks, classes: keys.requirementClasses,
+        doneCompleted: keys.completedTasks, doneFailed: keys.failedTasks, strategy: keys.strategy,
+      },
+      prefixes: {
+        task: keys.taskPrefix, queue: keys.queuePrefix, classSeparator: keys.classSeparator, agent: keys.agentPrefix,
+        pull: keys.agentTasksPrefix,
+      },
+      channel: keys.taskEvents,
+      priorities: PRIORITIES,
+      keep: {
+        completed: [r.completed.ageMs, r.completed.count],
+        failed: [r.failed.ageMs, r.failed.count],
+        dead: [r.dead.ageMs, r.dead.count],
+      },
+      backoffMs: limits.retryBackoffMs,
+      defaultCapacity: limits.agentCapacity,
+      defaultStrategy: limits.defaultStrategy,
+      agingMs: limits.agingMs ?? -1,
+    }
+    for (const [name, build] of Object.entries(SCRIPTS) as [ScriptName, (l: ScriptLayout) => string][]) {
+      const lua = build(layout)
+      // One command per script text: repositories with other prefixes or settings on one client get their own.
+      const command = `aitbcTask_${name}_${createHash('sha1').update(lua).digest('hex').slice(0, 12)}`
+      if (!(command in redis)) redis.defineCommand(command, { lua })
+      this.commands[name] = (redis as unknown as Record<string, Command>)[command]!.bind(redis)
+    }
   }
 
+  /** Runs a script; the leases key goes first (a Cluster routes the call by it), then the script's own keys. */
   private run<T>(name: ScriptName, keys: string[], args: string[]): Promise<T> {
-    const all = [...this.headKeys, ...keys]
-    return withRedis(() => this.redis[name](String(all.length), ...all, ...this.headArgs, ...args) as Promise<T>)
+    return withRedis(() => this.commands[name](String(keys.length + 1), this.keys.leases, ...keys, ...args) as Promise<T>)
   }
 
   /** Stores the task and queues it; a repeated idempotency key returns the first task instead. */
@@ -149,7 +163,7 @@ export class TaskRepository {
     ]
     const idem = input.idempotency_key
     const [code, taskId, priority, submittedMs] = await this.run<[number, string?, string?, string?]>(
-      'aitbcSubmitTask',
+      'submit',
       [this.keys.task(id), this.keys.idempotency(idem ?? '-')],
       [id, idem === undefined ? '0' : '1', String(this.limits.maxQueueSize), input.priority, cls.id, cls.json, ...fields],
     )
@@ -188,12 +202,12 @@ export class TaskRepository {
    * task of a class it can take, marked running.
    */
   async next(agentId: string): Promise<NextResult> {
-    return nextResult(await this.run<string[]>('aitbcNextTask', [], [agentId]))
+    return nextResult(await this.run<string[]>('next', [], [agentId]))
   }
 
   /** Completes a task and, in the same script, takes the agent's next one. */
   async completeAndNext(taskId: string, agentId: string, result: string): Promise<NextResult> {
-    const res = await this.run<string | string[]>('aitbcFinishTask', [this.keys.task(taskId)], [taskId, agentId, 'completed+next', result])
+    const res = await this.run<string | string[]>('finish', [this.keys.task(taskId)], [taskId, agentId, 'completed+next', result])
     if (!Array.isArray(res)) throw reportError(taskId, res)
     return nextResult(res)
   }
@@ -205,7 +219,7 @@ export class TaskRepository {
     outcome: 'running' | 'completed' | 'failed' | 'retry',
     payload: string,
   ): Promise<ReportOutcome> {
-    const res = await this.run<string>('aitbcFinishTask', [this.keys.task(taskId)], [taskId, agentId, outcome, payload])
+    const res = await this.run<string>('finish', [this.keys.task(taskId)], [taskId, agentId, outcome, payload])
     if (res === 'OK' || res === 'REQUEUED' || res === 'DEAD') return res
     throw reportError(taskId, res)
   }
@@ -213,7 +227,7 @@ export class TaskRepository {
   /** A distributor's atomic claim of a queued task for an agent. */
   assign(taskId: string, agent: AgentSlot): Promise<AssignOutcome> {
     return this.run<AssignOutcome>(
-      'aitbcAssignTask',
+      'assign',
       [this.keys.task(taskId), this.keys.agent(agent.agent_id)],
       [taskId, agent.agent_id, agent.http === null ? '1' : '0'],
     )
@@ -221,7 +235,7 @@ export class TaskRepository {
 
   /** Tasks that may be assigned now, in serving order, and when the next delayed one becomes ready. */
   async readyTasks(limitPerQueue: number): Promise<{ tasks: ReadyTask[], nextReadyAt: number | null }> {
-    const flat = await this.run<string[]>('aitbcReadyTasks', [], [String(limitPerQueue)])
+    const flat = await this.run<string[]>('ready', [], [String(limitPerQueue)])
     const tasks: ReadyTask[] = []
     for (let i = 1; i + 3 < flat.length; i += 4) {
       tasks.push({
@@ -240,25 +254,25 @@ export class TaskRepository {
    * agent is stale, in error or gone ('all'); returns them and the lowest lease end left.
    */
   async reclaim(mode: 'expired' | 'all', limit = 1000): Promise<{ taken: string[], nextLeaseEnd: number | null }> {
-    const [next, ...taken] = await this.run<string[]>('aitbcReclaimTasks', [], [mode, String(limit)])
+    const [next, ...taken] = await this.run<string[]>('reclaim', [], [mode, String(limit)])
     const n = Number(next)
     return { taken, nextLeaseEnd: n >= 0 ? n : null }
   }
 
   async requeue(taskId: string): Promise<void> {
     const task = await this.get(taskId)
-    const res = await this.run<string>('aitbcRequeueTask', [this.keys.task(taskId)], [taskId])
+    const res = await this.run<string>('requeue', [this.keys.task(taskId)], [taskId])
     if (res === 'NOT_DEAD') throw new TaskError('TASK_NOT_DEAD', `task ${taskId} is ${task.state}; only dead tasks can be requeued`)
     if (res === 'NOT_FOUND') await this.get(taskId)
   }
 
   /** Ends every queued task of a priority as failed, naming who cleared it; returns how many. */
   clear(priority: Priority, who: string): Promise<number> {
-    return this.run<number>('aitbcClearQueue', [], [priority, `cancelled: ${priority} queue cleared by ${who}`])
+    return this.run<number>('clear', [], [priority, `cancelled: ${priority} queue cleared by ${who}`])
   }
 
   async queueSizes(): Promise<Record<Priority, number>> {
-    const sizes = await this.run<number[]>('aitbcQueueSizes', [], [])
+    const sizes = await this.run<number[]>('sizes', [], [])
     return Object.fromEntries(PRIORITIES.map((p, i) => [p, Number(sizes[i] ?? 0)])) as Record<Priority, number>
   }
 

@@ -78,7 +78,7 @@ function routes(l: OpenApiLimits): RouteDoc[] {
       params: { priority: z.enum(PRIORITIES) }, ok: { 200: { description: 'cleared', schema: responses.queueCleared } },
     },
     { method: 'get', path: '/tasks/dead', tag: 'tasks', summary: 'Dead letters', scopes: read, query: deadQuery, ok: { 200: { description: 'dead tasks', schema: responses.deadTasks } } },
-    { method: 'get', path: '/tasks/{id}', tag: 'tasks', summary: 'One task', scopes: read, params: { id }, ok: { 200: { description: 'the task', schema: responses.task } }, errors: { 404: 'TASK_NOT_FOUND' } },
+    { method: 'get', path: '/tasks/{id}', tag: 'tasks', summary: 'One task', scopes: read, params: { id }, ok: { 200: { description: 'the task', schema: responses.task } }, errors: { 404: 'TASK_NOT_FOUND', 410: 'TASK_EXPIRED' } },
     {
       method: 'post', path: '/tasks/{id}/requeue', tag: 'tasks', summary: 'Put a dead task back with fresh retries', scopes: ['admin'], params: { id },
       ok: { 200: { description: 'queued again', schema: responses.requeued } }, errors: { 404: 'TASK_NOT_FOUND', 409: 'TASK_NOT_DEAD' },

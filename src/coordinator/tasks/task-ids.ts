@@ -37,9 +37,13 @@ export function newTaskId(now = Date.now()): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
 }
 
-/** When a UUIDv7 task id was made (ms); null for any other id. */
+/** Before this no task id of ours was made (2025-01-01). */
+const FIRST_MS = 1_735_689_600_000
+
+/** When a UUIDv7 task id was made (ms); null for any other id, or one whose time is before any of ours. */
 export function taskIdTime(id: string): number | null {
   const m = /^([0-9a-f]{8})-([0-9a-f]{4})-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i.exec(id)
   if (m === null) return null
-  return Number.parseInt(m[1]! + m[2]!, 16)
+  const ms = Number.parseInt(m[1]! + m[2]!, 16)
+  return ms >= FIRST_MS ? ms : null
 }

@@ -81,7 +81,7 @@ function routes(l: OpenApiLimits): RouteDoc[] {
     { method: 'get', path: '/tasks/{id}', tag: 'tasks', summary: 'One task', scopes: read, params: { id }, ok: { 200: { description: 'the task', schema: responses.task } }, errors: { 404: 'TASK_NOT_FOUND', 410: 'TASK_EXPIRED' } },
     {
       method: 'post', path: '/tasks/{id}/requeue', tag: 'tasks', summary: 'Put a dead task back with fresh retries', scopes: ['admin'], params: { id },
-      ok: { 200: { description: 'queued again', schema: responses.requeued } }, errors: { 404: 'TASK_NOT_FOUND', 409: 'TASK_NOT_DEAD' },
+      ok: { 200: { description: 'queued again', schema: responses.requeued } }, errors: { 404: 'TASK_NOT_FOUND', 409: 'TASK_NOT_DEAD', 410: 'TASK_EXPIRED' },
     },
     {
       method: 'post', path: '/tasks/{id}/complete', tag: 'tasks', summary: 'Report a result (the assigned agent); ?next=1 returns its next task', scopes: ['agent'],

@@ -1,7 +1,7 @@
 /**
  * The task path at scale and at rest, on one redis-server (AOF on):
  *  1. 1,000 registered agents and 100,000 queued tasks (in 10 requirement
- *     classes): a claim's latency and Redis time against 100 queued tasks;
+ *     classes): a claim's latency and Redis time against 1,000 queued tasks;
  *  2. memory: 200,000 tasks through with the default retention; Redis
  *     used_memory at the end against the start plus the retained window;
  *  3. idle: one daemon with nothing to do for BENCH_IDLE_S seconds (60):
@@ -14,7 +14,7 @@ import { Redis } from 'ioredis'
 import { redisKeys, TaskRepository } from '../src/coordinator/index.js'
 import { startDaemon } from '../test/fixtures/daemon.js'
 import { waitFor } from '../test/fixtures/poll.js'
-import { startRedis } from '../test/fixtures/redis-server.js'
+import { monitorRedis, startRedis } from '../test/fixtures/redis-server.js'
 import { fmt, median, percentile, printTable } from './stats.js'
 
 const redis = await startRedis()
@@ -66,7 +66,7 @@ async function claims(queued: number): Promise<{ p50: number, p99: number, usec:
   await fill(repo, queued, 10)
   await client.config('RESETSTAT')
   const lat: number[] = []
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 200; i++) {
     const t0 = performance.now()
     const res = await repo.next(`a${i % 1000}`)
     lat.push(performance.now() - t0)
@@ -121,22 +121,15 @@ async function idle(seconds: number): Promise<void> {
   const d = await startDaemon({ args: ['--redis-url', redis.url, '--set', 'redis.prefix="idle:"', '--log-level', 'warn'], waitReady: false })
   await waitFor('daemon up', () => fetch(`${d.url}/health`).then((r) => r.ok), { timeoutMs: 20_000 })
   await new Promise((r) => setTimeout(r, 3000))
-  const base = new Redis(redis.url)
-  const monitor = await base.monitor()
-  let task = 0
-  let all = 0
-  monitor.on('monitor', (_t: string, args: string[], source: string) => {
-    if (source === 'lua' || !args.some((a) => a.startsWith('idle:'))) return
-    all++
-    if (args.some((a) => /^idle:(tasks|agents:push|lb:|task:|agent-tasks:)/.test(a))) task++
-  })
+  const monitor = await monitorRedis(redis.port)
   const pid = d.child.pid!
   const t0 = cpuTicks(pid)
   const started = performance.now()
   await new Promise((r) => setTimeout(r, seconds * 1000))
   const cpu = ((cpuTicks(pid) - t0) / 100) / ((performance.now() - started) / 1000)
-  monitor.disconnect()
-  base.disconnect()
+  monitor.stop()
+  const all = monitor.lines.filter((l) => l.includes('"idle:')).length
+  const task = monitor.lines.filter((l) => /"idle:(tasks|agents:push|lb:|task:|agent-tasks:)/.test(l)).length
   await d.stop()
   printTable([`idle daemon, ${seconds} s`, 'figure'], [
     ['CPU of the whole daemon (mesh, sweeper, HTTP, tasks)', `${fmt(cpu * 100, 2)}%`],
@@ -145,10 +138,10 @@ async function idle(seconds: number): Promise<void> {
   ])
 }
 
-const small = await claims(100)
+const small = await claims(1000)
 const big = await claims(100_000)
 printTable(['claim, 1,000 agents, 10 classes', 'p50 ms', 'p99 ms', 'Redis µs/claim'], [
-  ['100 tasks queued', fmt(small.p50, 3), fmt(small.p99, 3), fmt(small.usec, 1)],
+  ['1,000 tasks queued', fmt(small.p50, 3), fmt(small.p99, 3), fmt(small.usec, 1)],
   ['100,000 tasks queued', fmt(big.p50, 3), fmt(big.p99, 3), fmt(big.usec, 1)],
 ])
 console.log()

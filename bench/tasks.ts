@@ -7,7 +7,8 @@
  *  2. through the HTTP API of real daemons: submits/s, and end to end with 8
  *     and 32 agents long-polling GET /agents/:id/tasks/next and completing with ?next=1;
  *  3. submit on daemon A, long poll on daemon B: submit-to-assigned latency.
- * Each is warmed up, then run 3 times; medians are printed.
+ * Each is warmed up, then run 5 times (BENCH_RUNS), ours and BullMQ's alternately;
+ * medians and the median ratio of the pairs are printed.
  *
  *   npm run bench:tasks
  */
@@ -23,7 +24,7 @@ import { startRedis } from '../test/fixtures/redis-server.js'
 import { fmt, median, printTable } from './stats.js'
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 5000)
-const RUNS = 3
+const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const PAYLOAD = { model: 'llama2', prompt: 'x'.repeat(200) }
 const redis = await startRedis()
 let round = 0
@@ -34,8 +35,9 @@ const retention = { completed: keep, failed: keep, dead: keep }
 /** submit -> take -> complete through the repository, `agents` pull agents, submits `batch` at a time. */
 async function ours(agents: number, batch: number): Promise<number> {
   const client = new Redis(redis.url, { enableAutoPipelining: true, maxRetriesPerRequest: 1 })
-  // The producer has a connection of its own, as BullMQ's Queue has beside its Worker.
-  const producerClient = new Redis(redis.url, { enableAutoPipelining: true, maxRetriesPerRequest: 1 })
+  // The producer has a connection of its own, as BullMQ's Queue has beside its Worker; one
+  // submit at a time gains nothing from auto-pipelining (BullMQ's connections do not use it either).
+  const producerClient = new Redis(redis.url, { enableAutoPipelining: batch > 1, maxRetriesPerRequest: 1 })
   const keys = redisKeys(`bench${round++}:`)
   const limits = {
     defaultTimeoutMs: 60_000, defaultMaxRetries: 3, maxQueueSize: 1_000_000, retryBackoffMs: 1000, agentCapacity: 4,
@@ -43,7 +45,10 @@ async function ours(agents: number, batch: number): Promise<number> {
   } as const
   const repo = new TaskRepository(client, keys, limits)
   const producer = new TaskRepository(producerClient, keys, limits)
-  const wakeups = new TaskWakeups({ subscriber: client.duplicate(), channel: keys.taskEvents, log: pino({ level: 'warn' }) })
+  const wakeups = new TaskWakeups({
+    subscriber: client.duplicate(), channel: keys.taskEvents, log: pino({ level: 'warn' }), instance: `bench${round}`,
+    onUnclaimed: (agentId, task) => void repo.handBack(task.task_id, agentId),
+  })
   await wakeups.start()
   for (let i = 0; i < agents; i++) {
     await client.hset(keys.agent(`a${i}`), 'agent_id', `a${i}`, 'agent_type', 'worker', 'status', 'active', 'capabilities', '[]',
@@ -57,11 +62,13 @@ async function ours(agents: number, batch: number): Promise<number> {
   // Like BullMQ's worker, an agent completes a task and gets its next one in the same call.
   const loops = Array.from({ length: agents }, async (_, i) => {
     const id = `a${i}`
-    let next = await repo.next(id)
+    const wait = { ms: 1000, instance: wakeups.instance }
+    let next = await repo.next(id, wait)
     while (done < TASKS) {
       if (next.task === null) {
-        await wakeups.wait(id, next, 1000, stop.signal)
-        next = await repo.next(id)
+        // A task submitted while it waits is handed to it with the wake-up.
+        const woken = await wakeups.wait(id, next, 1000, stop.signal)
+        next = woken?.handedOff !== undefined ? { task: woken.handedOff } : await repo.next(id, wait)
         continue
       }
       next = await repo.completeAndNext(next.task.task_id, id, '"ok"')
@@ -160,20 +167,27 @@ async function crossDaemon(a: TestDaemon, b: TestDaemon, n: number): Promise<num
   return out
 }
 
-async function repeat(f: () => Promise<number>): Promise<number> {
-  await f()
-  const runs: number[] = []
-  for (let i = 0; i < RUNS; i++) runs.push(await f())
-  return median(runs)
+/**
+ * Runs ours and theirs alternately (after one warm-up of each), so that both
+ * see the same machine: medians of each and the median of the pairs' ratios.
+ */
+async function pairs(a: () => Promise<number>, b: () => Promise<number>): Promise<[number, number, number]> {
+  await a()
+  await b()
+  const xs: number[] = []
+  const ys: number[] = []
+  for (let i = 0; i < RUNS; i++) {
+    xs.push(await a())
+    ys.push(await b())
+  }
+  return [median(xs), median(ys), median(xs.map((x, i) => x / ys[i]!))]
 }
 
 const rows: (string | number)[][] = []
-const lib8 = await repeat(() => ours(8, 1))
-const bull8 = await repeat(() => bullmq(8, false))
-rows.push(['library: add one at a time, 8 agents / concurrency 8', Math.round(lib8), Math.round(bull8), fmt(lib8 / bull8, 2)])
-const lib32 = await repeat(() => ours(32, 100))
-const bull32 = await repeat(() => bullmq(32, true))
-rows.push(['library: 100 at a time (addBulk), 32 agents / concurrency 32', Math.round(lib32), Math.round(bull32), fmt(lib32 / bull32, 2)])
+const [lib8, bull8, r8] = await pairs(() => ours(8, 1), () => bullmq(8, false))
+rows.push(['library: add one at a time, 8 agents / concurrency 8', Math.round(lib8), Math.round(bull8), fmt(r8, 2)])
+const [lib32, bull32, r32] = await pairs(() => ours(32, 100), () => bullmq(32, true))
+rows.push(['library: 100 at a time (addBulk), 32 agents / concurrency 32', Math.round(lib32), Math.round(bull32), fmt(r32, 2)])
 
 const daemonArgs = (prefix: string) => ['--redis-url', redis.url, '--set', `redis.prefix="${prefix}"`, '--log-level', 'warn']
 const a = await startDaemon({ args: daemonArgs('benchhttp:'), waitReady: false })
@@ -189,8 +203,8 @@ const cross = await crossDaemon(a, b, 200)
 await a.stop()
 await b.stop()
 
-console.log(`${TASKS} tasks per run, median of ${RUNS} runs after a warm-up, one redis-server (AOF on), node ${process.version}`)
-printTable(['measure', 'aitbc-node tasks/s', 'BullMQ tasks/s', 'ratio'], rows)
+console.log(`${TASKS} tasks per run, ${RUNS} runs each after a warm-up, alternating; one redis-server (AOF on), node ${process.version}`)
+printTable(['measure', 'aitbc-node tasks/s', 'BullMQ tasks/s', 'ratio (median of pairs)'], rows)
 console.log()
 printTable(['HTTP API (one daemon)', 'tasks/s'], [
   ['submits, 16 clients', Math.round(median(http8.map((r) => r.submits)))],

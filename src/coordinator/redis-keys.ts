@@ -48,6 +48,10 @@ export interface RedisKeys {
   readonly pushAgents: string
   /** Pub/sub channel of task events (work ready, ready later, assigned to a pull agent, agents changed). */
   readonly taskEvents: string
+  /** ZSET agent id -> until when its long poll waits (ms, Redis clock): a submit hands a task to one at once. */
+  readonly waitingAgents: string
+  /** HASH agent id -> instance id of the daemon holding its poll. */
+  readonly waitingAt: string
   /** ZSET task id -> lease end (ms) of every assigned task. */
   readonly leases: string
   /** ZSET task id -> when it was dead-lettered. */
@@ -108,6 +112,8 @@ export function redisKeys(prefix = ''): RedisKeys {
     failedTasks: `${prefix}tasks:failed`,
     pushAgents: `${prefix}agents:push`,
     taskEvents: `${prefix}tasks:events`,
+    waitingAgents: `${prefix}tasks:waiting`,
+    waitingAt: `${prefix}tasks:waiting:at`,
     leases: `${prefix}tasks:leases`,
     deadTasks: `${prefix}tasks:dead`,
     idempotency: (key) => `${prefix}tasks:idem:${key}`,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import {
   AgentRegistry,
@@ -10,6 +11,7 @@ import {
   LoadBalancerState,
   migrateAgentTaskLists,
   TaskDistributor,
+  type Task,
   TaskRepository,
   TaskWakeups,
 } from '../coordinator/index.js'
@@ -120,7 +122,16 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
     retention: { completed: config.tasks.keepCompleted, failed: config.tasks.keepFailed, dead: config.tasks.keepDead },
   })
   const balancer = new LoadBalancerState(client, keys, config.tasks.strategy)
-  const wakeups = new TaskWakeups({ subscriber: client.duplicate(), channel: keys.taskEvents, log: logs.component('coordinator:tasks') })
+  const taskLog = logs.component('coordinator:tasks')
+  // A task handed to a poll that had ended goes back to its queue, its attempt not counted.
+  const unclaimed = (agentId: string, task: Task): void => {
+    tasks.handBack(task.task_id, agentId)
+      .then((res) => taskLog.info({ task: task.task_id, agent: agentId, res }, `task ${task.task_id} was handed to agent ${agentId} after its poll ended; back to its queue`))
+      .catch((err: unknown) => taskLog.warn({ task: task.task_id, err: (err as Error).message }, `task ${task.task_id} could not be handed back; its lease will take it back`))
+  }
+  const wakeups = new TaskWakeups({
+    subscriber: client.duplicate(), channel: keys.taskEvents, log: taskLog, instance: randomUUID(), onUnclaimed: unclaimed,
+  })
   components.push({ name: 'task wake-ups', start: () => wakeups.start(), stop: () => wakeups.stop() })
   const distributor = new TaskDistributor({
     tasks,
@@ -169,6 +180,7 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
       wakeups,
       defaultCapacity: config.tasks.agentCapacity,
       onAssigned: (priority, waitedMs) => taskMetrics?.assigned(priority, waitedMs),
+      onUnclaimed: unclaimed,
       nodeName: config.node.name,
       bodyLimitBytes: config.coordinator.bodyLimitBytes,
       maxTaskBytes: config.tasks.maxTaskBytes,

@@ -1,9 +1,8 @@
-import { Redis } from 'ioredis'
 import t from 'tap'
 import { registerAgent } from '../fixtures/agents.js'
 import { api, startDaemon } from '../fixtures/daemon.js'
 import { waitFor } from '../fixtures/poll.js'
-import { startRedis } from '../fixtures/redis-server.js'
+import { monitorRedis, startRedis } from '../fixtures/redis-server.js'
 
 const redis = await startRedis()
 t.teardown(() => redis.stop())
@@ -58,17 +57,11 @@ t.test('idle: the task machinery issues a few Redis commands a second, not a pol
   t.teardown(() => d.stop())
   await registerAgent(d.url, 'sleeper')
   const idlePoll = fetch(`${d.url}/agents/sleeper/tasks/next?wait_ms=3500`)
-  const base = new Redis(redis.url)
-  const monitor = await base.monitor()
-  const seen: string[] = []
-  monitor.on('monitor', (_time: string, args: string[], source: string) => {
-    // Commands the daemon sent (not those its scripts ran inside Redis).
-    if (source === 'lua') return
-    if (args.some((a) => /^idle:(tasks|agents:push|lb:|task:|agent-tasks:)/.test(a))) seen.push(args.join(' ').slice(0, 120))
-  })
+  const monitor = await monitorRedis(redis.port)
   await new Promise((r) => setTimeout(r, 3000))
-  monitor.disconnect()
-  base.disconnect()
+  monitor.stop()
+  // Commands the daemon sent (not those its scripts ran inside Redis) that touch task keys.
+  const seen = monitor.lines.filter((l) => /"idle:(tasks|agents:push|lb:|task:|agent-tasks:)/.test(l)).map((l) => l.slice(0, 160))
   t.equal((await idlePoll).status, 204, 'the waiting long poll answered at its timeout, having found nothing')
   // Per second: the reclaim script, and a look for push agents and the strategy.
   t.ok(seen.length <= 3 * 4, `${seen.length} task commands in 3 s:\n${seen.join('\n')}`)

@@ -17,7 +17,7 @@
 
 /** What every script is built with: the key layout (from redis-keys.ts) and the settings. */
 export interface ScriptLayout {
-  keys: Record<'leases' | 'stats' | 'dead' | 'classes' | 'doneCompleted' | 'doneFailed' | 'strategy', string>
+  keys: Record<'leases' | 'stats' | 'dead' | 'classes' | 'doneCompleted' | 'doneFailed' | 'strategy' | 'waiting' | 'waitingAt', string>
   prefixes: Record<'task' | 'queue' | 'classSeparator' | 'agent' | 'pull', string>
   channel: string
   priorities: readonly string[]
@@ -55,7 +55,8 @@ function header(l: ScriptLayout): string {
   return `
 local KS = 1
 local K = { leases = ${lua(k.leases)}, stats = ${lua(k.stats)}, dead = ${lua(k.dead)}, classes = ${lua(k.classes)},
-  done_completed = ${lua(k.doneCompleted)}, done_failed = ${lua(k.doneFailed)}, strategy = ${lua(k.strategy)} }
+  done_completed = ${lua(k.doneCompleted)}, done_failed = ${lua(k.doneFailed)}, strategy = ${lua(k.strategy)},
+  waiting = ${lua(k.waiting)}, waiting_at = ${lua(k.waitingAt)} }
 local P = { task = ${lua(p.task)}, queue = ${lua(p.queue)}, sep = ${lua(p.classSeparator)}, agent = ${lua(p.agent)},
   pull = ${lua(p.pull)}, channel = ${lua(l.channel)} }
 local PRIORITIES = { ${l.priorities.map(lua).join(', ')} }
@@ -138,10 +139,10 @@ end
 local function take(task_key, id, agent, agent_key, state, now)
   redis.call('HINCRBY', agent_key, 'in_flight', 1)
   redis.call('HINCRBY', agent_key, 'tasks_assigned', 1)
-  local f = redis.call('HMGET', task_key, 'timeout_ms', 'submitted_ms')
-  local attempts = redis.call('HINCRBY', task_key, 'attempts', 1)
+  local f = redis.call('HMGET', task_key, 'timeout_ms', 'submitted_ms', 'attempts')
+  local attempts = tonumber(f[3] or '0') + 1
   local lease = now + tonumber(f[1])
-  redis.call('HSET', task_key, 'state', state, 'agent_id', agent, 'assigned_ms', now, 'lease_until', lease)
+  redis.call('HSET', task_key, 'state', state, 'agent_id', agent, 'assigned_ms', now, 'lease_until', lease, 'attempts', attempts)
   redis.call('ZADD', K.leases, lease, id)
   redis.call('HINCRBY', K.stats, 'assignments', 1)
   if attempts == 1 then
@@ -217,7 +218,7 @@ local function claim_direct(agent, agent_key, a, now)
     if not pick then for pi = 1, #PRIORITIES do if best[pi] then pick = best[pi] break end end end
     if not pick then return nil, can, cannot end
     redis.call('ZREM', pick.key, pick.id)
-    if redis.call('ZCARD', pick.key) == 0 then drop_class_if_empty(pick.class) end
+    if pick.class ~= '' and redis.call('ZCARD', pick.key) == 0 then drop_class_if_empty(pick.class) end
     local task_key = P.task .. pick.id
     if redis.call('HGET', task_key, 'state') == 'queued' then
       take(task_key, pick.id, agent, agent_key, 'running', now)
@@ -251,9 +252,12 @@ end
 
 -- A pull agent's next task: one a distributor assigned to it, else, under
 -- least_connections, the best ready task it can take, claimed in this call.
+-- An agent that finds nothing and will wait (wait_ms > 0) is entered in the
+-- waiting set with the daemon instance that holds its poll, so that a submit
+-- can hand it the next task at once (see submitTask).
 -- Returns {'T', field, value, ...} or {'N', why, in_flight, #can, can..., cannot...}
 -- with why one of inactive, strategy (tasks come from a distributor), full, empty.
-local function next_for(agent)
+local function next_for(agent, wait_ms, instance)
   local id = pull_next(agent)
   if id then return flat_task(id) end
   local agent_key = P.agent .. agent
@@ -263,12 +267,51 @@ local function next_for(agent)
     return { 'N', 'strategy', a.in_flight, 0 }
   end
   if a.in_flight >= a.capacity then return { 'N', 'full', a.in_flight, 0 } end
-  local got, can, cannot = claim_direct(agent, agent_key, a, now_ms())
+  local now = now_ms()
+  local got, can, cannot = claim_direct(agent, agent_key, a, now)
   if got then return flat_task(got) end
+  if wait_ms > 0 then
+    redis.call('ZADD', K.waiting, now + wait_ms, agent)
+    redis.call('HSET', K.waiting_at, agent, instance)
+  end
   local out = { 'N', 'empty', a.in_flight, #can }
   for _, c in ipairs(can) do table.insert(out, c) end
   for _, c in ipairs(cannot) do table.insert(out, c) end
   return out
+end
+
+-- Under least_connections, a new task goes straight to a waiting pull agent
+-- that can take it (of the first few waiting, the one with fewest in flight):
+-- claimed as running, and sent with the event (h|{instance}|{agent}|{task JSON})
+-- to the daemon holding the agent's poll, which answers with it at once.
+-- Returns the agent, or nil when none waits (the task is then queued).
+local function hand_off(task_key, id, class, class_req, now)
+  local waiting = redis.call('ZRANGEBYSCORE', K.waiting, now, '+inf', 'LIMIT', 0, 4)
+  if #waiting == 0 then return nil end
+  if (redis.call('GET', K.strategy) or DEFAULT_STRATEGY) ~= 'least_connections' then return nil end
+  local req = nil
+  if class ~= '' then
+    local ok, r = pcall(cjson.decode, class_req)
+    if not ok or type(r) ~= 'table' then return nil end
+    req = r
+  end
+  local best, best_a = nil, nil
+  for _, agent in ipairs(waiting) do
+    local a = profile(P.agent .. agent)
+    if a.status == 'active' and a.in_flight < a.capacity and (req == nil or eligible(a, req))
+      and (best_a == nil or a.in_flight < best_a.in_flight) then
+      best, best_a = agent, a
+    end
+  end
+  if not best then return nil end
+  local instance = redis.call('HGET', K.waiting_at, best) or ''
+  redis.call('ZREM', K.waiting, best)
+  take(task_key, id, best, P.agent .. best, 'running', now)
+  local h = redis.call('HGETALL', task_key)
+  local t = {}
+  for i = 1, #h, 2 do t[h[i]] = h[i + 1] end
+  notify('h|' .. instance .. '|' .. best .. '|' .. cjson.encode(t))
+  return best
 end
 `
 }
@@ -291,21 +334,49 @@ end
 local priority, class, class_req = ARGV[4], ARGV[5], ARGV[6]
 if redis.call('ZCARD', queue_key(priority, class)) >= tonumber(ARGV[3]) then return { -1 } end
 local now = now_ms()
-redis.call('HSET', KEYS[KS + 1], 'submitted_ms', now, 'state', 'queued', 'attempts', 0, unpack(ARGV, 7))
-if class ~= '' then redis.call('HSET', KEYS[KS + 1], 'class', class, 'class_req', class_req) end
-enqueue(id, priority, class, class_req, now, now)
+local task_key = KEYS[KS + 1]
+redis.call('HSET', task_key, 'submitted_ms', now, 'state', 'queued', 'attempts', 0, unpack(ARGV, 7))
+if class ~= '' then redis.call('HSET', task_key, 'class', class, 'class_req', class_req) end
 if ARGV[2] == '1' then redis.call('SET', KEYS[KS + 2], id, 'EX', 86400) end
 redis.call('HINCRBY', K.stats, 'submitted', 1)
+local agent = hand_off(task_key, id, class, class_req, now)
+if not agent then enqueue(id, priority, class, class_req, now, now) end
 return { 1, id, priority, tostring(now) }
 `
 
 /**
  * KEYS: (none of its own)
- * ARGV: agent id
+ * ARGV: agent id, how long it will wait when there is nothing (ms; 0: it will not), this daemon's instance id
  * The pull agent's next task, claimed in this call (see next_for).
  */
 export const nextTask = (l: ScriptLayout): string => `${header(l)}
-return next_for(ARGV[1])
+return next_for(ARGV[1], tonumber(ARGV[2]), ARGV[3])
+`
+
+/**
+ * KEYS: task hash
+ * ARGV: task id, agent id
+ * A task handed to an agent whose poll had ended before it arrived goes back
+ * to its queue as if never taken (the attempt is not counted). Returns OK, or
+ * GONE when the task has moved on (reported, or taken back) since.
+ */
+export const handBack = (l: ScriptLayout): string => `${header(l)}
+local task_key, id, agent = KEYS[KS + 1], ARGV[1], ARGV[2]
+local f = redis.call('HMGET', task_key, 'state', 'agent_id', 'attempts', 'priority', 'class', 'class_req', 'assigned_ms', 'submitted_ms')
+if f[1] ~= 'running' or f[2] ~= agent then return 'GONE' end
+local now = now_ms()
+local attempts = tonumber(f[3] or '1') - 1
+release_slot(P.agent .. agent)
+redis.call('HINCRBY', P.agent .. agent, 'tasks_assigned', -1)
+redis.call('ZREM', K.leases, id)
+redis.call('HSET', task_key, 'state', 'queued', 'agent_id', '', 'attempts', attempts, 'assigned_ms', '', 'lease_until', '')
+redis.call('HINCRBY', K.stats, 'assignments', -1)
+if attempts == 0 then
+  redis.call('HINCRBY', K.stats, 'distributed', -1)
+  redis.call('HINCRBY', K.stats, 'distribution_ms', tonumber(f[8] or '0') - tonumber(f[7] or '0'))
+end
+enqueue(id, f[4], f[5] or '', f[6] or '', now, now)
+return 'OK'
 `
 
 /**
@@ -359,7 +430,7 @@ if outcome == 'completed' or outcome == 'completed+next' then
   redis.call('HINCRBY', K.stats, 'completed', 1)
   redis.call('HINCRBY', agent_key, 'tasks_completed', 1)
   retain('completed', task_key, id, now)
-  if outcome == 'completed+next' then return next_for(agent) end
+  if outcome == 'completed+next' then return next_for(agent, 0, '') end
   return 'OK'
 end
 if outcome == 'failed' then
@@ -405,6 +476,12 @@ for _, id in ipairs(ids) do
       table.insert(taken, id)
     end
   end
+end
+-- Waiting entries of polls that ended without saying so (a daemon that stopped).
+local stale = redis.call('ZRANGEBYSCORE', K.waiting, '-inf', now - 1000, 'LIMIT', 0, 100)
+if #stale > 0 then
+  redis.call('ZREM', K.waiting, unpack(stale))
+  redis.call('HDEL', K.waiting_at, unpack(stale))
 end
 local first = redis.call('ZRANGE', K.leases, 0, 0, 'WITHSCORES')
 local out = { first[2] or '-1' }

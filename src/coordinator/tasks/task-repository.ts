@@ -4,7 +4,8 @@ import { type RedisClient, withRedis } from '../registry/agent-registry.js'
 import { requirementClassOf } from './requirement-class.js'
 import { createHash } from 'node:crypto'
 import {
-  assignTask, clearQueue, finishTask, nextTask, queueSizes, readyTasks, reclaimTasks, requeueTask, type ScriptLayout, submitTask,
+  assignTask, clearQueue, finishTask, handBack, nextTask, queueSizes, readyTasks, reclaimTasks, requeueTask,
+  type ScriptLayout, submitTask,
 } from './scripts.js'
 import { TaskError } from './task-errors.js'
 import { newTaskId, taskIdTime } from './task-ids.js'
@@ -86,6 +87,7 @@ const SCRIPTS = {
   clear: clearQueue,
   ready: readyTasks,
   sizes: queueSizes,
+  handBack,
 } as const
 type ScriptName = keyof typeof SCRIPTS
 type Command = (...args: string[]) => Promise<unknown>
@@ -116,6 +118,7 @@ export class TaskRepository {
       keys: {
         leases: keys.leases, stats: keys.taskStats, dead: keys.deadTasks, classes: keys.requirementClasses,
         doneCompleted: keys.completedTasks, doneFailed: keys.failedTasks, strategy: keys.strategy,
+        waiting: keys.waitingAgents, waitingAt: keys.waitingAt,
       },
       prefixes: {
         task: keys.taskPrefix, queue: keys.queuePrefix, classSeparator: keys.classSeparator, agent: keys.agentPrefix,
@@ -199,10 +202,22 @@ export class TaskRepository {
   /**
    * A pull agent's next task, taken in this one call: one a distributor
    * assigned to it, else (under least_connections) the highest-priority ready
-   * task of a class it can take, marked running.
+   * task of a class it can take, marked running. With `wait`, an agent that
+   * finds nothing is entered as waiting, so that the next task it can take is
+   * handed to it at submission (TaskWakeups delivers it to this daemon).
    */
-  async next(agentId: string): Promise<NextResult> {
-    return nextResult(await this.run<string[]>('next', [], [agentId]))
+  async next(agentId: string, wait?: { ms: number, instance: string }): Promise<NextResult> {
+    return nextResult(await this.run<string[]>('next', [], [agentId, String(Math.max(0, Math.round(wait?.ms ?? 0))), wait?.instance ?? '']))
+  }
+
+  /** The agent's poll ended without a task: a submit no longer hands it one. */
+  async stopWaiting(agentId: string): Promise<void> {
+    await withRedis(() => this.redis.zrem(this.keys.waitingAgents, agentId))
+  }
+
+  /** A task handed to an agent whose poll had already ended goes back to its queue, the attempt not counted. */
+  async handBack(taskId: string, agentId: string): Promise<'OK' | 'GONE'> {
+    return this.run<'OK' | 'GONE'>('handBack', [this.keys.task(taskId)], [taskId, agentId])
   }
 
   /** Completes a task and, in the same script, takes the agent's next one. */

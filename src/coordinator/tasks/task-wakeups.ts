@@ -1,18 +1,25 @@
 import type { Logger } from 'pino'
 import type { RedisClient } from '../registry/agent-registry.js'
 import type { NextResult } from './task-repository.js'
+import { type Task, taskFromHash } from './task.js'
 
-/** A task event from the scripts (scripts.ts): ready now, ready at a time, assigned to a pull agent, agents changed. */
+/**
+ * A task event from the scripts (scripts.ts): ready now, ready at a time,
+ * assigned to a pull agent, handed to a waiting agent's poll held by one
+ * daemon instance, agents changed.
+ */
 export type TaskEvent =
   | { kind: 'ready', requirementClass: string }
   | { kind: 'later', at: number }
   | { kind: 'assigned', agentId: string }
+  | { kind: 'handed', instance: string, agentId: string, task: Task }
   | { kind: 'agents' }
 
 export function parseTaskEvent(raw: string): TaskEvent | null {
   const bar = raw.indexOf('|')
   const tag = bar < 0 ? raw : raw.slice(0, bar)
   const rest = bar < 0 ? '' : raw.slice(bar + 1)
+  if (tag === 'h') return parseHandOff(rest)
   if (tag === 'r') return { kind: 'ready', requirementClass: rest }
   if (tag === 'd' && Number.isFinite(Number(rest))) return { kind: 'later', at: Number(rest) }
   if (tag === 'a' && rest !== '') return { kind: 'assigned', agentId: rest }
@@ -20,9 +27,28 @@ export function parseTaskEvent(raw: string): TaskEvent | null {
   return null
 }
 
+function parseHandOff(rest: string): TaskEvent | null {
+  const a = rest.indexOf('|')
+  const b = a < 0 ? -1 : rest.indexOf('|', a + 1)
+  if (b < 0) return null
+  try {
+    const hash = JSON.parse(rest.slice(b + 1)) as unknown
+    if (typeof hash !== 'object' || hash === null || Array.isArray(hash)) return null
+    const task = taskFromHash(hash as Record<string, string>)
+    if (task === null) return null
+    return { kind: 'handed', instance: rest.slice(0, a), agentId: rest.slice(a + 1, b), task }
+  } catch {
+    return null
+  }
+}
+
 export interface TaskWakeupsInit {
   /** A connection of its own for SUBSCRIBE (a subscribed connection can do nothing else). */
   subscriber: RedisClient
+  /** This daemon process's id in the waiting set (hand-offs name the instance that holds the poll). */
+  instance: string
+  /** A task was handed to an agent whose poll here had ended: it must go back to its queue. */
+  onUnclaimed?(agentId: string, task: Task): void
   /** The channel (redis-keys.ts taskEvents). */
   channel: string
   log: Logger
@@ -30,8 +56,15 @@ export interface TaskWakeupsInit {
   maxTimers?: number
 }
 
-/** What woke a waiting long poll: a ready task of a class (with the agents already tried for it), or anything else. */
-export type Wake = { requirementClass: string, tried: ReadonlySet<string> } | { requirementClass: null }
+/**
+ * What woke a waiting long poll: a task handed to it (already claimed for
+ * the agent), a ready task of a class (with the agents already tried for it),
+ * or anything else.
+ */
+export type Wake =
+  | { handedOff: Task }
+  | { handedOff?: undefined, requirementClass: string, tried: ReadonlySet<string> }
+  | { handedOff?: undefined, requirementClass: null }
 
 /** What a pull agent's last claim said when it found nothing. */
 export type IdleClaim = Extract<NextResult, { task: null }>
@@ -153,9 +186,22 @@ export class TaskWakeups {
     this.wakeOneFor(requirementClass, tried)
   }
 
+  /** This daemon process's id, for next() (the waiting set names who holds each poll). */
+  get instance(): string {
+    return this.init.instance
+  }
+
   private dispatch(event: TaskEvent): void {
     for (const l of this.listeners) l(event)
     switch (event.kind) {
+      case 'handed': {
+        if (event.instance !== this.init.instance) break
+        let first: Waiter | null = null
+        for (const w of this.waiters) if (w.agentId === event.agentId && (first === null || w.since < first.since)) first = w
+        if (first !== null) first.wake({ handedOff: event.task })
+        else this.init.onUnclaimed?.(event.agentId, event.task)
+        break
+      }
       case 'ready':
         this.wakeOneFor(event.requirementClass, new Set())
         break

@@ -22,6 +22,8 @@ export interface TaskRouteDeps {
   defaultCapacity: number
   /** Called for each task a pull agent took here (metrics). */
   onAssigned?(priority: Priority, waitedMs: number): void
+  /** A task handed to a poll whose client had gone: back to its queue (TaskRepository.handBack). */
+  onUnclaimed(agentId: string, task: Task): void
   nodeName: string
   bodyLimitBytes: number
   maxTaskBytes: number
@@ -143,23 +145,31 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
     // The poll ends with the client: a closed connection stops the wait at once.
     const gone = new AbortController()
     ctx.res.once('close', () => gone.abort())
+    const { wakeups } = deps
     let woken: Wake | null = null
     for (;;) {
-      const next: NextResult = await store.next(agent)
+      const next: NextResult = await store.next(agent, { ms: deadline - Date.now(), instance: wakeups.instance })
       if (next.task !== null) {
         ctx.body = { status: 'success', task: claimed(next.task) }
         return
       }
       // Woken for a task this agent cannot take after all (full, inactive): the next waiter may.
-      if (woken !== null && woken.requirementClass !== null && next.why !== 'empty') {
-        deps.wakeups.passOn(woken.requirementClass, new Set([...woken.tried, agent]))
+      if (woken?.handedOff === undefined && woken?.requirementClass != null && next.why !== 'empty') {
+        wakeups.passOn(woken.requirementClass, new Set([...woken.tried, agent]))
       }
-      if (Date.now() >= deadline || gone.signal.aborted) {
-        ctx.status = 204
-        return
+      const left = deadline - Date.now()
+      woken = left > 0 && !gone.signal.aborted ? await wakeups.wait(agent, next, left, gone.signal) : null
+      if (woken?.handedOff !== undefined) {
+        // Handed over at submission, already running for this agent; unless the client has gone meanwhile.
+        if (!gone.signal.aborted) {
+          ctx.body = { status: 'success', task: claimed(woken.handedOff) }
+          return
+        }
+        deps.onUnclaimed(agent, woken.handedOff)
       }
-      woken = await deps.wakeups.wait(agent, next, deadline - Date.now(), gone.signal)
-      if (woken === null && (Date.now() >= deadline || gone.signal.aborted)) {
+      if (woken === null || gone.signal.aborted || Date.now() >= deadline) {
+        // The poll ends: no task is handed to it any more (not awaited: the answer need not wait for it).
+        store.stopWaiting(agent).catch(() => {})
         ctx.status = 204
         return
       }

@@ -275,12 +275,23 @@ export class AgentWorker extends EventEmitter<AgentWorkerEvents> {
     }
   }
 
-  /** Whether the registry holds this agent's report of the task (completed, or failed/dead/requeued). */
+  /**
+   * Whether the registry holds this agent's report of the task (completed, or
+   * failed/dead/requeued). Asked again for a few seconds while no daemon
+   * answers: right after a daemon is lost, "unknown" is not "no".
+   */
   private async landed(task: AgentTask, completed: boolean): Promise<boolean> {
-    const res = await this.client.request('GET', `/tasks/${encodeURIComponent(task.task_id)}`).catch(() => null)
-    const now = res?.body?.task as { state?: string, agent_id?: string | null } | undefined
-    if (now === undefined) return false
-    return completed ? now.state === 'completed' && now.agent_id === this.agentId : now.state !== 'assigned' && now.state !== 'running'
+    for (let attempt = 0, backoff = 100; attempt < 6; attempt++, backoff *= 2) {
+      const res = await this.client.request('GET', `/tasks/${encodeURIComponent(task.task_id)}`).catch((err: unknown) =>
+        err instanceof CoordinatorApiError ? err : null)
+      if (res instanceof CoordinatorApiError) return false
+      const now = res?.body?.task as { state?: string, agent_id?: string | null } | undefined
+      if (now !== undefined) {
+        return completed ? now.state === 'completed' && now.agent_id === this.agentId : now.state !== 'assigned' && now.state !== 'running'
+      }
+      await new Promise((r) => setTimeout(r, backoff))
+    }
+    return false
   }
 
   /** A pushed task: checked with the coordinator (it must be assigned to us), then run and reported. */

@@ -53,7 +53,9 @@ export class CoordinatorClient {
   }
 
   /**
-   * One request; on a network failure or 503, tries each other URL once.
+   * One request; on a network failure or 503, tries each other URL, and
+   * then each URL once more: a pooled keep-alive connection the daemon had
+   * just closed fails at once, and the second try opens a fresh one.
    * Resolves with the status and JSON body (null for 204); rejects with
    * CoordinatorApiError for 4xx/5xx answers and CoordinatorUnreachableError
    * when no daemon answered.
@@ -65,7 +67,13 @@ export class CoordinatorClient {
     opts: { waitMs?: number, signal?: AbortSignal } = {},
   ): Promise<{ status: number, body: Record<string, unknown> | null }> {
     let last: unknown = null
-    for (let tried = 0; tried < this.init.urls.length; tried++) {
+    // A URL that timed out is not tried a second time (it would only wait again).
+    const slow = new Set<number>()
+    for (let tried = 0; tried < 2 * this.init.urls.length; tried++) {
+      if (slow.has(this.current)) {
+        this.current = (this.current + 1) % this.init.urls.length
+        continue
+      }
       const base = this.url
       const timeout = AbortSignal.timeout((opts.waitMs ?? 0) + (this.init.requestTimeoutMs ?? 10_000))
       const signal = anySignal([timeout, opts.signal])
@@ -98,6 +106,7 @@ export class CoordinatorClient {
         }
         if (opts.signal?.aborted === true) throw err
         last = err
+        if (timeout.aborted) slow.add(this.current)
         this.current = (this.current + 1) % this.init.urls.length
       } finally {
         signal.clear()

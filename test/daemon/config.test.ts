@@ -217,3 +217,9 @@ t.test('a Redis Cluster needs a hash-tagged prefix; task retention and reclaim s
   t.equal(config.tasks.reclaimIntervalMs, 1000)
   t.throws(() => loadConfig({ env: {}, flags: { set: ['tasks.keepCompleted={"ageMs": 10}'] } }), /tasks\.keepCompleted\.ageMs/)
 })
+
+t.test('tasks.pollIntervalMs of an older config is accepted and ignored, not a start failure', async (t) => {
+  const { config } = loadConfig({ env: {}, flags: { set: ['tasks.pollIntervalMs=100'] } })
+  t.equal(config.tasks.pollIntervalMs, 100)
+  t.equal(config.tasks.reclaimIntervalMs, 1000)
+})

@@ -137,6 +137,8 @@ export const configSchema = z.strictObject({
       agingMs: ms(100).nullable().default(null),
       /** Longest gap between two looks for expired leases (sooner when a lease ends sooner). */
       reclaimIntervalMs: ms(10).default(1000),
+      /** Accepted from older configs and ignored: tasks are no longer distributed by polling (a warning at start). */
+      pollIntervalMs: ms(10).optional(),
       pushTimeoutMs: ms(100).default(10_000),
       /** Retention of finished tasks, like BullMQ's removeOnComplete / removeOnFail: by age and by count. */
       keepCompleted: keep(24 * 3600_000, 10_000),

@@ -46,7 +46,8 @@ async function ours(agents: number, batch: number): Promise<number> {
   const repo = new TaskRepository(client, keys, limits)
   const producer = new TaskRepository(producerClient, keys, limits)
   const wakeups = new TaskWakeups({
-    subscriber: client.duplicate(), channel: keys.taskEvents, log: pino({ level: 'warn' }), instance: `bench${round}`,
+    subscriber: client.duplicate(), channel: keys.taskEvents, handOffChannel: keys.handOffs(`bench${round}`),
+    log: pino({ level: 'warn' }), instance: `bench${round}`,
     onUnclaimed: (agentId, task) => void repo.handBack(task.task_id, agentId),
   })
   await wakeups.start()

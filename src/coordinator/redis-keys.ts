@@ -48,6 +48,10 @@ export interface RedisKeys {
   readonly pushAgents: string
   /** Pub/sub channel of task events (work ready, ready later, assigned to a pull agent, agents changed). */
   readonly taskEvents: string
+  /** Pub/sub channel of the tasks handed to the polls one daemon instance holds (only that daemon hears them). */
+  handOffs(instance: string): string
+  /** What handOffs() puts before the instance; scripts build the channel from it. */
+  readonly handOffsPrefix: string
   /** ZSET agent id -> until when its long poll waits (ms, Redis clock): a submit hands a task to one at once. */
   readonly waitingAgents: string
   /** HASH agent id -> instance id of the daemon holding its poll. */
@@ -112,6 +116,8 @@ export function redisKeys(prefix = ''): RedisKeys {
     failedTasks: `${prefix}tasks:failed`,
     pushAgents: `${prefix}agents:push`,
     taskEvents: `${prefix}tasks:events`,
+    handOffs: (instance) => `${prefix}tasks:handoffs:${instance}`,
+    handOffsPrefix: `${prefix}tasks:handoffs:`,
     waitingAgents: `${prefix}tasks:waiting`,
     waitingAt: `${prefix}tasks:waiting:at`,
     leases: `${prefix}tasks:leases`,

@@ -132,8 +132,10 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
       .then((res) => taskLog.info({ task: task.task_id, agent: agentId, res }, `task ${task.task_id} was handed to agent ${agentId} after its poll ended; back to its queue`))
       .catch((err: unknown) => taskLog.warn({ task: task.task_id, err: (err as Error).message }, `task ${task.task_id} could not be handed back; its lease will take it back`))
   }
+  const instance = randomUUID()
   const wakeups = new TaskWakeups({
-    subscriber: client.duplicate(), channel: keys.taskEvents, log: taskLog, instance: randomUUID(), onUnclaimed: unclaimed,
+    subscriber: client.duplicate(), channel: keys.taskEvents, handOffChannel: keys.handOffs(instance), log: taskLog, instance,
+    onUnclaimed: unclaimed,
   })
   components.push({ name: 'task wake-ups', start: () => wakeups.start(), stop: () => wakeups.stop() })
   const distributor = new TaskDistributor({

@@ -169,16 +169,17 @@ export class AgentRegistry {
   }
 
   private async getMany(ids: string[]): Promise<Agent[]> {
-    const out: Agent[] = []
+    return (await this.hashes(ids)).map(agentFromHash).filter((a): a is Agent => a !== null)
+  }
+
+  /** The agent hashes of the ids, read 500 at a time. */
+  private async hashes(ids: string[]): Promise<Record<string, string>[]> {
+    const out: Record<string, string>[] = []
     const batch = 500
     for (let i = 0; i < ids.length; i += batch) {
-      const hashes = await withRedis(() =>
+      out.push(...await withRedis(() =>
         Promise.all(ids.slice(i, i + batch).map((id) => this.redis.hgetall(this.keys.agent(id)))),
-      )
-      for (const h of hashes) {
-        const agent = agentFromHash(h)
-        if (agent !== null) out.push(agent)
-      }
+      ))
     }
     return out
   }
@@ -192,10 +193,8 @@ export class AgentRegistry {
     const ids = await withRedis(() => opts.pushOnly === true
       ? this.redis.sinter(this.keys.pushAgents, this.keys.activeAgents)
       : this.redis.smembers(this.keys.activeAgents))
-    if (ids.length === 0) return []
-    const hashes = await withRedis(() => Promise.all(ids.map((id) => this.redis.hgetall(this.keys.agent(id)))))
     const out: AgentSlot[] = []
-    for (const h of hashes) {
+    for (const h of await this.hashes(ids)) {
       const slot = slotFromHash(h, defaultCapacity)
       if (slot !== null && h.status === 'active') out.push(slot)
     }

@@ -20,6 +20,8 @@ export interface ScriptLayout {
   keys: Record<'leases' | 'stats' | 'dead' | 'classes' | 'doneCompleted' | 'doneFailed' | 'strategy' | 'waiting' | 'waitingAt', string>
   prefixes: Record<'task' | 'queue' | 'classSeparator' | 'agent' | 'pull', string>
   channel: string
+  /** Before a daemon instance's id: the channel of the hand-offs to its polls. */
+  handOffs: string
   priorities: readonly string[]
   keep: { completed: [number, number], failed: [number, number], dead: [number, number] }
   backoffMs: number
@@ -58,7 +60,7 @@ local K = { leases = ${lua(k.leases)}, stats = ${lua(k.stats)}, dead = ${lua(k.d
   done_completed = ${lua(k.doneCompleted)}, done_failed = ${lua(k.doneFailed)}, strategy = ${lua(k.strategy)},
   waiting = ${lua(k.waiting)}, waiting_at = ${lua(k.waitingAt)} }
 local P = { task = ${lua(p.task)}, queue = ${lua(p.queue)}, sep = ${lua(p.classSeparator)}, agent = ${lua(p.agent)},
-  pull = ${lua(p.pull)}, channel = ${lua(l.channel)} }
+  pull = ${lua(p.pull)}, channel = ${lua(l.channel)}, handoffs = ${lua(l.handOffs)} }
 local PRIORITIES = { ${l.priorities.map(lua).join(', ')} }
 local KEEP = {
   completed = { K.done_completed, ${num(l.keep.completed[0])}, ${num(l.keep.completed[1])} },
@@ -282,8 +284,8 @@ end
 
 -- Under least_connections, a new task goes straight to a waiting pull agent
 -- that can take it (of the first few waiting, the one with fewest in flight):
--- claimed as running, and sent with the event (h|{instance}|{agent}|{task JSON})
--- to the daemon holding the agent's poll, which answers with it at once.
+-- claimed as running, and sent (h|{instance}|{agent}|{task JSON}) on the
+-- channel of the daemon holding the agent's poll only, which answers with it at once.
 -- Returns the agent, or nil when none waits (the task is then queued).
 local function hand_off(task_key, id, class, class_req, now)
   local waiting = redis.call('ZRANGEBYSCORE', K.waiting, now, '+inf', 'LIMIT', 0, 4)
@@ -310,7 +312,7 @@ local function hand_off(task_key, id, class, class_req, now)
   local h = redis.call('HGETALL', task_key)
   local t = {}
   for i = 1, #h, 2 do t[h[i]] = h[i + 1] end
-  notify('h|' .. instance .. '|' .. best .. '|' .. cjson.encode(t))
+  redis.call('PUBLISH', P.handoffs .. instance, 'h|' .. instance .. '|' .. best .. '|' .. cjson.encode(t))
   return best
 end
 `

@@ -125,6 +125,7 @@ export class TaskRepository {
         pull: keys.agentTasksPrefix,
       },
       channel: keys.taskEvents,
+      handOffs: keys.handOffsPrefix,
       priorities: PRIORITIES,
       keep: {
         completed: [r.completed.ageMs, r.completed.count],

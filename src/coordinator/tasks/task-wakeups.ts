@@ -51,6 +51,8 @@ export interface TaskWakeupsInit {
   onUnclaimed?(agentId: string, task: Task): void
   /** The channel (redis-keys.ts taskEvents). */
   channel: string
+  /** This instance's hand-off channel (redis-keys.ts handOffs(instance)). */
+  handOffChannel: string
   log: Logger
   /** Most delayed wake-up times remembered at once (default 10,000); beyond, the latest are dropped. */
   maxTimers?: number
@@ -100,7 +102,7 @@ export class TaskWakeups {
     const { subscriber, channel, log } = this.init
     subscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'task event subscription: connection error'))
     subscriber.on('message', (ch: string, raw: string) => {
-      if (ch !== channel) return
+      if (ch !== channel && ch !== this.init.handOffChannel) return
       const event = parseTaskEvent(raw)
       if (event !== null) this.dispatch(event)
     })
@@ -118,7 +120,7 @@ export class TaskWakeups {
     const { subscriber, channel, log } = this.init
     try {
       if (subscriber.status === 'wait' || subscriber.status === 'end') await subscriber.connect()
-      await subscriber.subscribe(channel)
+      await subscriber.subscribe(channel, this.init.handOffChannel)
       this.subscribed = true
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'task events not subscribed yet (Redis away?); long polls and distribution fall back to their timeouts until then')
@@ -142,7 +144,7 @@ export class TaskWakeups {
     this.timer = null
     this.retry = null
     for (const w of [...this.waiters]) w.wake(ANY)
-    await this.init.subscriber.unsubscribe(this.init.channel).catch(() => {})
+    await this.init.subscriber.unsubscribe(this.init.channel, this.init.handOffChannel).catch(() => {})
     this.init.subscriber.disconnect()
   }
 

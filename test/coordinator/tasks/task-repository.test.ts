@@ -227,15 +227,15 @@ t.test('the queue bound, and an idempotency key whose first task expired', async
   await t.rejects(submit(small), { code: 'QUEUE_FULL' })
 })
 
-t.test('hand-off: a submit gives the task to a waiting agent at once, with an event naming the daemon holding its poll', async (t) => {
+t.test('hand-off: a submit gives the task to a waiting agent at once, sent to the daemon holding its poll', async (t) => {
   const { r, keys } = repo()
   await agent(keys, 'busy', { capacity: '1', in_flight: '1' })
   await agent(keys, 'gpu-less')
   await agent(keys, 'idle')
   const sub = client.duplicate()
   const events: string[] = []
-  sub.on('message', (_c: string, m: string) => events.push(m))
-  await sub.subscribe(keys.taskEvents)
+  sub.on('message', (c: string, m: string) => events.push(`${c} ${m}`))
+  await sub.subscribe(keys.taskEvents, ...['busy', 'gpu-less', 'idle'].map((a) => keys.handOffs(`daemon-of-${a}`)))
   t.teardown(() => sub.disconnect())
   for (const a of ['busy', 'gpu-less', 'idle']) t.match(await r.next(a, { ms: 5000, instance: `daemon-of-${a}` }), { task: null })
   await client.hset(keys.agent('gpu-less'), 'capabilities', '[]')
@@ -248,7 +248,9 @@ t.test('hand-off: a submit gives the task to a waiting agent at once, with an ev
   t.ok(taker === 'gpu-less' || taker === 'idle', `a waiting agent with room got it (${taker})`)
   t.not(task.agent_id, 'busy', 'not the one at capacity')
   t.same(await r.queueSizes(), { urgent: 0, critical: 0, high: 0, normal: 1, low: 0 }, 'only the gpu task is queued')
-  await waitFor('the hand-off event', () => events.some((e) => e.startsWith(`h|daemon-of-${taker}|${taker}|`)))
+  await waitFor('the hand-off, on that daemon\'s channel only', () =>
+    events.some((e) => e.startsWith(`${keys.handOffs(`daemon-of-${taker}`)} h|daemon-of-${taker}|${taker}|`)))
+  t.notOk(events.some((e) => e.startsWith(`${keys.taskEvents} h|`)), 'not broadcast to every daemon')
   t.equal(await client.zscore(keys.waitingAgents, taker), null, 'the agent no longer waits')
 
   // Its poll had ended: the task goes back as never taken.

@@ -48,6 +48,7 @@ export class TaskDistributor {
   private started = false
   private readonly pushes = new Set<Promise<void>>()
   private roundTimer: NodeJS.Timeout | null = null
+  private roundAt = 0
   private reclaimTimer: NodeJS.Timeout | null = null
   private strategy: Strategy | null = null
   /** The last round found no agent to assign to; until agents change, rounds cost nothing. */
@@ -147,9 +148,15 @@ export class TaskDistributor {
     if (assigned > 0) this.again = true
   }
 
-  /** A round when a delayed task becomes ready (one timer, the earliest). */
+  /**
+   * A round when a delayed task becomes ready (one timer, the earliest). Delays
+   * announced while this daemon runs also come as events (TaskWakeups); this
+   * covers those queued before it started.
+   */
   private wakeAt(at: number): void {
-    if (this.roundTimer !== null || !this.started) return
+    if (!this.started || (this.roundTimer !== null && this.roundAt <= at)) return
+    if (this.roundTimer !== null) clearTimeout(this.roundTimer)
+    this.roundAt = at
     this.roundTimer = setTimeout(() => {
       this.roundTimer = null
       this.wake()

@@ -276,10 +276,11 @@ export class TaskRepository {
   }
 
   async requeue(taskId: string): Promise<void> {
-    const task = await this.get(taskId)
     const res = await this.run<string>('requeue', [this.keys.task(taskId)], [taskId])
-    if (res === 'NOT_DEAD') throw new TaskError('TASK_NOT_DEAD', `task ${taskId} is ${task.state}; only dead tasks can be requeued`)
-    if (res === 'NOT_FOUND') await this.get(taskId)
+    if (res === 'OK') return
+    // Why not: get() says not found or expired; otherwise it names the state.
+    const task = await this.get(taskId)
+    throw new TaskError('TASK_NOT_DEAD', `task ${taskId} is ${task.state}; only dead tasks can be requeued`)
   }
 
   /** Ends every queued task of a priority as failed, naming who cleared it; returns how many. */

@@ -72,7 +72,8 @@ async function ours(agents: number, batch: number): Promise<number> {
         next = woken?.handedOff !== undefined ? { task: woken.handedOff } : await repo.next(id, wait)
         continue
       }
-      next = await repo.completeAndNext(next.task.task_id, id, '"ok"')
+      // Entered as waiting in the same script when there is nothing, so the next submit hands it a task.
+      next = await repo.completeAndNext(next.task.task_id, id, '"ok"', wait)
       if (++done >= TASKS) stop.abort()
     }
   })
@@ -134,7 +135,8 @@ async function viaHttp(d: TestDaemon, agents: number): Promise<{ submits: number
         if (res.status === 204) continue
         task = (await res.json() as { task: { task_id: string } }).task
       }
-      const res = await api(d.url, 'POST', `/tasks/${task.task_id}/complete?next=1`, { agent_id: id, result: 'ok' })
+      // One request per task: the completion waits (up to 200 ms) for the next task when there is none.
+      const res = await api(d.url, 'POST', `/tasks/${task.task_id}/complete?next=1&wait_ms=200`, { agent_id: id, result: 'ok' })
       task = res.body.next_task as { task_id: string } | null
       done++
     }
@@ -184,6 +186,21 @@ async function pairs(a: () => Promise<number>, b: () => Promise<number>): Promis
   return [median(xs), median(ys), median(xs.map((x, i) => x / ys[i]!))]
 }
 
+/** BENCH_PROFILE=lib8 runs only the first measure's pairs, with Redis's script time per task (for --cpu-prof). */
+if (process.env.BENCH_PROFILE === 'lib8') {
+  const info = new Redis(redis.url)
+  const scriptUs = async () => Number(/cmdstat_evalsha:calls=\d+,usec=(\d+)/.exec(await info.info('commandstats'))?.[1] ?? 0)
+  for (let i = 0; i < RUNS; i++) {
+    for (const [name, run] of [['ours', () => ours(8, 1)], ['BullMQ', () => bullmq(8, false)]] as const) {
+      await info.config('RESETSTAT')
+      const perSecond = await run()
+      console.log(`${name}: ${Math.round(perSecond)} tasks/s, Redis scripts ${fmt(await scriptUs() / TASKS, 1)} µs per task`)
+    }
+  }
+  info.disconnect()
+  await redis.stop()
+  process.exit(0)
+}
 const rows: (string | number)[][] = []
 const [lib8, bull8, r8] = await pairs(() => ours(8, 1), () => bullmq(8, false))
 rows.push(['library: add one at a time, 8 agents / concurrency 8', Math.round(lib8), Math.round(bull8), fmt(r8, 2)])

@@ -51,7 +51,7 @@ t.test('the CLI submits, shows and counts tasks', async (t) => {
   t.match(bad, { code: 2, stderr: /--data expects a JSON object/ })
 })
 
-t.test('a pull agent can complete a task and get its next one in the same answer (?next=1)', async (t) => {
+t.test('a pull agent can complete a task and get its next one in the same answer (?next=1, waiting with wait_ms)', async (t) => {
   const d = await startDaemon({ args: ['--redis-url', redis.url, '--set', 'redis.prefix="next:"'] })
   t.teardown(() => d.stop())
   await registerAgent(d.url, 'fast', { metadata: { capacity: 2 } })
@@ -71,4 +71,24 @@ t.test('a pull agent can complete a task and get its next one in the same answer
   const last = await api(d.url, 'POST', `/tasks/${next.task_id}/complete?next=1`, { agent_id: 'fast', result: 2 })
   t.equal(last.body.next_task, null, 'nothing more assigned')
   t.match((await api(d.url, 'GET', '/tasks/status')).body.stats, { tasks_completed: 2, tasks_in_flight: 0 })
+
+  // With wait_ms the completion is also a long poll: it answers with a task submitted while it waits.
+  const third = String((await api(d.url, 'POST', '/tasks/submit', { task_data: { i: 3 } })).body.task_id)
+  const got = await waitFor('the third task', async () => {
+    const res = await fetch(`${d.url}/agents/fast/tasks/next?wait_ms=500`)
+    return res.status === 200 ? (await res.json() as { task: { task_id: string } }).task : undefined
+  })
+  t.equal(got.task_id, third)
+  const waiting = api(d.url, 'POST', `/tasks/${third}/complete?next=1&wait_ms=10000`, { agent_id: 'fast', result: 3 })
+  await waitFor('the agent to wait', async () => ((await api(d.url, 'GET', '/tasks/status')).body.stats as Record<string, number>).tasks_completed === 3)
+  const fourth = String((await api(d.url, 'POST', '/tasks/submit', { task_data: { i: 4 } })).body.task_id)
+  const answer = await waiting
+  t.equal(answer.status, 200)
+  t.match(answer.body, { task_id: third, task_state: 'completed', next_task: { task_id: fourth, state: 'running', agent_id: 'fast' } })
+  const started = Date.now()
+  const empty = await api(d.url, 'POST', `/tasks/${fourth}/complete?next=1&wait_ms=300`, { agent_id: 'fast', result: 4 })
+  t.match(empty.body, { task_state: 'completed', next_task: null })
+  t.ok(Date.now() - started >= 250, 'waited for a task before answering none')
+  const bad = await api(d.url, 'POST', `/tasks/${fourth}/complete?next=1&wait_ms=61000`, { agent_id: 'fast', result: 4 })
+  t.match(bad, { status: 422, body: { code: 'VALIDATION_FAILED', message: /wait_ms/ } })
 })

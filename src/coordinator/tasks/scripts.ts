@@ -137,11 +137,12 @@ local function retry_or_dead(task_key, id, now, reason)
   return 'REQUEUED'
 end
 
--- Gives a task (already off its queue) to an agent under a lease of its timeout.
-local function take(task_key, id, agent, agent_key, state, now)
+-- Gives a task (already off its queue) to an agent under a lease of its timeout;
+-- known = {timeout_ms, submitted_ms, attempts} when the caller has them. Returns the lease end.
+local function take(task_key, id, agent, agent_key, state, now, known)
   redis.call('HINCRBY', agent_key, 'in_flight', 1)
   redis.call('HINCRBY', agent_key, 'tasks_assigned', 1)
-  local f = redis.call('HMGET', task_key, 'timeout_ms', 'submitted_ms', 'attempts')
+  local f = known or redis.call('HMGET', task_key, 'timeout_ms', 'submitted_ms', 'attempts')
   local attempts = tonumber(f[3] or '0') + 1
   local lease = now + tonumber(f[1])
   redis.call('HSET', task_key, 'state', state, 'agent_id', agent, 'assigned_ms', now, 'lease_until', lease, 'attempts', attempts)
@@ -149,8 +150,10 @@ local function take(task_key, id, agent, agent_key, state, now)
   redis.call('HINCRBY', K.stats, 'assignments', 1)
   if attempts == 1 then
     redis.call('HINCRBY', K.stats, 'distributed', 1)
-    redis.call('HINCRBY', K.stats, 'distribution_ms', now - tonumber(f[2]))
+    local waited = now - tonumber(f[2])
+    if waited ~= 0 then redis.call('HINCRBY', K.stats, 'distribution_ms', waited) end
   end
+  return lease
 end
 
 -- What a claim needs to know of an agent. Capacity is the field the registry
@@ -259,7 +262,7 @@ end
 -- can hand it the next task at once (see submitTask).
 -- Returns {'T', field, value, ...} or {'N', why, in_flight, #can, can..., cannot...}
 -- with why one of inactive, strategy (tasks come from a distributor), full, empty.
-local function next_for(agent, wait_ms, instance)
+local function next_for(agent, wait_ms, instance, now)
   local id = pull_next(agent)
   if id then return flat_task(id) end
   local agent_key = P.agent .. agent
@@ -269,7 +272,7 @@ local function next_for(agent, wait_ms, instance)
     return { 'N', 'strategy', a.in_flight, 0 }
   end
   if a.in_flight >= a.capacity then return { 'N', 'full', a.in_flight, 0 } end
-  local now = now_ms()
+  now = now or now_ms()
   local got, can, cannot = claim_direct(agent, agent_key, a, now)
   if got then return flat_task(got) end
   if wait_ms > 0 then
@@ -286,8 +289,8 @@ end
 -- that can take it (of the first few waiting, the one with fewest in flight):
 -- claimed as running, and sent (h|{instance}|{agent}|{task JSON}) on the
 -- channel of the daemon holding the agent's poll only, which answers with it at once.
--- Returns the agent, or nil when none waits (the task is then queued).
-local function hand_off(task_key, id, class, class_req, now)
+-- t: the new task's fields as stored. Returns the agent, or nil when none waits (the task is then queued).
+local function hand_off(task_key, id, class, class_req, now, t)
   local waiting = redis.call('ZRANGEBYSCORE', K.waiting, now, '+inf', 'LIMIT', 0, 4)
   if #waiting == 0 then return nil end
   if (redis.call('GET', K.strategy) or DEFAULT_STRATEGY) ~= 'least_connections' then return nil end
@@ -303,15 +306,15 @@ local function hand_off(task_key, id, class, class_req, now)
     if a.status == 'active' and a.in_flight < a.capacity and (req == nil or eligible(a, req))
       and (best_a == nil or a.in_flight < best_a.in_flight) then
       best, best_a = agent, a
+      -- None can have fewer.
+      if a.in_flight == 0 then break end
     end
   end
   if not best then return nil end
   local instance = redis.call('HGET', K.waiting_at, best) or ''
   redis.call('ZREM', K.waiting, best)
-  take(task_key, id, best, P.agent .. best, 'running', now)
-  local h = redis.call('HGETALL', task_key)
-  local t = {}
-  for i = 1, #h, 2 do t[h[i]] = h[i + 1] end
+  local lease = take(task_key, id, best, P.agent .. best, 'running', now, { t.timeout_ms, t.submitted_ms, '0' })
+  t.state, t.agent_id, t.assigned_ms, t.lease_until, t.attempts = 'running', best, tostring(now), tostring(lease), '1'
   redis.call('PUBLISH', P.handoffs .. instance, 'h|' .. instance .. '|' .. best .. '|' .. cjson.encode(t))
   return best
 end
@@ -337,11 +340,16 @@ local priority, class, class_req = ARGV[4], ARGV[5], ARGV[6]
 if redis.call('ZCARD', queue_key(priority, class)) >= tonumber(ARGV[3]) then return { -1 } end
 local now = now_ms()
 local task_key = KEYS[KS + 1]
+local t = { submitted_ms = tostring(now), state = 'queued', attempts = '0' }
+for i = 7, #ARGV - 1, 2 do t[ARGV[i]] = ARGV[i + 1] end
 redis.call('HSET', task_key, 'submitted_ms', now, 'state', 'queued', 'attempts', 0, unpack(ARGV, 7))
-if class ~= '' then redis.call('HSET', task_key, 'class', class, 'class_req', class_req) end
+if class ~= '' then
+  redis.call('HSET', task_key, 'class', class, 'class_req', class_req)
+  t.class, t.class_req = class, class_req
+end
 if ARGV[2] == '1' then redis.call('SET', KEYS[KS + 2], id, 'EX', 86400) end
 redis.call('HINCRBY', K.stats, 'submitted', 1)
-local agent = hand_off(task_key, id, class, class_req, now)
+local agent = hand_off(task_key, id, class, class_req, now, t)
 if not agent then enqueue(id, priority, class, class_req, now, now) end
 return { 1, id, priority, tostring(now) }
 `
@@ -407,7 +415,8 @@ return 'OK'
 
 /**
  * KEYS: task hash
- * ARGV: task id, agent id, outcome (running|completed|completed+next|failed|retry), result or error
+ * ARGV: task id, agent id, outcome (running|completed|completed+next|failed|retry), result or error;
+ *   for completed+next also how long the agent will wait when there is nothing (ms) and this daemon's instance
  * Returns OK, DEAD/REQUEUED for a retry, for completed+next what next_for returns, or why nothing
  * changed: NOT_FOUND, ALREADY_COMPLETED/FAILED/DEAD, NOT_ASSIGNED (its lease ran out), WRONG_AGENT.
  */
@@ -432,7 +441,7 @@ if outcome == 'completed' or outcome == 'completed+next' then
   redis.call('HINCRBY', K.stats, 'completed', 1)
   redis.call('HINCRBY', agent_key, 'tasks_completed', 1)
   retain('completed', task_key, id, now)
-  if outcome == 'completed+next' then return next_for(agent, 0, '') end
+  if outcome == 'completed+next' then return next_for(agent, tonumber(ARGV[5] or '0') or 0, ARGV[6] or '', now) end
   return 'OK'
 end
 if outcome == 'failed' then

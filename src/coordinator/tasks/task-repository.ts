@@ -72,6 +72,12 @@ export type NextResult =
   | { task: Task }
   | { task: null, why: IdleReason, inFlight: number, can: string[], cannot: string[] }
 
+/** How long a pull agent will wait when it finds nothing, and the daemon instance holding its poll. */
+export interface Wait {
+  ms: number
+  instance: string
+}
+
 /** An agent's report that changed the task. */
 export type ReportOutcome = 'OK' | 'REQUEUED' | 'DEAD'
 /** A distributor's claim: taken, or why not. */
@@ -207,8 +213,8 @@ export class TaskRepository {
    * finds nothing is entered as waiting, so that the next task it can take is
    * handed to it at submission (TaskWakeups delivers it to this daemon).
    */
-  async next(agentId: string, wait?: { ms: number, instance: string }): Promise<NextResult> {
-    return nextResult(await this.run<string[]>('next', [], [agentId, String(Math.max(0, Math.round(wait?.ms ?? 0))), wait?.instance ?? '']))
+  async next(agentId: string, wait?: Wait): Promise<NextResult> {
+    return nextResult(await this.run<string[]>('next', [], [agentId, ...waitArgs(wait)]))
   }
 
   /** The agent's poll ended without a task: a submit no longer hands it one. */
@@ -221,9 +227,16 @@ export class TaskRepository {
     return this.run<'OK' | 'GONE'>('handBack', [this.keys.task(taskId)], [taskId, agentId])
   }
 
-  /** Completes a task and, in the same script, takes the agent's next one. */
-  async completeAndNext(taskId: string, agentId: string, result: string): Promise<NextResult> {
-    const res = await this.run<string | string[]>('finish', [this.keys.task(taskId)], [taskId, agentId, 'completed+next', result])
+  /**
+   * Completes a task and, in the same script, takes the agent's next one; with
+   * `wait`, an agent that finds nothing is entered as waiting, as by next().
+   */
+  async completeAndNext(taskId: string, agentId: string, result: string, wait?: Wait): Promise<NextResult> {
+    const res = await this.run<string | string[]>(
+      'finish',
+      [this.keys.task(taskId)],
+      [taskId, agentId, 'completed+next', result, ...waitArgs(wait)],
+    )
     if (!Array.isArray(res)) throw reportError(taskId, res)
     return nextResult(res)
   }
@@ -310,6 +323,11 @@ export class TaskRepository {
   async inFlight(): Promise<number> {
     return withRedis(() => this.redis.zcard(this.keys.leases))
   }
+}
+
+/** A claim's wait arguments: how long the agent will wait (ms, 0: it will not) and the daemon instance holding it. */
+function waitArgs(wait?: Wait): [string, string] {
+  return [String(Math.max(0, Math.round(wait?.ms ?? 0))), wait?.instance ?? '']
 }
 
 function reportError(taskId: string, res: string): TaskError {

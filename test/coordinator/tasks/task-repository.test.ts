@@ -131,6 +131,28 @@ t.test('complete and next in one script; reports that change nothing carry codes
   t.match(await r.counters(), { submitted: 2, completed: 1, distributed: 2 })
 })
 
+t.test('complete and next with a wait: an agent that finds nothing waits in the same script, and the next submit is handed to it', async (t) => {
+  const { r, keys } = repo()
+  await agent(keys, 'a')
+  const sub = client.duplicate()
+  const handed: string[] = []
+  sub.on('message', (_c: string, m: string) => handed.push(m))
+  await sub.subscribe(keys.handOffs('here'))
+  t.teardown(() => sub.disconnect())
+  const one = await submit(r)
+  const first = taken(await r.next('a'))
+  t.equal(first.task_id, one.task_id)
+  t.match(await r.completeAndNext(first.task_id, 'a', '"r"', { ms: 5000, instance: 'here' }), { task: null, why: 'empty' })
+  t.ok(Number(await client.zscore(keys.waitingAgents, 'a')) > Date.now(), 'entered as waiting')
+  const two = await submit(r, { task_data: { n: 2, text: 'q"|\\' } })
+  const stored = await r.get(two.task_id)
+  t.match(stored, { state: 'running', agent_id: 'a', attempts: 1 }, 'handed over at submission')
+  await waitFor('the hand-off', () => handed.length === 1)
+  const sent = JSON.parse(handed[0]!.split('|').slice(3).join('|')) as Record<string, string>
+  t.same(sent, await client.hgetall(keys.task(two.task_id)), 'the hand-off carries the task as stored')
+  t.match(await r.counters(), { submitted: 2, distributed: 2, assignments: 2 })
+})
+
 t.test('retention by count: the oldest finished tasks go, the newest stay readable', async (t) => {
   const { r, keys } = repo({ completed: { ageMs: 86_400_000, count: 3 } })
   await agent(keys, 'a', { capacity: '100' })

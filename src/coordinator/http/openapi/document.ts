@@ -84,7 +84,7 @@ function routes(l: OpenApiLimits): RouteDoc[] {
       ok: { 200: { description: 'queued again', schema: responses.requeued } }, errors: { 404: 'TASK_NOT_FOUND', 409: 'TASK_NOT_DEAD', 410: 'TASK_EXPIRED' },
     },
     {
-      method: 'post', path: '/tasks/{id}/complete', tag: 'tasks', summary: 'Report a result (the assigned agent); ?next=1 returns its next task', scopes: ['agent'],
+      method: 'post', path: '/tasks/{id}/complete', tag: 'tasks', summary: 'Report a result (the assigned agent); ?next=1 returns its next task, &wait_ms waits for one', scopes: ['agent'],
       params: { id }, query: completeQuery, body: completeSchema, ok: { 200: { description: 'completed', schema: responses.taskReported } },
       errors: { 404: 'TASK_NOT_FOUND', 409: 'TASK_ALREADY_FINISHED, TASK_NOT_ASSIGNED or TASK_WRONG_AGENT' }, example: { agent_id: 'hermes-agent', result: { answer: 42 } },
     },

@@ -1,4 +1,5 @@
 import type Router from '@koa/router'
+import type { Context } from 'koa'
 import { z } from 'zod'
 import { ApiError } from '../../errors.js'
 import { agentId as agentIdSchema } from '../../registry/agent.js'
@@ -35,10 +36,14 @@ const submitScope = requireScope('operate', 'agent')
 const agentScope = requireScope('agent')
 const adminScope = requireScope('admin')
 const taskId = z.uuid('expected a task id (UUID)')
-/** POST /tasks/:id/complete's query: next=1 hands the agent its next task in the answer. */
-export const completeQuery = z.strictObject({ next: z.enum(['0', '1']).default('0') })
+const waitMs = z.coerce.number().int().min(0).max(60_000, 'expected at most 60000 ms').default(0)
+/**
+ * POST /tasks/:id/complete's query: next=1 hands the agent its next task in the answer;
+ * with wait_ms the answer waits that long for one when there is none (a long poll, as GET .../tasks/next).
+ */
+export const completeQuery = z.strictObject({ next: z.enum(['0', '1']).default('0'), wait_ms: waitMs })
 /** GET /agents/:id/tasks/next's query: how long to wait for a task. */
-export const nextTaskQuery = z.strictObject({ wait_ms: z.coerce.number().int().min(0).max(60_000, 'expected at most 60000 ms').default(0) })
+export const nextTaskQuery = z.strictObject({ wait_ms: waitMs })
 /** GET /tasks/dead's query. */
 export const deadQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).default(100) })
 /** PUT /load-balancer/strategy's body. */
@@ -115,13 +120,15 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
   router.post('/tasks/:id/complete', agentScope, async (ctx) => {
     const id = validate(taskId, ctx.params.id, 'task_id')
     const body = validate(completeSchema, await readJson(ctx, deps.bodyLimitBytes))
-    const { next } = validate(completeQuery, { ...ctx.query }, 'query')
+    const { next, wait_ms: waitMs } = validate(completeQuery, { ...ctx.query }, 'query')
     const result = JSON.stringify(body.result ?? null)
     // With ?next=1 a pull agent gets its next task in the same answer (one round trip per task).
     if (next === '1') {
-      const following = await store.completeAndNext(id, body.agent_id, result)
+      const poll = longPoll(ctx, body.agent_id, waitMs)
+      const following = await store.completeAndNext(id, body.agent_id, result, poll.wait())
       distributor.wake()
-      ctx.body = { status: 'success', task_id: id, task_state: 'completed', next_task: following.task === null ? null : claimed(following.task) }
+      const task = following.task ?? await poll.waitFor(following)
+      ctx.body = { status: 'success', task_id: id, task_state: 'completed', next_task: task === null ? null : claimed(task) }
       return
     }
     await store.report(id, body.agent_id, 'completed', result)
@@ -141,40 +148,53 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
   router.get('/agents/:id/tasks/next', agentScope, async (ctx) => {
     const agent = validate(agentIdSchema, ctx.params.id, 'agent_id')
     const { wait_ms: waitMs } = validate(nextTaskQuery, { ...ctx.query }, 'query')
-    const deadline = Date.now() + waitMs
-    // The poll ends with the client: a closed connection stops the wait at once.
+    const poll = longPoll(ctx, agent, waitMs)
+    const next = await store.next(agent, poll.wait())
+    const task = next.task ?? await poll.waitFor(next)
+    if (task === null) {
+      ctx.status = 204
+      return
+    }
+    ctx.body = { status: 'success', task: claimed(task) }
+  })
+
+  /**
+   * An agent's wait for its next task until `ms` from now: woken by a hand-off
+   * at submission or a wake-up for a class it can take; it ends with the client.
+   */
+  function longPoll(ctx: Context, agent: string, ms: number) {
+    const deadline = Date.now() + ms
     const gone = new AbortController()
     ctx.res.once('close', () => gone.abort())
     const { wakeups } = deps
-    let woken: Wake | null = null
-    for (;;) {
-      const next: NextResult = await store.next(agent, { ms: deadline - Date.now(), instance: wakeups.instance })
-      if (next.task !== null) {
-        ctx.body = { status: 'success', task: claimed(next.task) }
-        return
-      }
-      // Woken for a task this agent cannot take after all (full, inactive): the next waiter may.
-      if (woken?.handedOff === undefined && woken?.requirementClass != null && next.why !== 'empty') {
-        wakeups.passOn(woken.requirementClass, new Set([...woken.tried, agent]))
-      }
-      const left = deadline - Date.now()
-      woken = left > 0 && !gone.signal.aborted ? await wakeups.wait(agent, next, left, gone.signal) : null
-      if (woken?.handedOff !== undefined) {
-        // Handed over at submission, already running for this agent; unless the client has gone meanwhile.
-        if (!gone.signal.aborted) {
-          ctx.body = { status: 'success', task: claimed(woken.handedOff) }
-          return
+    const wait = () => ({ ms: deadline - Date.now(), instance: wakeups.instance })
+    /** After a claim found nothing (`idle`): the task handed over or claimed, or null when the wait ends. */
+    const waitFor = async (idle: NextResult): Promise<Task | null> => {
+      let next = idle
+      let woken: Wake | null = null
+      for (;;) {
+        if (next.task !== null) return next.task
+        // Woken for a task this agent cannot take after all (full, inactive): the next waiter may.
+        if (woken?.handedOff === undefined && woken?.requirementClass != null && next.why !== 'empty') {
+          wakeups.passOn(woken.requirementClass, new Set([...woken.tried, agent]))
         }
-        deps.onUnclaimed(agent, woken.handedOff)
-      }
-      if (woken === null || gone.signal.aborted || Date.now() >= deadline) {
-        // The poll ends: no task is handed to it any more (not awaited: the answer need not wait for it).
-        store.stopWaiting(agent).catch(() => {})
-        ctx.status = 204
-        return
+        const left = deadline - Date.now()
+        woken = left > 0 && !gone.signal.aborted ? await wakeups.wait(agent, next, left, gone.signal) : null
+        if (woken?.handedOff !== undefined) {
+          // Handed over at submission, already running for this agent; unless the client has gone meanwhile.
+          if (!gone.signal.aborted) return woken.handedOff
+          deps.onUnclaimed(agent, woken.handedOff)
+        }
+        if (woken === null || gone.signal.aborted || Date.now() >= deadline) {
+          // The poll ends: no task is handed to it any more (not awaited: the answer need not wait for it).
+          if (ms > 0) store.stopWaiting(agent).catch(() => {})
+          return null
+        }
+        next = await store.next(agent, wait())
       }
     }
-  })
+    return { wait, waitFor }
+  }
 
   router.get('/load-balancer/strategy', readScope, async (ctx) => {
     ctx.body = { status: 'success', strategy: await deps.balancer.strategy(), available: STRATEGIES }

@@ -21,6 +21,7 @@ import { registerAgent } from '../test/fixtures/agents.js'
 import { api, startDaemon, type TestDaemon } from '../test/fixtures/daemon.js'
 import { waitFor } from '../test/fixtures/poll.js'
 import { startRedis } from '../test/fixtures/redis-server.js'
+import { HttpLoad } from './http-load.js'
 import { fmt, median, printTable } from './stats.js'
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 5000)
@@ -119,9 +120,10 @@ async function bullmq(concurrency: number, bulk: boolean): Promise<number> {
 async function viaHttp(d: TestDaemon, agents: number): Promise<{ submits: number, endToEnd: number }> {
   const tag = round++
   for (let i = 0; i < agents; i++) await registerAgent(d.url, `h${tag}-${i}`, { metadata: { capacity: 16 } })
+  const http = new HttpLoad(d.url)
   let started = performance.now()
   await Promise.all(Array.from({ length: 16 }, async (_, w) => {
-    for (let i = w; i < TASKS; i += 16) await api(d.url, 'POST', '/tasks/submit', { task_data: PAYLOAD })
+    for (let i = w; i < TASKS; i += 16) await http.call('POST', '/tasks/submit', { task_data: PAYLOAD })
   }))
   const submits = TASKS / ((performance.now() - started) / 1000)
   let done = 0
@@ -131,21 +133,22 @@ async function viaHttp(d: TestDaemon, agents: number): Promise<{ submits: number
     let task: { task_id: string } | null = null
     while (done < TASKS * 2) {
       if (task === null) {
-        const res = await fetch(`${d.url}/agents/${id}/tasks/next?wait_ms=200`)
+        const res = await http.call('GET', `/agents/${id}/tasks/next?wait_ms=200`)
         if (res.status === 204) continue
-        task = (await res.json() as { task: { task_id: string } }).task
+        task = res.body!.task as { task_id: string }
       }
       // One request per task: the completion waits (up to 200 ms) for the next task when there is none.
-      const res = await api(d.url, 'POST', `/tasks/${task.task_id}/complete?next=1&wait_ms=200`, { agent_id: id, result: 'ok' })
-      task = res.body.next_task as { task_id: string } | null
+      const res = await http.call('POST', `/tasks/${task.task_id}/complete?next=1&wait_ms=200`, { agent_id: id, result: 'ok' })
+      task = res.body!.next_task as { task_id: string } | null
       done++
     }
   })
   await Promise.all(Array.from({ length: 8 }, async (_, w) => {
-    for (let i = w; i < TASKS; i += 8) await api(d.url, 'POST', '/tasks/submit', { task_data: PAYLOAD })
+    for (let i = w; i < TASKS; i += 8) await http.call('POST', '/tasks/submit', { task_data: PAYLOAD })
   }))
   await Promise.all(loops)
   const endToEnd = (TASKS * 2) / ((performance.now() - started) / 1000)
+  await http.close()
   for (let i = 0; i < agents; i++) await api(d.url, 'DELETE', `/agents/h${tag}-${i}`)
   return { submits, endToEnd }
 }
@@ -153,20 +156,22 @@ async function viaHttp(d: TestDaemon, agents: number): Promise<{ submits: number
 /** Submit on a, one agent long-polling on b: ms from sending the submit to b answering the poll with that task. */
 async function crossDaemon(a: TestDaemon, b: TestDaemon, n: number): Promise<number[]> {
   await registerAgent(b.url, 'cross', { metadata: { capacity: 1 } })
+  const [httpA, httpB] = [new HttpLoad(a.url, 4), new HttpLoad(b.url, 4)]
   const out: number[] = []
   for (let i = 0; i < n; i++) {
-    const poll = fetch(`${b.url}/agents/cross/tasks/next?wait_ms=5000`)
+    const poll = httpB.call('GET', '/agents/cross/tasks/next?wait_ms=5000')
     // Let the poll reach its wait.
     await new Promise((r) => setTimeout(r, 5))
     const t0 = performance.now()
-    const res = await api(a.url, 'POST', '/tasks/submit', { task_data: { i } })
+    const res = await httpA.call('POST', '/tasks/submit', { task_data: { i } })
     const got = await poll
     const t1 = performance.now()
-    const body = await got.json() as { task?: { task_id: string } }
-    if (body.task === undefined || body.task.task_id !== res.body.task_id) throw new Error('the cross-daemon poll got another task')
+    const task = got.body?.task as { task_id: string } | undefined
+    if (task === undefined || task.task_id !== res.body?.task_id) throw new Error('the cross-daemon poll got another task')
     out.push(t1 - t0)
-    await api(b.url, 'POST', `/tasks/${body.task.task_id}/complete`, { agent_id: 'cross', result: null })
+    await httpB.call('POST', `/tasks/${task.task_id}/complete`, { agent_id: 'cross', result: null })
   }
+  await Promise.all([httpA.close(), httpB.close()])
   return out
 }
 

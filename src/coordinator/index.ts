@@ -9,6 +9,7 @@ export { AGENT_STATUSES, type Agent, type AgentStatus } from './registry/agent.j
 export { AgentRegistry, type RedisClient, type SweepResult } from './registry/agent-registry.js'
 export { AgentSweeper, type AgentSweeperInit } from './registry/agent-sweeper.js'
 export { checkRedis, type RedisHealth } from './registry/redis-health.js'
+export { RedisHealthMonitor, type RedisHealthMonitorInit } from './registry/redis-health-monitor.js'
 export { RedisMessageStore, type RedisMessageStoreInit } from './messages/redis-message-store.js'
 export { type MessageRouteDeps } from './http/routes/messages.js'
 export { type NodeRouteDeps } from './http/routes/nodes.js'

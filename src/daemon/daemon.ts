@@ -3,10 +3,10 @@ import { join } from 'node:path'
 import {
   AgentRegistry,
   AgentSweeper,
-  checkRedis,
   createCoordinatorApp,
   createHttpMetrics,
   type RedisClient,
+  RedisHealthMonitor,
   redisKeys,
   LoadBalancerState,
   migrateAgentTaskLists,
@@ -88,6 +88,9 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
   }
   const { client, location } = createRedisClient(redisUrl, config.redis.prefix)
   components.push(redisComponent(client, location, logs))
+  // /health answers from this, refreshed in the background and marked down the moment the connection drops.
+  const redisHealth = new RedisHealthMonitor({ redis: client })
+  components.push({ name: 'redis health', start: () => redisHealth.start(), stop: () => redisHealth.stop() })
 
   const keys = redisKeys(config.redis.prefix)
   const registry = new AgentRegistry(client, keys)
@@ -166,7 +169,7 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
 
   const app = createCoordinatorApp({
     registry,
-    checkRedis: () => checkRedis(client),
+    redisHealth: () => redisHealth.current,
     auth: { tokens: config.auth.tokens, anonymous },
     metrics,
     nodes: mesh.nodes,

@@ -1,7 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
 import { createPskText, nodePeerId } from '../p2p/index.js'
@@ -17,12 +16,6 @@ export interface InitOptions {
   user: string
 }
 
-export const INIT_DEFAULTS = {
-  dir: '/etc/aitbc',
-  dataDir: '/var/lib/aitbc/node',
-  name: hostname().split('.')[0]?.toLowerCase() || 'node',
-  user: 'aitbc',
-}
 
 /** uid and gid of a system user, or null when there is no such user. */
 function userIds(user: string): { uid: number, gid: number } | null {

@@ -6,14 +6,14 @@ import { CliError } from './cli/api-client.js'
 import { meshCommands } from './cli/mesh.js'
 import { opsCommands } from './cli/ops.js'
 import { taskCommands } from './cli/tasks.js'
-import { type ConfigFlags, loadConfig, redactConfig } from './config/load.js'
-import { startSimulatedChain } from './dev/simulated-chain.js'
-import { simulateService } from './dev/simulated-service.js'
-import { INIT_DEFAULTS, type InitOptions, initNode } from './init.js'
-import { type LocalClusterOptions, runLocalCluster } from './local-cluster.js'
-import { createPskText } from '../p2p/index.js'
-import { runDaemon } from './run-daemon.js'
+import type { ConfigFlags } from './config/load.js'
+import { INIT_DEFAULTS } from './init-defaults.js'
+import type { InitOptions } from './init.js'
+import type { LocalClusterOptions } from './local-cluster.js'
 import { VERSION } from './version.js'
+
+// What only some commands need (the daemon, libp2p, the config schema) is loaded
+// by those commands, so that the client commands start quickly.
 
 const collect = (v: string, prev: string[] = []) => [...prev, v]
 
@@ -50,12 +50,13 @@ const program = new Command('aitbc-node')
 
 configOptions(
   program.command('daemon').description('run the node daemon (mesh, coordinator API, operations)'),
-).action(async (flags: ConfigFlags) => runDaemon(flags))
+).action(async (flags: ConfigFlags) => (await import('./run-daemon.js')).runDaemon(flags))
 
 const config = program.command('config').description('configuration tools')
 configOptions(
   config.command('check').description('validate the configuration and print it with secrets redacted'),
-).action((flags: ConfigFlags) => {
+).action(async (flags: ConfigFlags) => {
+  const { loadConfig, redactConfig } = await import('./config/load.js')
   try {
     const loaded = loadConfig({ flags, env: process.env })
     for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`)
@@ -78,8 +79,8 @@ keygen
 keygen
   .command('psk')
   .description('print a new private network key (swarm.key); copy the same file to every node, mode 0600')
-  .action(() => {
-    process.stdout.write(createPskText())
+  .action(async () => {
+    process.stdout.write((await import('../p2p/psk.js')).createPskText())
   })
 
 program
@@ -91,6 +92,7 @@ program
   .option('--address <host>', 'the address other nodes reach this one on', INIT_DEFAULTS.name)
   .option('--user <user>', 'the user the daemon runs as; files are given to it when it exists', INIT_DEFAULTS.user)
   .action(async (o: InitOptions) => {
+    const { initNode } = await import('./init.js')
     for (const line of await initNode(o)) process.stdout.write(`${line}\n`)
   })
 
@@ -102,6 +104,7 @@ program
   .option('--block-ms <ms>', 'one block every this many ms', '2000')
   .option('--lag <n>', 'start n blocks behind, stuck until POST /sim/restart', '0')
   .action(async (o: { port: string, epoch: string, blockMs: string, lag: string }) => {
+    const { startSimulatedChain } = await import('./dev/simulated-chain.js')
     const chain = await startSimulatedChain({
       port: Number(o.port), epochMs: Number(o.epoch), blockMs: Number(o.blockMs), lag: Number(o.lag),
     })
@@ -115,7 +118,7 @@ program
   .argument('<verb>')
   .argument('<service>')
   .action(async (verb: string, service: string, o: { chainUrl: string }) => {
-    process.exitCode = await simulateService(o.chainUrl, verb, service)
+    process.exitCode = await (await import('./dev/simulated-service.js')).simulateService(o.chainUrl, verb, service)
   })
 
 program
@@ -126,7 +129,7 @@ program
   .option('--base-port <port>', 'first API port (default 9001)', '9001')
   .option('--p2p-base-port <port>', 'first p2p port (default: the base port - 1931, so 9001 -> 7070)')
   .option('--set <key=value>', 'a config key for every daemon, repeatable, e.g. --set ops.gitDir=/opt/aitbc', collect)
-  .action(async (o: LocalClusterOptions) => runLocalCluster(o))
+  .action(async (o: LocalClusterOptions) => (await import('./local-cluster.js')).runLocalCluster(o))
 
 const apiTarget = (cmd: Command) => {
   const o = cmd.optsWithGlobals() as { url: string | string[], token?: string, json: boolean }

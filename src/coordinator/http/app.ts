@@ -24,8 +24,8 @@ export interface HealthCheck {
 /** Everything the coordinator API is built from. */
 export interface CoordinatorAppInit {
   registry: AgentRegistry
-  /** Checks this daemon's dependencies for /health. */
-  checkRedis(): Promise<RedisHealth>
+  /** The shared Redis's health for /health, as last known (RedisHealthMonitor keeps it fresh). */
+  redisHealth(): RedisHealth
   auth: AuthSettings
   metrics: HttpMetrics
   log: Logger
@@ -117,7 +117,7 @@ export function createCoordinatorApp(init: CoordinatorAppInit): CoordinatorApp {
 
 function healthHandler(init: CoordinatorAppInit) {
   return async (ctx: Context): Promise<void> => {
-    const redis = await init.checkRedis()
+    const redis = init.redisHealth()
     const extra = init.extraChecks?.() ?? {}
     const healthy = redis.ok
     const degraded = Object.values(extra).some((c) => !c.ok)

@@ -1,5 +1,4 @@
 import type { Command } from 'commander'
-import { AgentWorker, execProcessor } from '../../agent/index.js'
 import { type ApiTarget, CliError } from './api-client.js'
 
 const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean)
@@ -62,6 +61,7 @@ export function agentRunCommand(agent: Command, target: (cmd: Command) => ApiTar
     .action(async (command: string[], o: RunFlags, cmd: Command) => {
       const t = target(cmd)
       if (command.length === 0) throw new CliError('say what runs each task: agent run ... --exec COMMAND [ARGS...]', 2)
+      const { AgentWorker, execProcessor } = await import('../../agent/index.js')
       const worker = new AgentWorker({
         urls: o.coordinatorUrl ?? t.urls,
         token: t.token,

@@ -12,6 +12,16 @@ export interface RedisKeys {
   readonly allAgents: string
   /** ZSET agent id -> last contact (ms, Redis clock), for stale sweeps. */
   readonly agentHeartbeats: string
+  /** SETs of agent ids by agent_type, by capability and by service: discover's index. */
+  agentsByType(agentType: string): string
+  agentsByCapability(capability: string): string
+  agentsByService(service: string): string
+  /** What those three put before the name; the registry's scripts build the keys from them. */
+  readonly agentIndexPrefixes: { type: string, capability: string, service: string }
+  /** ZSET agent id -> health score, discover's order. */
+  readonly agentHealth: string
+  /** STRING set once the index holds every agent (a registry older than the index is indexed at start). */
+  readonly agentIndexBuilt: string
   /** STRING holding this registry's cluster id (see registry fingerprint). */
   readonly clusterId: string
   /** HASH of one message a node sent: meta (JSON), open (count of queued targets), r:{target} (receipt JSON). */
@@ -93,12 +103,23 @@ export function redisKeys(prefix = ''): RedisKeys {
   const queuePrefix = `${prefix}tasks:queue:`
   const classSeparator = ':'
   const agentTasksPrefix = `${prefix}agent-tasks:`
+  const agentIndexPrefixes = {
+    type: `${prefix}agents:by-type:`,
+    capability: `${prefix}agents:by-capability:`,
+    service: `${prefix}agents:by-service:`,
+  }
   return {
     agent: (agentId) => agentPrefix + agentId,
     agentPrefix,
     activeAgents: `${prefix}agents:active`,
     allAgents: `${prefix}agents:all`,
     agentHeartbeats: `${prefix}agents:heartbeats`,
+    agentsByType: (agentType) => agentIndexPrefixes.type + agentType,
+    agentsByCapability: (capability) => agentIndexPrefixes.capability + capability,
+    agentsByService: (service) => agentIndexPrefixes.service + service,
+    agentIndexPrefixes,
+    agentHealth: `${prefix}agents:health`,
+    agentIndexBuilt: `${prefix}agents:index-built`,
     clusterId: `${prefix}cluster:id`,
     message: (messageId) => `${prefix}msg:${messageId}`,
     outbox: (node) => `${prefix}node:${node}:outbox`,

@@ -103,6 +103,12 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
         return 0
       })
       if (moved > 0) log.info({ lists: moved }, 'moved agent pull lists from agent:{id}:tasks to agent-tasks:{id}')
+      // A registry older than discover's index gets it once (agents registered since are indexed as they register).
+      const indexed = await registry.buildIndex().catch((err: unknown) => {
+        log.warn({ err: (err as Error).message }, 'agents not indexed for discover now; the next start tries again')
+        return -1
+      })
+      if (indexed > 0) log.info({ agents: indexed }, 'indexed the registered agents for discover')
     },
     async stop() {},
   })

@@ -34,6 +34,11 @@ export class StatusGossip {
   private readonly encoder = new TextEncoder()
   private readonly decoder = new TextDecoder()
   private readonly validate = (source: PeerId, msg: Message): Promise<TopicValidatorResult> => this.receive(source, msg)
+  /** This node's addresses, read again only when libp2p says they changed (reading them walks every listener). */
+  private addresses: string[] | null = null
+  private readonly addressesChanged = (): void => {
+    this.addresses = null
+  }
 
   constructor(private readonly init: StatusGossipInit) {}
 
@@ -50,10 +55,18 @@ export class StatusGossip {
       uptime_s: Math.round(process.uptime()),
       p2p_connections: new Set(node.getConnections().map((c) => c.remotePeer.toString())).size,
       version: this.init.version,
-      addresses: node.getMultiaddrs().slice(0, 20).map((a) => a.toString()),
+      addresses: this.listenAddresses(),
       health: local.problems.length === 0 ? 'ok' : 'degraded',
       ...local,
     }
+  }
+
+  private listenAddresses(): string[] {
+    // Not kept while empty: before the node listens there is nothing to keep.
+    if (this.addresses === null || this.addresses.length === 0) {
+      this.addresses = this.init.node.getMultiaddrs().slice(0, 20).map((a) => a.toString())
+    }
+    return this.addresses
   }
 
   start(): void {
@@ -61,6 +74,7 @@ export class StatusGossip {
     // Validation decides before anything is relayed: a refused status goes no further than this node.
     pubsub.topicValidators.set(STATUS_TOPIC, this.validate)
     pubsub.subscribe(STATUS_TOPIC)
+    this.init.node.addEventListener('self:peer:update', this.addressesChanged)
     const { intervalMs } = this.init
     this.publishTimer = setInterval(() => this.publish(), intervalMs)
     this.tickTimer = setInterval(() => this.init.view.tick(), Math.max(50, Math.min(250, intervalMs / 4)))
@@ -72,6 +86,8 @@ export class StatusGossip {
     if (this.tickTimer !== null) clearInterval(this.tickTimer)
     this.publishTimer = null
     this.tickTimer = null
+    this.init.node.removeEventListener('self:peer:update', this.addressesChanged)
+    this.addresses = null
     const pubsub = this.init.node.services.pubsub
     pubsub.topicValidators.delete(STATUS_TOPIC)
     pubsub.unsubscribe(STATUS_TOPIC)

@@ -74,7 +74,11 @@ done
 t.test('the guide\'s advice CONFIG SET maxmemory-policy allkeys-lru is warned about: it would evict registry keys', async (t) => {
   cli('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru')
   t.teardown(() => cli('CONFIG', 'SET', 'maxmemory-policy', 'noeviction'))
-  const health = (await api(d.url, 'GET', '/health')).body as { status: string, warnings: string[] }
+  // /health answers from a health read in the background: the warning shows within its refresh (2 s).
+  const health = await waitFor('/health to name the policy', async () => {
+    const body = (await api(d.url, 'GET', '/health')).body as { status: string, warnings: string[] }
+    return body.warnings.some((w) => /allkeys-lru/.test(w)) ? body : undefined
+  }, { timeoutMs: 5000 })
   t.match(health.warnings, [/allkeys-lru/], '/health names the policy')
   t.equal((await api(d.url, 'GET', '/health')).status, 200, 'still serving')
 })

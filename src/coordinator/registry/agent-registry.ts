@@ -15,7 +15,7 @@ import {
   type SETTABLE_STATUSES,
   slotFromHash,
 } from './agent.js'
-import { registerAgent, sweepAgents, touchAgent } from './scripts.js'
+import { buildAgentIndex, registerAgent, removeAgent, sweepAgents, touchAgent } from './scripts.js'
 
 /** The Redis client the registry runs on: a single server, Sentinel-managed, or a Cluster. */
 export type RedisClient = Redis | Cluster
@@ -24,6 +24,8 @@ type Scripted = RedisClient & {
   aitbcRegisterAgent(...args: string[]): Promise<string>
   aitbcTouchAgent(...args: string[]): Promise<string | null>
   aitbcSweepAgents(...args: string[]): Promise<[string[], string[]]>
+  aitbcRemoveAgent(...args: string[]): Promise<number>
+  aitbcBuildAgentIndex(...args: string[]): Promise<number>
 }
 
 /** Result of one sweep: which agents this daemon marked stale or removed. */
@@ -52,9 +54,11 @@ export class AgentRegistry {
 
   constructor(redis: RedisClient, keys: RedisKeys) {
     for (const [name, lua, numberOfKeys] of [
-      ['aitbcRegisterAgent', registerAgent, 5],
-      ['aitbcTouchAgent', touchAgent, 4],
-      ['aitbcSweepAgents', sweepAgents, 4],
+      ['aitbcRegisterAgent', registerAgent, 6],
+      ['aitbcTouchAgent', touchAgent, 5],
+      ['aitbcSweepAgents', sweepAgents, 5],
+      ['aitbcRemoveAgent', removeAgent, 6],
+      ['aitbcBuildAgentIndex', buildAgentIndex, 3],
     ] as const) {
       if (!(name in redis)) redis.defineCommand(name, { lua, numberOfKeys })
     }
@@ -64,6 +68,12 @@ export class AgentRegistry {
 
   private indexKeys(agentId: string): string[] {
     return [this.keys.agent(agentId), this.keys.activeAgents, this.keys.allAgents, this.keys.agentHeartbeats]
+  }
+
+  /** The discover index's key prefixes, for the scripts. */
+  private indexPrefixes(): string[] {
+    const p = this.keys.agentIndexPrefixes
+    return [p.type, p.capability, p.service]
   }
 
   /** Registers an agent, or updates it when already registered (the first registration time is kept). */
@@ -87,12 +97,14 @@ export class AgentRegistry {
       this.redis.aitbcRegisterAgent(
         ...this.indexKeys(input.agent_id),
         this.keys.pushAgents,
+        this.keys.agentHealth,
         input.agent_id,
         now,
         status,
         String(loadOf(input.load_metrics)),
         pushUrlOf(input.endpoints) === null ? '0' : '1',
         this.keys.taskEvents,
+        ...this.indexPrefixes(),
         ...fields,
       ),
     )
@@ -107,21 +119,27 @@ export class AgentRegistry {
     return agent
   }
 
-  /** Removes an agent and its index entries; throws AgentNotFoundError when there was none. */
+  /** Removes an agent and its index entries in one script; throws AgentNotFoundError when there was none. */
   async remove(agentId: string): Promise<void> {
-    // One MULTI, so no daemon ever sees the hash gone but the id still indexed.
-    const replies = await withRedis(() =>
-      this.redis
-        .multi()
-        .del(this.keys.agent(agentId))
-        .srem(this.keys.activeAgents, agentId)
-        .srem(this.keys.allAgents, agentId)
-        .zrem(this.keys.agentHeartbeats, agentId)
-        .srem(this.keys.pushAgents, agentId)
-        .publish(this.keys.taskEvents, 'g')
-        .exec(),
+    const existed = await withRedis(() =>
+      this.redis.aitbcRemoveAgent(
+        ...this.indexKeys(agentId),
+        this.keys.pushAgents,
+        this.keys.agentHealth,
+        agentId,
+        this.keys.taskEvents,
+        ...this.indexPrefixes(),
+      ),
     )
-    if (replies?.[0]?.[1] === 0) throw new AgentNotFoundError(agentId)
+    if (existed === 0) throw new AgentNotFoundError(agentId)
+  }
+
+  /** Indexes the agents of a registry made before discover's index (once; -1 when it was built already). */
+  async buildIndex(): Promise<number> {
+    return withRedis(() =>
+      this.redis.aitbcBuildAgentIndex(this.keys.allAgents, this.keys.agentHealth, this.keys.agentIndexBuilt,
+        this.keys.agentPrefix, ...this.indexPrefixes()),
+    )
   }
 
   /** Records contact from an agent; a stale agent that beats is active again. */
@@ -146,6 +164,7 @@ export class AgentRegistry {
     const result = await withRedis(() =>
       this.redis.aitbcTouchAgent(
         ...this.indexKeys(agentId),
+        this.keys.agentHealth,
         agentId,
         new Date().toISOString(),
         status,
@@ -159,13 +178,33 @@ export class AgentRegistry {
   }
 
   /** Agents matching every given filter, healthiest first. */
+  /**
+   * Agents matching the query, healthiest first. The candidates come from the
+   * index (the intersection of the status, type, capability and service
+   * sets), are ordered by the health index, and only as many hashes are read
+   * as the answer needs; each is checked against the whole query again.
+   */
   async discover(query: DiscoverQuery): Promise<Agent[]> {
-    const setKey = query.status === 'active' ? this.keys.activeAgents : this.keys.allAgents
-    const ids = await withRedis(() => this.redis.smembers(setKey))
-    const agents = await this.getMany(ids)
-    const matches = agents.filter((a) => matchesQuery(a, query))
-    matches.sort((a, b) => b.health_score - a.health_score || a.agent_id.localeCompare(b.agent_id))
-    return matches.slice(0, query.limit)
+    const sets = [query.status === 'active' ? this.keys.activeAgents : this.keys.allAgents]
+    if (query.agent_type !== undefined) sets.push(this.keys.agentsByType(query.agent_type))
+    for (const c of query.capabilities ?? []) sets.push(this.keys.agentsByCapability(c))
+    for (const s of query.services ?? []) sets.push(this.keys.agentsByService(s))
+    const ids = await withRedis(() => sets.length === 1 ? this.redis.smembers(sets[0]!) : this.redis.sinter(...sets))
+    if (ids.length === 0) return []
+    const scores = await withRedis(() => this.redis.zmscore(this.keys.agentHealth, ...ids))
+    const min = query.min_health_score ?? -Infinity
+    const ranked = ids
+      .map((id, i) => ({ id, score: scores[i] === null ? 0 : Number(scores[i]) }))
+      .filter((c) => c.score >= min)
+      .sort((a, b) => b.score - a.score || a.id.localeCompare(b.id))
+    const out: Agent[] = []
+    const batch = Math.max(query.limit, 50)
+    for (let i = 0; i < ranked.length && out.length < query.limit; i += batch) {
+      for (const a of await this.getMany(ranked.slice(i, i + batch).map((c) => c.id))) {
+        if (out.length < query.limit && matchesQuery(a, query)) out.push(a)
+      }
+    }
+    return out
   }
 
   private async getMany(ids: string[]): Promise<Agent[]> {
@@ -217,11 +256,13 @@ export class AgentRegistry {
         this.keys.allAgents,
         this.keys.agentHeartbeats,
         this.keys.pushAgents,
+        this.keys.agentHealth,
         String(staleAfterMs),
         String(removeAfterMs),
         this.keys.agentPrefix,
         new Date().toISOString(),
         this.keys.taskEvents,
+        ...this.indexPrefixes(),
       ),
     )
     return { marked, removed }

@@ -22,21 +22,47 @@ local function index(key_active, key_all, key_hb, id, status, now)
   redis.call('SADD', key_all, id)
   redis.call('ZADD', key_hb, now, id)
 end
+-- Discover's index: the sets an agent hash belongs to, by type, capability and
+-- service (ip: the three key prefixes, redis-keys.ts agentIndexPrefixes).
+local function profile_sets(key, ip)
+  local f = redis.call('HMGET', key, 'agent_type', 'capabilities', 'services')
+  local out = {}
+  if f[1] and f[1] ~= '' then table.insert(out, ip[1] .. f[1]) end
+  for i, prefix in ipairs({ ip[2], ip[3] }) do
+    local ok, list = pcall(cjson.decode, f[i + 1] or '[]')
+    if ok and type(list) == 'table' then
+      for _, v in ipairs(list) do table.insert(out, prefix .. tostring(v)) end
+    end
+  end
+  return out
+end
+local function unindex_profile(key, id, ip)
+  for _, k in ipairs(profile_sets(key, ip)) do redis.call('SREM', k, id) end
+end
+local function index_profile(key, id, ip)
+  for _, k in ipairs(profile_sets(key, ip)) do redis.call('SADD', k, id) end
+end
 `
 
 /**
- * KEYS: 1 agent hash, 2 active set, 3 all set, 4 heartbeat zset, 5 push-agent set
+ * KEYS: 1 agent hash, 2 active set, 3 all set, 4 heartbeat zset, 5 push-agent set, 6 health zset
  * ARGV: 1 agent id, 2 now (ISO), 3 status, 4 load, 5 "1" when tasks are pushed to it, 6 task event channel,
- *       7.. field/value pairs
+ *       7-9 index prefixes (type, capability, service), 10.. field/value pairs
  * Returns the first registration time (kept across re-registrations). Tells
  * every daemon's distributor that the agents changed (g on the channel).
  */
 export const registerAgent = `${healthScore}
 local now = now_ms()
+local ip = { ARGV[7], ARGV[8], ARGV[9] }
+-- A re-registration may change type, capabilities or services: out of the old sets first.
+unindex_profile(KEYS[1], ARGV[1], ip)
 redis.call('HSETNX', KEYS[1], 'registered_at', ARGV[2])
-redis.call('HSET', KEYS[1], 'status', ARGV[3], 'load', ARGV[4], 'health_score', health_score(ARGV[3], ARGV[4]),
-  'updated_at', ARGV[2], 'last_heartbeat', ARGV[2], unpack(ARGV, 7))
+local score = health_score(ARGV[3], ARGV[4])
+redis.call('HSET', KEYS[1], 'status', ARGV[3], 'load', ARGV[4], 'health_score', score,
+  'updated_at', ARGV[2], 'last_heartbeat', ARGV[2], unpack(ARGV, 10))
 index(KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[3], now)
+index_profile(KEYS[1], ARGV[1], ip)
+redis.call('ZADD', KEYS[6], score, ARGV[1])
 if ARGV[5] == '1' then redis.call('SADD', KEYS[5], ARGV[1]) else redis.call('SREM', KEYS[5], ARGV[1]) end
 redis.call('PUBLISH', ARGV[6], 'g')
 return redis.call('HGET', KEYS[1], 'registered_at')
@@ -44,7 +70,7 @@ return redis.call('HGET', KEYS[1], 'registered_at')
 
 /**
  * Heartbeat or status update.
- * KEYS: 1 agent hash, 2 active set, 3 all set, 4 heartbeat zset
+ * KEYS: 1 agent hash, 2 active set, 3 all set, 4 heartbeat zset, 5 health zset
  * ARGV: 1 agent id, 2 now (ISO), 3 status ('' keeps it; a stale agent that
  *       beats is active again), 4 load ('' keeps it), 5 load_metrics JSON ('' keeps it),
  *       6 task event channel (g is published when the status changes)
@@ -62,10 +88,12 @@ end
 if status ~= before then redis.call('PUBLISH', ARGV[6], 'g') end
 local load = ARGV[4]
 if load == '' then load = redis.call('HGET', KEYS[1], 'load') or '0' end
-redis.call('HSET', KEYS[1], 'status', status, 'load', load, 'health_score', health_score(status, load),
+local score = health_score(status, load)
+redis.call('HSET', KEYS[1], 'status', status, 'load', load, 'health_score', score,
   'updated_at', ARGV[2], 'last_heartbeat', ARGV[2])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'load_metrics', ARGV[5]) end
 index(KEYS[2], KEYS[3], KEYS[4], ARGV[1], status, now)
+redis.call('ZADD', KEYS[5], score, ARGV[1])
 return status
 `
 
@@ -73,18 +101,22 @@ return status
  * Marks agents unheard for staleAfterMs as stale and removes those unheard
  * for removeAfterMs. Whichever daemon runs it first does the work; the others
  * find nothing left to do, so each transition happens exactly once.
- * KEYS: 1 active set, 2 all set, 3 heartbeat zset, 4 push-agent set
- * ARGV: 1 staleAfterMs, 2 removeAfterMs, 3 agent key prefix, 4 now (ISO), 5 task event channel
+ * KEYS: 1 active set, 2 all set, 3 heartbeat zset, 4 push-agent set, 5 health zset
+ * ARGV: 1 staleAfterMs, 2 removeAfterMs, 3 agent key prefix, 4 now (ISO), 5 task event channel,
+ *       6-8 index prefixes (type, capability, service)
  * Returns { ids marked stale, ids removed }; publishes g when there are any.
  */
 export const sweepAgents = `${healthScore}
 local now = now_ms()
 local ids = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[1]))
 local marked, removed = {}, {}
+local ip = { ARGV[6], ARGV[7], ARGV[8] }
 for _, id in ipairs(ids) do
   local key = ARGV[3] .. id
   local last = tonumber(redis.call('ZSCORE', KEYS[3], id))
   if last <= now - tonumber(ARGV[2]) or redis.call('EXISTS', key) == 0 then
+    unindex_profile(key, id, ip)
+    redis.call('ZREM', KEYS[5], id)
     redis.call('DEL', key)
     redis.call('SREM', KEYS[1], id)
     redis.call('SREM', KEYS[2], id)
@@ -92,11 +124,57 @@ for _, id in ipairs(ids) do
     redis.call('SREM', KEYS[4], id)
     table.insert(removed, id)
   elseif redis.call('HGET', key, 'status') ~= 'stale' then
-    redis.call('HSET', key, 'status', 'stale', 'health_score', health_score('stale', 0), 'updated_at', ARGV[4])
+    local score = health_score('stale', 0)
+    redis.call('HSET', key, 'status', 'stale', 'health_score', score, 'updated_at', ARGV[4])
+    redis.call('ZADD', KEYS[5], score, id)
     redis.call('SREM', KEYS[1], id)
     table.insert(marked, id)
   end
 end
 if #marked + #removed > 0 then redis.call('PUBLISH', ARGV[5], 'g') end
 return { marked, removed }
+`
+
+/**
+ * Removes an agent and every index entry of it, in one step (no daemon ever
+ * sees the hash gone but the id still indexed).
+ * KEYS: 1 agent hash, 2 active set, 3 all set, 4 heartbeat zset, 5 push-agent set, 6 health zset
+ * ARGV: 1 agent id, 2 task event channel, 3-5 index prefixes (type, capability, service)
+ * Returns 1, or 0 when there was no such agent.
+ */
+export const removeAgent = `${healthScore}
+local id = ARGV[1]
+unindex_profile(KEYS[1], id, { ARGV[3], ARGV[4], ARGV[5] })
+local existed = redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], id)
+redis.call('SREM', KEYS[3], id)
+redis.call('ZREM', KEYS[4], id)
+redis.call('SREM', KEYS[5], id)
+redis.call('ZREM', KEYS[6], id)
+redis.call('PUBLISH', ARGV[2], 'g')
+return existed
+`
+
+/**
+ * Indexes every registered agent for discover, once: a registry made before
+ * the index existed gets it at the first start of a daemon that has it.
+ * KEYS: 1 all set, 2 health zset, 3 index-built flag
+ * ARGV: 1 agent key prefix, 2-4 index prefixes (type, capability, service)
+ * Returns how many agents it indexed, or -1 when the index was built already.
+ */
+export const buildAgentIndex = `${healthScore}
+if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+local ip = { ARGV[2], ARGV[3], ARGV[4] }
+local n = 0
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local key = ARGV[1] .. id
+  local score = redis.call('HGET', key, 'health_score')
+  if score then
+    index_profile(key, id, ip)
+    redis.call('ZADD', KEYS[2], tonumber(score) or 0, id)
+    n = n + 1
+  end
+end
+redis.call('SET', KEYS[3], '1')
+return n
 `

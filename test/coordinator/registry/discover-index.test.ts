@@ -1,0 +1,141 @@
+import { Redis } from 'ioredis'
+import t from 'tap'
+import { type Agent, AgentRegistry, redisKeys } from '../../../src/coordinator/index.js'
+import { monitorRedis, startRedis } from '../../fixtures/redis-server.js'
+
+const redis = await startRedis()
+t.teardown(() => redis.stop())
+const client = new Redis(redis.url)
+t.teardown(() => client.disconnect())
+let n = 0
+const fresh = () => {
+  const keys = redisKeys(`disc${n++}:`)
+  return { keys, registry: new AgentRegistry(client, keys) }
+}
+
+/** A small deterministic generator, so that a failure can be replayed. */
+function rng(seed: number): () => number {
+  let x = seed
+  return () => {
+    x = (x * 1103515245 + 12345) % 2147483648
+    return x / 2147483648
+  }
+}
+
+const TYPES = ['worker', 'gpu-worker', 'validator']
+const CAPS = ['gpu', 'llama2', 'sdxl', 'whisper']
+const SERVICES = ['inference', 'training', 'storage']
+const pick = (r: () => number, from: string[]) => from.filter(() => r() < 0.5)
+
+/** What discover promised before the index: every agent read, filtered and ordered in JavaScript. */
+async function reference(registry: AgentRegistry, ids: string[], q: Parameters<AgentRegistry['discover']>[0]): Promise<string[]> {
+  const all: Agent[] = []
+  for (const id of ids) all.push(await registry.get(id))
+  return all
+    .filter((a) => (q.status === undefined || a.status === q.status)
+      && (q.agent_type === undefined || a.agent_type === q.agent_type)
+      && (q.capabilities ?? []).every((c) => a.capabilities.includes(c))
+      && (q.services ?? []).every((s) => a.services.includes(s))
+      && (q.min_health_score === undefined || a.health_score >= q.min_health_score))
+    .sort((a, b) => b.health_score - a.health_score || a.agent_id.localeCompare(b.agent_id))
+    .slice(0, q.limit)
+    .map((a) => a.agent_id)
+}
+
+t.test('discover through the index answers exactly what a scan of every agent would, in the same order', async (t) => {
+  const { registry } = fresh()
+  const r = rng(7)
+  const ids: string[] = []
+  for (let i = 0; i < 150; i++) {
+    const id = `agent-${i}`
+    ids.push(id)
+    await registry.register({
+      agent_id: id, agent_type: TYPES[Math.floor(r() * 3)]!, capabilities: pick(r, CAPS), services: pick(r, SERVICES),
+      endpoints: {}, metadata: {}, status: (['active', 'active', 'busy', 'maintenance'] as const)[Math.floor(r() * 4)],
+      load_metrics: { cpu_usage: Math.floor(r() * 100), memory_usage: Math.floor(r() * 100) },
+    })
+  }
+  // Some change after registering: heartbeats with another load, status changes.
+  for (let i = 0; i < 150; i += 7) await registry.heartbeat(`agent-${i}`, { cpu_usage: 90, memory_usage: 90 })
+  for (let i = 3; i < 150; i += 11) await registry.setStatus(`agent-${i}`, 'error')
+  for (let k = 0; k < 60; k++) {
+    const q = {
+      status: r() < 0.4 ? (['active', 'busy', 'error', 'maintenance'] as const)[Math.floor(r() * 4)] : undefined,
+      agent_type: r() < 0.5 ? TYPES[Math.floor(r() * 3)] : undefined,
+      capabilities: r() < 0.6 ? pick(r, CAPS).slice(0, 2) : undefined,
+      services: r() < 0.4 ? pick(r, SERVICES).slice(0, 1) : undefined,
+      min_health_score: r() < 0.3 ? Math.round(r() * 100) / 100 : undefined,
+      limit: [1, 5, 20, 100][Math.floor(r() * 4)]!,
+    }
+    const got = (await registry.discover(q)).map((a) => a.agent_id)
+    t.same(got, await reference(registry, ids, q), JSON.stringify(q))
+  }
+})
+
+t.test('the index follows re-registration, removal and the sweeper', async (t) => {
+  const { keys, registry } = fresh()
+  const base = { endpoints: {}, metadata: {}, services: ['inference'] }
+  await registry.register({ ...base, agent_id: 'a', agent_type: 'worker', capabilities: ['gpu', 'llama2'] })
+  await registry.register({ ...base, agent_id: 'b', agent_type: 'worker', capabilities: ['gpu'] })
+  t.same((await registry.discover({ capabilities: ['gpu'], limit: 10 })).map((a) => a.agent_id), ['a', 'b'])
+
+  await registry.register({ ...base, agent_id: 'a', agent_type: 'validator', capabilities: ['sdxl'], services: [] })
+  t.same((await registry.discover({ capabilities: ['gpu'], limit: 10 })).map((a) => a.agent_id), ['b'], 'out of its old capability')
+  t.same((await registry.discover({ agent_type: 'worker', limit: 10 })).map((a) => a.agent_id), ['b'], 'out of its old type')
+  t.same((await registry.discover({ services: ['inference'], limit: 10 })).map((a) => a.agent_id), ['b'], 'out of its old service')
+  t.same((await registry.discover({ agent_type: 'validator', capabilities: ['sdxl'], limit: 10 })).map((a) => a.agent_id), ['a'])
+
+  await registry.setStatus('b', 'busy')
+  await registry.register({ ...base, agent_id: 'c', agent_type: 'worker', capabilities: ['gpu'] })
+  t.same((await registry.discover({ capabilities: ['gpu'], limit: 10 })).map((a) => a.agent_id), ['c', 'b'], 'health order follows status')
+
+  await registry.remove('a')
+  t.equal(await client.sismember(keys.agentsByType('validator'), 'a'), 0)
+  t.equal(await client.sismember(keys.agentsByCapability('sdxl'), 'a'), 0)
+  t.equal(await client.zscore(keys.agentHealth, 'a'), null)
+
+  // Stale: health 0, ordered last; removed by the sweeper: out of every set.
+  await client.zadd(keys.agentHeartbeats, 0, 'c')
+  const swept = await registry.sweep(1000, 10 ** 13)
+  t.same(swept.marked, ['c'])
+  t.same((await registry.discover({ capabilities: ['gpu'], limit: 10 })).map((a) => a.agent_id), ['b', 'c'])
+  await client.zadd(keys.agentHeartbeats, 0, 'c')
+  t.same((await registry.sweep(1000, 2000)).removed, ['c'])
+  t.equal(await client.sismember(keys.agentsByCapability('gpu'), 'c'), 0)
+  t.equal(await client.zscore(keys.agentHealth, 'c'), null)
+  t.same((await registry.discover({ capabilities: ['gpu'], limit: 10 })).map((a) => a.agent_id), ['b'])
+})
+
+t.test('a registry older than the index is indexed once, at start', async (t) => {
+  const { keys, registry } = fresh()
+  // Agents as an older daemon wrote them: the hash and the status sets only.
+  for (const id of ['old-1', 'old-2']) {
+    await client.hset(keys.agent(id), 'agent_id', id, 'agent_type', 'worker', 'capabilities', '["gpu"]', 'services', '[]',
+      'endpoints', '{}', 'metadata', '{}', 'status', 'active', 'health_score', id === 'old-1' ? '0.500' : '0.900',
+      'registered_at', new Date().toISOString(), 'updated_at', new Date().toISOString(), 'last_heartbeat', new Date().toISOString())
+    await client.sadd(keys.allAgents, id)
+    await client.sadd(keys.activeAgents, id)
+  }
+  t.same(await registry.discover({ capabilities: ['gpu'], limit: 10 }), [], 'not in the index yet')
+  t.equal(await registry.buildIndex(), 2)
+  t.same((await registry.discover({ capabilities: ['gpu'], limit: 10 })).map((a) => a.agent_id), ['old-2', 'old-1'])
+  t.equal(await registry.buildIndex(), -1, 'only once')
+})
+
+t.test('discover reads only the agents its answer needs', async (t) => {
+  const { registry } = fresh()
+  await Promise.all(Array.from({ length: 1000 }, (_, i) => registry.register({
+    agent_id: `many-${i}`, agent_type: i % 2 === 0 ? 'worker' : 'validator', capabilities: i % 10 === 0 ? ['gpu'] : [],
+    services: [], endpoints: {}, metadata: {},
+  })))
+  await registry.heartbeat('many-999')
+  const seen = await monitorRedis(redis.port)
+  const top = await registry.discover({ limit: 10 })
+  const gpu = await registry.discover({ agent_type: 'worker', capabilities: ['gpu'], limit: 1000 })
+  await new Promise((r) => setTimeout(r, 50))
+  seen.stop()
+  t.equal(top.length, 10)
+  t.equal(gpu.length, 100)
+  const hashReads = seen.lines.filter((l) => /"hgetall"/i.test(l)).length
+  t.ok(hashReads <= 50 + 100, `${hashReads} agent hashes read for answers of 10 and 100 agents out of 1000`)
+})

@@ -1,0 +1,61 @@
+import { Redis } from 'ioredis'
+import t from 'tap'
+import { RedisHealthMonitor } from '../../../src/coordinator/index.js'
+import { startCoordinator } from '../../fixtures/coordinator.js'
+import { waitFor } from '../../fixtures/poll.js'
+import { monitorRedis, startRedis } from '../../fixtures/redis-server.js'
+
+t.test('health is read in the background, not per question; down the moment the connection drops, up when it is back', async (t) => {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const client = new Redis(redis.url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 })
+  client.on('error', () => {})
+  t.teardown(() => client.disconnect())
+  const monitor = new RedisHealthMonitor({ redis: client, intervalMs: 60_000 })
+  await monitor.start()
+  await monitor.start()
+  t.match(monitor.current, { ok: true, aof_enabled: true, error: null })
+
+  await redis.kill()
+  await waitFor('marked down', () => !monitor.current.ok, { timeoutMs: 1000 })
+  t.match(monitor.current, { ok: false, latency_ms: null })
+  t.type(monitor.current.error, 'string')
+  await redis.restart()
+  await waitFor('marked up once the connection is ready again', () => monitor.current.ok, { timeoutMs: 5000 })
+  await monitor.stop()
+  await monitor.stop()
+})
+
+t.test('a Redis that stops answering is down at the next check, within its timeout', async (t) => {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const client = new Redis(redis.url, { maxRetriesPerRequest: 1 })
+  client.on('error', () => {})
+  t.teardown(() => client.disconnect())
+  const monitor = new RedisHealthMonitor({ redis: client, intervalMs: 100, timeoutMs: 300 })
+  await monitor.start()
+  t.teardown(() => monitor.stop())
+  process.kill(redis.pid()!, 'SIGSTOP')
+  t.teardown(() => process.kill(redis.pid()!, 'SIGCONT'))
+  await waitFor('marked down', () => !monitor.current.ok, { timeoutMs: 2000 })
+  t.match(monitor.current.error, /no answer within 300 ms/)
+  process.kill(redis.pid()!, 'SIGCONT')
+  await waitFor('up again', () => monitor.current.ok, { timeoutMs: 3000 })
+})
+
+t.test('/health answers from the kept health: a hundred requests ask Redis at most one background check', async (t) => {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const api = await startCoordinator({ redisUrl: redis.url })
+  t.teardown(() => api.close())
+  const seen = await monitorRedis(redis.port)
+  for (let i = 0; i < 100; i++) {
+    const res = await fetch(`${api.url}/health`)
+    t.equal(res.status, 200)
+    await res.body?.cancel()
+  }
+  await new Promise((r) => setTimeout(r, 20))
+  seen.stop()
+  const pings = seen.lines.filter((l) => /"ping"/i.test(l)).length
+  t.ok(pings <= 1, `${pings} PING for 100 requests`)
+})

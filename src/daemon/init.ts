@@ -16,7 +16,6 @@ export interface InitOptions {
   user: string
 }
 
-
 /** uid and gid of a system user, or null when there is no such user. */
 function userIds(user: string): { uid: number, gid: number } | null {
   try {

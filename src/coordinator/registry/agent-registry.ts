@@ -198,7 +198,7 @@ export class AgentRegistry {
       .filter((c) => c.score >= min)
       .sort((a, b) => b.score - a.score || a.id.localeCompare(b.id))
     const out: Agent[] = []
-    const batch = Math.max(query.limit, 50)
+    const batch = query.limit
     for (let i = 0; i < ranked.length && out.length < query.limit; i += batch) {
       for (const a of await this.getMany(ranked.slice(i, i + batch).map((c) => c.id))) {
         if (out.length < query.limit && matchesQuery(a, query)) out.push(a)

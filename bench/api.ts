@@ -16,7 +16,7 @@ import { BIN, startDaemon } from '../test/fixtures/daemon.js'
 import { waitFor } from '../test/fixtures/poll.js'
 import { startRedis } from '../test/fixtures/redis-server.js'
 import { HttpLoad } from './http-load.js'
-import { fmt, median, printTable } from './stats.js'
+import { fmt, median, pairs, printTable } from './stats.js'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000)
@@ -56,18 +56,6 @@ async function rate(base: string, method: 'GET' | 'POST', path: string, body?: u
   return perSecond
 }
 
-async function pairs(ours: () => Promise<number>, theirs: () => Promise<number>): Promise<[number, number, number]> {
-  await ours()
-  await theirs()
-  const xs: number[] = []
-  const ys: number[] = []
-  for (let i = 0; i < RUNS; i++) {
-    xs.push(await ours())
-    ys.push(await theirs())
-  }
-  return [median(xs), median(ys), median(xs.map((x, i) => x / ys[i]!))]
-}
-
 async function seconds(file: string, args: string[]): Promise<number> {
   const times: number[] = []
   for (let i = 0; i < CLI_RUNS + 1; i++) {
@@ -87,7 +75,7 @@ for (const [name, measure] of [
   ['POST /agents/discover (1000 agents)', () => rate(daemon.url, 'POST', '/agents/discover', { capabilities: ['gpu'], limit: 20 })],
   ['POST /agents/discover, no filter', () => rate(daemon.url, 'POST', '/agents/discover', { limit: 20 })],
 ] as const) {
-  const [ours, theirs, ratio] = await pairs(measure, koaHello)
+  const [ours, theirs, ratio] = await pairs(measure, koaHello, RUNS)
   const target = targets[name]
   rows.push([name, Math.round(ours), Math.round(theirs), fmt(ratio, 2), target === undefined ? '' : `>= ${target}`])
 }

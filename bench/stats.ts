@@ -44,3 +44,23 @@ export const fmt = (n: number, digits = 2): string => n.toFixed(digits)
 export function median(values: number[]): number {
   return percentile([...values], 50)
 }
+
+/**
+ * Runs ours and theirs alternately `runs` times (after one warm-up of each), so
+ * that both see the same machine: medians of each and the median of the pairs' ratios.
+ */
+export async function pairs(
+  ours: () => Promise<number>,
+  theirs: () => Promise<number>,
+  runs: number,
+): Promise<[number, number, number]> {
+  await ours()
+  await theirs()
+  const xs: number[] = []
+  const ys: number[] = []
+  for (let i = 0; i < runs; i++) {
+    xs.push(await ours())
+    ys.push(await theirs())
+  }
+  return [median(xs), median(ys), median(xs.map((x, i) => x / ys[i]!))]
+}

@@ -22,7 +22,7 @@ import { api, startDaemon, type TestDaemon } from '../test/fixtures/daemon.js'
 import { waitFor } from '../test/fixtures/poll.js'
 import { startRedis } from '../test/fixtures/redis-server.js'
 import { HttpLoad } from './http-load.js'
-import { fmt, median, printTable } from './stats.js'
+import { fmt, median, pairs as runPairs, printTable } from './stats.js'
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 5000)
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
@@ -175,22 +175,6 @@ async function crossDaemon(a: TestDaemon, b: TestDaemon, n: number): Promise<num
   return out
 }
 
-/**
- * Runs ours and theirs alternately (after one warm-up of each), so that both
- * see the same machine: medians of each and the median of the pairs' ratios.
- */
-async function pairs(a: () => Promise<number>, b: () => Promise<number>): Promise<[number, number, number]> {
-  await a()
-  await b()
-  const xs: number[] = []
-  const ys: number[] = []
-  for (let i = 0; i < RUNS; i++) {
-    xs.push(await a())
-    ys.push(await b())
-  }
-  return [median(xs), median(ys), median(xs.map((x, i) => x / ys[i]!))]
-}
-
 /** BENCH_PROFILE=lib8 runs only the first measure's pairs, with Redis's script time per task (for --cpu-prof). */
 if (process.env.BENCH_PROFILE === 'lib8') {
   const info = new Redis(redis.url)
@@ -206,6 +190,7 @@ if (process.env.BENCH_PROFILE === 'lib8') {
   await redis.stop()
   process.exit(0)
 }
+const pairs = (a: () => Promise<number>, b: () => Promise<number>) => runPairs(a, b, RUNS)
 const rows: (string | number)[][] = []
 const [lib8, bull8, r8] = await pairs(() => ours(8, 1), () => bullmq(8, false))
 rows.push(['library: add one at a time, 8 agents / concurrency 8', Math.round(lib8), Math.round(bull8), fmt(r8, 2)])

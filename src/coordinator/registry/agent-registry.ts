@@ -15,7 +15,8 @@ import {
   type SETTABLE_STATUSES,
   slotFromHash,
 } from './agent.js'
-import { buildAgentIndex, registerAgent, removeAgent, sweepAgents, touchAgent } from './scripts.js'
+import { AgentCache } from './agent-cache.js'
+import { agentRevisions, buildAgentIndex, registerAgent, removeAgent, sweepAgents, touchAgent } from './scripts.js'
 
 /** The Redis client the registry runs on: a single server, Sentinel-managed, or a Cluster. */
 export type RedisClient = Redis | Cluster
@@ -26,6 +27,7 @@ type Scripted = RedisClient & {
   aitbcSweepAgents(...args: string[]): Promise<[string[], string[]]>
   aitbcRemoveAgent(...args: string[]): Promise<number>
   aitbcBuildAgentIndex(...args: string[]): Promise<number>
+  aitbcAgentRevisions(...args: string[]): Promise<(string | null)[]>
 }
 
 /** Result of one sweep: which agents this daemon marked stale or removed. */
@@ -51,6 +53,8 @@ export async function withRedis<T>(fn: () => Promise<T>): Promise<T> {
 export class AgentRegistry {
   private readonly redis: Scripted
   private readonly keys: RedisKeys
+  /** Parsed agents, used only at the revision Redis has now (see AgentCache). */
+  private readonly cache = new AgentCache()
 
   constructor(redis: RedisClient, keys: RedisKeys) {
     for (const [name, lua, numberOfKeys] of [
@@ -62,6 +66,8 @@ export class AgentRegistry {
     ] as const) {
       if (!(name in redis)) redis.defineCommand(name, { lua, numberOfKeys })
     }
+    // Its keys are the agent hashes asked about; their number comes first in each call.
+    if (!('aitbcAgentRevisions' in redis)) redis.defineCommand('aitbcAgentRevisions', { lua: agentRevisions })
     this.redis = redis as Scripted
     this.keys = keys
   }
@@ -200,9 +206,35 @@ export class AgentRegistry {
     const out: Agent[] = []
     const batch = query.limit
     for (let i = 0; i < ranked.length && out.length < query.limit; i += batch) {
-      for (const a of await this.getMany(ranked.slice(i, i + batch).map((c) => c.id))) {
+      for (const a of await this.current(ranked.slice(i, i + batch).map((c) => c.id))) {
         if (out.length < query.limit && matchesQuery(a, query)) out.push(a)
       }
+    }
+    return out
+  }
+
+  /**
+   * The agents of these ids as Redis holds them now, in order, without those
+   * gone: their revisions are read in one call, and only the hashes whose
+   * revision this process has not parsed yet are read.
+   */
+  private async current(ids: string[]): Promise<Agent[]> {
+    if (ids.length === 0) return []
+    const keys = ids.map((id) => this.keys.agent(id))
+    const revs = await withRedis(() => this.redis.aitbcAgentRevisions(String(keys.length), ...keys))
+    const missing = ids.filter((id, i) => revs[i] === null || this.cache.get(id, revs[i]!) === undefined)
+    const read = new Map<string, Agent | null>()
+    for (const [i, h] of (await this.hashes(missing)).entries()) {
+      const id = missing[i]!
+      const agent = agentFromHash(h)
+      read.set(id, agent)
+      if (agent === null || h.rev === undefined) this.cache.delete(id)
+      else this.cache.set(id, h.rev, agent)
+    }
+    const out: Agent[] = []
+    for (const [i, id] of ids.entries()) {
+      const agent = read.has(id) ? read.get(id) : this.cache.get(id, revs[i]!)
+      if (agent !== null && agent !== undefined) out.push(agent)
     }
     return out
   }

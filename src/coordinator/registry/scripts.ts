@@ -60,6 +60,7 @@ redis.call('HSETNX', KEYS[1], 'registered_at', ARGV[2])
 local score = health_score(ARGV[3], ARGV[4])
 redis.call('HSET', KEYS[1], 'status', ARGV[3], 'load', ARGV[4], 'health_score', score,
   'updated_at', ARGV[2], 'last_heartbeat', ARGV[2], unpack(ARGV, 10))
+redis.call('HINCRBY', KEYS[1], 'rev', 1)
 index(KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[3], now)
 index_profile(KEYS[1], ARGV[1], ip)
 redis.call('ZADD', KEYS[6], score, ARGV[1])
@@ -92,6 +93,7 @@ local score = health_score(status, load)
 redis.call('HSET', KEYS[1], 'status', status, 'load', load, 'health_score', score,
   'updated_at', ARGV[2], 'last_heartbeat', ARGV[2])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'load_metrics', ARGV[5]) end
+redis.call('HINCRBY', KEYS[1], 'rev', 1)
 index(KEYS[2], KEYS[3], KEYS[4], ARGV[1], status, now)
 redis.call('ZADD', KEYS[5], score, ARGV[1])
 return status
@@ -126,6 +128,7 @@ for _, id in ipairs(ids) do
   elseif redis.call('HGET', key, 'status') ~= 'stale' then
     local score = health_score('stale', 0)
     redis.call('HSET', key, 'status', 'stale', 'health_score', score, 'updated_at', ARGV[4])
+    redis.call('HINCRBY', key, 'rev', 1)
     redis.call('ZADD', KEYS[5], score, id)
     redis.call('SREM', KEYS[1], id)
     table.insert(marked, id)
@@ -177,4 +180,15 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 redis.call('SET', KEYS[3], '1')
 return n
+`
+
+/**
+ * The revision of each agent hash (bumped by every script that changes what
+ * the API shows of an agent), for discover's cache of parsed agents.
+ * KEYS: the agent hashes. Returns one revision each, false where the hash is gone.
+ */
+export const agentRevisions = `
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('HGET', key, 'rev') end
+return out
 `

@@ -139,3 +139,37 @@ t.test('discover reads only the agents its answer needs', async (t) => {
   const hashReads = seen.lines.filter((l) => /"hgetall"/i.test(l)).length
   t.ok(hashReads <= 50 + 100, `${hashReads} agent hashes read for answers of 10 and 100 agents out of 1000`)
 })
+
+t.test('parsed agents are reused only at the revision Redis holds: a change through another daemon shows at once', async (t) => {
+  const { keys, registry: a } = fresh()
+  const b = new AgentRegistry(client, keys)
+  const base = { agent_type: 'worker', capabilities: ['gpu'], services: [], endpoints: {}, metadata: {} }
+  await b.register({ ...base, agent_id: 'x' })
+  await b.register({ ...base, agent_id: 'y' })
+  t.match(await a.discover({ capabilities: ['gpu'], limit: 10 }), [{ agent_id: 'x', status: 'active' }, { agent_id: 'y' }])
+
+  const seen = await monitorRedis(redis.port)
+  t.match(await a.discover({ capabilities: ['gpu'], limit: 10 }), [{ agent_id: 'x' }, { agent_id: 'y' }])
+  await new Promise((r) => setTimeout(r, 50))
+  seen.stop()
+  t.same(seen.lines.filter((l) => /"hgetall"/i.test(l)), [], 'unchanged agents are not read again')
+
+  await b.setStatus('x', 'maintenance', { cpu_usage: 50 })
+  t.match(await a.discover({ capabilities: ['gpu'], limit: 10 }), [{ agent_id: 'y' }, { agent_id: 'x', status: 'maintenance', load_metrics: { cpu_usage: 50 } }])
+  await b.heartbeat('y', { cpu_usage: 100, memory_usage: 100 })
+  t.match(await a.discover({ capabilities: ['gpu'], limit: 10 }), [{ agent_id: 'y', load_metrics: { cpu_usage: 100 } }, { agent_id: 'x' }])
+  // The runbook's removal by hand: the hash goes, the index still names it; never answered.
+  await client.del(keys.agent('y'))
+  t.same((await a.discover({ capabilities: ['gpu'], limit: 10 })).map((x) => x.agent_id), ['x'])
+})
+
+t.test('the parsed-agent cache is bounded, oldest first', async (t) => {
+  const { AgentCache } = await import('../../../src/coordinator/registry/agent-cache.js')
+  const cache = new AgentCache(3)
+  const agent = (id: string) => ({ agent_id: id }) as Agent
+  for (const id of ['a', 'b', 'c', 'd', 'e']) cache.set(id, '1', agent(id))
+  t.equal(cache.size, 3)
+  t.equal(cache.get('a', '1'), undefined)
+  t.equal(cache.get('e', '1')?.agent_id, 'e')
+  t.equal(cache.get('e', '2'), undefined, 'another revision is a miss')
+})

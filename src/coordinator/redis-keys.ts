@@ -18,7 +18,7 @@ export interface RedisKeys {
   agentsByService(service: string): string
   /** What those three put before the name; the registry's scripts build the keys from them. */
   readonly agentIndexPrefixes: { type: string, capability: string, service: string }
-  /** ZSET agent id -> health score, discover's order. */
+  /** ZSET agent id -> minus its health score: ascending is discover's order (healthiest first, ties by id). */
   readonly agentHealth: string
   /** STRING set once the index holds every agent (a registry older than the index is indexed at start). */
   readonly agentIndexBuilt: string
@@ -118,7 +118,7 @@ export function redisKeys(prefix = ''): RedisKeys {
     agentsByCapability: (capability) => agentIndexPrefixes.capability + capability,
     agentsByService: (service) => agentIndexPrefixes.service + service,
     agentIndexPrefixes,
-    agentHealth: `${prefix}agents:health`,
+    agentHealth: `${prefix}agents:by-health`,
     agentIndexBuilt: `${prefix}agents:index-built`,
     clusterId: `${prefix}cluster:id`,
     message: (messageId) => `${prefix}msg:${messageId}`,

@@ -16,7 +16,7 @@ import {
   slotFromHash,
 } from './agent.js'
 import { AgentCache } from './agent-cache.js'
-import { agentRevisions, buildAgentIndex, registerAgent, removeAgent, sweepAgents, touchAgent } from './scripts.js'
+import { agentRevisions, buildAgentIndex, discoverCandidates, registerAgent, removeAgent, sweepAgents, touchAgent } from './scripts.js'
 
 /** The Redis client the registry runs on: a single server, Sentinel-managed, or a Cluster. */
 export type RedisClient = Redis | Cluster
@@ -28,6 +28,7 @@ type Scripted = RedisClient & {
   aitbcRemoveAgent(...args: string[]): Promise<number>
   aitbcBuildAgentIndex(...args: string[]): Promise<number>
   aitbcAgentRevisions(...args: string[]): Promise<(string | null)[]>
+  aitbcDiscoverCandidates(...args: string[]): Promise<string[]>
 }
 
 /** Result of one sweep: which agents this daemon marked stale or removed. */
@@ -68,6 +69,7 @@ export class AgentRegistry {
     }
     // Its keys are the agent hashes asked about; their number comes first in each call.
     if (!('aitbcAgentRevisions' in redis)) redis.defineCommand('aitbcAgentRevisions', { lua: agentRevisions })
+    if (!('aitbcDiscoverCandidates' in redis)) redis.defineCommand('aitbcDiscoverCandidates', { lua: discoverCandidates })
     this.redis = redis as Scripted
     this.keys = keys
   }
@@ -183,32 +185,30 @@ export class AgentRegistry {
     return result
   }
 
-  /** Agents matching every given filter, healthiest first. */
   /**
-   * Agents matching the query, healthiest first. The candidates come from the
-   * index (the intersection of the status, type, capability and service
-   * sets), are ordered by the health index, and only as many hashes are read
-   * as the answer needs; each is checked against the whole query again.
+   * Agents matching the query, healthiest first (ties by id). The candidates
+   * come from the index, in answer order (see discoverCandidates: the status,
+   * type, capability and service sets and the health zset), and only as many
+   * agents are read as the answer needs; each is checked against the whole query again.
    */
   async discover(query: DiscoverQuery): Promise<Agent[]> {
     const sets = [query.status === 'active' ? this.keys.activeAgents : this.keys.allAgents]
     if (query.agent_type !== undefined) sets.push(this.keys.agentsByType(query.agent_type))
     for (const c of query.capabilities ?? []) sets.push(this.keys.agentsByCapability(c))
     for (const s of query.services ?? []) sets.push(this.keys.agentsByService(s))
-    const ids = await withRedis(() => sets.length === 1 ? this.redis.smembers(sets[0]!) : this.redis.sinter(...sets))
-    if (ids.length === 0) return []
-    const scores = await withRedis(() => this.redis.zmscore(this.keys.agentHealth, ...ids))
-    const min = query.min_health_score ?? -Infinity
-    const ranked = ids
-      .map((id, i) => ({ id, score: scores[i] === null ? 0 : Number(scores[i]) }))
-      .filter((c) => c.score >= min)
-      .sort((a, b) => b.score - a.score || a.id.localeCompare(b.id))
+    const min = String(query.min_health_score ?? -1)
+    const keys = [this.keys.agentHealth, ...sets]
+    const candidates = (want: number, skip: number) => withRedis(() =>
+      this.redis.aitbcDiscoverCandidates(String(keys.length), ...keys, min, String(want), String(skip)))
+    // Each candidate is checked against the whole query as Redis holds the agent now (a status other than
+    // active has no set of its own); when some fall out, the next ones are asked for.
     const out: Agent[] = []
-    const batch = query.limit
-    for (let i = 0; i < ranked.length && out.length < query.limit; i += batch) {
-      for (const a of await this.current(ranked.slice(i, i + batch).map((c) => c.id))) {
-        if (out.length < query.limit && matchesQuery(a, query)) out.push(a)
-      }
+    for (let skip = 0; out.length < query.limit;) {
+      const want = query.limit - out.length
+      const ids = await candidates(want, skip)
+      for (const a of await this.current(ids)) if (matchesQuery(a, query)) out.push(a)
+      if (ids.length < want) break
+      skip += ids.length
     }
     return out
   }

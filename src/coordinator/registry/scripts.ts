@@ -63,7 +63,7 @@ redis.call('HSET', KEYS[1], 'status', ARGV[3], 'load', ARGV[4], 'health_score', 
 redis.call('HINCRBY', KEYS[1], 'rev', 1)
 index(KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[3], now)
 index_profile(KEYS[1], ARGV[1], ip)
-redis.call('ZADD', KEYS[6], score, ARGV[1])
+redis.call('ZADD', KEYS[6], -tonumber(score), ARGV[1])
 if ARGV[5] == '1' then redis.call('SADD', KEYS[5], ARGV[1]) else redis.call('SREM', KEYS[5], ARGV[1]) end
 redis.call('PUBLISH', ARGV[6], 'g')
 return redis.call('HGET', KEYS[1], 'registered_at')
@@ -95,7 +95,7 @@ redis.call('HSET', KEYS[1], 'status', status, 'load', load, 'health_score', scor
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'load_metrics', ARGV[5]) end
 redis.call('HINCRBY', KEYS[1], 'rev', 1)
 index(KEYS[2], KEYS[3], KEYS[4], ARGV[1], status, now)
-redis.call('ZADD', KEYS[5], score, ARGV[1])
+redis.call('ZADD', KEYS[5], -tonumber(score), ARGV[1])
 return status
 `
 
@@ -129,7 +129,7 @@ for _, id in ipairs(ids) do
     local score = health_score('stale', 0)
     redis.call('HSET', key, 'status', 'stale', 'health_score', score, 'updated_at', ARGV[4])
     redis.call('HINCRBY', key, 'rev', 1)
-    redis.call('ZADD', KEYS[5], score, id)
+    redis.call('ZADD', KEYS[5], -tonumber(score), id)
     redis.call('SREM', KEYS[1], id)
     table.insert(marked, id)
   end
@@ -174,7 +174,7 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local score = redis.call('HGET', key, 'health_score')
   if score then
     index_profile(key, id, ip)
-    redis.call('ZADD', KEYS[2], tonumber(score) or 0, id)
+    redis.call('ZADD', KEYS[2], -(tonumber(score) or 0), id)
     n = n + 1
   end
 end
@@ -190,5 +190,59 @@ return n
 export const agentRevisions = `
 local out = {}
 for i, key in ipairs(KEYS) do out[i] = redis.call('HGET', key, 'rev') end
+return out
+`
+
+/**
+ * Discover's candidates in answer order (healthiest first, ties by id): the
+ * members of every given set, at least the given health. The health zset
+ * holds minus the score, so its ascending order is the answer's order. When
+ * a filter set is small its members are ranked; otherwise the zset is walked
+ * from the top a page at a time, each page checked against every set with
+ * one SMISMEMBER each. Neither reads more than the answer needs.
+ * KEYS: 1 health zset, 2.. the sets (the first: all agents or the active ones)
+ * ARGV: 1 minimum health score, 2 how many to return, 3 how many qualifying ones to skip first
+ * Returns the ids, in order.
+ */
+export const discoverCandidates = `
+local min, want, skip = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local page = math.max(64, 4 * (want + skip))
+local smallest, size = nil, nil
+for i = 3, #KEYS do
+  local n = redis.call('SCARD', KEYS[i])
+  if size == nil or n < size then smallest, size = KEYS[i], n end
+end
+local out = {}
+if smallest ~= nil and size <= page then
+  local ids = redis.call('SINTER', unpack(KEYS, 2))
+  if #ids == 0 then return out end
+  local scores = redis.call('ZMSCORE', KEYS[1], unpack(ids))
+  local ranked = {}
+  for i, id in ipairs(ids) do
+    local s = tonumber(scores[i] or '0') or 0
+    if -s >= min then table.insert(ranked, { id = id, s = s }) end
+  end
+  table.sort(ranked, function(a, b) if a.s ~= b.s then return a.s < b.s end return a.id < b.id end)
+  for i = skip + 1, math.min(#ranked, skip + want) do table.insert(out, ranked[i].id) end
+  return out
+end
+local offset, seen = 0, 0
+while #out < want do
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', -min, 'LIMIT', offset, page)
+  if #ids == 0 then break end
+  local keep = {}
+  for i = 1, #ids do keep[i] = true end
+  for k = 2, #KEYS do
+    local member = redis.call('SMISMEMBER', KEYS[k], unpack(ids))
+    for i = 1, #ids do if member[i] == 0 then keep[i] = false end end
+  end
+  for i, id in ipairs(ids) do
+    if keep[i] then
+      seen = seen + 1
+      if seen > skip and #out < want then table.insert(out, id) end
+    end
+  end
+  offset = offset + #ids
+end
 return out
 `

@@ -37,7 +37,7 @@ async function reference(registry: AgentRegistry, ids: string[], q: Parameters<A
       && (q.capabilities ?? []).every((c) => a.capabilities.includes(c))
       && (q.services ?? []).every((s) => a.services.includes(s))
       && (q.min_health_score === undefined || a.health_score >= q.min_health_score))
-    .sort((a, b) => b.health_score - a.health_score || a.agent_id.localeCompare(b.agent_id))
+    .sort((a, b) => b.health_score - a.health_score || (a.agent_id < b.agent_id ? -1 : 1))
     .slice(0, q.limit)
     .map((a) => a.agent_id)
 }

@@ -1,4 +1,4 @@
-import { type Message, type PeerId, TopicValidatorResult } from '@libp2p/interface'
+import { type Message, type PeerId, type SubscriptionChangeData, TopicValidatorResult } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import type { MembershipView } from './membership-view.js'
 import type { NameBindings, Refusal } from './name-bindings.js'
@@ -40,6 +40,17 @@ export class StatusGossip {
     this.addresses = null
   }
 
+  /** A peer that subscribes to status (a node that just connected) is sent ours at once, not at the next interval. */
+  private announceTimer: NodeJS.Timeout | null = null
+  private readonly subscriptionChanged = (evt: CustomEvent<SubscriptionChangeData>): void => {
+    if (!evt.detail.subscriptions.some((s) => s.topic === STATUS_TOPIC && s.subscribe)) return
+    // Peers subscribing together (a restart of many) get one publish.
+    this.announceTimer ??= setTimeout(() => {
+      this.announceTimer = null
+      this.publish()
+    }, 20)
+  }
+
   constructor(private readonly init: StatusGossipInit) {}
 
   /** This node's status as it would be published now. */
@@ -75,6 +86,7 @@ export class StatusGossip {
     pubsub.topicValidators.set(STATUS_TOPIC, this.validate)
     pubsub.subscribe(STATUS_TOPIC)
     this.init.node.addEventListener('self:peer:update', this.addressesChanged)
+    pubsub.addEventListener('subscription-change', this.subscriptionChanged)
     const { intervalMs } = this.init
     this.publishTimer = setInterval(() => this.publish(), intervalMs)
     this.tickTimer = setInterval(() => this.init.view.tick(), Math.max(50, Math.min(250, intervalMs / 4)))
@@ -88,7 +100,10 @@ export class StatusGossip {
     this.tickTimer = null
     this.init.node.removeEventListener('self:peer:update', this.addressesChanged)
     this.addresses = null
+    if (this.announceTimer !== null) clearTimeout(this.announceTimer)
+    this.announceTimer = null
     const pubsub = this.init.node.services.pubsub
+    pubsub.removeEventListener('subscription-change', this.subscriptionChanged)
     pubsub.topicValidators.delete(STATUS_TOPIC)
     pubsub.unsubscribe(STATUS_TOPIC)
   }

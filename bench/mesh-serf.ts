@@ -1,0 +1,138 @@
+/**
+ * Ten aitbc-node daemons beside ten Serf agents (Debian's `serf`), on
+ * loopback, in one run, default settings on both sides:
+ *  - idle CPU (% of a core) and RSS per process over BENCH_IDLE_S seconds (default 30);
+ *  - join: the 10th node starts -> every other node lists it (ours: online in
+ *    GET /nodes after a restart with the same identity; Serf: alive in `serf members`);
+ *  - hung node: SIGSTOP -> every other node lists it offline (Serf: failed).
+ * Each timed measure is repeated BENCH_TRIALS times (default 3); medians printed.
+ *
+ *   apt-get install serf && npm run bench:serf
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { promisify } from 'node:util'
+import { nodesOf, startCluster, stopCluster, waitForState } from '../test/fixtures/cluster.js'
+import { freePort, waitFor } from '../test/fixtures/poll.js'
+import { startRedis } from '../test/fixtures/redis-server.js'
+import { fmt, median, printTable } from './stats.js'
+
+const N = 10
+const IDLE_S = Number(process.env.BENCH_IDLE_S ?? 30)
+const TRIALS = Number(process.env.BENCH_TRIALS ?? 3)
+const run = promisify(execFile)
+const TICKS = 100 // USER_HZ on Linux
+
+/** CPU seconds a process has used so far (user + system, /proc/PID/stat). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / TICKS
+}
+
+function rssMb(pid: number): number {
+  const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
+  return Number(kb) / 1024
+}
+
+/** Median idle CPU (% of a core) and RSS (MB) of the processes over IDLE_S seconds. */
+async function idle(pids: number[]): Promise<{ cpu: number, rss: number }> {
+  const before = pids.map(cpuSeconds)
+  const started = performance.now()
+  await new Promise((r) => setTimeout(r, IDLE_S * 1000))
+  const wall = (performance.now() - started) / 1000
+  return {
+    cpu: median(pids.map((p, i) => ((cpuSeconds(p) - before[i]!) / wall) * 100)),
+    rss: median(pids.map(rssMb)),
+  }
+}
+
+// --- Serf
+interface SerfAgent { name: string, bind: string, rpc: string, child: ChildProcess }
+async function startSerf(name: string, join?: string): Promise<SerfAgent> {
+  const bind = `127.0.0.1:${await freePort()}`
+  const rpc = `127.0.0.1:${await freePort()}`
+  const child = spawn('serf', ['agent', `-node=${name}`, `-bind=${bind}`, `-rpc-addr=${rpc}`, '-log-level=err', ...(join === undefined ? [] : [`-join=${join}`])],
+    { stdio: 'ignore' })
+  const agent = { name, bind, rpc, child }
+  await waitFor(`serf ${name} up`, () => serfMembers(agent).then(() => true, () => false), { timeoutMs: 10_000 })
+  return agent
+}
+async function serfMembers(a: SerfAgent): Promise<Record<string, string>> {
+  const { stdout } = await run('serf', ['members', `-rpc-addr=${a.rpc}`, '-format=json'])
+  const list = (JSON.parse(stdout) as { members: { name: string, status: string }[] }).members
+  return Object.fromEntries(list.map((m) => [m.name, m.status]))
+}
+const serfSees = (viewers: SerfAgent[], name: string, status: string, timeoutMs = 30_000) =>
+  Promise.all(viewers.map((v) => waitFor(`${v.name} sees ${name} ${status}`, async () => (await serfMembers(v))[name] === status, { timeoutMs, intervalMs: 10 })))
+
+const serf: SerfAgent[] = [await startSerf('s0')]
+for (let i = 1; i < N; i++) serf.push(await startSerf(`s${i}`, serf[0]!.bind))
+await serfSees(serf, `s${N - 1}`, 'alive')
+const serfIdle = await idle(serf.map((a) => a.child.pid!))
+const serfJoin: number[] = []
+const serfHung: number[] = []
+for (let trial = 0; trial < TRIALS; trial++) {
+  const last = serf.pop()!
+  last.child.kill('SIGKILL')
+  await serfSees(serf, last.name, 'failed')
+  // A new agent under a new name each time (a failed member's name is held by Serf for a while).
+  const started = performance.now()
+  const joined = await startSerf(`s${N - 1}-${trial}`, serf[0]!.bind)
+  await serfSees(serf, joined.name, 'alive')
+  serfJoin.push(performance.now() - started)
+  serf.push(joined)
+
+  const victim = serf[1 + trial]!
+  const t0 = performance.now()
+  victim.child.kill('SIGSTOP')
+  await serfSees(serf.filter((a) => a !== victim), victim.name, 'failed')
+  serfHung.push(performance.now() - t0)
+  victim.child.kill('SIGCONT')
+  await serfSees(serf.filter((a) => a !== victim), victim.name, 'alive')
+}
+for (const a of serf) a.child.kill('SIGKILL')
+
+// --- aitbc-node
+const redis = await startRedis()
+const names = Array.from({ length: N }, (_, i) => `node${i}`)
+const cluster = await startCluster({
+  names, redisUrl: redis.url, args: ['--log-level', 'warn', '--set', 'redis.prefix="serfbench:"'], nodeOptions: () => ({ waitReady: false }),
+})
+for (const c of cluster) await waitFor(`${c.name} up`, () => fetch(`${c.daemon.url}/health`).then((r) => r.ok, () => false), { timeoutMs: 30_000 })
+for (const viewer of cluster) for (const n of names) await waitForState(viewer.daemon, n, 'online', 30_000)
+const oursIdle = await idle(cluster.map((c) => c.daemon.child.pid!))
+const oursJoin: number[] = []
+const oursHung: number[] = []
+for (let trial = 0; trial < TRIALS; trial++) {
+  const last = cluster[N - 1]!
+  const others = cluster.slice(0, N - 1)
+  await last.daemon.stop('SIGKILL', { keepData: true })
+  await Promise.all(others.map((c) => waitForState(c.daemon, last.name, 'offline', 30_000)))
+  const started = performance.now()
+  await last.restart()
+  await Promise.all(others.map((c) => waitFor(`${c.name} sees ${last.name} online`,
+    async () => (await nodesOf(c.daemon))[last.name]?.status === 'online', { timeoutMs: 30_000, intervalMs: 10 })))
+  oursJoin.push(performance.now() - started)
+
+  const victim = cluster[1 + trial]!
+  const watchers = cluster.filter((c) => c !== victim)
+  const t0 = performance.now()
+  victim.daemon.child.kill('SIGSTOP')
+  await Promise.all(watchers.map((c) => waitFor(`${c.name} sees ${victim.name} offline`,
+    async () => (await nodesOf(c.daemon))[victim.name]?.status === 'offline', { timeoutMs: 30_000, intervalMs: 10 })))
+  oursHung.push(performance.now() - t0)
+  victim.daemon.child.kill('SIGCONT')
+  await Promise.all(watchers.map((c) => waitForState(c.daemon, victim.name, 'online', 30_000)))
+}
+await stopCluster(cluster)
+await redis.stop()
+
+const ratio = (a: number, b: number) => `${fmt(a / b, 2)}×`
+console.log(`${N} processes each, loopback, default settings; idle over ${IDLE_S} s, ${TRIALS} trials of each timed measure (medians)`)
+printTable(['measure', 'aitbc-node', 'Serf', 'ratio (ours / Serf)', 'target'], [
+  ['idle CPU per process, % of a core', fmt(oursIdle.cpu, 2), fmt(serfIdle.cpu, 2), ratio(oursIdle.cpu, serfIdle.cpu), '≤ 3×'],
+  ['RSS per process, MB', fmt(oursIdle.rss, 1), fmt(serfIdle.rss, 1), ratio(oursIdle.rss, serfIdle.rss), '≤ 70 MB'],
+  ['10th node starts -> every node lists it, ms', fmt(median(oursJoin), 0), fmt(median(serfJoin), 0), ratio(median(oursJoin), median(serfJoin)), '≤ Serf'],
+  ['SIGSTOP -> offline (failed) everywhere, ms', fmt(median(oursHung), 0), fmt(median(serfHung), 0), ratio(median(oursHung), median(serfHung)), '≤ 2000 ms'],
+])
+process.exit(0)

@@ -40,10 +40,15 @@ export class StatusGossip {
     this.addresses = null
   }
 
-  /** A peer that subscribes to status (a node that just connected) is sent ours at once, not at the next interval. */
+  /**
+   * A member that subscribes to status (a node that just connected) is sent
+   * ours at once, not at the next interval. Only a member: a peer with no
+   * bound name that churns its subscription must not make us publish.
+   */
   private announceTimer: NodeJS.Timeout | null = null
   private readonly subscriptionChanged = (evt: CustomEvent<SubscriptionChangeData>): void => {
     if (!evt.detail.subscriptions.some((s) => s.topic === STATUS_TOPIC && s.subscribe)) return
+    if (this.init.bindings.nameOf(evt.detail.peerId.toString()) === null) return
     // Peers subscribing together (a restart of many) get one publish.
     this.announceTimer ??= setTimeout(() => {
       this.announceTimer = null

@@ -99,6 +99,31 @@ t.test('an unknown peer gets ping and identify, no RPC, no message, no gossip, a
   t.equal((await api(follower.url, 'GET', '/messages/inbox')).body.count, 0, 'nothing in the inbox')
 })
 
+t.test('an unknown peer churning its status subscription makes no node publish more', async (t) => {
+  // The probe is a member: it counts the follower's statuses while the outsider subscribes and unsubscribes.
+  const heard: number[] = []
+  const count = (e: CustomEvent<{ topic: string, type: string, from?: { toString(): string } }>) => {
+    if (e.detail.topic === TOPIC && e.detail.from?.toString() === followerId) heard.push(Date.now())
+  }
+  probe.services.pubsub.addEventListener('message', count as never)
+  t.teardown(() => probe.services.pubsub.removeEventListener('message', count as never))
+  await joinGossip(probe)
+  const outsider = await startOutsider()
+  t.teardown(() => outsider.stop())
+  await outsider.dial(followerAddr, { signal: AbortSignal.timeout(5000) })
+  const started = Date.now()
+  for (let i = 0; i < 100; i++) {
+    outsider.services.pubsub.subscribe(TOPIC)
+    await new Promise((r) => setTimeout(r, 10))
+    outsider.services.pubsub.unsubscribe(TOPIC)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  const window = Date.now() - started
+  const during = heard.filter((at) => at >= started).length
+  // One status a 200 ms interval, and a few for members' own changes; 100 announcements would be about 50 a second.
+  t.ok(during <= window / 200 + 5, `${during} statuses from the follower in ${window} ms of churn`)
+})
+
 t.test('a claim of a bound name is refused, logged naming both ids, counted and shown in /nodes', async (t) => {
   const outsider = await startOutsider()
   t.teardown(() => outsider.stop())

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { api, startDaemon } from '../fixtures/daemon.js'
+import { waitFor } from '../fixtures/poll.js'
 import { startRedis } from '../fixtures/redis-server.js'
 
 // The outsider against the new task surface: long polls that enter the waiting
@@ -92,4 +93,47 @@ t.test('agents that squat the waiting set and then go busy delay nothing: the ta
   t.equal(got.task.task_id, sent.body.task_id)
   t.ok(Date.now() - t0 < 1000, `the honest agent got it within a second (${Date.now() - t0} ms)`)
   for (const p of polls) t.equal((await p).status, 204, 'no squatter got a task')
+})
+
+t.test('completing with a wait: wrong tokens, another agent, fuzzed waits and a client that hangs up', async (t) => {
+  await register('w1')
+  await register('w2')
+  const sent = await api(d.url, 'POST', '/tasks/submit', { task_data: { n: 5 } }, as(1))
+  const got = await (await poll('w1', 2000, as(1))).json() as { task: { task_id: string } }
+  t.equal(got.task.task_id, sent.body.task_id)
+  const complete = (agent: string, query: string, headers: Record<string, string>, signal?: AbortSignal) =>
+    fetch(`${d.url}/tasks/${got.task.task_id}/complete?${query}`, {
+      method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ agent_id: agent, result: 1 }), signal,
+    })
+  for (const [headers, status] of [[{}, 401], [{ authorization: 'Bearer not-a-token-0123456789ab' }, 401], [as(0), 403]] as const) {
+    const started = Date.now()
+    t.equal((await complete('w1', 'next=1&wait_ms=3000', headers)).status, status, `${status}`)
+    t.ok(Date.now() - started < 1500, 'refused at once, not after the wait')
+  }
+  const started = Date.now()
+  const foreign = await complete('w2', 'next=1&wait_ms=3000', as(1))
+  t.equal(foreign.status, 409, 'another agent cannot complete it')
+  t.match(await foreign.json(), { code: 'TASK_WRONG_AGENT' })
+  t.ok(Date.now() - started < 1500, 'and does not wait')
+  for (const bad of ['-1', '60001', '1e9', '1.5', 'abc', '1&wait_ms=2', '%00']) {
+    const res = await complete('w1', `next=1&wait_ms=${bad}`, as(1))
+    t.equal(res.status, 422, `wait_ms=${bad}: 422`)
+    t.match(await res.json(), { code: 'VALIDATION_FAILED', message: /wait_ms/ })
+  }
+  t.same(await waiting(), [], 'none of these entered the waiting set')
+  t.match((await api(d.url, 'GET', `/tasks/${got.task.task_id}`, undefined, as(0))).body, { task: { state: 'running', agent_id: 'w1' } }, 'still w1\'s')
+
+  // The honest completion waits; its client hangs up: the agent stops waiting and the next task is not lost.
+  const gone = new AbortController()
+  const hung = complete('w1', 'next=1&wait_ms=10000', as(1), gone.signal).catch((e: Error) => e)
+  await waitFor('w1 waiting', async () => (await waiting()).includes('w1'))
+  gone.abort()
+  await hung
+  await waitFor('w1 no longer waiting', async () => !(await waiting()).includes('w1'))
+  t.match((await api(d.url, 'GET', `/tasks/${got.task.task_id}`, undefined, as(0))).body, { task: { state: 'completed' } })
+  const next = await api(d.url, 'POST', '/tasks/submit', { task_data: { n: 6 } }, as(1))
+  t.match((await api(d.url, 'GET', `/tasks/${next.body.task_id}`, undefined, as(0))).body, { task: { state: 'queued' } }, 'queued, not handed to the gone poll')
+  const again = await (await poll('w1', 2000, as(1))).json() as { task: { task_id: string } }
+  t.equal(again.task.task_id, next.body.task_id)
+  await api(d.url, 'POST', `/tasks/${again.task.task_id}/complete`, { agent_id: 'w1', result: null }, as(1))
 })

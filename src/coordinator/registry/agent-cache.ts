@@ -1,17 +1,5 @@
 import type { Agent } from './agent.js'
 
-const serialized = new WeakMap<Agent, string>()
-
-/** An agent as JSON, made once per parsed agent (cached agents are answered many times and never changed). */
-export function agentJson(agent: Agent): string {
-  let json = serialized.get(agent)
-  if (json === undefined) {
-    json = JSON.stringify(agent)
-    serialized.set(agent, json)
-  }
-  return json
-}
-
 /**
  * Parsed agents by id and hash revision, for discover. Redis stays the only
  * source of truth: an entry is used only when the hash's `rev` read from Redis

@@ -1,6 +1,5 @@
 import type Router from '@koa/router'
 import { agentId, discoverBody, heartbeatBody, registerBody, statusBody } from '../../registry/agent.js'
-import { agentJson } from '../../registry/agent-cache.js'
 import type { AgentRegistry } from '../../registry/agent-registry.js'
 import { requireScope } from '../auth.js'
 import { readJson, validate } from '../body.js'
@@ -37,10 +36,7 @@ export function agentRoutes(router: Router, deps: AgentRouteDeps): void {
   router.post('/agents/discover', anyScope, async (ctx) => {
     const query = validate(discoverBody, (await readJson(ctx, bodyLimitBytes)) ?? {})
     const agents = await registry.discover(query)
-    // Written by hand around each agent's JSON, made once per parsed agent (the same document as serialising the object).
-    ctx.type = 'application/json'
-    ctx.body = `{"status":"success","query":${JSON.stringify(query)},"agents":[${agents.map(agentJson).join(',')}],`
-      + `"count":${agents.length},"timestamp":${JSON.stringify(new Date().toISOString())}}`
+    ctx.body = { status: 'success', query, agents, count: agents.length, timestamp: new Date().toISOString() }
   })
 
   router.get('/agents/:id', anyScope, async (ctx) => {

@@ -163,10 +163,12 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
    * at submission or a wake-up for a class it can take; it ends with the client.
    */
   function longPoll(ctx: Context, agent: string, ms: number) {
+    const { wakeups } = deps
+    // No wait (most completions): nothing to follow.
+    if (ms <= 0) return { wait: () => undefined, waitFor: async (idle: NextResult) => idle.task }
     const deadline = Date.now() + ms
     const gone = new AbortController()
     ctx.res.once('close', () => gone.abort())
-    const { wakeups } = deps
     const wait = () => ({ ms: deadline - Date.now(), instance: wakeups.instance })
     /** After a claim found nothing (`idle`): the task handed over or claimed, or null when the wait ends. */
     const waitFor = async (idle: NextResult): Promise<Task | null> => {
@@ -187,7 +189,7 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
         }
         if (woken === null || gone.signal.aborted || Date.now() >= deadline) {
           // The poll ends: no task is handed to it any more (not awaited: the answer need not wait for it).
-          if (ms > 0) store.stopWaiting(agent).catch(() => {})
+          store.stopWaiting(agent).catch(() => {})
           return null
         }
         next = await store.next(agent, wait())

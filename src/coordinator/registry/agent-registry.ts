@@ -239,10 +239,6 @@ export class AgentRegistry {
     return out
   }
 
-  private async getMany(ids: string[]): Promise<Agent[]> {
-    return (await this.hashes(ids)).map(agentFromHash).filter((a): a is Agent => a !== null)
-  }
-
   /** The agent hashes of the ids, read 500 at a time. */
   private async hashes(ids: string[]): Promise<Record<string, string>[]> {
     const out: Record<string, string>[] = []

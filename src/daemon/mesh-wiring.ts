@@ -98,6 +98,8 @@ export async function buildMesh(
     allowlist: config.p2p.allowlist,
     peers: config.p2p.peers,
     statusIntervalMs: config.p2p.statusIntervalMs,
+    statusKeepaliveMs: statusKeepaliveMs(config.p2p),
+    probe: config.p2p.probe,
     suspectAfterMs: config.p2p.suspectAfterMs,
     offlineAfterMs: config.p2p.offlineAfterMs,
     version: VERSION,
@@ -206,4 +208,9 @@ function refusalLogger(log: Logger): (r: Refusal) => void {
     if (r.reason === 'name_taken' || r.reason === 'forged_from') log.error(fields, r.message)
     else log.warn(fields, r.message)
   }
+}
+
+/** The keepalive as configured, or a third of the suspicion age (at most 3 s, at least the check interval). */
+export function statusKeepaliveMs(p2p: Config['p2p']): number {
+  return p2p.statusKeepaliveMs ?? Math.max(p2p.statusIntervalMs, Math.min(3000, Math.floor(p2p.suspectAfterMs / 3)))
 }

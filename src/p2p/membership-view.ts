@@ -67,12 +67,20 @@ interface Member {
   mismatch: string | null
   /** Set when the connection dropped and a redial failed; cleared by the next status heard. */
   lost: string | null
+  /** When a ping last came back (liveness between statuses), or null. */
+  aliveAt: number | null
+  /** Why it is a suspect (missed pings, not yet confirmed), or null. */
+  suspect: string | null
+  /** Set when a suspicion was confirmed; cleared by a ping answered or a newer status. */
+  unreachable: string | null
 }
 
 /**
  * Every node this daemon knows, with the state derived from when it was last
- * heard: degraded after suspectAfterMs (or when it reports trouble), offline
- * after offlineAfterMs. Ages use this daemon's monotonic clock, never the sender's.
+ * heard or answered a ping: degraded after suspectAfterMs (or when it reports
+ * trouble, or missed pings), offline after offlineAfterMs (or when a suspicion
+ * was confirmed, see LivenessProber). Ages use this daemon's monotonic clock,
+ * never the sender's.
  */
 export class MembershipView {
   private readonly members = new Map<string, Member>()
@@ -82,9 +90,7 @@ export class MembershipView {
     this.now = init.now ?? (() => performance.now())
     for (const p of init.peers) {
       if (p.name === init.selfName) continue
-      this.members.set(p.name, {
-        name: p.name, address: p.address, status: null, heardAt: null, state: 'offline', reason: 'never heard', mismatch: null, lost: null,
-      })
+      this.members.set(p.name, { ...blank(p.name), address: p.address })
     }
   }
 
@@ -97,9 +103,7 @@ export class MembershipView {
     if (this.init.bindings.peerIdOf(status.name) !== status.peer_id) return false
     let member = this.members.get(status.name)
     if (member === undefined) {
-      member = {
-        name: status.name, address: null, status: null, heardAt: null, state: 'offline', reason: null, mismatch: null, lost: null,
-      }
+      member = blank(status.name)
       this.members.set(status.name, member)
     }
     const prev = member.status
@@ -109,6 +113,7 @@ export class MembershipView {
     member.status = status
     member.heardAt = this.now()
     member.lost = null
+    member.unreachable = null
     this.checkRegistry(member)
     this.evaluate(member)
     return true
@@ -119,6 +124,34 @@ export class MembershipView {
     const m = this.members.get(name)
     if (m === undefined) return
     m.lost = reason
+    this.evaluate(m)
+  }
+
+  /** A ping came back: the node is alive now, whatever was suspected of it. */
+  markAlive(name: string): void {
+    const m = this.members.get(name)
+    if (m === undefined) return
+    m.aliveAt = this.now()
+    m.suspect = null
+    m.unreachable = null
+    m.lost = null
+    this.evaluate(m)
+  }
+
+  /** The node missed pings and is not yet confirmed down (degraded), or null when the suspicion ends. */
+  markSuspect(name: string, reason: string | null): void {
+    const m = this.members.get(name)
+    if (m === undefined) return
+    m.suspect = reason
+    this.evaluate(m)
+  }
+
+  /** A suspicion was confirmed (nobody reached it in the window): offline until it answers or is heard again. */
+  markUnreachable(name: string, reason: string): void {
+    const m = this.members.get(name)
+    if (m === undefined) return
+    m.suspect = null
+    m.unreachable = reason
     this.evaluate(m)
   }
 
@@ -184,7 +217,7 @@ export class MembershipView {
         state: m.state,
         reason: m.reason,
         address: m.address ?? m.status?.addresses[0] ?? null,
-        ageMs: m.heardAt === null ? null : Math.round(now - m.heardAt),
+        ageMs: m.heardAt === null ? null : Math.round(now - lastSign(m)),
         mismatch: m.mismatch,
         self: false,
         identity: this.init.bindings.sourceOf(m.name),
@@ -197,16 +230,22 @@ export class MembershipView {
   private evaluate(m: Member): void {
     let state: NodeState
     let reason: string | null
-    const age = m.heardAt === null ? null : this.now() - m.heardAt
+    const age = m.heardAt === null ? null : this.now() - lastSign(m)
     if (age === null) {
       state = 'offline'
       reason = 'never heard'
+    } else if (m.unreachable !== null) {
+      state = 'offline'
+      reason = m.unreachable
     } else if (m.lost !== null) {
       state = 'offline'
       reason = m.lost
     } else if (age >= this.init.offlineAfterMs) {
       state = 'offline'
       reason = `unheard for ${Math.round(age)} ms`
+    } else if (m.suspect !== null) {
+      state = 'degraded'
+      reason = m.suspect
     } else if (age >= this.init.suspectAfterMs) {
       state = 'degraded'
       reason = `unheard for ${Math.round(age)} ms`
@@ -236,6 +275,18 @@ export class MembershipView {
       this.init.onRegistryMismatch?.(m.name, mismatch)
     }
   }
+}
+
+function blank(name: string): Member {
+  return {
+    name, address: null, status: null, heardAt: null, state: 'offline', reason: 'never heard', mismatch: null,
+    lost: null, aliveAt: null, suspect: null, unreachable: null,
+  }
+}
+
+/** When the node last showed it was alive: its last status or its last ping answered. */
+function lastSign(m: Member): number {
+  return Math.max(m.heardAt ?? -Infinity, m.aliveAt ?? -Infinity)
 }
 
 function describe(r: RegistryFingerprint): string {

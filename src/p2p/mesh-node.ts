@@ -66,6 +66,8 @@ export async function createMeshNode(init: MeshNodeInit): Promise<MeshLibp2p> {
       // Redial of configured peers is ours (see PeerRedialer): libp2p's queue gives up.
       reconnectRetries: 0,
     },
+    // Connections are pinged by our LivenessProber, which tells a stalled peer from a stalled self.
+    connectionMonitor: { enabled: false },
     services: {
       identify: identify(),
       ping: ping(),

@@ -6,6 +6,7 @@ import { type BindingStore, NameBindings, type Refusal } from './name-bindings.j
 import { MembershipView, type NodeTransition } from './membership-view.js'
 import { createMeshNode, type MeshLibp2p } from './mesh-node.js'
 import type { MessageStore, ReceiptState } from './messages/message-store.js'
+import { LivenessProber, type LivenessProberInit } from './liveness.js'
 import { Messenger } from './messages/messenger.js'
 import type { MessageFrame } from './messages/wire.js'
 import type { LocalStatus } from './node-status.js'
@@ -25,6 +26,10 @@ export interface MeshInit {
   /** The shared store of names pinned on first sight. */
   bindingStore: BindingStore
   statusIntervalMs: number
+  /** Longest time between two publishes of an unchanged status (default statusIntervalMs). */
+  statusKeepaliveMs?: number
+  /** Ping liveness of connected members (see LivenessProber for the defaults). */
+  probe?: Pick<LivenessProberInit, 'intervalMs' | 'timeoutMs' | 'suspicionMs' | 'helpers'>
   suspectAfterMs: number
   offlineAfterMs: number
   version: string
@@ -45,7 +50,7 @@ export interface MeshInit {
   unknownPeerGraceMs?: number
 }
 
-/** The p2p side of a daemon: libp2p node, redial, status gossip, membership, messages, RPC. */
+/** The p2p side of a daemon: libp2p node, redial, status gossip, ping liveness, membership, messages, RPC. */
 export class Mesh {
   private constructor(
     readonly node: MeshLibp2p,
@@ -53,6 +58,7 @@ export class Mesh {
     readonly gossip: StatusGossip,
     readonly messenger: Messenger,
     readonly rpc: RpcService,
+    readonly liveness: LivenessProber,
     private readonly redialer: PeerRedialer,
     private readonly log: Logger,
     private readonly listen: string,
@@ -108,6 +114,7 @@ export class Mesh {
       selfName: init.selfName,
       version: init.version,
       intervalMs: init.statusIntervalMs,
+      keepaliveMs: init.statusKeepaliveMs,
       local: init.local,
       view,
       bindings,
@@ -136,6 +143,7 @@ export class Mesh {
         shut(peerId)
       },
     })
+    const liveness = new LivenessProber({ ...init.probe, node, selfName: init.selfName, view, rpc, log: init.log('p2p:liveness') })
     const redialer = new PeerRedialer({
       node,
       peers,
@@ -156,7 +164,7 @@ export class Mesh {
         for (const c of node.getConnections(evt.detail)) c.abort(new Error('no cluster name bound to this peer'))
       }, init.unknownPeerGraceMs ?? 10_000).unref()
     })
-    return new Mesh(node, view, gossip, messenger, rpc, redialer, log, init.listen, bindings)
+    return new Mesh(node, view, gossip, messenger, rpc, liveness, redialer, log, init.listen, bindings)
   }
 
   /** This node's peer id. */
@@ -191,6 +199,7 @@ export class Mesh {
       await this.rpc.start()
       await this.messenger.start()
       this.gossip.start()
+      this.liveness.start()
       this.redialer.start()
     } catch (err) {
       await this.stop()
@@ -201,6 +210,7 @@ export class Mesh {
 
   async stop(): Promise<void> {
     await this.redialer.stop()
+    this.liveness.stop()
     this.gossip.stop()
     await this.messenger.stop()
     await this.rpc.stop()

@@ -9,7 +9,10 @@ export interface StatusGossipInit {
   node: MeshLibp2p
   selfName: string
   version: string
+  /** How often the status is checked for a change (published at once if it changed). */
   intervalMs: number
+  /** Longest time between two publishes of an unchanged status (default: intervalMs). */
+  keepaliveMs?: number
   /** What the daemon knows about itself right now (chain, registry, ops...). */
   local(): LocalStatus
   view: MembershipView
@@ -22,12 +25,17 @@ export interface StatusGossipInit {
 const MAX_STATUS_BYTES = 16 * 1024
 
 /**
- * Publishes this node's status every interval on the gossip topic and feeds
- * what it hears into the membership view. Gossip is lossy; status is
- * latest-wins and re-sent, so a lost publish only delays the view.
+ * Publishes this node's status on the gossip topic when it changes (checked
+ * every interval) and at least every keepalive, and feeds what it hears into
+ * the membership view. Gossip is lossy; status is latest-wins and re-sent, so
+ * a lost publish only delays the view. Liveness between publishes comes from
+ * pings (see LivenessProber), not from this.
  */
 export class StatusGossip {
   private seq = 0
+  /** What was last published, without the fields that change every time (seq, time, uptime). */
+  private lastContent = ''
+  private lastPublishedAt = -Infinity
   private readonly startedAt = Date.now()
   private publishTimer: NodeJS.Timeout | null = null
   private tickTimer: NodeJS.Timeout | null = null
@@ -93,7 +101,7 @@ export class StatusGossip {
     this.init.node.addEventListener('self:peer:update', this.addressesChanged)
     pubsub.addEventListener('subscription-change', this.subscriptionChanged)
     const { intervalMs } = this.init
-    this.publishTimer = setInterval(() => this.publish(), intervalMs)
+    this.publishTimer = setInterval(() => this.publishIfChanged(), intervalMs)
     this.tickTimer = setInterval(() => this.init.view.tick(), Math.max(50, Math.min(250, intervalMs / 4)))
     this.publish()
   }
@@ -113,11 +121,22 @@ export class StatusGossip {
     pubsub.unsubscribe(STATUS_TOPIC)
   }
 
+  /** Publishes if the status changed since the last publish, or the keepalive is due. */
+  private publishIfChanged(): void {
+    const keepalive = this.init.keepaliveMs ?? this.init.intervalMs
+    const due = performance.now() - this.lastPublishedAt >= keepalive - this.init.intervalMs / 2
+    const status = this.current()
+    if (due || content(status) !== this.lastContent) this.publish(status)
+  }
+
   /** Publishes now, e.g. right after a state change worth spreading fast. */
-  publish(): void {
+  publish(status: NodeStatus = this.current()): void {
     if (this.publishTimer === null) return
     this.seq++
-    const bytes = this.encoder.encode(JSON.stringify(this.current()))
+    status.seq = this.seq
+    this.lastContent = content(status)
+    this.lastPublishedAt = performance.now()
+    const bytes = this.encoder.encode(JSON.stringify(status))
     this.init.node.services.pubsub.publish(STATUS_TOPIC, bytes).catch((err: unknown) => {
       this.init.log.debug({ err }, 'status publish failed')
     })
@@ -159,4 +178,9 @@ export class StatusGossip {
     this.init.view.observe(status)
     return TopicValidatorResult.Accept
   }
+}
+
+/** A status without the fields that differ on every publish. */
+function content(s: NodeStatus): string {
+  return JSON.stringify({ ...s, seq: 0, time: 0, uptime_s: 0 })
 }

@@ -88,6 +88,8 @@ t.test('a worker SIGKILLed mid-task: the task runs again elsewhere after its lea
   const final = await finished(id)
   t.match(final, { state: 'completed', result: 'rescued', agent_id: 'rescuer' })
   t.ok(final.attempts >= 2, `run again after the lease (attempt ${final.attempts})`)
+  // The worker hears its completion answered just after the daemon has stored it.
+  await waitFor('the worker reports it', () => completions.length > 0, { timeoutMs: 5000 })
   t.same(completions, [id], 'reported once')
 })
 

@@ -194,6 +194,25 @@ t.test('a member cannot forge its sender, nor change a node outside an operation
   t.ok((await metric(follower, 'forbidden')) >= attempts.length, 'every refusal counted as forbidden')
 })
 
+t.test('p2p.probe: an unknown peer gets nothing; a member gets bounded answers and cannot aim it outside the cluster', async (t) => {
+  const outsider = await startOutsider()
+  t.teardown(() => outsider.stop())
+  const unknown = await exchangeFrames(outsider, followerAddr, '/aitbc/rpc/1.0.0', [rpc('p2p.probe', { node: 'genesis' })])
+  t.same(unknown.replies, [], 'an unknown peer: no answer at all')
+
+  const ask = async (params: unknown) => (await exchangeFrames(probe, followerAddr, '/aitbc/rpc/1.0.0', [rpc('p2p.probe', params)])).replies
+  t.match(await ask({ node: 'genesis' }), [{ ok: true, result: { reachable: true, reason: null } }], 'a member that answers pings')
+  t.match(await ask({ node: '/ip4/10.0.0.1/tcp/22' }), [{ ok: true, result: { reachable: false, reason: /knows no node/ } }],
+    'an address instead of a name: nothing is dialled')
+  t.match(await ask({ node: 'probe' }), [{ ok: true, result: { reachable: false } }], 'itself: refused')
+  let deep: unknown = 'x'
+  for (let i = 0; i < 200; i++) deep = { node: deep }
+  for (const bad of [{ node: 'x'.repeat(101) }, { node: 5 }, { node: 'genesis', extra: 1 }, deep, null]) {
+    t.match(await ask(bad), [{ ok: false, error: { code: 'ERR_RPC_BAD_PARAMS', message: /^params/ } }], `refused: ${JSON.stringify(bad).slice(0, 40)}`)
+  }
+  t.equal((await nodesOf(follower)).genesis?.status, 'online', 'the follower still sees genesis online')
+})
+
 t.test('the node that does the work applies its own force rule, whatever the caller believes', async (t) => {
   // genesis's config says mark needs no force, so genesis accepts the request; the follower's says it does.
   const res = await api(genesis.url, 'POST', '/ops', { operation: 'coordinate', action: 'mark', target_node: 'all', timeout: 10 })

@@ -278,6 +278,12 @@ export function loadConfig(opts: { flags?: ConfigFlags, env?: NodeJS.ProcessEnv 
   if (!(config.p2p.suspectAfterMs < config.p2p.offlineAfterMs)) {
     throw new ConfigError('config p2p.offlineAfterMs: expected more than p2p.suspectAfterMs')
   }
+  const keepalive = config.p2p.statusKeepaliveMs
+  if (keepalive !== null && !(keepalive >= config.p2p.statusIntervalMs && keepalive < config.p2p.suspectAfterMs)) {
+    throw new ConfigError(
+      'config p2p.statusKeepaliveMs: expected at least p2p.statusIntervalMs and less than p2p.suspectAfterMs (an idle node would look degraded)',
+    )
+  }
   return { config: deepFreeze(config), file, warnings }
 }
 

@@ -61,9 +61,22 @@ export const configSchema = z.strictObject({
       allowlist: z.array(peerId).default([]),
       /** Accept any peer on a non-loopback listener with neither psk nor allowlist: must be written explicitly. */
       insecure: z.boolean().default(false),
+      /** How often this node's status is checked for a change; a change is published at once. */
       statusIntervalMs: ms(100).default(1000),
-      suspectAfterMs: ms(200).default(3000),
-      offlineAfterMs: ms(300).default(5000),
+      /** Longest time between two publishes of an unchanged status; null: a third of suspectAfterMs, at most 3000. */
+      statusKeepaliveMs: ms(100).nullable().default(null),
+      /** Unheard (no status, no ping answered) this long: degraded; then offline. Pings keep connected members fresh. */
+      suspectAfterMs: ms(200).default(9000),
+      offlineAfterMs: ms(300).default(12_000),
+      /** Ping liveness of connected members: a missed ping makes a suspect, offline once nobody reaches it in the window. */
+      probe: z
+        .strictObject({
+          intervalMs: ms(50).default(400),
+          timeoutMs: ms(20).default(400),
+          suspicionMs: ms(100).default(1000),
+          helpers: z.number().int().min(0).max(10).default(2),
+        })
+        .prefault({}),
     })
     .prefault({}),
   coordinator: z

@@ -1,0 +1,284 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import { anySignal } from 'any-signal'
+import type { Logger } from 'pino'
+import { z } from 'zod'
+import { P2pError } from './errors.js'
+import type { MembershipView } from './membership-view.js'
+import type { MeshLibp2p } from './mesh-node.js'
+import type { RpcService } from './rpc/rpc-service.js'
+
+/** The RPC method a node calls to have another node probe a suspect for it. */
+export const PROBE_METHOD = 'p2p.probe'
+
+const probeParams = z.strictObject({ node: z.string().min(1).max(100) })
+
+/** A helper's answer: whether it reached the node, and why not. */
+export interface ProbeAnswer {
+  reachable: boolean
+  reason: string | null
+}
+
+export interface LivenessProberInit {
+  node: MeshLibp2p
+  selfName: string
+  view: MembershipView
+  rpc: RpcService
+  log: Logger
+  /** How often every connected member is pinged (default 400 ms). */
+  intervalMs?: number
+  /** How long one ping may take before it counts as missed (default 400 ms). */
+  timeoutMs?: number
+  /**
+   * How long a suspect has to answer anyone, after its first missed ping,
+   * before it is declared offline (default 1000 ms). A node that stalls for
+   * less (a GC pause, a SIGSTOP burst, a starved CPU) is never declared offline.
+   */
+  suspicionMs?: number
+  /** How many other members are asked to probe a suspect (default 2). */
+  helpers?: number
+  /** Probes this node runs at once for other members (default 8); more are refused with ERR_PROBE_BUSY. */
+  maxHelping?: number
+}
+
+interface Suspicion {
+  since: number
+  /** Conclusive missed pings in this window. */
+  misses: number
+  /** Helpers asked and not yet answered. */
+  pending: number
+  /** The helpers that could not reach it either. */
+  denied: string[]
+  /** A helper that reached it: the node is alive, only our link to it is not. */
+  vouchedBy: string | null
+  /** Windows in a row that ended with a helper reaching it while we could not. */
+  vouched: number
+}
+
+/**
+ * Liveness from the connections themselves (Lifeguard-like): every connected
+ * member is pinged each interval; a missed ping makes it a suspect (degraded)
+ * and asks other members to probe it; it is declared offline only when the
+ * suspicion window passes with no answer to anyone and no helper reaching it.
+ * A ping whose timeout fired late (this process was stalled) proves nothing
+ * and is not counted.
+ */
+export class LivenessProber {
+  private readonly intervalMs: number
+  private readonly timeoutMs: number
+  private readonly suspicionMs: number
+  private readonly helpers: number
+  private readonly maxHelping: number
+  private timer: NodeJS.Timeout | null = null
+  private readonly inFlight = new Set<string>()
+  private readonly suspects = new Map<string, Suspicion>()
+  /** One ping per peer at a time (the ping protocol allows no more), shared by our probes and helpers'. */
+  private readonly pings = new Map<string, Promise<void>>()
+  private helping = 0
+  private readonly stopping = new AbortController()
+
+  constructor(private readonly init: LivenessProberInit) {
+    this.intervalMs = init.intervalMs ?? 400
+    this.timeoutMs = init.timeoutMs ?? 400
+    this.suspicionMs = init.suspicionMs ?? 1000
+    this.helpers = init.helpers ?? 2
+    this.maxHelping = init.maxHelping ?? 8
+  }
+
+  start(): void {
+    if (this.timer !== null) return
+    this.init.rpc.register(PROBE_METHOD, {
+      params: probeParams,
+      handler: (p, ctx) => this.probeFor(p.node, ctx.caller, ctx.deadlineAt, ctx.signal),
+    })
+    this.timer = setInterval(() => this.round(), this.intervalMs)
+  }
+
+  stop(): void {
+    if (this.timer === null) return
+    clearInterval(this.timer)
+    this.timer = null
+    this.stopping.abort()
+  }
+
+  /** Whether the node is a suspect right now (tests, diagnostics). */
+  isSuspect(name: string): boolean {
+    return this.suspects.has(name)
+  }
+
+  private round(): void {
+    for (const name of this.init.view.peerNames()) {
+      const peerId = this.init.view.peerIdOf(name)
+      if (peerId === null) continue
+      if (!this.connected(peerId)) {
+        // No connection: the redialer says whether it is lost; a suspicion of the old link ends here.
+        if (this.suspects.delete(name)) this.init.view.markSuspect(name, null)
+        continue
+      }
+      if (!this.inFlight.has(name)) void this.probe(name, peerId)
+      this.judge(name)
+    }
+  }
+
+  private connected(peerId: string): boolean {
+    return this.init.node.getConnections(peerIdFromString(peerId)).some((c) => c.status === 'open')
+  }
+
+  private async probe(name: string, peerId: string): Promise<void> {
+    this.inFlight.add(name)
+    const started = performance.now()
+    // A suspect's ping waits to the end of its window: a late answer from a starved node still counts.
+    const s = this.suspects.get(name)
+    const timeoutMs = s === undefined ? this.timeoutMs : Math.max(this.timeoutMs, s.since + this.suspicionMs - started)
+    try {
+      await this.ping(peerId, timeoutMs)
+      this.acked(name)
+    } catch {
+      if (this.timer === null) return
+      // A timeout that fired well after it was due means this process stalled, not the peer.
+      const late = performance.now() - started > timeoutMs + Math.min(200, this.timeoutMs / 2)
+      if (!late) this.missed(name)
+    } finally {
+      this.inFlight.delete(name)
+    }
+  }
+
+  /** Pings a peer, joining a ping already in flight to it, and gives up after timeoutMs either way. */
+  private ping(peerId: string, waitMs: number): Promise<void> {
+    // Whole milliseconds: AbortSignal.timeout refuses fractions.
+    const timeoutMs = Math.max(1, Math.ceil(waitMs))
+    const shared = this.pings.get(peerId)
+    if (shared !== undefined) return withTimeout(shared, timeoutMs)
+    // A timer we hold, not AbortSignal.timeout/any: on Node 20 a composite signal can be collected and never fire,
+    // which leaves the ping stream open and every later ping refused (one outbound ping stream per peer).
+    const controller = new AbortController()
+    const timer = setTimeout(() => controller.abort(new P2pError('ERR_PING_TIMEOUT', `no ping answer within ${timeoutMs} ms`)), timeoutMs)
+    const signal = anySignal([controller.signal, this.stopping.signal])
+    const p = this.init.node.services.ping.ping(peerIdFromString(peerId), { signal }).then(() => undefined)
+      .finally(() => {
+        clearTimeout(timer)
+        signal.clear()
+        this.pings.delete(peerId)
+      })
+    this.pings.set(peerId, p)
+    return p
+  }
+
+  private acked(name: string): void {
+    if (this.suspects.delete(name)) this.init.log.info({ node: name }, 'suspect answered; online again')
+    this.init.view.markAlive(name)
+  }
+
+  private missed(name: string): void {
+    let s = this.suspects.get(name)
+    if (s === undefined) {
+      s = fresh(0)
+      this.suspects.set(name, s)
+      this.init.view.markSuspect(name, `missed a ping from ${this.init.selfName}; asking other nodes`)
+      this.askHelpers(name, s)
+      setTimeout(() => this.judge(name), this.suspicionMs + 1).unref()
+    }
+    s.misses++
+    this.judge(name)
+  }
+
+  private askHelpers(name: string, s: Suspicion): void {
+    const view = this.init.view
+    const candidates = view.peerNames().filter((n) => {
+      const id = n === name ? null : view.peerIdOf(n)
+      return id !== null && view.stateOf(n) === 'online' && this.connected(id)
+    })
+    for (const helper of shuffle(candidates).slice(0, this.helpers)) {
+      s.pending++
+      this.init.rpc.call(helper, PROBE_METHOD, { node: name }, { timeoutMs: this.suspicionMs, signal: this.stopping.signal })
+        .then((res) => {
+          const answer = res as ProbeAnswer
+          if (answer.reachable) s.vouchedBy = helper
+          else s.denied.push(helper)
+        }, (err: unknown) => {
+          // A helper that cannot answer confirms nothing either way.
+          this.init.log.debug({ node: name, helper, err: (err as Error).message }, 'probe helper did not answer')
+        })
+        .finally(() => {
+          s.pending--
+          if (this.suspects.get(name) === s) this.judge(name)
+        })
+    }
+  }
+
+  /** Declares a suspect offline once its window passed with no answer to anyone. */
+  private judge(name: string): void {
+    const s = this.suspects.get(name)
+    if (s === undefined) return
+    if (s.vouchedBy !== null) {
+      // Alive, seen by another node: degraded from here, not offline; a new window asks again.
+      const next = fresh(s.vouched + 1)
+      this.suspects.set(name, next)
+      this.init.view.markSuspect(name, `no answer to pings from ${this.init.selfName}, but ${s.vouchedBy} reaches it`)
+      this.askHelpers(name, next)
+      return
+    }
+    const waited = performance.now() - s.since
+    if (waited < this.suspicionMs || s.misses < 2 || s.pending > 0) return
+    this.suspects.delete(name)
+    const confirmed = s.denied.length === 0 ? '' : `, nor to ${s.denied.join(' and ')}`
+    const reason = `no answer to pings from ${this.init.selfName}${confirmed} for ${Math.round(waited)} ms`
+    this.init.log.warn({ node: name, helpers: s.denied }, 'suspect confirmed unreachable; offline')
+    this.init.view.markUnreachable(name, reason)
+    // A silent link (a cut, a hung peer) may stay "open" for minutes; closing it hands the node to the redialer.
+    this.closeLink(name, reason)
+  }
+
+  private closeLink(name: string, reason: string): void {
+    const peerId = this.init.view.peerIdOf(name)
+    if (peerId === null) return
+    for (const c of this.init.node.getConnections(peerIdFromString(peerId))) {
+      c.abort(new P2pError('ERR_PEER_UNREACHABLE', `${name}: ${reason}`))
+    }
+  }
+
+  /** A helper's side: pings a member over an open connection until the caller's deadline. */
+  private async probeFor(name: string, caller: string, deadlineAt: number, signal: AbortSignal): Promise<ProbeAnswer> {
+    const peerId = this.init.view.peerIdOf(name)
+    if (peerId === null || name === caller) return { reachable: false, reason: `${this.init.selfName} knows no node ${name}` }
+    if (!this.connected(peerId)) return { reachable: false, reason: `${this.init.selfName} has no connection to ${name}` }
+    if (this.helping >= this.maxHelping) {
+      throw new P2pError('ERR_PROBE_BUSY', `${this.init.selfName} is already running ${this.maxHelping} probes for other nodes`)
+    }
+    this.helping++
+    try {
+      // Answer before the caller's own deadline, so a "no" arrives as a no.
+      const until = deadlineAt - 100
+      while (!signal.aborted && Date.now() < until - 20) {
+        try {
+          await this.ping(peerId, until - Date.now())
+          return { reachable: true, reason: null }
+        } catch {
+          await new Promise((r) => setTimeout(r, 50))
+        }
+      }
+      return { reachable: false, reason: `${name} did not answer pings from ${this.init.selfName}` }
+    } finally {
+      this.helping--
+    }
+  }
+}
+
+function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new P2pError('ERR_PING_TIMEOUT', `no ping answer within ${ms} ms`)), ms)
+  })
+  return Promise.race([p, late]).finally(() => clearTimeout(timer))
+}
+
+function fresh(vouched: number): Suspicion {
+  return { since: performance.now(), misses: 0, pending: 0, denied: [], vouchedBy: null, vouched }
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[items[i], items[j]] = [items[j]!, items[i]!]
+  }
+  return items
+}

@@ -1,0 +1,143 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { IncomingStreamData } from '@libp2p/interface'
+import { Redis } from 'ioredis'
+import t from 'tap'
+import { type Mesh, RpcError } from '../../src/p2p/index.js'
+import { PROBE_METHOD } from '../../src/p2p/liveness.js'
+import { startTestMesh } from '../fixtures/mesh.js'
+import { freePort, waitFor } from '../fixtures/poll.js'
+import { startRedis } from '../fixtures/redis-server.js'
+
+// Three in-process meshes on real libp2p. Statuses every 2 s with offline after 10 s,
+// so a node declared offline within a couple of seconds was declared so by the pings.
+const redis = await startRedis()
+t.teardown(() => redis.stop())
+const client = new Redis(redis.url)
+t.teardown(() => client.disconnect())
+const dir = mkdtempSync(join(tmpdir(), 'aitbc-liveness-'))
+t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+
+const NAMES = ['alpha', 'beta', 'gamma'] as const
+type Name = typeof NAMES[number]
+const ports = Object.fromEntries(await Promise.all(NAMES.map(async (n) => [n, await freePort()]))) as Record<Name, number>
+const meshes = {} as Record<Name, Mesh>
+for (const name of NAMES) {
+  const peers = NAMES.filter((p) => p !== name).map((p) => ({ name: p, address: `/ip4/127.0.0.1/tcp/${ports[p]}` }))
+  meshes[name] = await startTestMesh({ name, dir, port: ports[name], peers, redis: client, prefix: 'live:', intervalMs: 2000, logLevel: 'warn' })
+  t.teardown(() => meshes[name].stop())
+}
+const { alpha, beta, gamma } = meshes
+for (const viewer of NAMES) {
+  for (const n of NAMES) {
+    if (n !== viewer) await waitFor(`${viewer} sees ${n}`, () => meshes[viewer].view.stateOf(n) === 'online', { timeoutMs: 10_000 })
+  }
+}
+
+const PING = '/ipfs/ping/1.0.0'
+interface PingInternals { start(): Promise<void>, stop(): Promise<void>, handleMessage(data: IncomingStreamData): void }
+const pingOf = (m: Mesh) => m.node.services.ping as unknown as PingInternals
+
+const held = new Map<Mesh, IncomingStreamData[]>()
+/**
+ * Makes a node stop answering pings (from everyone, or from the given peers) as a stopped process
+ * would: what arrives meanwhile is held, and answered on restore.
+ */
+async function silence(m: Mesh, from?: Mesh[]): Promise<void> {
+  const ping = pingOf(m)
+  await ping.stop()
+  const ignored = from?.map((x) => x.peerId)
+  const queue: IncomingStreamData[] = []
+  held.set(m, queue)
+  await m.node.handle(PING, (data) => {
+    if (ignored !== undefined && !ignored.includes(data.connection.remotePeer.toString())) ping.handleMessage(data)
+    else queue.push(data)
+  }, { maxInboundStreams: 8 })
+}
+async function restore(m: Mesh): Promise<void> {
+  await m.node.unhandle(PING)
+  await pingOf(m).start()
+  for (const data of held.get(m) ?? []) if (data.stream.status === 'open') pingOf(m).handleMessage(data)
+  held.delete(m)
+}
+const row = (viewer: Mesh, name: string) => viewer.view.snapshot().find((r) => r.name === name)!
+
+t.test('a node that answers no pings and sends no status is offline everywhere, confirmed by the other node', async (t) => {
+  await silence(beta)
+  beta.gossip.stop()
+  const started = Date.now()
+  const states: string[] = []
+  await waitFor('alpha and gamma see beta offline', () => {
+    const s = alpha.view.stateOf('beta')
+    if (states.at(-1) !== s) states.push(s!)
+    return s === 'offline' && gamma.view.stateOf('beta') === 'offline'
+  }, { timeoutMs: 6000, intervalMs: 20 })
+  t.comment(`offline everywhere ${Date.now() - started} ms after it went silent (status offline would take 10 s)`)
+  t.same(states.slice(0, 3), ['online', 'degraded', 'offline'], 'a suspect (degraded) first, then offline')
+  t.match(row(alpha, 'beta').reason, /no answer to pings from alpha, nor to gamma for \d+ ms/, 'the reason names who tried')
+  t.match(row(gamma, 'beta').reason, /no answer to pings from gamma, nor to alpha/)
+  t.ok(alpha.view.stateOf('gamma') === 'online' && gamma.view.stateOf('alpha') === 'online', 'the others still see each other')
+
+  await restore(beta)
+  beta.gossip.start()
+  await waitFor('beta online again everywhere', () => alpha.view.stateOf('beta') === 'online' && gamma.view.stateOf('beta') === 'online',
+    { timeoutMs: 15_000 })
+  t.pass('back online once it answers')
+})
+
+t.test('a node only one peer cannot ping stays degraded there, vouched for by the other, never offline', async (t) => {
+  await silence(beta, [alpha])
+  t.teardown(() => restore(beta))
+  const seen = new Set<string>()
+  const until = Date.now() + 3500
+  await waitFor('3.5 s of watching', () => {
+    seen.add(alpha.view.stateOf('beta')!)
+    return Date.now() > until
+  }, { timeoutMs: 5000, intervalMs: 20 })
+  t.notOk(seen.has('offline'), `alpha saw beta as ${[...seen].join(', ')}: never offline`)
+  t.ok(seen.has('degraded'), 'degraded from alpha')
+  t.match(row(alpha, 'beta').reason, /no answer to pings from alpha, but gamma reaches it/)
+  t.equal(gamma.view.stateOf('beta'), 'online', 'gamma, which reaches it, sees it online')
+})
+
+t.test('a stall shorter than the suspicion window is never offline', async (t) => {
+  await waitFor('beta online', () => alpha.view.stateOf('beta') === 'online', { timeoutMs: 10_000 })
+  const seen = new Set<string>()
+  const watch = setInterval(() => {
+    seen.add(alpha.view.stateOf('beta')!)
+    seen.add(gamma.view.stateOf('beta')!)
+  }, 10)
+  t.teardown(() => clearInterval(watch))
+  for (let i = 0; i < 3; i++) {
+    await silence(beta)
+    await new Promise((r) => setTimeout(r, 700))
+    await restore(beta)
+    await waitFor('answers again', () => !alpha.liveness.isSuspect('beta') && !gamma.liveness.isSuspect('beta'), { timeoutMs: 5000 })
+  }
+  clearInterval(watch)
+  t.notOk(seen.has('offline'), `seen as ${[...seen].join(', ')} through three 700 ms stalls: never offline`)
+})
+
+t.test('a member asking for probes gets bounded, named answers, and at most 8 run at once', async (t) => {
+  await waitFor('all online', () => alpha.view.stateOf('beta') === 'online' && alpha.view.stateOf('gamma') === 'online', { timeoutMs: 10_000 })
+  t.same(await alpha.rpc.call('beta', PROBE_METHOD, { node: 'gamma' }, { timeoutMs: 2000 }), { reachable: true, reason: null },
+    'a member that answers is reachable')
+  t.same(await alpha.rpc.call('beta', PROBE_METHOD, { node: 'nobody' }, { timeoutMs: 2000 }),
+    { reachable: false, reason: 'beta knows no node nobody' }, 'an unknown name: no dial, a plain answer')
+  t.same(await alpha.rpc.call('beta', PROBE_METHOD, { node: 'alpha' }, { timeoutMs: 2000 }),
+    { reachable: false, reason: 'beta knows no node alpha' }, 'the caller itself: refused')
+  const bad = await alpha.rpc.call('beta', PROBE_METHOD, { node: 'x'.repeat(500) }, { timeoutMs: 2000 }).catch((e: unknown) => e)
+  t.match(bad, { code: 'ERR_RPC_BAD_PARAMS', message: /params\.node/ }, 'an oversized name is refused by the schema')
+
+  // gamma goes silent: each probe for it holds a helper slot until the deadline; the ninth and later are refused.
+  await silence(gamma)
+  t.teardown(() => restore(gamma))
+  const calls = await Promise.allSettled(Array.from({ length: 12 }, () =>
+    alpha.rpc.call('beta', PROBE_METHOD, { node: 'gamma' }, { timeoutMs: 1500 })))
+  const outcomes = calls.map((c) => (c.status === 'rejected' ? (c.reason as RpcError).code : JSON.stringify(c.value)))
+  const busy = outcomes.filter((o) => o === 'ERR_PROBE_BUSY').length
+  t.equal(busy, 4, '4 of 12 at once refused as busy (8 run at a time)')
+  t.same(outcomes.filter((o) => o !== 'ERR_PROBE_BUSY'), Array(8).fill(JSON.stringify({ reachable: false, reason: 'gamma did not answer pings from beta' })),
+    'the 8 that ran answered unreachable before the deadline')
+})

@@ -1,8 +1,10 @@
+import type { IncomingStreamData, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { anySignal } from 'any-signal'
 import type { Logger } from 'pino'
 import { z } from 'zod'
 import { P2pError } from './errors.js'
+import { type FrameChannel, frameChannel } from './frames.js'
+import { type BeatFrame, beatFrame, LIVENESS_PROTOCOL, MAX_LIVENESS_FRAME_BYTES } from './liveness-wire.js'
 import type { MembershipView } from './membership-view.js'
 import type { MeshLibp2p } from './mesh-node.js'
 import type { RpcService } from './rpc/rpc-service.js'
@@ -56,7 +58,9 @@ interface Suspicion {
 
 /**
  * Liveness from the connections themselves (Lifeguard-like): every connected
- * member is pinged each interval; a missed ping makes it a suspect (degraded)
+ * member is pinged each interval over one long-lived stream per peer (a beat
+ * echoed back: one small frame each way, where libp2p's ping protocol opens
+ * and negotiates a new stream every time and cost the idle daemon 7% of a core); a missed ping makes it a suspect (degraded)
  * and asks other members to probe it; it is declared offline only when the
  * suspicion window passes with no answer to anyone and no helper reaching it.
  * A ping whose timeout fired late (this process was stalled) proves nothing
@@ -71,8 +75,9 @@ export class LivenessProber {
   private timer: NodeJS.Timeout | null = null
   private readonly inFlight = new Set<string>()
   private readonly suspects = new Map<string, Suspicion>()
-  /** One ping per peer at a time (the ping protocol allows no more), shared by our probes and helpers'. */
+  /** One ping per peer at a time, shared by our probes and helpers'. */
   private readonly pings = new Map<string, Promise<void>>()
+  private readonly links = new Map<string, BeatLink>()
   private helping = 0
   private readonly stopping = new AbortController()
 
@@ -84,8 +89,9 @@ export class LivenessProber {
     this.maxHelping = init.maxHelping ?? 8
   }
 
-  start(): void {
+  async start(): Promise<void> {
     if (this.timer !== null) return
+    await this.init.node.handle(LIVENESS_PROTOCOL, (data) => this.serve(data), { maxInboundStreams: 2 })
     this.init.rpc.register(PROBE_METHOD, {
       params: probeParams,
       handler: (p, ctx) => this.probeFor(p.node, ctx.caller, ctx.deadlineAt, ctx.signal),
@@ -93,11 +99,35 @@ export class LivenessProber {
     this.timer = setInterval(() => this.round(), this.intervalMs)
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     if (this.timer === null) return
     clearInterval(this.timer)
     this.timer = null
     this.stopping.abort()
+    for (const link of this.links.values()) link.close()
+    this.links.clear()
+    await this.init.node.unhandle(LIVENESS_PROTOCOL).catch(() => {})
+  }
+
+  /** The protocol handler start() registers: every beat from a member is echoed; anyone else is closed at once. */
+  serve({ stream, connection }: IncomingStreamData): void {
+    const peer = connection.remotePeer.toString()
+    if (this.init.view.nameOf(peer) === null) {
+      // No echo for a non-member. Not counted as a refusal: a member we have not bound yet (its first
+      // status still on its way) beats us too, and its beats failing fast count for nothing there.
+      this.init.log.debug({ peer }, 'liveness stream from a peer with no bound name closed')
+      stream.abort(new P2pError('ERR_UNKNOWN_PEER', 'not a cluster member'))
+      return
+    }
+    const channel = frameChannel(stream, beatFrame, MAX_LIVENESS_FRAME_BYTES)
+    const run = async (): Promise<void> => {
+      for await (const beat of channel.frames()) channel.send(beat)
+      channel.end()
+    }
+    run().catch((err: unknown) => {
+      this.init.log.debug({ peer, err: (err as Error).message }, 'liveness stream ended')
+      stream.abort(err as Error)
+    })
   }
 
   /** Whether the node is a suspect right now (tests, diagnostics). */
@@ -132,8 +162,11 @@ export class LivenessProber {
     try {
       await this.ping(peerId, timeoutMs)
       this.acked(name)
-    } catch {
+    } catch (err) {
       if (this.timer === null) return
+      // Only silence is a miss: a stream the peer reset or refused was answered by a live process
+      // (a dead one closes the connection, which the redialer handles).
+      if ((err as P2pError).code !== 'ERR_PING_TIMEOUT') return
       // A timeout that fired well after it was due means this process stalled, not the peer.
       const late = performance.now() - started > timeoutMs + Math.min(200, this.timeoutMs / 2)
       if (!late) this.missed(name)
@@ -144,23 +177,36 @@ export class LivenessProber {
 
   /** Pings a peer, joining a ping already in flight to it, and gives up after timeoutMs either way. */
   private ping(peerId: string, waitMs: number): Promise<void> {
-    // Whole milliseconds: AbortSignal.timeout refuses fractions.
     const timeoutMs = Math.max(1, Math.ceil(waitMs))
     const shared = this.pings.get(peerId)
     if (shared !== undefined) return withTimeout(shared, timeoutMs)
-    // A timer we hold, not AbortSignal.timeout/any: on Node 20 a composite signal can be collected and never fire,
-    // which leaves the ping stream open and every later ping refused (one outbound ping stream per peer).
-    const controller = new AbortController()
-    const timer = setTimeout(() => controller.abort(new P2pError('ERR_PING_TIMEOUT', `no ping answer within ${timeoutMs} ms`)), timeoutMs)
-    const signal = anySignal([controller.signal, this.stopping.signal])
-    const p = this.init.node.services.ping.ping(peerIdFromString(peerId), { signal }).then(() => undefined)
-      .finally(() => {
-        clearTimeout(timer)
-        signal.clear()
-        this.pings.delete(peerId)
-      })
+    const p = this.beat(peerId, timeoutMs).finally(() => this.pings.delete(peerId))
     this.pings.set(peerId, p)
     return p
+  }
+
+  /** One beat over the peer's liveness stream (opened on first use, again after it broke). */
+  private async beat(peerId: string, timeoutMs: number): Promise<void> {
+    let link = this.links.get(peerId)
+    const started = performance.now()
+    if (link === undefined || !link.isOpen) {
+      const opening = new AbortController()
+      const timer = setTimeout(() => opening.abort(new P2pError('ERR_PING_TIMEOUT', `no liveness stream within ${timeoutMs} ms`)), timeoutMs)
+      const stream = await this.init.node.dialProtocol(peerIdFromString(peerId), LIVENESS_PROTOCOL, { signal: opening.signal })
+        .catch((err: unknown) => {
+          // Silence while opening is a timeout like any other; a refusal is not.
+          throw opening.signal.aborted ? opening.signal.reason as P2pError : err
+        })
+        .finally(() => clearTimeout(timer))
+      link = new BeatLink(stream)
+      this.links.get(peerId)?.close()
+      this.links.set(peerId, link)
+      const opened = link
+      void opened.closed.then(() => {
+        if (this.links.get(peerId) === opened) this.links.delete(peerId)
+      })
+    }
+    await link.beat(Math.max(1, Math.ceil(timeoutMs - (performance.now() - started))))
   }
 
   private acked(name: string): void {
@@ -246,19 +292,83 @@ export class LivenessProber {
     }
     this.helping++
     try {
-      // Answer before the caller's own deadline, so a "no" arrives as a no.
-      const until = deadlineAt - 100
-      while (!signal.aborted && Date.now() < until - 20) {
+      // Answer well before the caller's own deadline, so a "no" arrives as a no.
+      const until = deadlineAt - 200
+      while (!signal.aborted && until - Date.now() > 30) {
         try {
           await this.ping(peerId, until - Date.now())
           return { reachable: true, reason: null }
         } catch {
-          await new Promise((r) => setTimeout(r, 50))
+          await new Promise((r) => setTimeout(r, Math.min(50, Math.max(0, until - Date.now()))))
         }
       }
       return { reachable: false, reason: `${name} did not answer pings from ${this.init.selfName}` }
     } finally {
       this.helping--
+    }
+  }
+}
+
+/**
+ * Our side of one liveness stream: a beat waits for any echo (an echo of an
+ * earlier beat, arriving now, proves the peer is alive now just as well).
+ */
+class BeatLink {
+  private readonly channel: FrameChannel<BeatFrame>
+  private n = 0
+  private readonly waiters = new Set<{ resolve(): void, reject(err: Error): void }>()
+  private open = true
+  readonly closed: Promise<void>
+
+  constructor(private readonly stream: Stream) {
+    this.channel = frameChannel(stream, beatFrame, MAX_LIVENESS_FRAME_BYTES)
+    this.closed = this.read()
+  }
+
+  get isOpen(): boolean {
+    return this.open
+  }
+
+  beat(timeoutMs: number): Promise<void> {
+    if (!this.open) return Promise.reject(new P2pError('ERR_LINK_CLOSED', 'liveness stream closed'))
+    return new Promise<void>((resolve, reject) => {
+      const waiter = {
+        resolve: () => {
+          clearTimeout(timer)
+          resolve()
+        },
+        reject: (err: Error) => {
+          clearTimeout(timer)
+          reject(err)
+        },
+      }
+      // A timer we hold: on Node 20 AbortSignal.timeout/any composites can be collected and never fire.
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter)
+        reject(new P2pError('ERR_PING_TIMEOUT', `no answer within ${timeoutMs} ms`))
+      }, timeoutMs)
+      this.waiters.add(waiter)
+      this.channel.send({ n: ++this.n })
+    })
+  }
+
+  close(): void {
+    this.stream.abort(new P2pError('ERR_LINK_CLOSED', 'liveness stream closed'))
+  }
+
+  private async read(): Promise<void> {
+    let failure = new P2pError('ERR_LINK_CLOSED', 'peer closed the liveness stream')
+    try {
+      for await (const _beat of this.channel.frames()) {
+        for (const w of this.waiters) w.resolve()
+        this.waiters.clear()
+      }
+    } catch (err) {
+      failure = new P2pError('ERR_LINK_CLOSED', `liveness stream failed: ${(err as Error).message}`, { cause: err })
+    } finally {
+      this.open = false
+      for (const w of this.waiters) w.reject(failure)
+      this.waiters.clear()
     }
   }
 }

@@ -143,7 +143,14 @@ export class Mesh {
         shut(peerId)
       },
     })
-    const liveness = new LivenessProber({ ...init.probe, node, selfName: init.selfName, view, rpc, log: init.log('p2p:liveness') })
+    const liveness = new LivenessProber({
+      ...init.probe,
+      node,
+      selfName: init.selfName,
+      view,
+      rpc,
+      log: init.log('p2p:liveness'),
+    })
     const redialer = new PeerRedialer({
       node,
       peers,
@@ -199,7 +206,7 @@ export class Mesh {
       await this.rpc.start()
       await this.messenger.start()
       this.gossip.start()
-      this.liveness.start()
+      await this.liveness.start()
       this.redialer.start()
     } catch (err) {
       await this.stop()
@@ -210,7 +217,7 @@ export class Mesh {
 
   async stop(): Promise<void> {
     await this.redialer.stop()
-    this.liveness.stop()
+    await this.liveness.stop()
     this.gossip.stop()
     await this.messenger.stop()
     await this.rpc.stop()

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis'
 import t from 'tap'
 import { type Mesh, RpcError } from '../../src/p2p/index.js'
 import { PROBE_METHOD } from '../../src/p2p/liveness.js'
+import { LIVENESS_PROTOCOL } from '../../src/p2p/liveness-wire.js'
 import { startTestMesh } from '../fixtures/mesh.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
 import { startRedis } from '../fixtures/redis-server.js'
@@ -25,7 +26,7 @@ const ports = Object.fromEntries(await Promise.all(NAMES.map(async (n) => [n, aw
 const meshes = {} as Record<Name, Mesh>
 for (const name of NAMES) {
   const peers = NAMES.filter((p) => p !== name).map((p) => ({ name: p, address: `/ip4/127.0.0.1/tcp/${ports[p]}` }))
-  meshes[name] = await startTestMesh({ name, dir, port: ports[name], peers, redis: client, prefix: 'live:', intervalMs: 2000, logLevel: 'warn' })
+  meshes[name] = await startTestMesh({ name, dir, port: ports[name], peers, redis: client, prefix: 'live:', intervalMs: 2000 })
   t.teardown(() => meshes[name].stop())
 }
 const { alpha, beta, gamma } = meshes
@@ -35,30 +36,29 @@ for (const viewer of NAMES) {
   }
 }
 
-const PING = '/ipfs/ping/1.0.0'
-interface PingInternals { start(): Promise<void>, stop(): Promise<void>, handleMessage(data: IncomingStreamData): void }
-const pingOf = (m: Mesh) => m.node.services.ping as unknown as PingInternals
-
 const held = new Map<Mesh, IncomingStreamData[]>()
 /**
- * Makes a node stop answering pings (from everyone, or from the given peers) as a stopped process
- * would: what arrives meanwhile is held, and answered on restore.
+ * Makes a node stop answering liveness beats (from everyone, or from the given peers) as a stopped
+ * process would: its streams are re-opened into a handler that holds them, answered on restore.
  */
 async function silence(m: Mesh, from?: Mesh[]): Promise<void> {
-  const ping = pingOf(m)
-  await ping.stop()
   const ignored = from?.map((x) => x.peerId)
   const queue: IncomingStreamData[] = []
   held.set(m, queue)
-  await m.node.handle(PING, (data) => {
-    if (ignored !== undefined && !ignored.includes(data.connection.remotePeer.toString())) ping.handleMessage(data)
+  await m.node.unhandle(LIVENESS_PROTOCOL)
+  await m.node.handle(LIVENESS_PROTOCOL, (data) => {
+    if (ignored !== undefined && !ignored.includes(data.connection.remotePeer.toString())) m.liveness.serve(data)
     else queue.push(data)
   }, { maxInboundStreams: 8 })
+  for (const c of m.node.getConnections()) {
+    if (ignored !== undefined && !ignored.includes(c.remotePeer.toString())) continue
+    for (const s of c.streams) if (s.protocol === LIVENESS_PROTOCOL && s.direction === 'inbound') s.abort(new Error('silenced'))
+  }
 }
 async function restore(m: Mesh): Promise<void> {
-  await m.node.unhandle(PING)
-  await pingOf(m).start()
-  for (const data of held.get(m) ?? []) if (data.stream.status === 'open') pingOf(m).handleMessage(data)
+  await m.node.unhandle(LIVENESS_PROTOCOL)
+  await m.node.handle(LIVENESS_PROTOCOL, (data) => m.liveness.serve(data), { maxInboundStreams: 2 })
+  for (const data of held.get(m) ?? []) if (data.stream.status === 'open') m.liveness.serve(data)
   held.delete(m)
 }
 const row = (viewer: Mesh, name: string) => viewer.view.snapshot().find((r) => r.name === name)!

@@ -194,11 +194,19 @@ t.test('a member cannot forge its sender, nor change a node outside an operation
   t.ok((await metric(follower, 'forbidden')) >= attempts.length, 'every refusal counted as forbidden')
 })
 
-t.test('p2p.probe: an unknown peer gets nothing; a member gets bounded answers and cannot aim it outside the cluster', async (t) => {
+t.test('p2p.probe and liveness beats: an unknown peer gets nothing; a member gets bounded answers and cannot aim a probe outside the cluster', async (t) => {
   const outsider = await startOutsider()
   t.teardown(() => outsider.stop())
   const unknown = await exchangeFrames(outsider, followerAddr, '/aitbc/rpc/1.0.0', [rpc('p2p.probe', { node: 'genesis' })])
   t.same(unknown.replies, [], 'an unknown peer: no answer at all')
+  const beats = await exchangeFrames(outsider, followerAddr, '/aitbc/liveness/1.0.0', [{ n: 1 }])
+  t.same(beats.replies, [], 'nor any echo on the liveness protocol')
+  const echoed = await exchangeFrames(probe, followerAddr, '/aitbc/liveness/1.0.0', [{ n: 1 }, { n: 2 }])
+  t.same(echoed.replies, [{ n: 1 }, { n: 2 }], 'a member\'s beats are echoed')
+  for (const bad of [{ n: 'x'.repeat(100) }, { n: -1 }, { n: 1, extra: true }]) {
+    const res = await exchangeFrames(probe, followerAddr, '/aitbc/liveness/1.0.0', [bad, { n: 3 }])
+    t.same(res.replies, [], `a bad beat closes that stream unanswered: ${JSON.stringify(bad).slice(0, 30)}`)
+  }
 
   const ask = async (params: unknown) => (await exchangeFrames(probe, followerAddr, '/aitbc/rpc/1.0.0', [rpc('p2p.probe', params)])).replies
   t.match(await ask({ node: 'genesis' }), [{ ok: true, result: { reachable: true, reason: null } }], 'a member that answers pings')

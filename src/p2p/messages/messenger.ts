@@ -46,15 +46,19 @@ interface Pending {
   inflight: Promise<Receipt> | null
   /** The final receipt, once known; kept here until it is recorded in the store. */
   final: Receipt | null
+  /** Whether the outbox write landed (false: it failed, nothing about it is recorded); receipts wait for it. */
+  saved: Promise<boolean>
 }
 
 const key = (id: string, target: string): string => `${id}\u0000${target}`
+const SAVED = Promise.resolve(true)
 
 /**
- * Sends messages with receipts over the direct message protocol. Every
- * message is in the store's outbox before the first attempt; attempts repeat
- * with backoff until the ttl; the outbox is resumed after a restart. Duplicate
- * sends are harmless because receivers de-duplicate by id.
+ * Sends messages with receipts over the direct message protocol. The first
+ * attempt runs while the message is written to the store's outbox (send()
+ * answers only once it is there, and receipts are recorded after it);
+ * attempts repeat with backoff until the ttl; the outbox is resumed after a
+ * restart. Duplicate sends are harmless because receivers de-duplicate by id.
  */
 export class Messenger {
   private readonly pending = new Map<string, Pending>()
@@ -112,13 +116,21 @@ export class Messenger {
     const msg: OutgoingMessage = {
       id: randomUUID(), from: selfName, to: req.to, targets, body: req.body, created_at: now, expires_at: now + req.ttlMs,
     }
-    await this.init.store.saveOutgoing(msg)
+    // The outbox write and the first delivery overlap: a receiver stores before it acks either way, and
+    // the caller hears of the message only once it is in the outbox (a failed write is a failed send).
+    let saveError: unknown = null
+    const saved = this.init.store.saveOutgoing(msg).then(() => true, (err: unknown) => {
+      saveError = err
+      for (const t of targets) this.pending.delete(key(msg.id, t))
+      return false
+    })
     const receipts: Record<string, Receipt> = {}
     for (const t of targets) receipts[t] = { state: 'queued', attempts: 0, updated_at: now, reason: null }
     const attempts = targets.map((t) =>
-      this.attempt(this.track(msg, t, 0)).then((r) => {
+      this.attempt(this.track(msg, t, 0, saved)).then((r) => {
         receipts[t] = r
       }))
+    if (!(await saved)) throw saveError
     let timer: NodeJS.Timeout | undefined
     await Promise.race([
       Promise.allSettled(attempts),
@@ -133,11 +145,11 @@ export class Messenger {
     return this.pending.size
   }
 
-  private track(msg: OutgoingMessage, target: string, attempts: number): Pending {
+  private track(msg: OutgoingMessage, target: string, attempts: number, saved: Promise<boolean> = SAVED): Pending {
     const k = key(msg.id, target)
     let p = this.pending.get(k)
     if (p === undefined) {
-      p = { msg, target, attempts, nextAt: Date.now(), inflight: null, final: null }
+      p = { msg, target, attempts, nextAt: Date.now(), inflight: null, final: null, saved }
       this.pending.set(k, p)
     }
     return p
@@ -179,8 +191,10 @@ export class Messenger {
       const delay = Math.min(max, min * 2 ** Math.min(p.attempts - 1, 16))
       p.nextAt = Math.min(Date.now() + delay, msg.expires_at)
       const receipt: Receipt = { state: 'queued', attempts: p.attempts, updated_at: Date.now(), reason: (err as Error).message }
-      await this.init.store.setReceipt(msg.id, target, receipt).catch((e: unknown) =>
-        this.init.log.debug({ err: e, id: msg.id }, 'could not record a retry'))
+      if (await p.saved) {
+        await this.init.store.setReceipt(msg.id, target, receipt).catch((e: unknown) =>
+          this.init.log.debug({ err: e, id: msg.id }, 'could not record a retry'))
+      }
       return receipt
     }
   }
@@ -202,6 +216,8 @@ export class Messenger {
   }
 
   private async record(p: Pending, receipt: Receipt): Promise<Receipt> {
+    // A receipt never lands before its message; a message whose outbox write failed records nothing.
+    if (!(await p.saved)) return receipt
     try {
       await this.init.store.setReceipt(p.msg.id, p.target, receipt)
     } catch (err) {

@@ -1,8 +1,12 @@
 /**
- * Messages with receipts between two daemons on loopback, side by side with a
- * naive libp2p baseline (a fresh stream per message) in the same run.
+ * Messages with receipts between two daemons on loopback, beside NATS
+ * JetStream (Debian's nats-server, a file stream, publish awaiting its ack,
+ * the `nats` npm client) and a naive libp2p baseline (a fresh stream per
+ * message), in the same run, ours and JetStream alternating BENCH_RUNS times
+ * (default 3) per concurrency; medians printed. Then the receiver daemon's RSS
+ * growth over the run, after a 10 s settle.
  *
- *   npm run bench:messages
+ *   apt-get install nats-server && npm run bench:messages
  *
  * Sender: this process runs the daemon's own Mesh + Redis outbox (the code
  * behind POST /messages, without HTTP). Receiver: a real `aitbc-node daemon`
@@ -10,7 +14,7 @@
  * redis-server (AOF on, like the embedded one) is shared, as in production.
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -24,13 +28,15 @@ import { startDaemon } from '../test/fixtures/daemon.js'
 import { startTestMesh } from '../test/fixtures/mesh.js'
 import { freePort, waitFor } from '../test/fixtures/poll.js'
 import { startRedis } from '../test/fixtures/redis-server.js'
-import { drive, fmt, NAIVE_PROTOCOL, percentile, printTable } from './stats.js'
+import { connect, type NatsConnection, StorageType } from 'nats'
+import { drive, fmt, median, NAIVE_PROTOCOL, percentile, printTable } from './stats.js'
 
 const RUNS: { concurrency: number, count: number, naiveCount: number }[] = [
-  { concurrency: 1, count: 5_000, naiveCount: 2_000 },
-  { concurrency: 16, count: 30_000, naiveCount: 5_000 },
-  { concurrency: 64, count: 40_000, naiveCount: 5_000 },
+  { concurrency: 1, count: 4_000, naiveCount: 2_000 },
+  { concurrency: 16, count: 15_000, naiveCount: 5_000 },
+  { concurrency: 64, count: 20_000, naiveCount: 5_000 },
 ]
+const PAIRS = Number(process.env.BENCH_RUNS ?? 3)
 
 const redis = await startRedis()
 const dir = mkdtempSync(join(tmpdir(), 'aitbc-bench-'))
@@ -73,26 +79,63 @@ async function viaFreshStream(i: number): Promise<void> {
   await stream.close()
 }
 
-await drive(500, 8, viaMessenger)
+// NATS JetStream: a file stream on its own server, acked publishes.
+const natsPort = await freePort()
+const natsDir = mkdtempSync(join(tmpdir(), 'aitbc-bench-nats-'))
+const nats = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', natsDir], { stdio: 'ignore' })
+const nc = await waitFor('nats-server up', () => connect({ servers: `127.0.0.1:${natsPort}` }).catch(() => false), { timeoutMs: 10_000 }) as NatsConnection
+await (await nc.jetstreamManager()).streams.add({ name: 'BENCH', subjects: ['bench.>'], storage: StorageType.File })
+const js = nc.jetstream()
+const encoder = new TextEncoder()
+async function viaJetStream(i: number): Promise<void> {
+  await js.publish('bench.receiver', encoder.encode(JSON.stringify({ body: `m${i}` })))
+}
+
+const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024
+await drive(2000, 16, viaMessenger)
+await drive(2000, 16, viaJetStream)
 await drive(200, 8, viaFreshStream)
+const rssBefore = rssMb(receiver.child.pid!)
+let sent = 0
 const rows: (string | number)[][] = []
 for (const run of RUNS) {
-  const ours = await drive(run.count, run.concurrency, viaMessenger)
+  const ours: { perSecond: number, p50: number, p99: number }[] = []
+  const theirs: { perSecond: number, p50: number }[] = []
+  for (let pair = 0; pair < PAIRS; pair++) {
+    const o = await drive(run.count, run.concurrency, viaMessenger)
+    sent += run.count
+    ours.push({ perSecond: o.perSecond, p50: percentile(o.latencies, 50), p99: percentile(o.latencies, 99) })
+    const j = await drive(run.count, run.concurrency, viaJetStream)
+    theirs.push({ perSecond: j.perSecond, p50: percentile(j.latencies, 50) })
+  }
   const naive = await drive(run.naiveCount, run.concurrency, viaFreshStream)
+  const ratios = ours.map((o, i) => o.perSecond / theirs[i]!.perSecond)
   rows.push([
     run.concurrency,
-    Math.round(ours.perSecond), fmt(percentile(ours.latencies, 50), 3), fmt(percentile(ours.latencies, 99), 3),
-    Math.round(naive.perSecond), fmt(percentile(naive.latencies, 50), 3), fmt(percentile(naive.latencies, 99), 3),
-    fmt(ours.perSecond / naive.perSecond, 1),
+    Math.round(median(ours.map((o) => o.perSecond))),
+    fmt(median(ours.map((o) => o.p50)), 3),
+    fmt(median(ours.map((o) => o.p99)), 3),
+    Math.round(median(theirs.map((x) => x.perSecond))), fmt(median(theirs.map((x) => x.p50)), 3),
+    fmt(median(ratios), 2),
+    Math.round(naive.perSecond),
   ])
 }
-console.log(`messages with receipts, sender mesh -> receiver daemon on loopback (node ${process.version})`)
+console.log(`messages with receipts, sender mesh -> receiver daemon on loopback, beside JetStream acked publishes to a file stream`)
+console.log(`(node ${process.version}; ${PAIRS} alternating pairs per row after a warm-up; medians; ratio = median of the pairs' ratios)`)
 printTable(
-  ['concurrency', 'receipts/s', 'p50 ms', 'p99 ms', 'naive msgs/s', 'naive p50', 'naive p99', 'ratio'],
+  ['concurrency', 'receipts/s', 'p50 ms', 'p99 ms', 'JetStream acks/s', 'JetStream p50', 'ratio', 'naive libp2p msgs/s'],
   rows,
 )
+console.log('targets: ratio >= 1.0 at concurrency 64, >= 0.5 at 1')
 const inbox = await client.zcard(redisKeys('bench:').inbox('receiver'))
 console.log(`receiver inbox holds ${inbox} messages (every one persisted before its ack)`)
+await new Promise((r) => setTimeout(r, 10_000))
+const rssAfter = rssMb(receiver.child.pid!)
+console.log(`receiver daemon RSS: ${fmt(rssBefore, 1)} MB after warm-up, ${fmt(rssAfter, 1)} MB after ${sent} more messages and a 10 s settle `
+  + `(+${fmt(rssAfter - rssBefore, 1)} MB; target <= +10 MB)`)
+await nc.close()
+nats.kill('SIGTERM')
+rmSync(natsDir, { recursive: true, force: true })
 
 await naiveClient.stop()
 naiveChild.kill('SIGTERM')

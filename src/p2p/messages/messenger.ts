@@ -48,6 +48,8 @@ interface Pending {
   final: Receipt | null
   /** Whether the outbox write landed (false: it failed, nothing about it is recorded); receipts wait for it. */
   saved: Promise<boolean>
+  /** The final receipt's write, while it runs (one at a time). */
+  recording: Promise<Receipt> | null
 }
 
 const key = (id: string, target: string): string => `${id}\u0000${target}`
@@ -149,7 +151,7 @@ export class Messenger {
     const k = key(msg.id, target)
     let p = this.pending.get(k)
     if (p === undefined) {
-      p = { msg, target, attempts, nextAt: Date.now(), inflight: null, final: null, saved }
+      p = { msg, target, attempts, nextAt: Date.now(), inflight: null, final: null, saved, recording: null }
       this.pending.set(k, p)
     }
     return p
@@ -215,7 +217,14 @@ export class Messenger {
     return receipt
   }
 
-  private async record(p: Pending, receipt: Receipt): Promise<Receipt> {
+  private record(p: Pending, receipt: Receipt): Promise<Receipt> {
+    p.recording ??= this.write(p, receipt).finally(() => {
+      p.recording = null
+    })
+    return p.recording
+  }
+
+  private async write(p: Pending, receipt: Receipt): Promise<Receipt> {
     // A receipt never lands before its message; a message whose outbox write failed records nothing.
     if (!(await p.saved)) return receipt
     try {

@@ -81,9 +81,12 @@ export function createCoordinatorApp(init: CoordinatorAppInit): CoordinatorApp {
   open.get('/health', healthHandler(init))
   open.get('/v1/health', healthHandler(init))
   if (init.openapi !== undefined) {
-    // The API's description is no secret: served without a token, like /health.
-    const doc = buildOpenApi(init.openapi)
+    // The API's description is no secret: served without a token, like /health. Built on first
+    // request, not at start (it is most of a millisecond per schema, and the daemon's start waits).
+    const limits = init.openapi
+    let doc: ReturnType<typeof buildOpenApi> | null = null
     const serve = (ctx: Context): void => {
+      doc ??= buildOpenApi(limits)
       ctx.body = doc
     }
     open.get('/openapi.json', serve)

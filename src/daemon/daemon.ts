@@ -22,6 +22,7 @@ import { type Component, StartError, startAll, stopAll } from './lifecycle.js'
 import type { LogRoot } from './logger.js'
 import { buildMesh } from './mesh-wiring.js'
 import { AVAILABLE_OPERATIONS, buildOps } from './ops-wiring.js'
+import { registerDaemonMetrics } from './daemon-metrics.js'
 import { createTaskMetrics, type TaskMetrics } from './task-metrics.js'
 import { createRedisClient, type RegistryLocation } from './redis-connection.js'
 import { resolveAnonymous, resolveMeshSecurity } from './secure-defaults.js'
@@ -163,6 +164,9 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
 
   const metrics = createHttpMetrics({ defaultMetrics: true })
   taskMetrics = createTaskMetrics(metrics.registry, tasks)
+  registerDaemonMetrics(metrics.registry, {
+    version: VERSION, node: config.node.name, redisHealth: () => redisHealth.current, agentCounts: () => registry.counts(),
+  })
   let mesh
   try {
     mesh = await buildMesh(config, logs, { client, location, keys }, metrics.registry)
@@ -194,6 +198,7 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
       wakeups,
       defaultCapacity: config.tasks.agentCapacity,
       onAssigned: (priority, waitedMs) => taskMetrics?.assigned(priority, waitedMs),
+      onOutcome: (outcome) => taskMetrics?.outcome(outcome),
       onUnclaimed: unclaimed,
       nodeName: config.node.name,
       bodyLimitBytes: config.coordinator.bodyLimitBytes,

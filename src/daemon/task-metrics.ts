@@ -1,14 +1,19 @@
-import { Gauge, Histogram, type Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { Priority, TaskRepository } from '../coordinator/index.js'
 
 /**
- * Task metrics. Queue depths and the outcome counters are read from Redis at
- * scrape time, so every daemon reports the cluster's figures; the assignment
- * latency is this daemon's own.
+ * Task metrics. Queue depths and aitbc_tasks are read from Redis at scrape
+ * time, so every daemon reports the same cluster-wide figures (take max()
+ * across daemons, never sum()). aitbc_tasks_total counts what this daemon
+ * took itself, so sum(rate(...)) across daemons is the cluster's rate with
+ * nothing counted twice; the assignment latency is this daemon's own.
  */
 export interface TaskMetrics {
   assigned(priority: Priority, waitedMs: number): void
+  outcome(outcome: TaskOutcome): void
 }
+
+export type TaskOutcome = 'submitted' | 'completed' | 'failed' | 'retried' | 'dead'
 
 export function createTaskMetrics(registry: Registry, store: TaskRepository): TaskMetrics {
   new Gauge({
@@ -41,5 +46,15 @@ export function createTaskMetrics(registry: Registry, store: TaskRepository): Ta
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
     registers: [registry],
   })
-  return { assigned: (priority, waitedMs) => latency.observe({ priority }, waitedMs / 1000) }
+  const outcomes = new Counter({
+    name: 'aitbc_tasks_total',
+    help: 'Task submissions, completions and failure reports (retried, dead or failed) taken by this daemon',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  })
+  for (const outcome of ['submitted', 'completed', 'failed', 'retried', 'dead']) outcomes.inc({ outcome }, 0)
+  return {
+    assigned: (priority, waitedMs) => latency.observe({ priority }, waitedMs / 1000),
+    outcome: (outcome) => outcomes.inc({ outcome }),
+  }
 }

@@ -56,6 +56,11 @@ t.test('1000 tasks over all priorities through two daemons and three agents: eac
   t.match(metrics, /aitbc_tasks\{outcome="completed"\} 1000/)
   t.match(metrics, /aitbc_task_queue_depth\{priority="urgent"\} 0/)
   t.match(metrics, /aitbc_task_assignment_seconds_count\{priority="low"\} \d+/)
+  // Cluster-wide gauges are the same on both daemons; the counters count what each took, so they add up once.
+  const counted = async (d: TestDaemon, outcome: string) =>
+    Number(new RegExp(`^aitbc_tasks_total\\{outcome="${outcome}"\\} (\\d+)$`, 'm').exec(await (await fetch(`${d.url}/metrics`)).text())?.[1])
+  t.equal(await counted(a, 'completed') + await counted(b, 'completed'), 1000, 'completions summed over the daemons: 1000, not 2000')
+  t.equal(await counted(a, 'submitted') + await counted(b, 'submitted'), 1000, 'submissions summed over the daemons: 1000')
 
   // Order of hand-out: the mean position of each priority rises from urgent to low.
   const tasks = await Promise.all(ids.map((id) => task(a, id)))

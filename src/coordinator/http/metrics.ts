@@ -10,7 +10,9 @@ export interface HttpMetrics {
 
 export function createHttpMetrics(opts: { defaultMetrics: boolean }): HttpMetrics {
   const registry = new Registry()
-  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'aitbc_' })
+  // Under their standard names (process_cpu_seconds_total, process_resident_memory_bytes, nodejs_*),
+  // so stock dashboards and alerts find them.
+  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry })
   const requests = new Counter({
     name: 'aitbc_http_requests_total',
     help: 'HTTP requests answered, by method, route and status',
@@ -21,7 +23,8 @@ export function createHttpMetrics(opts: { defaultMetrics: boolean }): HttpMetric
     name: 'aitbc_http_request_duration_seconds',
     help: 'HTTP request latency, by method and route',
     labelNames: ['method', 'route'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    // Up to 120 s: long polls (wait_ms up to 60 s) and operations waited on (timeout up to 120 s) land in a bucket.
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
     registers: [registry],
   })
   return {

@@ -79,5 +79,8 @@ export class RedisHealthMonitor {
 }
 
 function down(error: string): RedisHealth {
-  return { ok: false, latency_ms: null, aof_enabled: null, maxmemory_policy: null, warnings: [], error }
+  return {
+    ok: false, latency_ms: null, aof_enabled: null, maxmemory_policy: null,
+    used_memory_bytes: null, maxmemory_bytes: null, warnings: [], error,
+  }
 }

@@ -6,6 +6,9 @@ export interface RedisHealth {
   latency_ms: number | null
   aof_enabled: boolean | null
   maxmemory_policy: string | null
+  /** Bytes Redis uses, and its maxmemory (0: no limit); null when unknown. */
+  used_memory_bytes: number | null
+  maxmemory_bytes: number | null
   warnings: string[]
   error: string | null
 }
@@ -30,6 +33,9 @@ export async function checkRedis(redis: RedisClient, timeoutMs = 2000): Promise<
     const latency = performance.now() - started
     const info = await Promise.race([redis.info('persistence'), timedOut])
     const aof = /aof_enabled:(\d)/.exec(String(info))?.[1]
+    const memory = String(await Promise.race([redis.info('memory'), timedOut]))
+    const used = /used_memory:(\d+)/.exec(memory)?.[1]
+    const max = /maxmemory:(\d+)/.exec(memory)?.[1]
     let policy: string | null = null
     try {
       const res = (await Promise.race([redis.config('GET', 'maxmemory-policy'), timedOut])) as string[]
@@ -48,6 +54,8 @@ export async function checkRedis(redis: RedisClient, timeoutMs = 2000): Promise<
       latency_ms: Math.round(latency * 100) / 100,
       aof_enabled: aof === undefined ? null : aof === '1',
       maxmemory_policy: policy,
+      used_memory_bytes: used === undefined ? null : Number(used),
+      maxmemory_bytes: max === undefined ? null : Number(max),
       warnings,
       error: null,
     }
@@ -57,6 +65,8 @@ export async function checkRedis(redis: RedisClient, timeoutMs = 2000): Promise<
       latency_ms: null,
       aof_enabled: null,
       maxmemory_policy: null,
+      used_memory_bytes: null,
+      maxmemory_bytes: null,
       warnings: [],
       error: err instanceof Error ? err.message : String(err),
     }

@@ -23,6 +23,8 @@ export interface TaskRouteDeps {
   defaultCapacity: number
   /** Called for each task a pull agent took here (metrics). */
   onAssigned?(priority: Priority, waitedMs: number): void
+  /** Called for each new submission, completion and failure report this daemon took (metrics: counted where it happened). */
+  onOutcome?(outcome: 'submitted' | 'completed' | 'failed' | 'retried' | 'dead'): void
   /** A task handed to a poll whose client had gone: back to its queue (TaskRepository.handBack). */
   onUnclaimed(agentId: string, task: Task): void
   nodeName: string
@@ -68,7 +70,10 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
     }
     const task = await store.submit(input, deps.nodeName)
     const { duplicate } = task
-    if (!duplicate) distributor.wake()
+    if (!duplicate) {
+      distributor.wake()
+      deps.onOutcome?.('submitted')
+    }
     ctx.status = duplicate ? 200 : 201
     ctx.body = {
       status: 'success',
@@ -126,12 +131,14 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
     if (next === '1') {
       const poll = longPoll(ctx, body.agent_id, waitMs)
       const following = await store.completeAndNext(id, body.agent_id, result, poll.wait())
+      deps.onOutcome?.('completed')
       distributor.wake()
       const task = following.task ?? await poll.waitFor(following)
       ctx.body = { status: 'success', task_id: id, task_state: 'completed', next_task: task === null ? null : claimed(task) }
       return
     }
     await store.report(id, body.agent_id, 'completed', result)
+    deps.onOutcome?.('completed')
     distributor.wake()
     ctx.body = { status: 'success', task_id: id, task_state: 'completed' }
   })
@@ -142,6 +149,7 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
     const res = await store.report(id, body.agent_id, body.retryable ? 'retry' : 'failed', body.error)
     distributor.wake()
     const state = res === 'REQUEUED' ? 'queued' : res === 'DEAD' ? 'dead' : 'failed'
+    deps.onOutcome?.(state === 'queued' ? 'retried' : state)
     ctx.body = { status: 'success', task_id: id, task_state: state }
   })
 

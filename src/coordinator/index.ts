@@ -28,5 +28,6 @@ export { PRIORITIES, type Priority, STRATEGIES, type Strategy, type Task } from 
 export { migrateAgentTaskLists } from './tasks/migrate-keys.js'
 export { type OpsRouteDeps } from './http/routes/ops.js'
 export { RedisOpsJournal } from './ops/redis-ops-journal.js'
+export { RedisOpEvents, type OpStreamEvent } from './ops/redis-op-events.js'
 export { buildOpenApi, type OpenApiLimits } from './http/openapi/document.js'
 export { errorBody, responses } from './http/openapi/responses.js'

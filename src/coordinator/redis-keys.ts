@@ -93,6 +93,10 @@ export interface RedisKeys {
   opsRunning(node: string): string
   /** LIST of the changing node actions served for one operation (JSON entries), kept as long as the operation. */
   opActions(opId: string): string
+  /** STREAM of an operation's progress and its final "done" entry (the SSE of any daemon reads it). */
+  opEvents(opId: string): string
+  /** Pub/sub channel: an operation id, published when its event stream grew. */
+  readonly opEventsChannel: string
   /** HASH node name -> peer id, pinned on first sight (trust on first use); `nodes forget` removes one. */
   readonly nodeBindings: string
 }
@@ -153,6 +157,8 @@ export function redisKeys(prefix = ''): RedisKeys {
     op: (opId) => `${prefix}ops:${opId}`,
     opsRunning: (node) => `${prefix}node:${node}:ops:running`,
     opActions: (opId) => `${prefix}ops:${opId}:actions`,
+    opEvents: (opId) => `${prefix}ops:${opId}:events`,
+    opEventsChannel: `${prefix}ops:events`,
     nodeBindings: `${prefix}cluster:node-peer-ids`,
   }
 }

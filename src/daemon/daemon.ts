@@ -186,6 +186,7 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
     messages: mesh.messages,
     ops: {
       engine: ops.engine,
+      events: ops.events,
       bodyLimitBytes: config.coordinator.bodyLimitBytes,
       maxTimeoutMs: config.ops.maxTimeoutMs,
       available: AVAILABLE_OPERATIONS,

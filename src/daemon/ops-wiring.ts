@@ -1,5 +1,5 @@
 import { Gauge, type Registry } from 'prom-client'
-import { checkRedis, type RedisClient, type RedisKeys, RedisOpsJournal } from '../coordinator/index.js'
+import { checkRedis, type RedisClient, type RedisKeys, RedisOpEvents, RedisOpsJournal } from '../coordinator/index.js'
 import {
   ActionSlots,
   checkAction,
@@ -32,9 +32,12 @@ export function buildOps(
   parts: MeshParts,
   redis: { client: RedisClient, keys: RedisKeys },
   metrics: Registry,
-): { engine: OpsEngine, component: Component } {
+): { engine: OpsEngine, events: RedisOpEvents, component: Component } {
   const { mesh } = parts
   const journal = new RedisOpsJournal(redis.client, redis.keys)
+  const events = new RedisOpEvents({
+    redis: redis.client, subscriber: redis.client.duplicate(), keys: redis.keys, log: logs.component('ops:events'),
+  })
   const slots = new ActionSlots(config.ops.maxConcurrent)
   const server = new NodeActionServer({
     self: config.node.name,
@@ -97,6 +100,7 @@ export function buildOps(
     peerConcurrency: config.ops.peerConcurrency,
     defaultTimeoutMs: config.ops.defaultTimeoutMs,
     journal,
+    events,
     runners: {
       status: statusRunner(access, false),
       health: statusRunner(access, true),
@@ -124,5 +128,19 @@ export function buildOps(
       this.set(read())
     } })
   }
-  return { engine, component: { name: 'operations', start: () => engine.start(), stop: () => engine.stop() } }
+  return {
+    engine,
+    events,
+    component: {
+      name: 'operations',
+      start: async () => {
+        await events.start()
+        await engine.start()
+      },
+      stop: async () => {
+        await engine.stop()
+        await events.stop()
+      },
+    },
+  }
 }

@@ -98,8 +98,8 @@ t.test('20 operations at once: never more than 5 running, the overflow gets 429'
 t.test('progress as server-sent events', async (t) => {
   const res = await api(genesis.url, 'POST', '/ops', { operation: 'status', target_node: 'all' })
   const sse = await (await fetch(`${genesis.url}/ops/${res.body.op_id}/events`)).text()
-  t.match(sse, /event: progress\ndata: \{[^\n]*"step":"verify"/)
-  t.match(sse, /event: done\ndata: \{[^\n]*"validation_status":"success"/)
+  t.match(sse, /event: ?progress\nid: ?[^\n]+\ndata: ?\{[^\n]*"step":"verify"/)
+  t.match(sse, /event: ?done\nid: ?[^\n]+\ndata: ?\{[^\n]*"validation_status":"success"/)
 })
 
 t.test('the CLI prints a line per node and exits 0, 2 or 1 like the report', async (t) => {
@@ -124,6 +124,8 @@ t.test('an operation cut off by a daemon restart is marked interrupted, not lost
   t.equal(res.status, 202)
   const id = String(res.body.op_id)
   await waitFor('running', async () => ((await api(follower.url, 'GET', `/ops/${id}`)).body.operation as { state: string }).state === 'running')
+  // Followed through another daemon: the stream must end when the restarted daemon marks it interrupted.
+  const followed = fetch(`${follower.url}/ops/${id}/events`, { signal: AbortSignal.timeout(30_000) }).then((r) => r.text())
   await genesis.stop('SIGKILL', { keepData: true })
   third.child.kill('SIGCONT')
   const restarted = await cluster[0]!.restart()
@@ -133,4 +135,6 @@ t.test('an operation cut off by a daemon restart is marked interrupted, not lost
   })
   t.ok(rec.events.some((e) => e.step === 'interrupted'))
   t.ok(restarted.logs.some((l) => l.msg === 'operations cut off by the last stop are marked interrupted'))
+  t.match(await followed, /event: ?progress\nid: ?\S+\ndata: ?[^\n]*"step":"interrupted"[\s\S]*event: ?done\nid: ?\S+\ndata: ?null\n\n$/,
+    'the follower on another daemon hears interrupted, then done with no report, and the stream ends')
 })

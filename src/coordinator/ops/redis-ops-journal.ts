@@ -34,8 +34,9 @@ export class RedisOpsJournal implements OpsJournal {
     await withRedis(() => this.redis.multi().rpush(key, JSON.stringify(rec)).ltrim(key, -1000, -1).expire(key, KEEP_S).exec())
   }
 
-  async interruptLeftovers(node: string): Promise<number> {
+  async interruptLeftovers(node: string): Promise<OpRecord[]> {
     const ids = await withRedis(() => this.redis.smembers(this.keys.opsRunning(node)))
+    const interrupted: OpRecord[] = []
     for (const id of ids) {
       const rec = await this.get(id)
       if (rec !== null) {
@@ -43,10 +44,11 @@ export class RedisOpsJournal implements OpsJournal {
         rec.finished_at = new Date().toISOString()
         rec.events.push({ at: rec.finished_at, node, step: 'interrupted', detail: `${node}'s daemon stopped before the operation finished` })
         await this.save(rec)
+        interrupted.push(rec)
       } else {
         await withRedis(() => this.redis.srem(this.keys.opsRunning(node), id))
       }
     }
-    return ids.length
+    return interrupted
   }
 }

@@ -1,3 +1,4 @@
+import { createParser } from 'eventsource-parser'
 import type { Command } from 'commander'
 import type { OpReport } from '../../ops/index.js'
 import { type ApiTarget, CliError, callApi } from './api-client.js'
@@ -53,27 +54,35 @@ export async function runOperation(t: ApiTarget & { json: boolean }, body: Recor
   const started = await callApi(t, 'POST', '/ops?wait=0', body)
   const headers: Record<string, string> = { accept: 'text/event-stream' }
   if (t.token) headers.authorization = `Bearer ${t.token}`
-  const res = await fetch(new URL(`/ops/${String(started.op_id)}/events`, t.url), { headers })
-  if (!res.ok || res.body === null) throw new CliError(`cannot follow operation ${String(started.op_id)}: HTTP ${res.status}`)
-  const decoder = new TextDecoder()
-  let buffer = ''
-  let report: OpReport | null = null
-  for await (const chunk of res.body) {
-    buffer += decoder.decode(chunk as Uint8Array, { stream: true })
-    let end = buffer.indexOf('\n\n')
-    while (end >= 0) {
-      const frame = buffer.slice(0, end)
-      buffer = buffer.slice(end + 2)
-      end = buffer.indexOf('\n\n')
-      const event = /^event: (\w+)/m.exec(frame)?.[1]
-      const data = /^data: (.*)$/m.exec(frame)?.[1] ?? 'null'
-      if (event === 'done') report = JSON.parse(data) as OpReport | null
-      else if (event === 'progress' && !t.json) {
-        const e = JSON.parse(data) as { node: string | null, step: string, detail: string }
-        process.stdout.write(`  ${e.node ?? '*'} ${e.step}: ${e.detail}\n`)
+  const url = new URL(`/ops/${String(started.op_id)}/events`, t.url)
+  const got: { report: OpReport | null } = { report: null }
+  let lastId: string | undefined
+  const parser = createParser({
+    onEvent: (e) => {
+      lastId = e.id ?? lastId
+      if (e.event === 'done') got.report = JSON.parse(e.data) as OpReport | null
+      else if (e.event === 'progress' && !t.json) {
+        const p = JSON.parse(e.data) as { node: string | null, step: string, detail: string }
+        process.stdout.write(`  ${p.node ?? '*'} ${p.step}: ${p.detail}\n`)
       }
+    },
+  })
+  // A dropped stream is picked up where it stopped (Last-Event-ID), a few times, before giving up.
+  for (let attempt = 0; got.report === null && attempt < 5; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, 500))
+    const res = await fetch(url, { headers: lastId === undefined ? headers : { ...headers, 'last-event-id': lastId } }).catch(() => null)
+    if (res === null) continue
+    if (res.status === 204) break
+    if (!res.ok || res.body === null) throw new CliError(`cannot follow operation ${String(started.op_id)}: HTTP ${res.status}`)
+    const decoder = new TextDecoder()
+    try {
+      for await (const chunk of res.body) parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }))
+    } catch {
+      // The connection dropped: the next attempt resumes.
     }
+    parser.reset({ consume: true })
   }
+  const { report } = got
   if (report === null) throw new CliError(`operation ${String(started.op_id)} ended without a report (its daemon stopped); see GET /ops/${String(started.op_id)}`)
   process.stdout.write(`${t.json ? JSON.stringify({ op_id: started.op_id, ...report }, null, 2) : reportText(report)}\n`)
   process.exitCode = exitCodeOf(report)

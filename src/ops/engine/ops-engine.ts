@@ -11,8 +11,8 @@ export interface OpsJournal {
   get(id: string): Promise<OpRecord | null>
   /** Adds a changing node action served for an operation (by any node). */
   recordAction(opId: string, rec: ActionRecord): Promise<void>
-  /** Marks this node's operations that were running when it stopped as interrupted; returns how many. */
-  interruptLeftovers(node: string): Promise<number>
+  /** Marks the node's unfinished operations interrupted; returns their records. */
+  interruptLeftovers(node: string): Promise<OpRecord[]>
 }
 
 /** What an operation's code gets: its deadline and a way to report progress and reach targets. */
@@ -46,6 +46,8 @@ export interface OpsEngineInit {
   check?(req: OpRequest): void
   /** The targets a request names, for the report of an operation that never left the queue. */
   targetsOf?(req: OpRequest): string[]
+  /** Where progress is published for every daemon to serve (the Redis event stream); in order, per operation. */
+  events?: { append(opId: string, type: 'progress' | 'done', data: unknown): Promise<void> }
   log: Logger
 }
 
@@ -69,6 +71,8 @@ export class OpsEngine {
   private readonly queue: Job[] = []
   private readonly events = new EventEmitter()
   private readonly active = new Map<string, Job>()
+  /** The last publish of each operation with one in flight: the next waits for it, so the stream keeps the order. */
+  private readonly publishing = new Map<string, Promise<void>>()
   /** Most operations seen running at once (for tests and /metrics). */
   peakRunning = 0
 
@@ -77,8 +81,14 @@ export class OpsEngine {
   }
 
   async start(): Promise<void> {
-    const n = await this.init.journal.interruptLeftovers(this.init.node)
-    if (n > 0) this.init.log.warn({ operations: n }, 'operations cut off by the last stop are marked interrupted')
+    const cut = await this.init.journal.interruptLeftovers(this.init.node)
+    if (cut.length > 0) this.init.log.warn({ operations: cut.length }, 'operations cut off by the last stop are marked interrupted')
+    // Whoever follows them (on any daemon) hears the end: the last event, then done without a report.
+    for (const rec of cut) {
+      const last = rec.events.at(-1)
+      if (last !== undefined) this.publish(rec.op_id, 'progress', last)
+      this.publish(rec.op_id, 'done', rec.report)
+    }
   }
 
   /** Aborts every running and queued operation (their reports say so). */
@@ -97,8 +107,11 @@ export class OpsEngine {
     return this.queue.length
   }
 
-  /** Queues an operation; the promise settles with its record once its report is in. */
-  submit(req: OpRequest): { id: string, done: Promise<OpRecord> } {
+  /**
+   * Queues an operation; `done` settles with its record once its report is in, `journalled` once its
+   * first record is in the journal (never rejects: a journal failure is logged).
+   */
+  submit(req: OpRequest): { id: string, done: Promise<OpRecord>, journalled: Promise<void> } {
     this.init.check?.(req)
     if (this.running >= this.init.maxConcurrent && this.queue.length >= this.init.maxQueued) {
       throw new OpsBusyError(
@@ -120,9 +133,9 @@ export class OpsEngine {
     job.expiry.unref()
     this.active.set(rec.op_id, job)
     this.queue.push(job)
-    this.persist(rec)
+    const journalled = this.persist(rec)
     this.pump()
-    return { id: rec.op_id, done }
+    return { id: rec.op_id, done, journalled }
   }
 
   /** The deadline came while the operation still waited for a slot: it answers now, as not started. */
@@ -141,6 +154,7 @@ export class OpsEngine {
     rec.state = 'done'
     rec.finished_at = new Date().toISOString()
     this.persist(rec)
+    this.publish(rec.op_id, 'done', rec.report)
     this.active.delete(rec.op_id)
     this.events.emit(rec.op_id, null)
     job.resolve(rec)
@@ -157,8 +171,21 @@ export class OpsEngine {
     return () => this.events.off(id, listener)
   }
 
-  private persist(rec: OpRecord): void {
-    this.init.journal.save(rec).catch((err: unknown) => this.init.log.warn({ err, op: rec.op_id }, 'could not journal an operation'))
+  private publish(opId: string, type: 'progress' | 'done', data: unknown): void {
+    const events = this.init.events
+    if (events === undefined) return
+    const prev = this.publishing.get(opId) ?? Promise.resolve()
+    const next = prev
+      .then(() => events.append(opId, type, data))
+      .catch((err: unknown) => this.init.log.warn({ err, op: opId }, 'could not publish an operation event'))
+      .finally(() => {
+        if (this.publishing.get(opId) === next) this.publishing.delete(opId)
+      })
+    this.publishing.set(opId, next)
+  }
+
+  private persist(rec: OpRecord): Promise<void> {
+    return this.init.journal.save(rec).catch((err: unknown) => this.init.log.warn({ err, op: rec.op_id }, 'could not journal an operation'))
   }
 
   private pump(): void {
@@ -171,6 +198,7 @@ export class OpsEngine {
         .catch((err: unknown) => this.init.log.error({ err, op: job.rec.op_id }, 'operation failed unexpectedly'))
         .finally(() => {
           this.running--
+          this.publish(job.rec.op_id, 'done', job.rec.report)
           this.active.delete(job.rec.op_id)
           this.events.emit(job.rec.op_id, null)
           job.resolve(job.rec)
@@ -197,6 +225,7 @@ export class OpsEngine {
         const e: OpEvent = { at: new Date().toISOString(), node, step, detail }
         rec.events.push(e)
         this.events.emit(rec.op_id, e)
+        this.publish(rec.op_id, 'progress', e)
       },
       eachTarget: (targets, fn) => fanOut(targets, fn, { signal, concurrency: this.init.peerConcurrency }),
     }

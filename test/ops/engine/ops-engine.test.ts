@@ -10,7 +10,7 @@ function memoryJournal(): OpsJournal & { saved: Map<string, OpRecord> } {
     save: async (rec) => void saved.set(rec.op_id, structuredClone(rec)),
     get: async (id) => saved.get(id) ?? null,
     recordAction: async () => {},
-    interruptLeftovers: async () => 0,
+    interruptLeftovers: async () => [],
   }
 }
 

@@ -1,13 +1,17 @@
 import type Router from '@koa/router'
 import { z } from 'zod'
 import { ActionRefusedError, OpsBusyError, type OpsEngine, opRequestSchema, UnknownTargetError } from '../../../ops/index.js'
+import { createSession } from 'better-sse'
 import { ApiError, ValidationError } from '../../errors.js'
+import type { RedisOpEvents } from '../../ops/redis-op-events.js'
 import { requireScope } from '../auth.js'
 import { readJson, validate } from '../body.js'
 
 /** What the ops routes need. */
 export interface OpsRouteDeps {
   engine: OpsEngine
+  /** Every operation's event stream in Redis, whichever daemon runs it. */
+  events: Pick<RedisOpEvents, 'read' | 'last' | 'watch'>
   bodyLimitBytes: number
   maxTimeoutMs: number
   /** Operations this build runs (others answer 501). */
@@ -17,6 +21,8 @@ export interface OpsRouteDeps {
 const operateScope = requireScope('operate')
 const readScope = requireScope('read', 'agent', 'operate')
 const opId = z.uuid('expected an operation id (UUID)')
+/** An event id as this API writes them: a Redis stream id, or journal-N for an operation journalled without a stream. */
+const eventId = z.string().regex(/^(\d{1,16}-\d{1,10}|journal-\d{1,6})$/, 'expected an event id from this stream')
 /** POST /ops's query: wait=0 answers 202 at once with the operation id. */
 export const opsQuery = z.strictObject({ wait: z.enum(['0', '1']).default('1') })
 
@@ -46,6 +52,8 @@ export function opsRoutes(router: Router, deps: OpsRouteDeps): void {
     }
     const { wait } = validate(opsQuery, { ...ctx.query }, 'query')
     if (wait === '0') {
+      // In the journal before the answer: the id works at once on every daemon (GET /ops/:id, its events).
+      await started.journalled
       ctx.status = 202
       ctx.body = { status: 'success', op_id: started.id, events: `/ops/${started.id}/events` }
       return
@@ -66,23 +74,65 @@ export function opsRoutes(router: Router, deps: OpsRouteDeps): void {
     const id = validate(opId, ctx.params.id, 'op_id')
     const rec = await deps.engine.get(id)
     if (rec === null) throw new ApiError(404, 'OPERATION_NOT_FOUND', `operation ${id} is not known`)
-    ctx.respond = false
-    const res = ctx.res
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'connection': 'keep-alive' })
-    for (const e of rec.events) res.write(`event: progress\ndata: ${JSON.stringify(e)}\n\n`)
-    const finish = (): void => {
-      void deps.engine.get(id).then((final) => {
-        res.write(`event: done\ndata: ${JSON.stringify(final?.report ?? null)}\n\n`)
-        res.end()
-      })
+    const header = ctx.get('last-event-id')
+    const resumeFrom = header === '' ? null : validate(eventId, header, 'Last-Event-ID')
+    const { events } = deps
+    // A client that already has the final event is told there is no more: 204 stops an EventSource's reconnecting.
+    const legacy = (await events.last(id)) === null && (rec.state === 'done' || rec.state === 'interrupted')
+    const finalId = legacy ? `journal-${rec.events.length}` : (await events.last(id))?.id
+    if (resumeFrom !== null && finalId === resumeFrom) {
+      ctx.status = 204
+      return
     }
-    if (rec.state === 'done' || rec.state === 'interrupted') return finish()
-    const unsubscribe = deps.engine.subscribe(id, (e) => {
-      if (e === null) {
-        unsubscribe()
-        finish()
-      } else res.write(`event: progress\ndata: ${JSON.stringify(e)}\n\n`)
-    })
-    ctx.req.on('close', unsubscribe)
+    // Koa's default status until a body is set is 404; the session writes the head with ours.
+    ctx.status = 200
+    ctx.respond = false
+    const session = await createSession(ctx.req, ctx.res, { retry: 2000, keepAlive: 15_000, trustClientEventId: false })
+    let cursor = resumeFrom
+    let reading: Promise<void> | null = null
+    let again = false
+    let ended = false
+    const end = (): void => {
+      if (ended) return
+      ended = true
+      unwatch()
+      ctx.res.end()
+    }
+    // Reads what is new since the cursor; a wake-up during a read makes it read once more.
+    const pump = (): void => {
+      if (ended) return
+      if (reading !== null) {
+        again = true
+        return
+      }
+      reading = (async () => {
+        do {
+          again = false
+          const batch = await events.read(id, cursor)
+          for (const e of batch) {
+            session.push(e.data, e.type, e.id)
+            cursor = e.id
+            if (e.type === 'done') return end()
+          }
+          if (batch.length > 0) again = true
+        } while (again && !ended)
+      })()
+        .catch(() => end())
+        .finally(() => {
+          reading = null
+        })
+    }
+    const unwatch = events.watch(id, pump)
+    ctx.req.on('close', end)
+    if (legacy) {
+      // Journalled before operations had event streams: its record holds the events.
+      const from = resumeFrom?.startsWith('journal-') === true ? Number(resumeFrom.slice(8)) + 1 : 0
+      rec.events.forEach((e, i) => {
+        if (i >= from) session.push(e, 'progress', `journal-${i}`)
+      })
+      session.push(rec.report, 'done', finalId)
+      return end()
+    }
+    pump()
   })
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import {
   AgentRegistry,
   AgentSweeper,
@@ -180,6 +181,7 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
   const app = createCoordinatorApp({
     registry,
     redisHealth: () => redisHealth.current,
+    uiDir: fileURLToPath(new URL('../ui', import.meta.url)),
     auth: { tokens: config.auth.tokens, anonymous },
     metrics,
     nodes: mesh.nodes,

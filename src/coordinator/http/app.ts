@@ -7,6 +7,7 @@ import type { RedisHealth } from '../registry/redis-health.js'
 import { type AuthSettings, authenticate, requireScope } from './auth.js'
 import { buildOpenApi, type OpenApiLimits } from './openapi/document.js'
 import { errorBodies } from './errors-middleware.js'
+import { serveUi } from './ui.js'
 import type { HttpMetrics } from './metrics.js'
 import { agentRoutes } from './routes/agents.js'
 import { type MessageRouteDeps, messageRoutes } from './routes/messages.js'
@@ -35,6 +36,8 @@ export interface CoordinatorAppInit {
   bodyLimitBytes?: number
   /** agents.staleAfterMs, told to agents when they register. */
   staleAfterMs?: number
+  /** Where the prebuilt dashboard is (served at /ui; absent: no dashboard). */
+  uiDir?: string
   /** The limits the OpenAPI document states (absent: no /openapi.json). */
   openapi?: OpenApiLimits
   /** The membership view for GET /nodes (absent: no route). */
@@ -93,6 +96,7 @@ export function createCoordinatorApp(init: CoordinatorAppInit): CoordinatorApp {
     open.get('/v1/openapi.json', serve)
   }
   koa.use(open.routes())
+  if (init.uiDir !== undefined) koa.use(serveUi(init.uiDir))
 
   koa.use(authenticate(init.auth))
   for (const prefix of ['', '/v1']) {

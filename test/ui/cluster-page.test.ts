@@ -1,0 +1,112 @@
+import { existsSync, mkdirSync } from 'node:fs'
+import { request } from 'node:http'
+import { join } from 'node:path'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import t from 'tap'
+import { FAST_MESH, startCluster, stopCluster, waitForState } from '../fixtures/cluster.js'
+import { startRedis } from '../fixtures/redis-server.js'
+
+// The dashboard at /ui in Debian's Chromium (never a downloaded browser), against a real
+// 3-node cluster whose API needs a token. Screenshots go to .tap/screenshots.
+const CHROMIUM = '/usr/bin/chromium'
+t.ok(existsSync(CHROMIUM), 'Debian\'s chromium is installed (./dev test and .ci/run install it)')
+const SHOTS = join(process.cwd(), '.tap', 'screenshots')
+mkdirSync(SHOTS, { recursive: true })
+
+const TOKEN = 'ui-test-reader-token-0123456789abcdef'
+const redis = await startRedis()
+t.teardown(() => redis.stop())
+const names = ['genesis', 'follower', 'third']
+const cluster = await startCluster({
+  names,
+  redisUrl: redis.url,
+  args: [...FAST_MESH, '--set', 'redis.prefix="ui:"', '--set', 'auth.anonymous=false',
+    '--set', `auth.tokens=${JSON.stringify([{ name: 'viewer', token: TOKEN, scopes: ['read'] }])}`],
+})
+t.teardown(() => stopCluster(cluster))
+for (const viewer of cluster) for (const n of names) await waitForState(viewer.daemon, n, 'online', 15_000, TOKEN)
+const genesis = cluster[0]!.daemon
+
+const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] })
+t.teardown(() => browser.close())
+
+async function openPage(width = 1280, height = 800): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width, height } })
+  t.teardown(() => page.close())
+  await page.goto(`${genesis.url}/ui`)
+  return page
+}
+/** GET with the path exactly as given. */
+function rawStatus(base: string, path: string): Promise<number> {
+  const { hostname, port } = new URL(base)
+  return new Promise((resolve, reject) => {
+    const req = request({ hostname, port, path, method: 'GET' }, (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+const stateOf = (page: Page, node: string) => page.locator(`tr[data-node="${node}"]`).getAttribute('data-state')
+
+t.test('a wrong token is refused with a message that says what to do', async (t) => {
+  const page = await openPage()
+  await page.getByLabel('API token').waitFor()
+  await page.getByLabel('API token').fill('not-a-token')
+  await page.getByRole('button', { name: 'Open the dashboard' }).click()
+  const error = page.locator('#login-error')
+  await error.waitFor({ state: 'visible' })
+  t.match(await error.textContent(), /token.*read scope/i, 'the form says the token was refused and which scope is needed')
+  t.notOk(await page.locator('#cluster').isVisible(), 'no cluster data shown')
+  await page.screenshot({ path: join(SHOTS, 'ui-wrong-token.png'), fullPage: true })
+})
+
+t.test('with a read token the cluster page shows three nodes online, and a SIGKILLed node turns offline', async (t) => {
+  const page = await openPage()
+  await page.getByLabel('API token').fill(TOKEN)
+  await page.getByRole('button', { name: 'Open the dashboard' }).click()
+  await page.locator('tr[data-node="third"]').waitFor()
+  for (const n of names) await page.locator(`tr[data-node="${n}"][data-state="online"]`).waitFor()
+  t.same(await Promise.all(names.map((n) => stateOf(page, n))), ['online', 'online', 'online'], 'three nodes online')
+  t.match(await page.locator('#summary').textContent(), /3 online, 0 degraded, 0 offline/)
+  await page.screenshot({ path: join(SHOTS, 'ui-cluster.png'), fullPage: true })
+
+  await cluster[2]!.daemon.stop('SIGKILL', { keepData: true })
+  const killedAt = Date.now()
+  await page.locator('tr[data-node="third"][data-state="offline"]').waitFor({ timeout: 15_000 })
+  t.comment(`offline on the page ${Date.now() - killedAt} ms after SIGKILL`)
+  t.match(await page.locator('tr[data-node="third"] .reason').textContent(), /\S/, 'the reason is shown')
+  await page.screenshot({ path: join(SHOTS, 'ui-cluster-offline.png'), fullPage: true })
+
+  // The token is kept for the tab: a reload needs no second sign-in.
+  await page.reload()
+  await page.locator('tr[data-node="genesis"]').waitFor()
+  t.notOk(await page.locator('#login').isVisible(), 'still signed in after a reload')
+})
+
+t.test('usable at a phone\'s width: no page-wide horizontal scroll, the table scrolls in its box', async (t) => {
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 } })
+  t.teardown(() => page.close())
+  await page.goto(`${genesis.url}/ui`)
+  await page.evaluate(`sessionStorage.setItem('aitbc-token', ${JSON.stringify(TOKEN)})`)
+  await page.reload()
+  await page.locator('tr[data-node="genesis"]').waitFor()
+  const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth') as number
+  t.ok(overflow <= 0, `the page is no wider than the screen (overflow ${overflow}px)`)
+  await page.screenshot({ path: join(SHOTS, 'ui-cluster-phone.png'), fullPage: true })
+})
+
+t.test('the page\'s files need no token, carry a strict CSP, and stay inside the dashboard', async (t) => {
+  const res = await fetch(`${genesis.url}/ui/`)
+  t.equal(res.status, 200)
+  t.match(res.headers.get('content-security-policy'), /default-src 'self'/)
+  // Sent as written (fetch would normalise the dots away before they reach the daemon).
+  for (const path of ['/ui/../package.json', '/ui/%2e%2e/%2e%2e/package.json', '/ui/..%2f..%2fpackage.json', '/ui/nope.js', '/ui/.hidden']) {
+    t.equal(await rawStatus(genesis.url, path), 404, `${path}: 404`)
+  }
+  const post = await fetch(`${genesis.url}/ui`, { method: 'POST' })
+  t.equal(post.status, 405)
+  const data = await fetch(`${genesis.url}/nodes`)
+  t.equal(data.status, 401, 'the data behind the page still needs the token')
+})

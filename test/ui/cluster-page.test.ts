@@ -14,6 +14,7 @@ const SHOTS = join(process.cwd(), '.tap', 'screenshots')
 mkdirSync(SHOTS, { recursive: true })
 
 const TOKEN = 'ui-test-reader-token-0123456789abcdef'
+const OPERATOR = 'ui-test-operator-token-0123456789abcd'
 const redis = await startRedis()
 t.teardown(() => redis.stop())
 const names = ['genesis', 'follower', 'third']
@@ -21,7 +22,7 @@ const cluster = await startCluster({
   names,
   redisUrl: redis.url,
   args: [...FAST_MESH, '--set', 'redis.prefix="ui:"', '--set', 'auth.anonymous=false',
-    '--set', `auth.tokens=${JSON.stringify([{ name: 'viewer', token: TOKEN, scopes: ['read'] }])}`],
+    '--set', `auth.tokens=${JSON.stringify([{ name: 'viewer', token: TOKEN, scopes: ['read'] }, { name: 'operator', token: OPERATOR, scopes: ['operate'] }])}`],
 })
 t.teardown(() => stopCluster(cluster))
 for (const viewer of cluster) for (const n of names) await waitForState(viewer.daemon, n, 'online', 15_000, TOKEN)
@@ -60,6 +61,49 @@ t.test('a wrong token is refused with a message that says what to do', async (t)
   t.match(await error.textContent(), /token.*read scope/i, 'the form says the token was refused and which scope is needed')
   t.notOk(await page.locator('#cluster').isVisible(), 'no cluster data shown')
   await page.screenshot({ path: join(SHOTS, 'ui-wrong-token.png'), fullPage: true })
+})
+
+async function signedIn(tok: string): Promise<Page> {
+  const page = await openPage()
+  await page.getByLabel('API token').fill(tok)
+  await page.getByRole('button', { name: 'Open the dashboard' }).click()
+  await page.locator('tr[data-node="genesis"]').waitFor()
+  return page
+}
+
+t.test('operations from the page: status streams per node and shows its report; force asks first; a read token may not start one', async (t) => {
+  const reader = await signedIn(TOKEN)
+  await reader.getByRole('button', { name: 'Check status of all nodes' }).click()
+  await reader.locator('#op-error').waitFor({ state: 'visible' })
+  t.match(await reader.locator('#op-error').textContent(), /operate scope/, 'a read token: told which scope it needs')
+
+  const page = await signedIn(OPERATOR)
+  await page.getByRole('button', { name: 'Check status of all nodes' }).click()
+  await page.locator('#op-report').waitFor({ state: 'visible', timeout: 30_000 })
+  for (const n of names) t.ok(await page.locator(`#op-log li[data-node="${n}"]`).count() > 0, `progress lines from ${n}`)
+  t.equal(await page.locator('#op-verdict').textContent(), 'success')
+  t.match(await page.locator('#op-summary').textContent(), /3 of 3 nodes online/)
+  t.same(await page.locator('#op-issues li').allTextContents(), ['none'], 'issues first: none')
+  await page.screenshot({ path: join(SHOTS, 'ui-operation-status.png'), fullPage: true })
+
+  const asked: string[] = []
+  page.once('dialog', (d) => {
+    asked.push(d.message())
+    void d.dismiss()
+  })
+  const before = await page.locator('#op-title').textContent()
+  await page.getByRole('button', { name: 'Sync git repository across all nodes (force)' }).click()
+  await page.waitForTimeout(300)
+  t.match(asked, [/with force\?/], 'force asks for confirmation')
+  t.equal(await page.locator('#op-title').textContent(), before, 'dismissed: nothing started')
+
+  page.once('dialog', (d) => void d.accept())
+  await page.getByRole('button', { name: 'Sync git repository across all nodes (force)' }).click()
+  await page.locator('#op-title', { hasText: 'Sync git repository' }).waitFor()
+  await page.locator('#op-report').waitFor({ state: 'visible', timeout: 60_000 })
+  t.match(await page.locator('#op-verdict').textContent(), /^(success|partial|failed)$/, 'it finished with a verdict')
+  t.ok(await page.locator('#op-issues li').count() > 0, 'its issues are listed (or none)')
+  await page.screenshot({ path: join(SHOTS, 'ui-operation-sync-git.png'), fullPage: true })
 })
 
 t.test('with a read token the cluster page shows three nodes online, and a SIGKILLed node turns offline', async (t) => {

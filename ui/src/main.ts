@@ -1,4 +1,5 @@
 import { ApiFailure, get, token } from './api.js'
+import { setUpOperations } from './operations.js'
 import './style.css'
 
 interface NodeRow {
@@ -81,6 +82,7 @@ async function refresh(): Promise<void> {
 function signIn(problem?: string): void {
   window.clearTimeout(timer)
   show('cluster', false)
+  show('operations', false)
   show('signout', false)
   show('login', true)
   $('login-error').textContent = problem ?? ''
@@ -91,6 +93,7 @@ function signIn(problem?: string): void {
 async function open(): Promise<void> {
   show('login', false)
   show('cluster', true)
+  show('operations', true)
   show('signout', token.get() !== null)
   await refresh()
 }
@@ -100,6 +103,7 @@ $('login-form').addEventListener('submit', (e) => {
   const value = $<HTMLInputElement>('token').value.trim()
   if (value === '') return
   token.set(value)
+  setUpOperations()
   void open()
 })
 $('signout').addEventListener('click', () => {
@@ -110,4 +114,5 @@ $('signout').addEventListener('click', () => {
 void get<{ node?: string }>('/health').then((h) => {
   $('self').textContent = h.node === undefined ? '' : `via ${h.node}`
 }, () => {})
+setUpOperations()
 void open()

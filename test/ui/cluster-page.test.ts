@@ -4,6 +4,8 @@ import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import t from 'tap'
 import { FAST_MESH, startCluster, stopCluster, waitForState } from '../fixtures/cluster.js'
+import { api } from '../fixtures/daemon.js'
+import { waitFor } from '../fixtures/poll.js'
 import { startRedis } from '../fixtures/redis-server.js'
 
 // The dashboard at /ui in Debian's Chromium (never a downloaded browser), against a real
@@ -15,6 +17,7 @@ mkdirSync(SHOTS, { recursive: true })
 
 const TOKEN = 'ui-test-reader-token-0123456789abcdef'
 const OPERATOR = 'ui-test-operator-token-0123456789abcd'
+const ADMIN = 'ui-test-admin-token-0123456789abcdefgh'
 const redis = await startRedis()
 t.teardown(() => redis.stop())
 const names = ['genesis', 'follower', 'third']
@@ -22,7 +25,8 @@ const cluster = await startCluster({
   names,
   redisUrl: redis.url,
   args: [...FAST_MESH, '--set', 'redis.prefix="ui:"', '--set', 'auth.anonymous=false',
-    '--set', `auth.tokens=${JSON.stringify([{ name: 'viewer', token: TOKEN, scopes: ['read'] }, { name: 'operator', token: OPERATOR, scopes: ['operate'] }])}`],
+    '--set', `auth.tokens=${JSON.stringify([{ name: 'viewer', token: TOKEN, scopes: ['read'] }, { name: 'operator', token: OPERATOR, scopes: ['operate'] },
+      { name: 'admin', token: ADMIN, scopes: ['operate', 'admin', 'agent'] }])}`],
 })
 t.teardown(() => stopCluster(cluster))
 for (const viewer of cluster) for (const n of names) await waitForState(viewer.daemon, n, 'online', 15_000, TOKEN)
@@ -104,6 +108,41 @@ t.test('operations from the page: status streams per node and shows its report; 
   t.match(await page.locator('#op-verdict').textContent(), /^(success|partial|failed)$/, 'it finished with a verdict')
   t.ok(await page.locator('#op-issues li').count() > 0, 'its issues are listed (or none)')
   await page.screenshot({ path: join(SHOTS, 'ui-operation-sync-git.png'), fullPage: true })
+})
+
+t.test('tasks from the page: a test task submitted there completes and the counts move; a dead letter is requeued', async (t) => {
+  const as = { authorization: `Bearer ${ADMIN}` }
+  const call = (method: string, path: string, body?: unknown) => api(genesis.url, method, path, body, as)
+  t.equal((await call('POST', '/agents/register', { agent_id: 'ui-agent', agent_type: 'uitest' })).status, 200)
+  const page = await signedIn(ADMIN)
+  await page.locator('#tasks-summary[data-completed]').waitFor()
+  const completedBefore = Number(await page.locator('#tasks-summary').getAttribute('data-completed'))
+
+  await page.getByLabel('Submit a test task, priority').selectOption('high')
+  await page.getByRole('button', { name: 'Submit a test task' }).click()
+  await page.locator('#submit-result[data-task]').waitFor()
+  const id = await page.locator('#submit-result').getAttribute('data-task')
+  t.match(await page.locator('#queues tr[data-priority="high"] td').nth(1).textContent(), /^[1-9]/, 'queued under high')
+  const next = await call('GET', '/agents/ui-agent/tasks/next?wait_ms=5000')
+  t.equal((next.body.task as { task_id: string } | undefined)?.task_id, id, `the agent gets the task submitted from the page (${next.status} ${JSON.stringify(next.body).slice(0, 200)})`)
+  t.equal((await call('POST', `/tasks/${id}/complete`, { agent_id: 'ui-agent', result: 'ok' })).status, 200)
+  // Polled from here: the page's CSP (rightly) refuses the string evaluation waitForFunction would need.
+  await waitFor('the completed count on the page', async () =>
+    Number(await page.locator('#tasks-summary').getAttribute('data-completed')) > completedBefore, { timeoutMs: 15_000, intervalMs: 100 })
+  t.pass('the completed count moved on the page')
+
+  const sub = await call('POST', '/tasks/submit', { task_data: { doomed: true }, max_retries: 0, requirements: { agent_type: 'uitest' } })
+  const doomed = String(sub.body.task_id)
+  const taken = await call('GET', '/agents/ui-agent/tasks/next?wait_ms=5000')
+  t.equal((taken.body.task as { task_id: string }).task_id, doomed)
+  await call('POST', `/tasks/${doomed}/fail`, { agent_id: 'ui-agent', error: 'boom from the test', retryable: true })
+  const row = page.locator(`#dead li[data-task="${doomed}"]`)
+  await row.waitFor({ timeout: 15_000 })
+  t.match(await row.textContent(), /boom from the test/, 'the dead letter shows its error')
+  await page.screenshot({ path: join(SHOTS, 'ui-tasks-dead-letter.png'), fullPage: true })
+  await page.getByRole('button', { name: `Requeue ${doomed}` }).click()
+  await row.waitFor({ state: 'detached', timeout: 15_000 })
+  t.equal(((await call('GET', `/tasks/${doomed}`)).body.task as { state: string }).state, 'queued', 'requeued: queued again')
 })
 
 t.test('with a read token the cluster page shows three nodes online, and a SIGKILLed node turns offline', async (t) => {

@@ -1,5 +1,6 @@
 import { ApiFailure, get, token } from './api.js'
 import { setUpOperations } from './operations.js'
+import { refreshTasks, setUpTasks } from './tasks.js'
 import './style.css'
 
 interface NodeRow {
@@ -65,12 +66,15 @@ function render(rows: NodeRow[]): void {
 }
 
 let timer: number | undefined
+let ticks = 0
 
 async function refresh(): Promise<void> {
   try {
     const res = await get<{ nodes_status: Record<string, NodeRow> }>('/nodes')
     render(Object.values(res.nodes_status))
     show('cluster-error', false)
+    // The task figures change more slowly than the nodes: every third refresh.
+    if (ticks++ % 3 === 0) await refreshTasks().catch(() => {})
   } catch (err) {
     if (err instanceof ApiFailure && (err.status === 401 || err.status === 403)) return signIn(`${err.message}: enter a token with read scope.`)
     $('cluster-error').textContent = `The daemon did not answer (${(err as Error).message}); retrying every second.`
@@ -83,6 +87,7 @@ function signIn(problem?: string): void {
   window.clearTimeout(timer)
   show('cluster', false)
   show('operations', false)
+  show('tasks', false)
   show('signout', false)
   show('login', true)
   $('login-error').textContent = problem ?? ''
@@ -94,6 +99,7 @@ async function open(): Promise<void> {
   show('login', false)
   show('cluster', true)
   show('operations', true)
+  show('tasks', true)
   show('signout', token.get() !== null)
   await refresh()
 }
@@ -103,7 +109,6 @@ $('login-form').addEventListener('submit', (e) => {
   const value = $<HTMLInputElement>('token').value.trim()
   if (value === '') return
   token.set(value)
-  setUpOperations()
   void open()
 })
 $('signout').addEventListener('click', () => {
@@ -115,4 +120,5 @@ void get<{ node?: string }>('/health').then((h) => {
   $('self').textContent = h.node === undefined ? '' : `via ${h.node}`
 }, () => {})
 setUpOperations()
+setUpTasks()
 void open()

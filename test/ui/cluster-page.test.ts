@@ -122,7 +122,9 @@ t.test('tasks from the page: a test task submitted there completes and the count
   await page.getByRole('button', { name: 'Submit a test task' }).click()
   await page.locator('#submit-result[data-task]').waitFor()
   const id = await page.locator('#submit-result').getAttribute('data-task')
-  t.match(await page.locator('#queues tr[data-priority="high"] td').nth(1).textContent(), /^[1-9]/, 'queued under high')
+  await waitFor('queued under high on the page', async () =>
+    /^[1-9]/.test(await page.locator('#queues tr[data-priority="high"] td').nth(1).textContent() ?? ''), { timeoutMs: 10_000, intervalMs: 100 })
+  t.pass('queued under high')
   const next = await call('GET', '/agents/ui-agent/tasks/next?wait_ms=5000')
   t.equal((next.body.task as { task_id: string } | undefined)?.task_id, id, `the agent gets the task submitted from the page (${next.status} ${JSON.stringify(next.body).slice(0, 200)})`)
   t.equal((await call('POST', `/tasks/${id}/complete`, { agent_id: 'ui-agent', result: 'ok' })).status, 200)
@@ -143,6 +145,36 @@ t.test('tasks from the page: a test task submitted there completes and the count
   await page.getByRole('button', { name: `Requeue ${doomed}` }).click()
   await row.waitFor({ state: 'detached', timeout: 15_000 })
   t.equal(((await call('GET', `/tasks/${doomed}`)).body.task as { state: string }).state, 'queued', 'requeued: queued again')
+})
+
+t.test('agents from the page: the registry with filters, a status change and a removal (confirmed first)', async (t) => {
+  const as = { authorization: `Bearer ${ADMIN}` }
+  const call = (method: string, path: string, body?: unknown) => api(genesis.url, method, path, body, as)
+  await call('POST', '/agents/register', { agent_id: 'gpu-1', agent_type: 'gpu', capabilities: ['cuda'] })
+  await call('POST', '/agents/register', { agent_id: 'cpu-1', agent_type: 'cpu', capabilities: ['avx'] })
+  const page = await signedIn(ADMIN)
+  await page.locator('#agent-list tr[data-agent="gpu-1"]').waitFor()
+  await page.locator('#agent-list tr[data-agent="cpu-1"]').waitFor()
+
+  await page.getByLabel('Type').fill('gpu')
+  await page.getByRole('button', { name: 'Filter' }).click()
+  await page.locator('#agent-list tr[data-agent="cpu-1"]').waitFor({ state: 'detached' })
+  const shown = await Promise.all((await page.locator('#agent-list tbody tr').all()).map((r) => r.getAttribute('data-agent')))
+  t.same(shown, ['gpu-1'], 'filtered by type: only gpu-1')
+
+  await page.getByLabel('Status of gpu-1', { exact: true }).selectOption('maintenance')
+  await page.getByRole('button', { name: 'Set the status of gpu-1' }).click()
+  await page.locator('#agent-list tr[data-agent="gpu-1"][data-status="maintenance"]').waitFor()
+  t.equal(((await call('GET', '/agents/gpu-1')).body.agent as { status: string }).status, 'maintenance', 'the registry has it')
+  await page.screenshot({ path: join(SHOTS, 'ui-agents.png'), fullPage: true })
+
+  await page.getByLabel('Type').fill('')
+  await page.getByRole('button', { name: 'Filter' }).click()
+  await page.locator('#agent-list tr[data-agent="cpu-1"]').waitFor()
+  page.once('dialog', (d) => void d.accept())
+  await page.getByRole('button', { name: 'Remove cpu-1' }).click()
+  await page.locator('#agent-list tr[data-agent="cpu-1"]').waitFor({ state: 'detached' })
+  t.equal((await call('GET', '/agents/cpu-1')).status, 404, 'removed from the registry')
 })
 
 t.test('with a read token the cluster page shows three nodes online, and a SIGKILLed node turns offline', async (t) => {

@@ -28,7 +28,7 @@ export function post<T>(path: string, body: unknown): Promise<T> {
   return call<T>('POST', path, body)
 }
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   const res = await fetch(path, {
     method,
     headers: { ...auth(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },

@@ -1,4 +1,5 @@
 import { ApiFailure, get, token } from './api.js'
+import { refreshAgents, setUpAgents } from './agents.js'
 import { setUpOperations } from './operations.js'
 import { refreshTasks, setUpTasks } from './tasks.js'
 import './style.css'
@@ -74,7 +75,7 @@ async function refresh(): Promise<void> {
     render(Object.values(res.nodes_status))
     show('cluster-error', false)
     // The task figures change more slowly than the nodes: every third refresh.
-    if (ticks++ % 3 === 0) await refreshTasks().catch(() => {})
+    if (ticks++ % 3 === 0) await Promise.all([refreshTasks().catch(() => {}), refreshAgents().catch(() => {})])
   } catch (err) {
     if (err instanceof ApiFailure && (err.status === 401 || err.status === 403)) return signIn(`${err.message}: enter a token with read scope.`)
     $('cluster-error').textContent = `The daemon did not answer (${(err as Error).message}); retrying every second.`
@@ -88,6 +89,7 @@ function signIn(problem?: string): void {
   show('cluster', false)
   show('operations', false)
   show('tasks', false)
+  show('agents', false)
   show('signout', false)
   show('login', true)
   $('login-error').textContent = problem ?? ''
@@ -100,6 +102,7 @@ async function open(): Promise<void> {
   show('cluster', true)
   show('operations', true)
   show('tasks', true)
+  show('agents', true)
   show('signout', token.get() !== null)
   await refresh()
 }
@@ -121,4 +124,5 @@ void get<{ node?: string }>('/health').then((h) => {
 }, () => {})
 setUpOperations()
 setUpTasks()
+setUpAgents()
 void open()

@@ -49,7 +49,8 @@ async function run(title: string, body: Record<string, unknown>): Promise<void> 
         verdict.className = `state ${VERDICT[r?.validation_status ?? 'failed'] ?? 'offline'}`
         $('op-summary').textContent = r?.summary ?? 'the daemon running it stopped before it finished'
         // Issues first, each with what to do about it.
-        $('op-issues').replaceChildren(...(r?.issues.length ? r.issues.map((i) => item(`${i.node} ${i.step}: ${i.error} (${i.suggestion})`)) : [item('none')]))
+        const issues = r?.issues ?? []
+        $('op-issues').replaceChildren(...(issues.length > 0 ? issues.map((i) => item(`${i.node} ${i.step}: ${i.error} (${i.suggestion})`)) : [item('none')]))
         $('op-recommendations').replaceChildren(...(r?.recommendations.length ? r.recommendations.map(item) : [item('none')]))
       }
     })

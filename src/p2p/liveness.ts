@@ -52,8 +52,6 @@ interface Suspicion {
   denied: string[]
   /** A helper that reached it: the node is alive, only our link to it is not. */
   vouchedBy: string | null
-  /** Windows in a row that ended with a helper reaching it while we could not. */
-  vouched: number
 }
 
 /**
@@ -217,7 +215,7 @@ export class LivenessProber {
   private missed(name: string): void {
     let s = this.suspects.get(name)
     if (s === undefined) {
-      s = fresh(0)
+      s = fresh()
       this.suspects.set(name, s)
       this.init.view.markSuspect(name, `missed a ping from ${this.init.selfName}; asking other nodes`)
       this.askHelpers(name, s)
@@ -257,7 +255,7 @@ export class LivenessProber {
     if (s === undefined) return
     if (s.vouchedBy !== null) {
       // Alive, seen by another node: degraded from here, not offline; a new window asks again.
-      const next = fresh(s.vouched + 1)
+      const next = fresh()
       this.suspects.set(name, next)
       this.init.view.markSuspect(name, `no answer to pings from ${this.init.selfName}, but ${s.vouchedBy} reaches it`)
       this.askHelpers(name, next)
@@ -381,8 +379,8 @@ function withTimeout(p: Promise<void>, ms: number): Promise<void> {
   return Promise.race([p, late]).finally(() => clearTimeout(timer))
 }
 
-function fresh(vouched: number): Suspicion {
-  return { since: performance.now(), misses: 0, pending: 0, denied: [], vouchedBy: null, vouched }
+function fresh(): Suspicion {
+  return { since: performance.now(), misses: 0, pending: 0, denied: [], vouchedBy: null }
 }
 
 function shuffle<T>(items: T[]): T[] {

@@ -113,9 +113,14 @@ t.test('a dropped connection resumes from Last-Event-ID with nothing missed and 
 
 t.test('bad or unknown ids get a clear 4xx naming what is wrong', async (t) => {
   const id = await startOp()
-  const bad = await fetch(`${follower.url}/ops/${id}/events`, { headers: { 'last-event-id': 'not-an-id' } })
-  t.equal(bad.status, 422)
-  t.match(await bad.json(), { status: 'error', message: /Last-Event-ID/ })
+  // Forged and oversized ids: each refused with 422 naming the header, none reaches Redis as a stream id.
+  for (const forged of ['not-an-id', 'x'.repeat(8000), `${'9'.repeat(17)}-0`, 'journal-99999999', '1-0 + ', '(1-0', '-', '+']) {
+    const bad = await fetch(`${follower.url}/ops/${id}/events`, { headers: { 'last-event-id': forged } })
+    t.equal(bad.status, 422, `Last-Event-ID ${forged.slice(0, 24)}: 422`)
+    t.match(await bad.json(), { status: 'error', message: /Last-Event-ID/ })
+  }
+  const bogusOp = await fetch(`${follower.url}/ops/not-a-uuid/events`)
+  t.equal(bogusOp.status, 422, 'a forged operation id: 422')
   const unknown = await fetch(`${follower.url}/ops/00000000-0000-4000-8000-000000000000/events`)
   t.equal(unknown.status, 404)
   t.match(await unknown.json(), { code: 'OPERATION_NOT_FOUND' })

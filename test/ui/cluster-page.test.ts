@@ -222,6 +222,9 @@ t.test('the page\'s files need no token, carry a strict CSP, and stay inside the
   }
   const post = await fetch(`${genesis.url}/ui`, { method: 'POST' })
   t.equal(post.status, 405)
-  const data = await fetch(`${genesis.url}/nodes`)
-  t.equal(data.status, 401, 'the data behind the page still needs the token')
+  for (const path of ['/nodes', '/tasks/queues/stats', '/ops/00000000-0000-4000-8000-000000000000/events']) {
+    t.equal((await fetch(`${genesis.url}${path}`)).status, 401, `${path}: the data behind the page still needs the token`)
+  }
+  const forged = await fetch(`${genesis.url}/nodes`, { headers: { authorization: 'Bearer forged-token-that-no-one-issued-000' } })
+  t.equal(forged.status, 401, 'a forged token: 401')
 })

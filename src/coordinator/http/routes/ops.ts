@@ -78,8 +78,9 @@ export function opsRoutes(router: Router, deps: OpsRouteDeps): void {
     const resumeFrom = header === '' ? null : validate(eventId, header, 'Last-Event-ID')
     const { events } = deps
     // A client that already has the final event is told there is no more: 204 stops an EventSource's reconnecting.
-    const legacy = (await events.last(id)) === null && (rec.state === 'done' || rec.state === 'interrupted')
-    const finalId = legacy ? `journal-${rec.events.length}` : (await events.last(id))?.id
+    const newest = await events.last(id)
+    const legacy = newest === null && (rec.state === 'done' || rec.state === 'interrupted')
+    const finalId = legacy ? `journal-${rec.events.length}` : newest?.id
     if (resumeFrom !== null && finalId === resumeFrom) {
       ctx.status = 204
       return

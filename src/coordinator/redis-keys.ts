@@ -89,6 +89,8 @@ export interface RedisKeys {
   readonly roundRobin: string
   /** STRING: one operation's journal record (JSON), kept 7 days. */
   op(opId: string): string
+  /** ZSET op id -> created (ms): the journal's index, newest last, trimmed to 7 days and 1000 entries. */
+  readonly opsRecent: string
   /** SET of ids of a node's operations not finished yet (marked interrupted after a restart). */
   opsRunning(node: string): string
   /** LIST of the changing node actions served for one operation (JSON entries), kept as long as the operation. */
@@ -156,6 +158,7 @@ export function redisKeys(prefix = ''): RedisKeys {
     roundRobin: `${prefix}lb:rr`,
     op: (opId) => `${prefix}ops:${opId}`,
     opsRunning: (node) => `${prefix}node:${node}:ops:running`,
+    opsRecent: `${prefix}ops:recent`,
     opActions: (opId) => `${prefix}ops:${opId}:actions`,
     opEvents: (opId) => `${prefix}ops:${opId}:events`,
     opEventsChannel: `${prefix}ops:events`,

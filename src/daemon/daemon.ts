@@ -189,6 +189,7 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
     ops: {
       engine: ops.engine,
       events: ops.events,
+      journal: ops.journal,
       bodyLimitBytes: config.coordinator.bodyLimitBytes,
       maxTimeoutMs: config.ops.maxTimeoutMs,
       available: AVAILABLE_OPERATIONS,

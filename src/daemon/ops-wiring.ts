@@ -32,7 +32,7 @@ export function buildOps(
   parts: MeshParts,
   redis: { client: RedisClient, keys: RedisKeys },
   metrics: Registry,
-): { engine: OpsEngine, events: RedisOpEvents, component: Component } {
+): { engine: OpsEngine, events: RedisOpEvents, journal: RedisOpsJournal, component: Component } {
   const { mesh } = parts
   const journal = new RedisOpsJournal(redis.client, redis.keys)
   const events = new RedisOpEvents({
@@ -131,6 +131,7 @@ export function buildOps(
   return {
     engine,
     events,
+    journal,
     component: {
       name: 'operations',
       start: async () => {

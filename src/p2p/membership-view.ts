@@ -19,6 +19,8 @@ export interface NodeView {
   block_height: number | null
   mempool_size: number | null
   p2p_connections: number | null
+  /** Names of the members the node is connected to, as it last said (null if never heard). */
+  links: string[] | null
   service_uptime: string | null
   last_sync: number | null
   /** The peer id the name is bound to (configured or pinned); statuses from any other id are refused. */
@@ -313,6 +315,7 @@ function toView(s: NodeStatus | null, x: ViewExtras): NodeView {
     block_height: s?.chain?.height ?? null,
     mempool_size: s?.chain?.mempool_size ?? null,
     p2p_connections: s?.p2p_connections ?? null,
+    links: s?.links ?? null,
     service_uptime: s === null ? null : formatUptime(s.uptime_s),
     last_sync: s?.last_sync ?? null,
     peer_id: x.peerId ?? s?.peer_id ?? null,

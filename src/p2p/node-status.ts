@@ -32,6 +32,8 @@ export const nodeStatus = z.strictObject({
   /** Unix seconds of the last successful chain RPC read, or null. */
   last_sync: z.number().int().nullable(),
   p2p_connections: z.number().int().min(0),
+  /** Names of the members this node holds a connection to, sorted: the dashboard's mesh picture. */
+  links: z.array(z.string().min(1).max(63)).max(256).default([]),
   version: z.string().max(50),
   git_head: z.string().max(100).nullable(),
   registry: registryFingerprint,

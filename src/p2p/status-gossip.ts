@@ -70,6 +70,7 @@ export class StatusGossip {
   current(): NodeStatus {
     const local = this.init.local()
     const node = this.init.node
+    const connected = new Set(node.getConnections().map((c) => c.remotePeer.toString()))
     return {
       name: this.init.selfName,
       peer_id: node.peerId.toString(),
@@ -77,7 +78,8 @@ export class StatusGossip {
       time: Date.now(),
       started_at: this.startedAt,
       uptime_s: Math.round(process.uptime()),
-      p2p_connections: new Set(node.getConnections().map((c) => c.remotePeer.toString())).size,
+      p2p_connections: connected.size,
+      links: [...connected].flatMap((id) => this.init.bindings.nameOf(id) ?? []).sort(),
       version: this.init.version,
       addresses: this.listenAddresses(),
       health: local.problems.length === 0 ? 'ok' : 'degraded',

@@ -126,3 +126,21 @@ t.test('bad or unknown ids get a clear 4xx naming what is wrong', async (t) => {
   t.match(await unknown.json(), { code: 'OPERATION_NOT_FOUND' })
   await follow(follower, id) // let it finish before the cluster stops
 })
+
+t.test('the journal lists the cluster\'s operations newest first on any daemon, in pages', async (t) => {
+  const ids = [await startOp(), await startOp(), await startOp()]
+  for (const id of ids) await follow(follower, id)
+  const page = await api(follower.url, 'GET', '/ops?limit=2')
+  t.equal(page.status, 200)
+  const ops = page.body.operations as { op_id: string, node: string, state: string, operation: string, validation_status: string, created_ms: number }[]
+  t.same(ops.map((o) => o.op_id), [ids[2], ids[1]], 'the newest two, newest first, listed by the follower though genesis ran them')
+  t.match(ops[0], { node: 'genesis', state: 'done', operation: 'coordinate', validation_status: 'success' })
+  t.equal(page.body.next_before, ops[1]!.created_ms, 'a full page says where the next begins')
+  const next = await api(follower.url, 'GET', `/ops?limit=2&before=${String(page.body.next_before)}`)
+  t.equal((next.body.operations as { op_id: string }[])[0]?.op_id, ids[0], 'the next page goes on from there')
+  for (const bad of ['limit=0', 'limit=201', 'limit=x', 'before=-1', 'sort=asc']) {
+    const res = await api(follower.url, 'GET', `/ops?${bad}`)
+    t.equal(res.status, 422, `${bad}: 422`)
+    t.match(res.body.message, /query/, `${bad}: the message names the query`)
+  }
+})

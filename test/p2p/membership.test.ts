@@ -30,6 +30,12 @@ t.test('every daemon sees all three nodes online within a few status intervals',
     last_seen_ms: Number,
     registry_mismatch: null,
   })
+  // The mesh picture: each node says whom it holds connections to.
+  await waitFor('every node lists the other two as its links', async () => {
+    const v = await nodesOf(genesis.daemon)
+    return names.every((n) => JSON.stringify(v[n]?.links) === JSON.stringify(names.filter((m) => m !== n).sort()))
+  }, { timeoutMs: 5000 })
+  t.same((await nodesOf(genesis.daemon)).genesis?.links, ['aitbc2', 'follower'], 'its own links, by name, sorted')
 })
 
 t.test('the CLI prints the view as a table', async (t) => {

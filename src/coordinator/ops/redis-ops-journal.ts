@@ -3,6 +3,8 @@ import type { RedisKeys } from '../redis-keys.js'
 import { type RedisClient, withRedis } from '../registry/agent-registry.js'
 
 const KEEP_S = 7 * 24 * 3600
+/** Entries the journal's index keeps (the records themselves expire after KEEP_S). */
+export const JOURNAL_INDEX_MAX = 1000
 
 /** Operation records in Redis: readable from any daemon, and after a restart. */
 export class RedisOpsJournal implements OpsJournal {
@@ -12,6 +14,11 @@ export class RedisOpsJournal implements OpsJournal {
     const running = this.keys.opsRunning(rec.node)
     await withRedis(() => {
       const tx = this.redis.multi().set(this.keys.op(rec.op_id), JSON.stringify(rec), 'EX', KEEP_S)
+      // Indexed by creation time (NX: later saves keep it), trimmed as the records expire.
+      const created = Date.parse(rec.created_at)
+      tx.zadd(this.keys.opsRecent, 'NX', created, rec.op_id)
+        .zremrangebyscore(this.keys.opsRecent, '-inf', Date.now() - KEEP_S * 1000)
+        .zremrangebyrank(this.keys.opsRecent, 0, -JOURNAL_INDEX_MAX - 1)
       if (rec.state === 'done' || rec.state === 'interrupted') tx.srem(running, rec.op_id)
       else tx.sadd(running, rec.op_id)
       return tx.exec()
@@ -27,6 +34,22 @@ export class RedisOpsJournal implements OpsJournal {
     const rec = JSON.parse(raw) as OpRecord
     rec.actions = actions.map((a) => JSON.parse(a) as ActionRecord)
     return rec
+  }
+
+  /**
+   * The newest operations first, each without its events and actions (GET /ops/:id has them);
+   * `before` (ms since the epoch, exclusive) pages back.
+   */
+  async list(opts: { limit: number, before?: number }): Promise<OpRecord[]> {
+    const max = opts.before === undefined ? '+inf' : `(${opts.before}`
+    const ids = await withRedis(() => this.redis.zrevrangebyscore(this.keys.opsRecent, max, '-inf', 'LIMIT', 0, opts.limit))
+    if (ids.length === 0) return []
+    const raws = await withRedis(() => this.redis.mget(ids.map((id) => this.keys.op(id))))
+    return raws.flatMap((raw) => {
+      if (raw === null) return []
+      const rec = JSON.parse(raw) as OpRecord
+      return [{ ...rec, events: [] }]
+    })
   }
 
   async recordAction(opId: string, rec: ActionRecord): Promise<void> {

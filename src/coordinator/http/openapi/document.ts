@@ -4,7 +4,7 @@ import { agentId, discoverBody, heartbeatBody, registerBody, statusBody } from '
 import { completeSchema, failSchema, PRIORITIES, submitSchema } from '../../tasks/task.js'
 import type { Scope } from '../auth.js'
 import { inboxQuery, sendMessageBody } from '../routes/messages.js'
-import { opsQuery } from '../routes/ops.js'
+import { journalQuery, opsQuery } from '../routes/ops.js'
 import { completeQuery, deadQuery, nextTaskQuery, strategyBody } from '../routes/tasks.js'
 import { errorBody, responses } from './responses.js'
 
@@ -110,6 +110,10 @@ function routes(l: OpenApiLimits): RouteDoc[] {
       query: opsQuery, body: opRequestSchema(l.maxOpsTimeoutMs / 1000),
       ok: { 200: { description: 'the seed 000 report', schema: responses.opReport }, 202: { description: 'accepted (wait=0)', schema: responses.opAccepted } },
       errors: { 429: 'OPS_BUSY', 501: 'OPERATION_NOT_AVAILABLE' }, example: { operation: 'sync', target_node: 'all', sync_type: 'git', force: true },
+    },
+    {
+      method: 'get', path: '/ops', tag: 'operations', summary: 'The journal: the cluster\'s operations, newest first', scopes: read, query: journalQuery,
+      ok: { 200: { description: 'a page of the journal', schema: responses.journal } },
     },
     { method: 'get', path: '/ops/{id}', tag: 'operations', summary: 'An operation\'s journal record', scopes: read, params: { id }, ok: { 200: { description: 'the record', schema: responses.opRecord } }, errors: { 404: 'OPERATION_NOT_FOUND' } },
     {

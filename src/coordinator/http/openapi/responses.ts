@@ -101,6 +101,7 @@ const nodeRow = nodeStatusLine.extend({
   identity: z.enum(['configured', 'pinned']).nullable(),
   identity_conflict: z.string().nullable(),
   address: z.string().nullable(),
+  links: z.array(z.string()).nullable().describe('members the node is connected to, as it last said'),
   last_seen_ms: z.number().nullable(),
   reason: z.string().nullable(),
   registry_mismatch: z.string().nullable(),
@@ -152,6 +153,16 @@ export const responses = {
   inbox: z.looseObject({ status: success, node: z.string(), messages: z.array(json), count: z.number() }),
   opReport: opReport.extend({ op_id: z.string() }),
   opAccepted: z.looseObject({ status: success, op_id: z.string(), events: z.string() }),
+  journal: z.looseObject({
+    status: success,
+    operations: z.array(z.looseObject({
+      op_id: z.string(), operation: z.enum(['status', 'health', 'sync', 'message', 'coordinate']), target_node: z.string(), node: z.string(),
+      state: z.enum(['queued', 'running', 'done', 'interrupted']), created_at: time, created_ms: z.number(), finished_at: time.nullable(),
+      validation_status: z.enum(['success', 'partial', 'failed']).nullable(), summary: z.string().nullable(), issues: z.number().nullable(),
+    })),
+    count: z.number(),
+    next_before: z.number().nullable().describe('pass as before= for the next page; null on the last'),
+  }),
   opRecord: z.looseObject({ status: success, operation: z.looseObject({ op_id: z.string(), node: z.string(), state: z.enum(['queued', 'running', 'done', 'interrupted']) }) }),
   nodes: z.looseObject({
     status: success,

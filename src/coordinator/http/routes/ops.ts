@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { ActionRefusedError, OpsBusyError, type OpsEngine, opRequestSchema, UnknownTargetError } from '../../../ops/index.js'
 import { createSession } from 'better-sse'
 import { ApiError, ValidationError } from '../../errors.js'
+import type { OpRecord } from '../../../ops/index.js'
 import type { RedisOpEvents } from '../../ops/redis-op-events.js'
 import { requireScope } from '../auth.js'
 import { readJson, validate } from '../body.js'
@@ -12,6 +13,8 @@ export interface OpsRouteDeps {
   engine: OpsEngine
   /** Every operation's event stream in Redis, whichever daemon runs it. */
   events: Pick<RedisOpEvents, 'read' | 'last' | 'watch'>
+  /** The journal's index: the newest operations of the cluster first. */
+  journal: { list(opts: { limit: number, before?: number }): Promise<OpRecord[]> }
   bodyLimitBytes: number
   maxTimeoutMs: number
   /** Operations this build runs (others answer 501). */
@@ -25,8 +28,34 @@ const opId = z.uuid('expected an operation id (UUID)')
 const eventId = z.string().regex(/^(\d{1,16}-\d{1,10}|journal-\d{1,6})$/, 'expected an event id from this stream')
 /** POST /ops's query: wait=0 answers 202 at once with the operation id. */
 export const opsQuery = z.strictObject({ wait: z.enum(['0', '1']).default('1') })
+/** GET /ops's query: a page of the journal, newest first; `before` is a created_ms from the previous page. */
+export const journalQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  before: z.coerce.number().int().min(0).optional(),
+})
 
-/** POST /ops (seed 000's input → its report), GET /ops/:id, GET /ops/:id/events (SSE). */
+/** One line of the journal: what was asked, where it ran, how it ended. */
+export function journalLine(rec: OpRecord) {
+  const r = rec.request
+  return {
+    op_id: rec.op_id,
+    operation: r.operation,
+    target_node: r.target_node,
+    ...(r.sync_type === undefined ? {} : { sync_type: r.sync_type }),
+    ...(r.action === undefined ? {} : { action: r.action }),
+    force: r.force,
+    node: rec.node,
+    state: rec.state,
+    created_at: rec.created_at,
+    created_ms: Date.parse(rec.created_at),
+    finished_at: rec.finished_at,
+    validation_status: rec.report?.validation_status ?? null,
+    summary: rec.report?.summary ?? null,
+    issues: rec.report?.issues.length ?? null,
+  }
+}
+
+/** POST /ops (seed 000's input → its report), GET /ops (the journal), GET /ops/:id, GET /ops/:id/events (SSE). */
 export function opsRoutes(router: Router, deps: OpsRouteDeps): void {
   const schema = opRequestSchema(deps.maxTimeoutMs / 1000)
 
@@ -61,6 +90,18 @@ export function opsRoutes(router: Router, deps: OpsRouteDeps): void {
     const rec = await started.done
     if (rec.report === null) throw new ApiError(503, 'OPERATION_ABORTED', `operation ${rec.op_id} was stopped before it could report`, 'the daemon is stopping; retry on another node')
     ctx.body = { op_id: rec.op_id, ...rec.report }
+  })
+
+  router.get('/ops', readScope, async (ctx) => {
+    const { limit, before } = validate(journalQuery, { ...ctx.query }, 'query')
+    const operations = (await deps.journal.list({ limit, before })).map(journalLine)
+    const last = operations.at(-1)
+    ctx.body = {
+      status: 'success',
+      operations,
+      count: operations.length,
+      next_before: operations.length === limit && last !== undefined ? last.created_ms : null,
+    }
   })
 
   router.get('/ops/:id', readScope, async (ctx) => {

@@ -132,7 +132,8 @@ t.test('the journal lists the cluster\'s operations newest first on any daemon, 
   for (const id of ids) await follow(follower, id)
   const page = await api(follower.url, 'GET', '/ops?limit=2')
   t.equal(page.status, 200)
-  const ops = page.body.operations as { op_id: string, node: string, state: string, operation: string, validation_status: string, created_ms: number }[]
+  type Line = { op_id: string, node: string, state: string, operation: string, validation_status: string, created_ms: number }
+  const ops = page.body.operations as Line[]
   t.same(ops.map((o) => o.op_id), [ids[2], ids[1]], 'the newest two, newest first, listed by the follower though genesis ran them')
   t.match(ops[0], { node: 'genesis', state: 'done', operation: 'coordinate', validation_status: 'success' })
   t.equal(page.body.next_before, ops[1]!.created_ms, 'a full page says where the next begins')

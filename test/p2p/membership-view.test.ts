@@ -38,8 +38,8 @@ function setup() {
 
 function status(name: string, peerId: string, seq: number): NodeStatus {
   return {
-    name, peer_id: peerId, seq, time: Date.now(), started_at: 1, uptime_s: 1, chain: null, last_sync: null, p2p_connections: 1, links: [],
-    version: 'test', git_head: null, running_ops: 0, coordinator_url: null, addresses: [], health: 'ok', problems: [],
+    name, peer_id: peerId, seq, time: Date.now(), started_at: 1, uptime_s: 1, chain: null, last_sync: null, p2p_connections: 1,
+    links: [], version: 'test', git_head: null, running_ops: 0, coordinator_url: null, addresses: [], health: 'ok', problems: [],
     registry: { cluster_id: null, host: 'test', db: 0, prefix: 'p:' },
   }
 }

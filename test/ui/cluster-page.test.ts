@@ -25,6 +25,7 @@ const cluster = await startCluster({
   names,
   redisUrl: redis.url,
   args: [...FAST_MESH, '--set', 'redis.prefix="ui:"', '--set', 'auth.anonymous=false',
+    '--set', `ops.actions=${JSON.stringify({ pause: { command: ['/bin/sh', '-c', 'sleep 2; echo paused'] } })}`,
     '--set', `auth.tokens=${JSON.stringify([{ name: 'viewer', token: TOKEN, scopes: ['read'] }, { name: 'operator', token: OPERATOR, scopes: ['operate'] },
       { name: 'admin', token: ADMIN, scopes: ['operate', 'admin', 'agent'] }])}`],
 })
@@ -132,6 +133,22 @@ t.test('tasks from the page: a test task submitted there completes and the count
   await waitFor('the completed count on the page', async () =>
     Number(await page.locator('#tasks-summary').getAttribute('data-completed')) > completedBefore, { timeoutMs: 15_000, intervalMs: 100 })
   t.pass('the completed count moved on the page')
+  const series = (chart: string, name: string) => page.locator(`#${chart} polyline[data-series="${name}"]`).getAttribute('data-last')
+  await waitFor('throughput on the chart', async () => Number(await series('rate-chart', 'completed')) > 0, { timeoutMs: 15_000, intervalMs: 100 })
+  t.pass('the throughput chart shows a completion per minute')
+  t.equal(await page.locator('#depth-chart polyline').count(), 5, 'the depth chart has a line per priority')
+
+  // One task's history, from its id.
+  await page.getByLabel('Task id').fill(id!)
+  await page.getByRole('button', { name: 'Show its history' }).click()
+  await page.locator('#task-view[data-state="completed"]').waitFor()
+  const history = await page.locator('#task-history li').allTextContents()
+  t.match(history, [/^Submitted .* through genesis/, /^Assigned to ui-agent .*attempt 1 of/, /^Completed /], 'submitted, assigned, completed')
+  t.match(await page.locator('#task-result').textContent(), /"ok"/, 'and its result')
+  await page.getByLabel('Task id').fill('not-a-task-id')
+  await page.getByRole('button', { name: 'Show its history' }).click()
+  await page.locator('#task-error').waitFor({ state: 'visible' })
+  t.match(await page.locator('#task-error').textContent(), /task_id/, 'a bad id: the error names the field')
 
   const sub = await call('POST', '/tasks/submit', { task_data: { doomed: true }, max_retries: 0, requirements: { agent_type: 'uitest' } })
   const doomed = String(sub.body.task_id)
@@ -177,6 +194,97 @@ t.test('agents from the page: the registry with filters, a status change and a r
   t.equal((await call('GET', '/agents/cpu-1')).status, 404, 'removed from the registry')
 })
 
+t.test('an operation started on genesis is followed through the follower\'s page, from its journal', async (t) => {
+  const res = await api(genesis.url, 'POST', '/ops?wait=0', { operation: 'coordinate', action: 'pause', target_node: 'all', timeout: 30 },
+    { authorization: `Bearer ${OPERATOR}` })
+  t.equal(res.status, 202)
+  const id = String(res.body.op_id)
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+  t.teardown(() => page.close())
+  await page.goto(`${cluster[1]!.daemon.url}/ui`)
+  await page.getByLabel('API token').fill(TOKEN)
+  await page.getByRole('button', { name: 'Open the dashboard' }).click()
+  const row = page.locator(`#journal tr[data-op="${id}"]`)
+  await row.waitFor({ timeout: 10_000 })
+  t.match(await row.textContent(), /coordinate pause on all.*genesis/, 'the journal row: what, and that genesis runs it')
+  await page.getByRole('button', { name: `Open operation ${id}` }).click()
+  await page.locator('#op-log li').first().waitFor({ timeout: 10_000 })
+  const runningAtFirst = ((await api(genesis.url, 'GET', `/ops/${id}`, undefined, { authorization: `Bearer ${TOKEN}` })).body.operation as { state: string }).state
+  t.equal(runningAtFirst, 'running', 'progress reached the follower\'s page while genesis still ran it')
+  await page.locator('#op-report').waitFor({ state: 'visible', timeout: 30_000 })
+  t.equal(await page.locator('#op-verdict').textContent(), 'success')
+  for (const n of names) t.ok(await page.locator(`#op-log li[data-node="${n}"]`).count() > 0, `progress from ${n}`)
+  await page.locator(`#journal tr[data-op="${id}"][data-state="done"]`).waitFor({ timeout: 10_000 })
+  t.pass('the journal row turns done')
+  await page.screenshot({ path: join(SHOTS, 'ui-journal-follower.png'), fullPage: true })
+})
+
+t.test('any operation from the form: health of one node, with its report', async (t) => {
+  const page = await signedIn(OPERATOR)
+  await page.getByLabel('Operation', { exact: true }).selectOption('health')
+  await page.getByLabel('Target', { exact: true }).selectOption('follower')
+  await page.getByRole('button', { name: 'Start', exact: true }).click()
+  await page.locator('#op-title', { hasText: 'health on follower' }).waitFor()
+  await page.locator('#op-report').waitFor({ state: 'visible', timeout: 30_000 })
+  t.match(await page.locator('#op-verdict').textContent(), /^(success|partial)$/, 'health finished with a verdict')
+  t.ok(await page.locator('#op-log li[data-node="follower"]').count() > 0, 'progress from follower')
+  t.equal(await page.locator('#op-log li[data-node="third"]').count(), 0, 'and from no other node')
+
+  await page.getByLabel('Operation', { exact: true }).selectOption('sync')
+  await page.getByLabel('Sync', { exact: true }).selectOption('git')
+  await page.getByLabel('force').check()
+  const asked: string[] = []
+  page.once('dialog', (d) => {
+    asked.push(d.message())
+    void d.dismiss()
+  })
+  await page.getByRole('button', { name: 'Start', exact: true }).click()
+  await page.waitForTimeout(300)
+  t.match(asked, [/with force\?/], 'force from the form asks first')
+  t.match(await page.locator('#op-title').textContent(), /health on follower/, 'dismissed: nothing started')
+})
+
+t.test('messages from the page: sent to all with a receipt from each, and in the other node\'s inbox', async (t) => {
+  const page = await signedIn(OPERATOR)
+  await page.locator('#message-to option[value="third"]').waitFor({ state: 'attached' })
+  await page.getByLabel('Message', { exact: true }).fill('hello from the page')
+  await page.getByRole('button', { name: 'Send' }).click()
+  for (const n of ['follower', 'third']) {
+    await page.locator(`#sent-list tr[data-target="${n}"][data-state="delivered"]`).waitFor({ timeout: 15_000 })
+  }
+  t.pass('delivered to follower and third, each with its receipt')
+  await page.screenshot({ path: join(SHOTS, 'ui-messages-sent.png'), fullPage: true })
+
+  const inbox = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+  t.teardown(() => inbox.close())
+  await inbox.goto(`${cluster[1]!.daemon.url}/ui`)
+  await inbox.getByLabel('API token').fill(TOKEN)
+  await inbox.getByRole('button', { name: 'Open the dashboard' }).click()
+  await inbox.locator('#inbox tr', { hasText: 'hello from the page' }).waitFor({ timeout: 10_000 })
+  t.match(await inbox.locator('#inbox-title').textContent(), /Inbox of follower/)
+  t.match(await inbox.locator('#inbox tr', { hasText: 'hello from the page' }).textContent(), /^genesis/, 'from genesis')
+  await inbox.getByLabel('Message', { exact: true }).fill('a reader may not send')
+  await inbox.getByRole('button', { name: 'Send' }).click()
+  await inbox.locator('#message-error').waitFor({ state: 'visible' })
+  t.match(await inbox.locator('#message-error').textContent(), /operate scope/, 'a read token is told which scope sending needs')
+  await inbox.screenshot({ path: join(SHOTS, 'ui-messages-inbox.png'), fullPage: true })
+})
+
+t.test('every control has a label, and the sign-in works from the keyboard', async (t) => {
+  const page = await openPage()
+  await page.getByLabel('API token').waitFor()
+  t.equal(await page.evaluate('document.activeElement && document.activeElement.id'), 'token', 'the token field has the focus at once')
+  await page.keyboard.type(TOKEN)
+  await page.keyboard.press('Enter')
+  await page.locator('tr[data-node="genesis"]').waitFor()
+  const unlabelled = await page.evaluate(`[...document.querySelectorAll('input, select, textarea, button')]
+    .filter((e) => !(e.labels && e.labels.length > 0) && !e.getAttribute('aria-label') && !(e.textContent || '').trim())
+    .map((e) => e.id || e.outerHTML.slice(0, 60))`) as string[]
+  t.same(unlabelled, [], 'no control without a label')
+  t.equal(await page.locator('#mesh-picture').getAttribute('role'), 'img')
+  t.match(await page.locator('#mesh-picture').getAttribute('aria-label'), /^Mesh of 3 nodes with 3 links$/, 'the picture says what it shows')
+})
+
 t.test('with a read token the cluster page shows three nodes online, and a SIGKILLed node turns offline', async (t) => {
   const page = await openPage()
   await page.getByLabel('API token').fill(TOKEN)
@@ -185,6 +293,11 @@ t.test('with a read token the cluster page shows three nodes online, and a SIGKI
   for (const n of names) await page.locator(`tr[data-node="${n}"][data-state="online"]`).waitFor()
   t.same(await Promise.all(names.map((n) => stateOf(page, n))), ['online', 'online', 'online'], 'three nodes online')
   t.match(await page.locator('#summary').textContent(), /3 online, 0 degraded, 0 offline/)
+  // The mesh picture: three nodes, every pair linked and confirmed by both ends.
+  await page.locator('#mesh-picture line[data-link="follower genesis"]:not(.doubtful)').waitFor()
+  t.same((await Promise.all((await page.locator('#mesh-picture line').all()).map((l) => l.getAttribute('data-link')))).sort(),
+    ['follower genesis', 'follower third', 'genesis third'], 'a line for each pair')
+  t.equal(await page.locator('#mesh-picture line.doubtful').count(), 0, 'none one-sided')
   await page.screenshot({ path: join(SHOTS, 'ui-cluster.png'), fullPage: true })
 
   await cluster[2]!.daemon.stop('SIGKILL', { keepData: true })
@@ -192,6 +305,8 @@ t.test('with a read token the cluster page shows three nodes online, and a SIGKI
   await page.locator('tr[data-node="third"][data-state="offline"]').waitFor({ timeout: 15_000 })
   t.comment(`offline on the page ${Date.now() - killedAt} ms after SIGKILL`)
   t.match(await page.locator('tr[data-node="third"] .reason').textContent(), /\S/, 'the reason is shown')
+  await page.locator('#mesh-picture g.mesh-node.offline[data-node="third"]').waitFor()
+  t.pass('the mesh picture shows it offline')
   await page.screenshot({ path: join(SHOTS, 'ui-cluster-offline.png'), fullPage: true })
 
   // The token is kept for the tab: a reload needs no second sign-in.
@@ -207,8 +322,11 @@ t.test('usable at a phone\'s width: no page-wide horizontal scroll, the table sc
   await page.evaluate(`sessionStorage.setItem('aitbc-token', ${JSON.stringify(TOKEN)})`)
   await page.reload()
   await page.locator('tr[data-node="genesis"]').waitFor()
+  await page.locator('#journal tbody tr').first().waitFor()
   const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth') as number
-  t.ok(overflow <= 0, `the page is no wider than the screen (overflow ${overflow}px)`)
+  const wide = await page.evaluate(`[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > innerWidth + 1
+    && (!e.parentElement?.closest('.scroll') || getComputedStyle(e).position !== 'static')).slice(0, 12).map((e) => (e.id || e.tagName) + ':' + Math.round(e.getBoundingClientRect().right) + ':' + getComputedStyle(e).position)`) as string[]
+  t.ok(overflow <= 0, `the page is no wider than the screen (overflow ${overflow}px; too wide: ${wide.join(', ')})`)
   await page.screenshot({ path: join(SHOTS, 'ui-cluster-phone.png'), fullPage: true })
 })
 

@@ -1,34 +1,21 @@
-import { ApiFailure, call, post } from './api.js'
+import { call, explain, post } from './api.js'
+import { $, alertIn, badge, cell, emptyRow, since, type Tone } from './dom.js'
 
 interface Agent {
   agent_id: string
   agent_type: string
   status: string
   health_score: number
+  load: number
+  in_flight: number
   capabilities: string[]
   last_heartbeat: string
 }
 
-const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T
 const STATUSES = ['active', 'inactive', 'busy', 'maintenance', 'error']
-const COLOUR: Record<string, string> = { active: 'online', busy: 'online', maintenance: 'degraded', inactive: 'degraded', error: 'offline', stale: 'offline' }
+const COLOUR: Record<string, Tone> = { active: 'online', busy: 'online', maintenance: 'degraded', inactive: 'degraded', error: 'offline', stale: 'offline' }
 
-function fail(err: unknown, what: string): void {
-  const scope = err instanceof ApiFailure && err.status === 403
-  $('agents-error').textContent = scope ? `${what}: ${err.message} (this needs a token with agent scope)` : `${what}: ${(err as Error).message}`
-  $('agents-error').hidden = false
-}
-
-function cell(content: string | Node): HTMLTableCellElement {
-  const td = document.createElement('td')
-  td.append(content)
-  return td
-}
-
-function since(iso: string): string {
-  const s = Math.round((Date.now() - Date.parse(iso)) / 1000)
-  return s < 90 ? `${Math.max(0, s)} s ago` : `${Math.round(s / 60)} min ago`
-}
+const fail = (err: unknown, what: string): void => alertIn('agents-error', explain(err, what, 'admin'))
 
 function query(): Record<string, unknown> {
   const q: Record<string, unknown> = { limit: 200 }
@@ -45,9 +32,6 @@ function row(a: Agent): HTMLTableRowElement {
   const tr = document.createElement('tr')
   tr.dataset.agent = a.agent_id
   tr.dataset.status = a.status
-  const badge = document.createElement('span')
-  badge.className = `state ${COLOUR[a.status] ?? 'degraded'}`
-  badge.textContent = a.status
   const select = document.createElement('select')
   select.setAttribute('aria-label', `Status of ${a.agent_id}`)
   for (const s of STATUSES) {
@@ -75,8 +59,8 @@ function row(a: Agent): HTMLTableRowElement {
   const actions = document.createElement('td')
   actions.append(select, set, remove)
   tr.append(
-    cell(a.agent_id), cell(a.agent_type), cell(badge), cell(a.health_score.toFixed(2)),
-    cell(a.capabilities.join(', ') || '–'), cell(since(a.last_heartbeat)), actions,
+    cell(a.agent_id), cell(a.agent_type), cell(badge(a.status, COLOUR[a.status] ?? 'degraded')), cell(a.health_score.toFixed(2)),
+    cell(`${Math.round(a.load)}%`), cell(String(a.in_flight)), cell(a.capabilities.join(', ') || '–'), cell(since(a.last_heartbeat)), actions,
   )
   return tr
 }
@@ -85,14 +69,15 @@ function row(a: Agent): HTMLTableRowElement {
 export async function refreshAgents(force = false): Promise<void> {
   if (!force && $('agent-list').contains(document.activeElement)) return
   const res = await post<{ agents: Agent[] }>('/agents/discover', query())
-  $('agents-summary').textContent = res.agents.length === 0 ? 'No agent matches.' : `${res.agents.length} agents`
-  $('agent-list').querySelector('tbody')!.replaceChildren(...res.agents.map(row))
+  $('agents-summary').textContent = `${res.agents.length} agents`
+  $('agent-list').querySelector('tbody')!.replaceChildren(...(res.agents.length === 0
+    ? [emptyRow(9, 'No agent matches: agents appear here once they register (POST /agents/register).')] : res.agents.map(row)))
 }
 
 export function setUpAgents(): void {
   $('agent-filter').addEventListener('submit', (e) => {
     e.preventDefault()
-    $('agents-error').hidden = true
+    alertIn('agents-error', null)
     refreshAgents(true).catch((err: unknown) => fail(err, 'Filter refused'))
   })
 }

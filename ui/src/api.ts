@@ -4,9 +4,22 @@ import { createParser } from 'eventsource-parser'
 const KEY = 'aitbc-token'
 
 export class ApiFailure extends Error {
-  constructor(readonly status: number, readonly code: string | null, message: string) {
+  constructor(readonly status: number, readonly code: string | null, message: string, readonly detail: string | null = null) {
     super(message)
   }
+}
+
+/**
+ * What went wrong, said so that the reader knows what to do: the scope a
+ * refused token lacks, the daemon's own message and hint, or that it did not answer.
+ */
+export function explain(err: unknown, what: string, scope?: string): string {
+  if (err instanceof ApiFailure) {
+    if (err.status === 403 && scope !== undefined) return `${what}: ${err.message}. Sign in with a token that has ${scope} scope.`
+    if (err.status === 401) return `${what}: the token was refused (${err.message}). Sign in again.`
+    return `${what}: ${err.message}${err.detail === null ? '' : ` (${err.detail})`}`
+  }
+  return `${what}: the daemon did not answer (${(err as Error).message}). Check that it runs; the page retries.`
 }
 
 export const token = {
@@ -34,8 +47,8 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
     headers: { ...auth(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   })
-  const answer = (await res.json().catch(() => null)) as { code?: string, message?: string } | null
-  if (!res.ok) throw new ApiFailure(res.status, answer?.code ?? null, answer?.message ?? `HTTP ${res.status}`)
+  const answer = (await res.json().catch(() => null)) as { code?: string, message?: string, detail?: string | null } | null
+  if (!res.ok) throw new ApiFailure(res.status, answer?.code ?? null, answer?.message ?? `HTTP ${res.status}`, answer?.detail ?? null)
   return answer as T
 }
 
@@ -43,7 +56,7 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
  * Follows an operation's server-sent events with the tab's token (an EventSource cannot send one),
  * resuming from the last event id if the stream drops.
  */
-export async function follow(path: string, onEvent: (type: string, data: unknown) => void): Promise<void> {
+export async function follow(path: string, onEvent: (type: string, data: unknown) => void, signal?: AbortSignal): Promise<void> {
   let lastId: string | undefined
   let done = false
   const parser = createParser({
@@ -53,9 +66,10 @@ export async function follow(path: string, onEvent: (type: string, data: unknown
       onEvent(e.event ?? 'message', JSON.parse(e.data) as unknown)
     },
   })
-  for (let attempt = 0; !done && attempt < 10; attempt++) {
+  for (let attempt = 0; !done && attempt < 10 && signal?.aborted !== true; attempt++) {
     if (attempt > 0) await new Promise((r) => setTimeout(r, 1000))
-    const res = await fetch(path, { headers: { ...auth(), ...(lastId === undefined ? {} : { 'last-event-id': lastId }) } }).catch(() => null)
+    const headers = { ...auth(), ...(lastId === undefined ? {} : { 'last-event-id': lastId }) }
+    const res = await fetch(path, { headers, signal }).catch(() => null)
     if (res === null) continue
     if (res.status === 204) return
     if (!res.ok || res.body === null) throw new ApiFailure(res.status, null, `HTTP ${res.status}`)

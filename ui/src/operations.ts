@@ -1,41 +1,47 @@
-import { ApiFailure, follow, post } from './api.js'
+import { explain, follow, get, post } from './api.js'
+import { $, alertIn, badge, cell, el, emptyRow, item, since, type Tone } from './dom.js'
 
 interface OpEvent { node: string | null, step: string, detail: string }
 interface OpIssue { node: string, step: string, error: string, suggestion: string }
 interface OpReport { summary: string, validation_status: string, issues: OpIssue[], recommendations: string[] }
-
-const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T
-
-function item(text: string): HTMLLIElement {
-  const li = document.createElement('li')
-  li.textContent = text
-  return li
+interface JournalLine {
+  op_id: string
+  operation: string
+  target_node: string
+  sync_type?: string
+  action?: string
+  force: boolean
+  node: string
+  state: 'queued' | 'running' | 'done' | 'interrupted'
+  created_at: string
+  created_ms: number
+  validation_status: 'success' | 'partial' | 'failed' | null
+  summary: string | null
 }
 
-const VERDICT: Record<string, string> = { success: 'online', partial: 'degraded', failed: 'offline' }
+const VERDICT: Record<string, Tone> = { success: 'online', partial: 'degraded', failed: 'offline' }
+/** The operation the panel follows now; opening another stops following this one. */
+let following: AbortController | null = null
+let journalPages: JournalLine[] = []
+let olderFrom: number | null = null
 
-async function run(title: string, body: Record<string, unknown>): Promise<void> {
-  const error = $('op-error')
-  error.hidden = true
-  const buttons = [$<HTMLButtonElement>('op-status'), $<HTMLButtonElement>('op-sync-git')]
-  let started: { op_id: string, events: string }
-  try {
-    started = await post<{ op_id: string, events: string }>('/ops?wait=0', body)
-  } catch (err) {
-    const forbidden = err instanceof ApiFailure && err.status === 403
-    error.textContent = forbidden
-      ? `This token may not start operations (${err.message}); sign in with a token that has operate scope.`
-      : `The operation did not start: ${(err as Error).message}`
-    error.hidden = false
-    return
-  }
-  for (const b of buttons) b.disabled = true
+const describe = (l: Pick<JournalLine, 'operation' | 'sync_type' | 'action' | 'force' | 'target_node'>): string =>
+  `${l.operation}${l.sync_type === undefined ? '' : ` ${l.sync_type}`}${l.action === undefined ? '' : ` ${l.action}`}${l.force ? ' (force)' : ''} on ${l.target_node}`
+
+/** Follows one operation's events (from the start: a finished one replays) and shows its report, issues first. */
+async function view(id: string, title: string): Promise<void> {
+  following?.abort()
+  const mine = new AbortController()
+  following = mine
   $('op-run').hidden = false
-  $('op-title').textContent = `${title} (${started.op_id})`
+  $('op-run').dataset.op = id
+  $('op-title').textContent = `${title} (${id})`
   $('op-log').replaceChildren()
   $('op-report').hidden = true
+  alertIn('op-error', null)
   try {
-    await follow(started.events, (type, data) => {
+    await follow(`/ops/${id}/events`, (type, data) => {
+      if (mine.signal.aborted) return
       if (type === 'progress') {
         const e = data as OpEvent
         const li = item(`${e.node ?? 'cluster'} ${e.step}: ${e.detail}`)
@@ -44,31 +50,113 @@ async function run(title: string, body: Record<string, unknown>): Promise<void> 
       } else if (type === 'done') {
         const r = data as OpReport | null
         $('op-report').hidden = false
-        const verdict = $('op-verdict')
-        verdict.textContent = r?.validation_status ?? 'interrupted'
-        verdict.className = `state ${VERDICT[r?.validation_status ?? 'failed'] ?? 'offline'}`
-        $('op-summary').textContent = r?.summary ?? 'the daemon running it stopped before it finished'
-        // Issues first, each with what to do about it.
+        const verdict = r?.validation_status ?? 'interrupted'
+        $('op-verdict').replaceWith(Object.assign(badge(verdict, VERDICT[verdict] ?? 'offline'), { id: 'op-verdict' }))
+        $('op-summary').textContent = r?.summary ?? 'the daemon running it stopped before it finished; start it again'
         const issues = r?.issues ?? []
         $('op-issues').replaceChildren(...(issues.length > 0 ? issues.map((i) => item(`${i.node} ${i.step}: ${i.error} (${i.suggestion})`)) : [item('none')]))
         $('op-recommendations').replaceChildren(...(r?.recommendations.length ? r.recommendations.map(item) : [item('none')]))
+        void refreshJournal().catch(() => {})
       }
-    })
+    }, mine.signal)
   } catch (err) {
-    error.textContent = `Lost the operation's progress: ${(err as Error).message}; GET /ops/${started.op_id} has its record.`
-    error.hidden = false
-  } finally {
-    for (const b of buttons) b.disabled = false
+    if (!mine.signal.aborted) alertIn('op-error', `${explain(err, 'Lost the operation\'s progress')}; GET /ops/${id} has its record.`)
   }
+}
+
+async function start(title: string, body: Record<string, unknown>): Promise<void> {
+  alertIn('op-error', null)
+  let started: { op_id: string }
+  try {
+    started = await post<{ op_id: string }>('/ops?wait=0', body)
+  } catch (err) {
+    return alertIn('op-error', explain(err, 'The operation did not start', 'operate'))
+  }
+  void refreshJournal().catch(() => {})
+  await view(started.op_id, title)
+}
+
+/** Seed 000: never force without asking. */
+const confirmForce = (what: string): boolean =>
+  window.confirm(`${what} with force? Force overwrites local changes on the nodes (git) or replaces their files (configuration).`)
+
+function journalRow(l: JournalLine): HTMLTableRowElement {
+  const tr = el('tr')
+  tr.dataset.op = l.op_id
+  tr.dataset.state = l.state
+  const verdict = l.validation_status ?? (l.state === 'done' || l.state === 'interrupted' ? 'interrupted' : l.state)
+  const open = el('button', 'Open', { 'type': 'button', 'aria-label': `Open operation ${l.op_id}` })
+  open.addEventListener('click', () => void view(l.op_id, describe(l)))
+  tr.append(
+    cell(since(l.created_at)), cell(describe(l)), cell(l.node), cell(badge(verdict, VERDICT[verdict] ?? 'degraded')),
+    cell(l.summary ?? '–', 'wrap'), cell(open),
+  )
+  return tr
+}
+
+function renderJournal(): void {
+  $('journal').querySelector('tbody')!.replaceChildren(...(journalPages.length === 0
+    ? [emptyRow(6, 'No operations in the journal yet: start one above.')] : journalPages.map(journalRow)))
+  $('journal-older').hidden = olderFrom === null
+}
+
+/** The journal's first page again (every few seconds, unless older pages are open): operations started on any daemon. */
+export async function refreshJournal(force = true): Promise<void> {
+  if (!force && journalPages.length > 20) return
+  const res = await get<{ operations: JournalLine[], next_before: number | null }>('/ops?limit=20')
+  journalPages = res.operations
+  olderFrom = res.next_before
+  renderJournal()
+}
+
+/** Fills the target list with all and every node's name. */
+export function setOpTargets(names: string[]): void {
+  const select = $<HTMLSelectElement>('op-target')
+  const want = ['all', ...names]
+  if (JSON.stringify([...select.options].map((o) => o.value)) === JSON.stringify(want)) return
+  const chosen = select.value
+  select.replaceChildren(...want.map((n) => el('option', n, { value: n })))
+  if (want.includes(chosen)) select.value = chosen
+}
+
+function formFields(): void {
+  const op = $<HTMLSelectElement>('op-kind').value
+  $('op-sync-field').hidden = op !== 'sync'
+  $('op-message-field').hidden = op !== 'message'
+  $('op-action-field').hidden = op !== 'coordinate'
 }
 
 export function setUpOperations(): void {
   $('op-status').addEventListener('click', () => {
-    void run('Check status of all nodes', { operation: 'status', target_node: 'all' })
+    void start('Check status of all nodes', { operation: 'status', target_node: 'all' })
   })
   $('op-sync-git').addEventListener('click', () => {
-    // Seed 000: never force without asking.
-    if (!window.confirm('Sync the git repository on every node with force? Local changes on the nodes are overwritten.')) return
-    void run('Sync git repository across all nodes (force)', { operation: 'sync', sync_type: 'git', target_node: 'all', force: true })
+    if (!confirmForce('Sync the git repository on every node')) return
+    void start('Sync git repository across all nodes (force)', { operation: 'sync', sync_type: 'git', target_node: 'all', force: true })
+  })
+  $('op-kind').addEventListener('change', formFields)
+  formFields()
+  $('op-form').addEventListener('submit', (e) => {
+    e.preventDefault()
+    const operation = $<HTMLSelectElement>('op-kind').value
+    const body: Record<string, unknown> = { operation, target_node: $<HTMLSelectElement>('op-target').value }
+    if (operation === 'sync') body.sync_type = $<HTMLSelectElement>('op-sync-type').value
+    if (operation === 'message') body.message = $<HTMLTextAreaElement>('op-message').value
+    if (operation === 'coordinate') body.action = $<HTMLInputElement>('op-action').value.trim()
+    const timeout = Number($<HTMLInputElement>('op-timeout').value)
+    if ($<HTMLInputElement>('op-timeout').value !== '' && timeout > 0) body.timeout = timeout
+    body.force = $<HTMLInputElement>('op-force').checked
+    const title = describe({ operation, target_node: String(body.target_node), force: body.force === true,
+      sync_type: body.sync_type as string | undefined, action: body.action as string | undefined })
+    if (body.force === true && !confirmForce(`Run ${title}`)) return
+    void start(title, body)
+  })
+  $('journal-older').addEventListener('click', () => {
+    if (olderFrom === null) return
+    get<{ operations: JournalLine[], next_before: number | null }>(`/ops?limit=20&before=${olderFrom}`).then((res) => {
+      journalPages = [...journalPages, ...res.operations]
+      olderFrom = res.next_before
+      renderJournal()
+    }, (err: unknown) => alertIn('op-error', explain(err, 'The journal')))
   })
 }

@@ -76,6 +76,10 @@ export interface Agent {
   status: AgentStatus
   health_score: number
   load_metrics: Record<string, unknown>
+  /** Load 0-100 from the last heartbeat or status update (the mean of cpu and memory). */
+  load: number
+  /** Tasks assigned to it and not yet reported. */
+  in_flight: number
   registered_at: string
   last_heartbeat: string
   updated_at: string
@@ -113,6 +117,8 @@ export function agentFromHash(h: Record<string, string>): Agent | null {
       : 'error',
     health_score: Number(h.health_score ?? 0),
     load_metrics: parseJson(h.load_metrics, {}),
+    load: Number(h.load ?? 0) || 0,
+    in_flight: Number(h.in_flight ?? 0) || 0,
     registered_at: h.registered_at ?? '',
     last_heartbeat: h.last_heartbeat ?? '',
     updated_at: h.updated_at ?? '',

@@ -30,6 +30,8 @@ export const agent = z.looseObject({
   status: z.enum(AGENT_STATUSES),
   health_score: z.number(),
   load_metrics: json,
+  load: z.number().describe('0-100, the mean of cpu and memory from the last heartbeat'),
+  in_flight: z.number().describe('tasks assigned and not yet reported'),
   registered_at: time,
   last_heartbeat: time,
   updated_at: time,

@@ -181,7 +181,7 @@ function report(name: string, line: string, say: (l: string) => void): boolean {
   }
   if (entry.msg === 'daemon ready') {
     say(`[${name}] ready  api ${entry.api}  p2p ${entry.p2p?.[0] ?? '?'}`)
-    say(`         try: aitbc-node --url ${entry.api} nodes`)
+    say(`         open ${entry.api}/ui  or try: aitbc-node --url ${entry.api} nodes`)
     return true
   }
   if ((entry.level ?? 0) >= 40 || /^node \S+ is /.test(entry.msg ?? '')) say(`[${name}] ${entry.msg}`)

@@ -30,7 +30,7 @@ export function lineChart(target: SVGSVGElement, samples: Sample[], series: read
   target.setAttribute('viewBox', `0 0 ${W} ${H}`)
   const first = samples[0]
   const last = samples.at(-1)
-  if (first === undefined || last === undefined) {
+  if (first === undefined || last === undefined || samples.length < 2) {
     target.replaceChildren(node('text', { 'x': W / 2, 'y': H / 2, 'text-anchor': 'middle', 'class': 'axis' }, 'Collecting figures…'))
     return
   }

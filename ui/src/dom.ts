@@ -32,6 +32,8 @@ export function badge(text: string, tone: Tone): HTMLSpanElement {
   return el('span', text, { class: `state ${tone}` })
 }
 
+export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`
+
 /** A duration since, as a person says it. */
 export function ago(ms: number | null): string {
   if (ms === null || !Number.isFinite(ms)) return 'never'

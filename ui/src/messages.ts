@@ -1,5 +1,5 @@
 import { explain, get, post } from './api.js'
-import { $, alertIn, badge, cell, el, emptyRow, since, type Tone } from './dom.js'
+import { $, alertIn, badge, cell, el, emptyRow, plural, since, type Tone } from './dom.js'
 
 interface Receipt { state: 'queued' | 'delivered' | 'duplicate' | 'rejected' | 'expired', attempts: number, updated_at: number, reason: string | null }
 interface Sent {
@@ -29,7 +29,7 @@ function renderSent(): void {
       tr.dataset.state = r?.state ?? 'queued'
       const state = cell(badge(r?.state ?? 'queued', TONE[r?.state ?? 'queued']))
       if (r?.reason != null) state.append(el('div', r.reason, { class: 'reason' }))
-      tr.append(cell(m.message_id.slice(0, 8)), cell(target), state, cell(`${r?.attempts ?? 0} attempts, ${since(new Date(r?.updated_at ?? Date.parse(m.created_at)).toISOString())}`))
+      tr.append(cell(m.message_id.slice(0, 8)), cell(target), state, cell(`${plural(r?.attempts ?? 0, 'attempt')}, ${since(new Date(r?.updated_at ?? Date.parse(m.created_at)).toISOString())}`))
       return tr
     }))))
 }

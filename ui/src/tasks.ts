@@ -1,6 +1,7 @@
+import type { Task } from '../../src/coordinator/tasks/task.js'
 import { explain, get, post } from './api.js'
 import { History, lineChart } from './chart.js'
-import { $, alertIn, badge, el, item, since, type Tone } from './dom.js'
+import { $, alertIn, badge, el, item, plural, since, type Tone } from './dom.js'
 
 interface Stats {
   tasks_submitted: number
@@ -11,21 +12,6 @@ interface Stats {
   load_balancer_stats: { active_agents: number }
 }
 interface DeadTask { task_id: string, priority: string, error: string | null, attempts: number, finished_at: string | null }
-interface Task {
-  task_id: string
-  state: 'queued' | 'assigned' | 'running' | 'completed' | 'failed' | 'dead'
-  priority: string
-  attempts: number
-  max_retries: number
-  agent_id: string | null
-  submitted_at: string
-  assigned_at: string | null
-  finished_at: string | null
-  lease_until: string | null
-  result: unknown
-  error: string | null
-  submitted_via: string
-}
 
 const PRIORITIES = ['urgent', 'critical', 'high', 'normal', 'low'] as const
 const TONE: Record<Task['state'], Tone> = { queued: 'degraded', assigned: 'degraded', running: 'degraded', completed: 'online', failed: 'offline', dead: 'offline' }
@@ -78,7 +64,7 @@ export async function refreshTasks(): Promise<void> {
     requeue.addEventListener('click', () => {
       post(`/tasks/${t.task_id}/requeue`, {}).then(() => refreshTasks(), (err: unknown) => fail(err, 'Requeue refused'))
     })
-    li.append(open, ` (${t.priority}, ${t.attempts} attempts, ${since(t.finished_at)}): ${t.error ?? 'no error given'} `, requeue)
+    li.append(open, ` (${t.priority}, ${plural(t.attempts, 'attempt')}, ${since(t.finished_at)}): ${t.error ?? 'no error given'} `, requeue)
     return li
   }))
 }

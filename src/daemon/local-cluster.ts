@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline'
 import { CliError } from './cli/api-client.js'
 import { takeLock, updateLock } from './cluster-lock.js'
 import { startLocalSimulation } from './dev/local-simulation.js'
+import { DAEMON_NODE_FLAGS } from './node-flags.js'
 import { EmbeddedRedis } from './embedded-redis.js'
 import { createLogRoot } from './logger.js'
 
@@ -121,7 +122,7 @@ export async function runLocalCluster(o: LocalClusterOptions): Promise<void> {
     mkdirSync(dir, { recursive: true })
     const logFile = createWriteStream(resolve(dir, 'daemon.log'), { flags: 'a' })
     const child = spawn(process.execPath, [
-      process.argv[1]!, 'daemon', '--name', m.name, '--host', '127.0.0.1', '--port', String(m.apiPort),
+      ...DAEMON_NODE_FLAGS, process.argv[1]!, 'daemon', '--name', m.name, '--host', '127.0.0.1', '--port', String(m.apiPort),
       '--data-dir', dir, '--redis-url', redis.url, '--set', `p2p.listen=/ip4/127.0.0.1/tcp/${m.p2pPort}`, ...peers,
       ...[...sim.nodes[i]!.settings, ...(o.set ?? [])].flatMap((kv) => ['--set', kv]),
     ], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })

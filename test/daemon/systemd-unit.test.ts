@@ -24,6 +24,13 @@ t.test('systemd-analyze verify accepts the unit, and its exposure is MEDIUM or b
   t.doesNotThrow(() => execFileSync('systemd-analyze', ['security', '--offline=true', '--threshold=69', unit], { stdio: 'pipe' }))
 })
 
+t.test('the unit runs node with the daemon\'s V8 settings', async (t) => {
+  const { DAEMON_NODE_FLAGS } = await import('../../src/daemon/node-flags.js')
+  const exec = /^ExecStart=(.*)$/m.exec(readFileSync(unit, 'utf8'))![1]!.split(/\s+/)
+  t.same(exec.slice(0, 1 + DAEMON_NODE_FLAGS.length), ['/usr/bin/node', ...DAEMON_NODE_FLAGS], 'node, the flags, then the script')
+  t.same(exec.slice(-2), ['/opt/aitbc-node/bin/aitbc-node.js', 'daemon'])
+})
+
 t.test('the agent template unit verifies as an instance', async (t) => {
   const instance = join(scratch, 'aitbc-agent@worker-1.service')
   const { copyFileSync } = await import('node:fs')

@@ -1,4 +1,3 @@
-import { Client } from 'ssh2'
 import { readFileSync } from 'node:fs'
 import { hostKeyProblem, knownHostKeys, knownHostsName } from './known-hosts.js'
 
@@ -42,6 +41,9 @@ export async function sshExec(
   } catch (err) {
     throw new SshError('ERR_SSH_HOST_KEY', `${target.node}: ${(err as Error).message}`)
   }
+  // Loaded on first use: ssh2 brings a 16 MB WebAssembly memory (its poly1305), which a daemon
+  // that never falls back to SSH should not carry.
+  const { Client } = await import('ssh2')
   return new Promise((resolve, reject) => {
     const client = new Client()
     let refusedKey: SshError | null = null

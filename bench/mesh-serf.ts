@@ -4,7 +4,10 @@
  *  - idle CPU (% of a core) and RSS per process over BENCH_IDLE_S seconds (default 30);
  *  - join: the 10th node starts -> every other node lists it (ours: online in
  *    GET /nodes after a restart with the same identity; Serf: alive in `serf members`);
- *  - hung node: SIGSTOP -> every other node lists it offline (Serf: failed).
+ *  - hung node: SIGSTOP -> every other node lists it offline (Serf: failed);
+ *  - killed node with peers configured through one seed only (as Serf always joins):
+ *    SIGKILL -> every other node lists it offline (Serf: failed); ours on a second
+ *    cluster whose nodes name only node0 as their peer.
  * Each timed measure is repeated BENCH_TRIALS times (default 3); medians printed.
  *
  *   apt-get install serf && npm run bench:serf
@@ -13,6 +16,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { nodesOf, startCluster, stopCluster, waitForState } from '../test/fixtures/cluster.js'
+import { startDaemon, type TestDaemon } from '../test/fixtures/daemon.js'
 import { freePort, waitFor } from '../test/fixtures/poll.js'
 import { startRedis } from '../test/fixtures/redis-server.js'
 import { fmt, median, printTable } from './stats.js'
@@ -71,10 +75,13 @@ await serfSees(serf, `s${N - 1}`, 'alive')
 const serfIdle = await idle(serf.map((a) => a.child.pid!))
 const serfJoin: number[] = []
 const serfHung: number[] = []
+const serfKilled: number[] = []
 for (let trial = 0; trial < TRIALS; trial++) {
   const last = serf.pop()!
+  const killedAt = performance.now()
   last.child.kill('SIGKILL')
   await serfSees(serf, last.name, 'failed')
+  serfKilled.push(performance.now() - killedAt)
   // A new agent under a new name each time (a failed member's name is held by Serf for a while).
   const started = performance.now()
   const joined = await startSerf(`s${N - 1}-${trial}`, serf[0]!.bind)
@@ -125,6 +132,27 @@ for (let trial = 0; trial < TRIALS; trial++) {
   await Promise.all(watchers.map((c) => waitForState(c.daemon, victim.name, 'online', 30_000)))
 }
 await stopCluster(cluster)
+
+// One seed: node0 is every other node's only configured peer.
+const sees = (viewers: TestDaemon[], name: string, status: string) => Promise.all(viewers.map((v) => waitFor(`${v.url} sees ${name} ${status}`,
+  async () => (await nodesOf(v))[name]?.status === status, { timeoutMs: 30_000, intervalMs: 10 })))
+const seedArgs = ['--redis-url', redis.url, '--set', 'redis.prefix="serfbench1:"']
+const seeded: TestDaemon[] = [await startDaemon({ args: ['--name', 'node0', ...seedArgs] })]
+const leafArgs = (i: number) => ['--name', `node${i}`, '--peer', `node0=${seeded[0]!.p2pAddress}`, ...seedArgs]
+for (let i = 1; i < N; i++) seeded.push(await startDaemon({ args: leafArgs(i) }))
+for (const viewer of seeded) for (const n of names) await waitForState(viewer, n, 'online', 30_000)
+const oursKilled: number[] = []
+for (let trial = 0; trial < TRIALS; trial++) {
+  const i = N - 1
+  const victim = seeded[i]!
+  const killedAt = performance.now()
+  await victim.stop('SIGKILL', { keepData: true })
+  await sees(seeded.filter((d) => d !== victim), `node${i}`, 'offline')
+  oursKilled.push(performance.now() - killedAt)
+  seeded[i] = await startDaemon({ dataDir: victim.dataDir, args: leafArgs(i) })
+  await sees(seeded.filter((d) => d !== seeded[i]), `node${i}`, 'online')
+}
+await Promise.all(seeded.map((d) => d.stop('SIGTERM')))
 await redis.stop()
 
 const ratio = (a: number, b: number) => `${fmt(a / b, 2)}×`
@@ -134,5 +162,7 @@ printTable(['measure', 'aitbc-node', 'Serf', 'ratio (ours / Serf)', 'target'], [
   ['RSS per process, MB', fmt(oursIdle.rss, 1), fmt(serfIdle.rss, 1), ratio(oursIdle.rss, serfIdle.rss), '≤ 70 MB'],
   ['10th node starts -> every node lists it, ms', fmt(median(oursJoin), 0), fmt(median(serfJoin), 0), ratio(median(oursJoin), median(serfJoin)), '≤ Serf'],
   ['SIGSTOP -> offline (failed) everywhere, ms', fmt(median(oursHung), 0), fmt(median(serfHung), 0), ratio(median(oursHung), median(serfHung)), '≤ 2000 ms'],
+  ['one seed: SIGKILL -> offline (failed) everywhere, ms', fmt(median(oursKilled), 0), fmt(median(serfKilled), 0),
+    ratio(median(oursKilled), median(serfKilled)), '≤ 2000 ms'],
 ])
 process.exit(0)

@@ -56,8 +56,13 @@ export interface MembershipViewInit {
   onTransition?(t: NodeTransition): void
   /** Called when a node's registry starts or stops differing from ours. */
   onRegistryMismatch?(name: string, mismatch: string | null): void
+  /** Called when this node itself finds a member gone (lost or unreachable): worth a status at once. */
+  onFirstHandLoss?(name: string): void
   now?(): number
 }
+
+/** A ping answered this recently outweighs another node's report that the member is gone. */
+const FRESH_PING_MS = 1500
 
 interface Member {
   name: string
@@ -75,6 +80,8 @@ interface Member {
   suspect: string | null
   /** Set when a suspicion was confirmed; cleared by a ping answered or a newer status. */
   unreachable: string | null
+  /** Set when another member reported it lost after the last status we had; cleared by a newer status or a ping. */
+  reported: string | null
 }
 
 /**
@@ -116,17 +123,43 @@ export class MembershipView {
     member.heardAt = this.now()
     member.lost = null
     member.unreachable = null
+    member.reported = null
     this.checkRegistry(member)
     this.evaluate(member)
+    for (const gone of status.lost) this.takeReport(status.name, gone)
     return true
+  }
+
+  /**
+   * Another member says it lost `gone.name` after the status it names: offline here
+   * too unless we heard the node since, or it answered our ping just now.
+   */
+  private takeReport(by: string, gone: NodeStatus['lost'][number]): void {
+    if (gone.name === this.init.selfName || gone.name === by) return
+    const m = this.members.get(gone.name)
+    const mine = m?.status
+    if (m === undefined || mine === undefined || mine === null) return
+    if (mine.started_at > gone.started_at || (mine.started_at === gone.started_at && mine.seq > gone.seq)) return
+    if (m.aliveAt !== null && this.now() - m.aliveAt < FRESH_PING_MS) return
+    if (m.reported !== null) return
+    m.reported = `reported lost by ${by}, and not heard here since`
+    this.evaluate(m)
+  }
+
+  /** Members this node itself found gone, with the last status it had of each (published in its status as lost). */
+  lostHere(): NodeStatus['lost'] {
+    return [...this.members.values()].flatMap((m) => ((m.lost !== null || m.unreachable !== null) && m.status !== null
+      ? [{ name: m.name, started_at: m.status.started_at, seq: m.status.seq }] : []))
   }
 
   /** Marks a node offline at once (its connection dropped and could not be re-made) until it is heard again. */
   markLost(name: string, reason: string): void {
     const m = this.members.get(name)
     if (m === undefined) return
+    const first = m.lost === null
     m.lost = reason
     this.evaluate(m)
+    if (first) this.init.onFirstHandLoss?.(name)
   }
 
   /** A ping came back: the node is alive now, whatever was suspected of it. */
@@ -137,6 +170,7 @@ export class MembershipView {
     m.suspect = null
     m.unreachable = null
     m.lost = null
+    m.reported = null
     this.evaluate(m)
   }
 
@@ -152,9 +186,11 @@ export class MembershipView {
   markUnreachable(name: string, reason: string): void {
     const m = this.members.get(name)
     if (m === undefined) return
+    const first = m.unreachable === null
     m.suspect = null
     m.unreachable = reason
     this.evaluate(m)
+    if (first) this.init.onFirstHandLoss?.(name)
   }
 
   /** Re-derives every state from the clock and drops names no longer bound (forgotten); run it often. */
@@ -242,6 +278,9 @@ export class MembershipView {
     } else if (m.lost !== null) {
       state = 'offline'
       reason = m.lost
+    } else if (m.reported !== null) {
+      state = 'offline'
+      reason = m.reported
     } else if (age >= this.init.offlineAfterMs) {
       state = 'offline'
       reason = `unheard for ${Math.round(age)} ms`
@@ -282,7 +321,7 @@ export class MembershipView {
 function blank(name: string): Member {
   return {
     name, address: null, status: null, heardAt: null, state: 'offline', reason: 'never heard', mismatch: null,
-    lost: null, aliveAt: null, suspect: null, unreachable: null,
+    lost: null, aliveAt: null, suspect: null, unreachable: null, reported: null,
   }
 }
 

@@ -108,6 +108,8 @@ export class Mesh {
       selfStatus: () => gossip!.current(),
       onTransition: init.onTransition,
       onRegistryMismatch: init.onRegistryMismatch,
+      // Nodes not connected to it hear of the loss with our next status: sent at once.
+      onFirstHandLoss: () => gossip?.publish(),
     })
     gossip = new StatusGossip({
       node,
@@ -161,6 +163,14 @@ export class Mesh {
         dialled.set(peerId, name)
       },
       onLost: (name, reason) => view.markLost(name, reason),
+    })
+    // A member that is not a configured peer is not redialled: when its last connection
+    // closes it is gone as far as this node can tell (it dials back if it is alive).
+    const configured = new Set(peers.map((p) => p.name))
+    node.addEventListener('peer:disconnect', (evt) => {
+      const name = bindings.nameOf(evt.detail.toString())
+      if (name === null || configured.has(name) || node.status !== 'started') return
+      view.markLost(name, 'its connection closed (it dialled this node; not a configured peer, so not redialled)')
     })
     node.addEventListener('peer:connect', (evt) => {
       const peerId = evt.detail.toString()

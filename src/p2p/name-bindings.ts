@@ -1,6 +1,9 @@
 import type { Logger } from 'pino'
 
 /** Where names pinned on first sight are kept, shared by every node of the cluster (the Redis registry). */
+
+/** An unknown name is looked up again in the store at most this often (claims of unknown names cost a read each). */
+const UNKNOWN_REREAD_GAP_MS = 50
 export interface BindingStore {
   /** Every pinned name and its peer id. */
   all(): Promise<Record<string, string>>
@@ -128,7 +131,13 @@ export class NameBindings {
     if (other !== null && other !== name) {
       return refuse('peer_has_other_name', `peer ${peerId} is bound to ${other} and now claims ${name}; one peer id is one node`)
     }
-    const bound = this.pinned.get(name)
+    let bound = this.pinned.get(name)
+    if (bound === undefined && Date.now() - this.lastReread >= UNKNOWN_REREAD_GAP_MS) {
+      // A node pins its own name before it speaks: a copy read just before that pin does not
+      // know it yet (nodes starting together through one seed), so read once more before refusing.
+      await this.reread()
+      bound = this.pinned.get(name)
+    }
     if (bound === undefined && !this.configured.has(name)) {
       return refuse('unknown_name', `peer ${peerId} claims ${name}, a name that is neither in p2p.peers nor pinned by any node`)
     }

@@ -34,6 +34,16 @@ export const nodeStatus = z.strictObject({
   p2p_connections: z.number().int().min(0),
   /** Names of the members this node holds a connection to, sorted: the dashboard's mesh picture. */
   links: z.array(z.string().min(1).max(63)).max(256).default([]),
+  /**
+   * Members this node itself found gone (its connection closed and could not be
+   * re-made, or a confirmed suspicion), each with the last status it had of them:
+   * nodes not connected to them take them offline at once instead of waiting out offlineAfterMs.
+   */
+  lost: z.array(z.strictObject({
+    name: z.string().min(1).max(63),
+    started_at: z.number().int(),
+    seq: z.number().int().min(0),
+  })).max(256).default([]),
   version: z.string().max(50),
   git_head: z.string().max(100).nullable(),
   registry: registryFingerprint,

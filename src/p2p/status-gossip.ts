@@ -80,6 +80,7 @@ export class StatusGossip {
       uptime_s: Math.round(process.uptime()),
       p2p_connections: connected.size,
       links: [...connected].flatMap((id) => this.init.bindings.nameOf(id) ?? []).sort(),
+      lost: this.init.view.lostHere(),
       version: this.init.version,
       addresses: this.listenAddresses(),
       health: local.problems.length === 0 ? 'ok' : 'degraded',

@@ -2,20 +2,23 @@ import { pino } from 'pino'
 import t from 'tap'
 import { MembershipView, type NodeTransition } from '../../src/p2p/membership-view.js'
 import { NameBindings } from '../../src/p2p/name-bindings.js'
-import type { NodeStatus } from '../../src/p2p/node-status.js'
+import { nodeStatus, type NodeStatus } from '../../src/p2p/node-status.js'
 
 // In-process: the view's rules on a clock the test moves. Names are bound by configuration,
 // so the shared store is never asked.
 const SELF = { name: 'alpha', peerId: '12D3KooWAlpha' }
 const BETA = { name: 'beta', peerId: '12D3KooWBeta', address: '/ip4/127.0.0.1/tcp/1' }
 
-function setup() {
+const GAMMA = { name: 'gamma', peerId: '12D3KooWGamma', address: '/ip4/127.0.0.1/tcp/2' }
+
+function setup(others: typeof BETA[] = [BETA]) {
   let now = 1000
   const transitions: NodeTransition[] = []
+  const losses: string[] = []
   const bindings = new NameBindings({
     selfName: SELF.name,
     selfPeerId: SELF.peerId,
-    configured: [BETA],
+    configured: others,
     store: { all: () => Promise.reject(new Error('unused')), pin: () => Promise.reject(new Error('unused')), forget: () => Promise.reject(new Error('unused')) },
     log: pino({ level: 'silent' }),
   })
@@ -23,23 +26,24 @@ function setup() {
     selfName: SELF.name,
     suspectAfterMs: 3000,
     offlineAfterMs: 5000,
-    peers: [BETA],
+    peers: others,
     bindings,
     selfStatus: () => status(SELF.name, SELF.peerId, 0),
     onTransition: (tr) => transitions.push(tr),
+    onFirstHandLoss: (name) => losses.push(name),
     now: () => now,
   })
   const advance = (ms: number): void => {
     now += ms
     view.tick()
   }
-  return { view, transitions, advance }
+  return { view, transitions, losses, advance }
 }
 
 function status(name: string, peerId: string, seq: number): NodeStatus {
   return {
     name, peer_id: peerId, seq, time: Date.now(), started_at: 1, uptime_s: 1, chain: null, last_sync: null, p2p_connections: 1,
-    links: [], version: 'test', git_head: null, running_ops: 0, coordinator_url: null, addresses: [], health: 'ok', problems: [],
+    links: [], lost: [], version: 'test', git_head: null, running_ops: 0, coordinator_url: null, addresses: [], health: 'ok', problems: [],
     registry: { cluster_id: null, host: 'test', db: 0, prefix: 'p:' },
   }
 }
@@ -92,4 +96,50 @@ t.test('pings never make a node that was never heard online, nor keep a node its
   t.notOk(view.observe(status('beta', '12D3KooWMallory', 5)), 'a status under another peer id is ignored')
   view.markAlive('nobody')
   t.notOk(view.has('nobody'), 'a ping answer for an unknown name adds nothing')
+})
+
+t.test('a node another member lost is offline here at once, unless heard since or answering our pings', async (t) => {
+  const { view, advance } = setup([BETA, GAMMA])
+  view.observe(status('beta', BETA.peerId, 4))
+  view.observe(status('gamma', GAMMA.peerId, 1))
+  const gammaSays = (seq: number, lost: NodeStatus['lost']) => view.observe({ ...status('gamma', GAMMA.peerId, seq), lost })
+
+  gammaSays(2, [{ name: 'beta', started_at: 1, seq: 3 }])
+  t.equal(view.stateOf('beta'), 'online', 'a report older than the status we have: ignored')
+  view.markAlive('beta')
+  gammaSays(3, [{ name: 'beta', started_at: 1, seq: 4 }])
+  t.equal(view.stateOf('beta'), 'online', 'beta answered our ping just now: our own evidence wins')
+  advance(2000)
+  gammaSays(4, [{ name: 'beta', started_at: 1, seq: 4 }])
+  t.match(row(view), { status: 'offline', reason: 'reported lost by gamma, and not heard here since' }, 'no ping lately: offline at once')
+  t.same(view.lostHere(), [], 'a second-hand loss is not passed on')
+  gammaSays(5, [{ name: 'alpha', started_at: 1, seq: 9 }, { name: 'gamma', started_at: 1, seq: 1 }])
+  t.equal(view.snapshot()[0]!.status, 'online', 'a report about this node changes nothing here')
+  t.equal(view.stateOf('gamma'), 'online', 'nor one about the reporter itself')
+
+  view.observe(status('beta', BETA.peerId, 5))
+  t.equal(view.stateOf('beta'), 'online', 'a newer status from beta: online again')
+  gammaSays(6, [{ name: 'beta', started_at: 1, seq: 4 }])
+  t.equal(view.stateOf('beta'), 'online', 'the reporter repeating its old loss changes nothing after that')
+})
+
+t.test('members this node lost are listed with their last status, and each first loss is signalled once', async (t) => {
+  const { view, losses } = setup([BETA, GAMMA])
+  view.observe(status('beta', BETA.peerId, 7))
+  view.observe(status('gamma', GAMMA.peerId, 2))
+  view.markLost('beta', 'connection lost and redial failed')
+  view.markLost('beta', 'connection lost and redial failed')
+  view.markUnreachable('gamma', 'no answer to pings')
+  t.same(view.lostHere(), [{ name: 'beta', started_at: 1, seq: 7 }, { name: 'gamma', started_at: 1, seq: 2 }])
+  t.same(losses, ['beta', 'gamma'], 'one signal per loss (for a status at once)')
+  view.markAlive('gamma')
+  t.same(view.lostHere().map((l) => l.name), ['beta'], 'an answered ping takes it off the list')
+})
+
+t.test('a status\'s lost list is bounded like the rest of it', async (t) => {
+  const one = { name: 'beta', started_at: 1, seq: 1 }
+  t.ok(nodeStatus.safeParse({ ...status('gamma', GAMMA.peerId, 1), lost: [one] }).success)
+  t.notOk(nodeStatus.safeParse({ ...status('gamma', GAMMA.peerId, 1), lost: Array.from({ length: 257 }, () => one) }).success, '257 entries: refused')
+  t.notOk(nodeStatus.safeParse({ ...status('gamma', GAMMA.peerId, 1), lost: [{ ...one, name: 'x'.repeat(64) }] }).success, 'a name of 64: refused')
+  t.notOk(nodeStatus.safeParse({ ...status('gamma', GAMMA.peerId, 1), lost: [{ ...one, extra: 1 }] }).success, 'an unknown key: refused')
 })

@@ -11,11 +11,13 @@ const redis = new Redis(server.url)
 t.teardown(() => redis.disconnect())
 
 let n = 0
-function bindings(self: string, selfPeerId: string, configured: { name: string, peerId?: string }[], prefix: string) {
+function bindings(
+  self: string, selfPeerId: string, configured: { name: string, peerId?: string }[], prefix: string, rereadGapMs = 0,
+) {
   const refused: Refusal[] = []
   const b = new NameBindings({
     selfName: self, selfPeerId, configured, store: new RedisBindingStore(redis, redisKeys(prefix)),
-    log: pino({ level: 'silent' }), onRefused: (r) => refused.push(r), rereadGapMs: 0,
+    log: pino({ level: 'silent' }), onRefused: (r) => refused.push(r), rereadGapMs,
   })
   return { b, refused }
 }
@@ -81,4 +83,20 @@ t.test('a node whose own name is pinned to another id says so', async (t) => {
   await g.b.forget('genesis')
   t.equal(g.b.selfConflict, null, 'forget re-pins this node to its own id')
   t.equal(await redis.hget(redisKeys(prefix).nodeBindings, 'genesis'), 'P-rebuilt')
+})
+
+t.test('a node that pinned itself just after the seed read the pins is admitted, not refused (nodes starting together)', async (t) => {
+  const prefix = `nb${n++}:`
+  const seed = bindings('seed', 'P-seed', [], prefix, 60_000)
+  await seed.b.start()
+  t.teardown(() => seed.b.stop())
+  t.match(await seed.b.admit('nobody', 'P-x'), { ok: false, refusal: { reason: 'unknown_name' } }, 'an unknown name is refused')
+  // The leaf starts: it pins its own name, then speaks, all within the seed's normal reread gap.
+  const leaf = bindings('leaf', 'P-leaf', [{ name: 'seed' }], prefix)
+  await leaf.b.start()
+  t.teardown(() => leaf.b.stop())
+  // Unknown names are looked up at most every 50 ms (each costs a read): let that much pass.
+  await new Promise((r) => setTimeout(r, 60))
+  t.same(await seed.b.admit('leaf', 'P-leaf'), { ok: true }, 'admitted: the unknown name was looked up again')
+  t.equal(seed.b.nameOf('P-leaf'), 'leaf')
 })

@@ -25,7 +25,7 @@ const cluster = await startCluster({
   names,
   redisUrl: redis.url,
   args: [...FAST_MESH, '--set', 'redis.prefix="ui:"', '--set', 'auth.anonymous=false',
-    '--set', `ops.actions=${JSON.stringify({ pause: { command: ['/bin/sh', '-c', 'sleep 2; echo paused'] } })}`,
+    '--set', `ops.actions=${JSON.stringify({ pause: { command: ['/bin/sh', '-c', 'sleep 8; echo paused'] } })}`,
     '--set', `auth.tokens=${JSON.stringify([{ name: 'viewer', token: TOKEN, scopes: ['read'] }, { name: 'operator', token: OPERATOR, scopes: ['operate'] },
       { name: 'admin', token: ADMIN, scopes: ['operate', 'admin', 'agent'] }])}`],
 })

@@ -69,8 +69,8 @@ async function joinGossip(node: Outsider): Promise<void> {
   await node.dial(followerAddr, { signal: AbortSignal.timeout(5000) })
   await waitFor('the daemon\'s subscription', () => node.services.pubsub.getSubscribers(TOPIC).some((p) => p.toString() === followerId))
 }
-const publish = (node: Outsider, name: string) =>
-  node.services.pubsub.publish(TOPIC, statusClaim(node.peerId.toString(), name)).catch(() => undefined)
+const publish = (node: Outsider, name: string, extra?: Record<string, unknown>) =>
+  node.services.pubsub.publish(TOPIC, statusClaim(node.peerId.toString(), name, extra)).catch(() => undefined)
 const rpc = (method: string, params: unknown, opId?: string) => ({ t: 'req', method, params, deadline_ms: 5000, ...(opId === undefined ? {} : { op_id: opId }) })
 
 t.test('an unknown peer gets ping and identify, no RPC, no message, no gossip, and is then kept out', async (t) => {
@@ -142,6 +142,25 @@ t.test('a claim of a bound name is refused, logged naming both ids, counted and 
   t.equal(line?.level, 50, 'logged as an error')
   t.match(String(line?.msg), genesisId, 'the log line names the bound id too')
   await waitFor('the claimant disconnected', () => outsider.getConnections(peerIdFromString(followerId)).length === 0)
+})
+
+t.test('a forged report that genesis is lost takes it offline nowhere: not from a stranger, not from a member while genesis answers pings', async (t) => {
+  // The newest status genesis could have: the report claims to come after anything the follower heard.
+  const lost = [{ name: 'genesis', started_at: Date.now() + 1e9, seq: 1e9 }]
+  const outsider = await startOutsider()
+  t.teardown(() => outsider.stop())
+  await joinGossip(outsider)
+  await publish(outsider, 'invented-reporter', { lost })
+  await waitFor('the stranger\'s status refused', async () => (await refusals(follower)).unknown_name! >= 1)
+  await joinGossip(probe)
+  for (let seq = 2; seq < 12; seq++) {
+    await publish(probe, 'probe', { seq, lost })
+    const row = (await nodesOf(follower)).genesis
+    t.equal(row?.status, 'online', `after the member's report #${seq - 1}, genesis is online on the follower (${row?.reason ?? 'no reason'})`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  const gen = (await nodesOf(genesis)).genesis
+  t.equal(gen?.status, 'online', 'genesis itself is untouched')
 })
 
 t.test('2,000 invented names gossiped by one peer: none is kept', async (t) => {

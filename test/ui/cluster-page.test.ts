@@ -340,7 +340,7 @@ t.test('the page\'s files need no token, carry a strict CSP, and stay inside the
   }
   const post = await fetch(`${genesis.url}/ui`, { method: 'POST' })
   t.equal(post.status, 405)
-  for (const path of ['/nodes', '/tasks/queues/stats', '/ops/00000000-0000-4000-8000-000000000000/events']) {
+  for (const path of ['/nodes', '/tasks/queues/stats', '/ops', '/ops/00000000-0000-4000-8000-000000000000/events', '/messages/inbox']) {
     t.equal((await fetch(`${genesis.url}${path}`)).status, 401, `${path}: the data behind the page still needs the token`)
   }
   const forged = await fetch(`${genesis.url}/nodes`, { headers: { authorization: 'Bearer forged-token-that-no-one-issued-000' } })

@@ -1,7 +1,8 @@
+import { svgEl as node } from './dom.js'
+
 /** A sample of several series at one time (ms since the epoch). */
 export interface Sample { at: number, values: Record<string, number> }
 
-const SVG = 'http://www.w3.org/2000/svg'
 const W = 600
 const H = 140
 const PAD = 28
@@ -21,12 +22,6 @@ export class History {
  * top value and time span written out; the label says the latest figures.
  */
 export function lineChart(target: SVGSVGElement, samples: Sample[], series: readonly string[], unit: string): void {
-  const node = <K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>, text?: string) => {
-    const e = document.createElementNS(SVG, tag)
-    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v))
-    if (text !== undefined) e.textContent = text
-    return e
-  }
   target.setAttribute('viewBox', `0 0 ${W} ${H}`)
   const first = samples[0]
   const last = samples.at(-1)

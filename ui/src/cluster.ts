@@ -1,5 +1,5 @@
 import { get } from './api.js'
-import { $, ago, badge, cell, el, emptyRow, type Tone } from './dom.js'
+import { $, ago, badge, cell, el, emptyRow, svgEl as svg, type Tone } from './dom.js'
 
 export interface NodeRow {
   name: string
@@ -14,13 +14,6 @@ export interface NodeRow {
   reason: string | null
   registry_mismatch: string | null
   self: boolean
-}
-
-const SVG = 'http://www.w3.org/2000/svg'
-const svg = <K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>): SVGElementTagNameMap[K] => {
-  const e = document.createElementNS(SVG, tag)
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v))
-  return e
 }
 
 function table(rows: NodeRow[]): void {

@@ -52,3 +52,21 @@ export function alertIn(id: string, text: string | null): void {
   e.textContent = text ?? ''
   e.hidden = text === null
 }
+
+/** Sets a select's options to `values` (unchanged if they already are), keeping the choice where it still exists. */
+export function fillOptions(select: HTMLSelectElement, values: string[]): void {
+  if (JSON.stringify([...select.options].map((o) => o.value)) === JSON.stringify(values)) return
+  const chosen = select.value
+  select.replaceChildren(...values.map((n) => el('option', n, { value: n })))
+  if (values.includes(chosen)) select.value = chosen
+}
+
+/** An SVG element with its attributes (and text). */
+export function svgEl<K extends keyof SVGElementTagNameMap>(
+  tag: K, attrs: Record<string, string | number>, text?: string,
+): SVGElementTagNameMap[K] {
+  const e = document.createElementNS('http://www.w3.org/2000/svg', tag)
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v))
+  if (text !== undefined) e.textContent = text
+  return e
+}

@@ -1,5 +1,5 @@
 import { explain, get, post } from './api.js'
-import { $, alertIn, badge, cell, el, emptyRow, plural, since, type Tone } from './dom.js'
+import { $, alertIn, badge, cell, el, emptyRow, fillOptions, plural, since, type Tone } from './dom.js'
 
 interface Receipt { state: 'queued' | 'delivered' | 'duplicate' | 'rejected' | 'expired', attempts: number, updated_at: number, reason: string | null }
 interface Sent {
@@ -60,15 +60,7 @@ export async function refreshInbox(): Promise<void> {
 }
 
 /** Fills the To list with the nodes the cluster panel shows (every one but this daemon's). */
-export function setTargets(names: string[]): void {
-  const select = $<HTMLSelectElement>('message-to')
-  const want = ['all', ...names]
-  const have = [...select.options].map((o) => o.value)
-  if (JSON.stringify(have) === JSON.stringify(want)) return
-  const chosen = select.value
-  select.replaceChildren(...want.map((n) => el('option', n, { value: n })))
-  if (want.includes(chosen)) select.value = chosen
-}
+export const setTargets = (names: string[]): void => fillOptions($<HTMLSelectElement>('message-to'), ['all', ...names])
 
 export function setUpMessages(): void {
   renderSent()

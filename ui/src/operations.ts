@@ -1,5 +1,5 @@
 import { explain, follow, get, post } from './api.js'
-import { $, alertIn, badge, cell, el, emptyRow, item, since, type Tone } from './dom.js'
+import { $, alertIn, badge, cell, el, emptyRow, fillOptions, item, since, type Tone } from './dom.js'
 
 interface OpEvent { node: string | null, step: string, detail: string }
 interface OpIssue { node: string, step: string, error: string, suggestion: string }
@@ -110,14 +110,7 @@ export async function refreshJournal(force = true): Promise<void> {
 }
 
 /** Fills the target list with all and every node's name. */
-export function setOpTargets(names: string[]): void {
-  const select = $<HTMLSelectElement>('op-target')
-  const want = ['all', ...names]
-  if (JSON.stringify([...select.options].map((o) => o.value)) === JSON.stringify(want)) return
-  const chosen = select.value
-  select.replaceChildren(...want.map((n) => el('option', n, { value: n })))
-  if (want.includes(chosen)) select.value = chosen
-}
+export const setOpTargets = (names: string[]): void => fillOptions($<HTMLSelectElement>('op-target'), ['all', ...names])
 
 function formFields(): void {
   const op = $<HTMLSelectElement>('op-kind').value

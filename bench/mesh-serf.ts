@@ -24,6 +24,11 @@ import { fmt, median, printTable } from './stats.js'
 const N = 10
 const IDLE_S = Number(process.env.BENCH_IDLE_S ?? 30)
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 3)
+/** Trials run first and not counted (caches, JIT, the first dials). */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 1)
+const keep = (list: number[], trial: number, ms: number): void => {
+  if (trial >= WARMUP) list.push(ms)
+}
 const run = promisify(execFile)
 const TICKS = 100 // USER_HZ on Linux
 
@@ -76,24 +81,24 @@ const serfIdle = await idle(serf.map((a) => a.child.pid!))
 const serfJoin: number[] = []
 const serfHung: number[] = []
 const serfKilled: number[] = []
-for (let trial = 0; trial < TRIALS; trial++) {
+for (let trial = 0; trial < WARMUP + TRIALS; trial++) {
   const last = serf.pop()!
   const killedAt = performance.now()
   last.child.kill('SIGKILL')
   await serfSees(serf, last.name, 'failed')
-  serfKilled.push(performance.now() - killedAt)
+  keep(serfKilled, trial, performance.now() - killedAt)
   // A new agent under a new name each time (a failed member's name is held by Serf for a while).
   const started = performance.now()
   const joined = await startSerf(`s${N - 1}-${trial}`, serf[0]!.bind)
   await serfSees(serf, joined.name, 'alive')
-  serfJoin.push(performance.now() - started)
+  keep(serfJoin, trial, performance.now() - started)
   serf.push(joined)
 
   const victim = serf[1 + trial]!
   const t0 = performance.now()
   victim.child.kill('SIGSTOP')
   await serfSees(serf.filter((a) => a !== victim), victim.name, 'failed')
-  serfHung.push(performance.now() - t0)
+  keep(serfHung, trial, performance.now() - t0)
   victim.child.kill('SIGCONT')
   await serfSees(serf.filter((a) => a !== victim), victim.name, 'alive')
 }
@@ -110,7 +115,7 @@ for (const viewer of cluster) for (const n of names) await waitForState(viewer.d
 const oursIdle = await idle(cluster.map((c) => c.daemon.child.pid!))
 const oursJoin: number[] = []
 const oursHung: number[] = []
-for (let trial = 0; trial < TRIALS; trial++) {
+for (let trial = 0; trial < WARMUP + TRIALS; trial++) {
   const last = cluster[N - 1]!
   const others = cluster.slice(0, N - 1)
   await last.daemon.stop('SIGKILL', { keepData: true })
@@ -119,7 +124,7 @@ for (let trial = 0; trial < TRIALS; trial++) {
   await last.restart()
   await Promise.all(others.map((c) => waitFor(`${c.name} sees ${last.name} online`,
     async () => (await nodesOf(c.daemon))[last.name]?.status === 'online', { timeoutMs: 30_000, intervalMs: 10 })))
-  oursJoin.push(performance.now() - started)
+  keep(oursJoin, trial, performance.now() - started)
 
   const victim = cluster[1 + trial]!
   const watchers = cluster.filter((c) => c !== victim)
@@ -127,7 +132,7 @@ for (let trial = 0; trial < TRIALS; trial++) {
   victim.daemon.child.kill('SIGSTOP')
   await Promise.all(watchers.map((c) => waitFor(`${c.name} sees ${victim.name} offline`,
     async () => (await nodesOf(c.daemon))[victim.name]?.status === 'offline', { timeoutMs: 30_000, intervalMs: 10 })))
-  oursHung.push(performance.now() - t0)
+  keep(oursHung, trial, performance.now() - t0)
   victim.daemon.child.kill('SIGCONT')
   await Promise.all(watchers.map((c) => waitForState(c.daemon, victim.name, 'online', 30_000)))
 }
@@ -142,13 +147,13 @@ const leafArgs = (i: number) => ['--name', `node${i}`, '--peer', `node0=${seeded
 for (let i = 1; i < N; i++) seeded.push(await startDaemon({ args: leafArgs(i) }))
 for (const viewer of seeded) for (const n of names) await waitForState(viewer, n, 'online', 30_000)
 const oursKilled: number[] = []
-for (let trial = 0; trial < TRIALS; trial++) {
+for (let trial = 0; trial < WARMUP + TRIALS; trial++) {
   const i = N - 1
   const victim = seeded[i]!
   const killedAt = performance.now()
   await victim.stop('SIGKILL', { keepData: true })
   await sees(seeded.filter((d) => d !== victim), `node${i}`, 'offline')
-  oursKilled.push(performance.now() - killedAt)
+  keep(oursKilled, trial, performance.now() - killedAt)
   seeded[i] = await startDaemon({ dataDir: victim.dataDir, args: leafArgs(i) })
   await sees(seeded.filter((d) => d !== seeded[i]), `node${i}`, 'online')
 }
@@ -156,7 +161,7 @@ await Promise.all(seeded.map((d) => d.stop('SIGTERM')))
 await redis.stop()
 
 const ratio = (a: number, b: number) => `${fmt(a / b, 2)}×`
-console.log(`${N} processes each, loopback, default settings; idle over ${IDLE_S} s, ${TRIALS} trials of each timed measure (medians)`)
+console.log(`${N} processes each, loopback, default settings; idle over ${IDLE_S} s, ${TRIALS} trials of each timed measure after ${WARMUP} warm-up (medians)`)
 printTable(['measure', 'aitbc-node', 'Serf', 'ratio (ours / Serf)', 'target'], [
   ['idle CPU per process, % of a core', fmt(oursIdle.cpu, 2), fmt(serfIdle.cpu, 2), ratio(oursIdle.cpu, serfIdle.cpu), '≤ 3×'],
   ['RSS per process, MB', fmt(oursIdle.rss, 1), fmt(serfIdle.rss, 1), ratio(oursIdle.rss, serfIdle.rss), '≤ 70 MB'],

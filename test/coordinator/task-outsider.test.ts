@@ -99,7 +99,14 @@ t.test('completing with a wait: wrong tokens, another agent, fuzzed waits and a 
   await register('w1')
   await register('w2')
   const sent = await api(d.url, 'POST', '/tasks/submit', { task_data: { n: 5 } }, as(1))
-  const got = await (await poll('w1', 2000, as(1))).json() as { task: { task_id: string } }
+  t.equal(sent.status, 201, `submitted (${JSON.stringify(sent.body)})`)
+  const first = await poll('w1', 2000, as(1))
+  if (first.status !== 200) {
+    const seen = (await api(d.url, 'GET', `/tasks/${sent.body.task_id}`, undefined, as(0))).body
+    t.fail(`w1's poll answered ${first.status}; the task meanwhile: ${JSON.stringify(seen)}, waiting: ${(await waiting()).join(',')}`)
+    return
+  }
+  const got = await first.json() as { task: { task_id: string } }
   t.equal(got.task.task_id, sent.body.task_id)
   const complete = (agent: string, query: string, headers: Record<string, string>, signal?: AbortSignal) =>
     fetch(`${d.url}/tasks/${got.task.task_id}/complete?${query}`, {

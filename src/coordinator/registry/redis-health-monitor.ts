@@ -80,7 +80,7 @@ export class RedisHealthMonitor {
 
 function down(error: string): RedisHealth {
   return {
-    ok: false, latency_ms: null, aof_enabled: null, maxmemory_policy: null,
+    ok: false, latency_ms: null, aof_enabled: null, aof_fsync: null, maxmemory_policy: null,
     used_memory_bytes: null, maxmemory_bytes: null, warnings: [], error,
   }
 }

@@ -5,6 +5,12 @@ export interface RedisHealth {
   ok: boolean
   latency_ms: number | null
   aof_enabled: boolean | null
+  /**
+   * Redis's appendfsync (always, everysec, no); null when CONFIG is not allowed.
+   * Only `always` keeps every acknowledged write through a crash of Redis itself:
+   * under everysec a SIGKILLed Redis can drop what it answered in its last second or two.
+   */
+  aof_fsync: string | null
   maxmemory_policy: string | null
   /** Bytes Redis uses, and its maxmemory (0: no limit); null when unknown. */
   used_memory_bytes: number | null
@@ -37,11 +43,16 @@ export async function checkRedis(redis: RedisClient, timeoutMs = 2000): Promise<
     const used = /used_memory:(\d+)/.exec(memory)?.[1]
     const max = /maxmemory:(\d+)/.exec(memory)?.[1]
     let policy: string | null = null
+    let fsync: string | null = null
     try {
-      const res = (await Promise.race([redis.config('GET', 'maxmemory-policy'), timedOut])) as string[]
-      policy = res[1] ?? null
+      // One CONFIG GET for both (Redis 7 takes several names); the answer is name, value pairs.
+      const res = (await Promise.race([redis.call('CONFIG', 'GET', 'maxmemory-policy', 'appendfsync'), timedOut])) as string[]
+      const pairs = new Map<string, string>()
+      for (let i = 0; i + 1 < res.length; i += 2) pairs.set(String(res[i]), String(res[i + 1]))
+      policy = pairs.get('maxmemory-policy') ?? null
+      fsync = pairs.get('appendfsync') ?? null
     } catch {
-      policy = null // CONFIG may be renamed or disabled on managed Redis
+      // CONFIG may be renamed or disabled on managed Redis
     }
     const warnings: string[] = []
     if (aof === '0')
@@ -53,6 +64,7 @@ export async function checkRedis(redis: RedisClient, timeoutMs = 2000): Promise<
       ok: true,
       latency_ms: Math.round(latency * 100) / 100,
       aof_enabled: aof === undefined ? null : aof === '1',
+      aof_fsync: fsync,
       maxmemory_policy: policy,
       used_memory_bytes: used === undefined ? null : Number(used),
       maxmemory_bytes: max === undefined ? null : Number(max),
@@ -64,6 +76,7 @@ export async function checkRedis(redis: RedisClient, timeoutMs = 2000): Promise<
       ok: false,
       latency_ms: null,
       aof_enabled: null,
+      aof_fsync: null,
       maxmemory_policy: null,
       used_memory_bytes: null,
       maxmemory_bytes: null,

@@ -30,12 +30,20 @@ interface Principal {
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest()
 
+/** The configured tokens' digests, made once per token list rather than on every request. */
+const digests = new WeakMap<readonly ApiToken[], Buffer[]>()
+
 /** Finds the token's holder. Compares digests in constant time and checks every token, so timing tells nothing. */
 export function findToken(tokens: readonly ApiToken[], presented: string): ApiToken | undefined {
+  let known = digests.get(tokens)
+  if (known === undefined || known.length !== tokens.length) {
+    known = tokens.map((t) => digest(t.token))
+    digests.set(tokens, known)
+  }
   const p = digest(presented)
   let found: ApiToken | undefined
-  for (const t of tokens) {
-    if (timingSafeEqual(p, digest(t.token)) && found === undefined) found = t
+  for (let i = 0; i < tokens.length; i++) {
+    if (timingSafeEqual(p, known[i]!) && found === undefined) found = tokens[i]
   }
   return found
 }

@@ -190,6 +190,18 @@ export class TaskRepository {
     }
   }
 
+  /**
+   * Stores several tasks, in order (each as submit() does, the calls going to Redis in one write).
+   * A task the queue bound refuses comes back as its TaskError in its place; losing Redis rejects the
+   * whole call, with the tasks before that point stored (resend with idempotency keys to be sure).
+   */
+  async submitMany(inputs: readonly SubmitInput[], via: string): Promise<(SubmitResult | TaskError)[]> {
+    return Promise.all(inputs.map((input) => this.submit(input, via).catch((err: unknown) => {
+      if (err instanceof TaskError) return err
+      throw err
+    })))
+  }
+
   /** One task; TASK_EXPIRED for one of ours that retention has removed, TASK_NOT_FOUND otherwise. */
   async get(taskId: string): Promise<Task> {
     const task = taskFromHash(await withRedis(() => this.redis.hgetall(this.keys.task(taskId))))

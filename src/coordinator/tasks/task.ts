@@ -39,6 +39,16 @@ export function submitSchema(limits: { maxTimeoutMs: number }) {
   })
 }
 
+/** Most tasks one POST /tasks/submit-batch takes. */
+export const MAX_SUBMIT_BATCH = 1000
+
+/** POST /tasks/submit-batch: tasks as /tasks/submit takes them, stored in order. */
+export function submitBatchSchema(limits: { maxTimeoutMs: number }) {
+  return z.strictObject({
+    tasks: z.array(submitSchema(limits)).min(1, 'expected at least one task').max(MAX_SUBMIT_BATCH, `expected at most ${MAX_SUBMIT_BATCH} tasks`),
+  })
+}
+
 export const completeSchema = z.strictObject({
   agent_id: z.string().min(1).max(128),
   result: z.json().optional(),

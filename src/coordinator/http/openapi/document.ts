@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { opRequestSchema } from '../../../ops/index.js'
 import { agentId, discoverBody, heartbeatBody, registerBody, statusBody } from '../../registry/agent.js'
-import { completeSchema, failSchema, PRIORITIES, submitSchema } from '../../tasks/task.js'
+import { completeSchema, failSchema, MAX_SUBMIT_BATCH, PRIORITIES, submitBatchSchema, submitSchema } from '../../tasks/task.js'
 import type { Scope } from '../auth.js'
 import { inboxQuery, sendMessageBody } from '../routes/messages.js'
 import { journalQuery, opsQuery } from '../routes/ops.js'
@@ -69,6 +69,16 @@ function routes(l: OpenApiLimits): RouteDoc[] {
       ok: { 201: { description: 'stored and queued', schema: responses.submitted }, 200: { description: 'the first task with this idempotency key', schema: responses.submitted } },
       errors: { 413: 'TASK_TOO_LARGE', 429: 'QUEUE_FULL' },
       example: { task_data: { model: 'llama2', prompt: 'Hello' }, priority: 'high', requirements: { agent_type: 'worker', capabilities: ['inference'] } },
+    },
+    {
+      method: 'post', path: '/tasks/submit-batch', tag: 'tasks', summary: `Submit up to ${MAX_SUBMIT_BATCH} tasks in one request, in order (as BullMQ's addBulk)`,
+      scopes: ['agent', 'operate'], body: submitBatchSchema({ maxTimeoutMs: l.maxTaskTimeoutMs }),
+      ok: {
+        201: { description: 'every task stored, or found by its idempotency key', schema: responses.submittedBatch },
+        429: { description: 'QUEUE_FULL: the queue bound refused some; `tasks` gives each one\'s outcome, so resend only the refused', schema: responses.batchRefused },
+      },
+      errors: { 413: 'TASK_TOO_LARGE' },
+      example: { tasks: [{ task_data: { model: 'llama2', prompt: 'Hello' } }, { task_data: { model: 'llama2', prompt: 'Bye' }, priority: 'low', idempotency_key: 'bye-1' }] },
     },
     { method: 'get', path: '/tasks/status', tag: 'tasks', summary: 'Distribution stats (seed 001)', scopes: read, ok: { 200: { description: 'stats', schema: responses.taskStatus } } },
     { method: 'get', path: '/tasks/queues', tag: 'tasks', summary: 'Queue sizes by priority', scopes: read, ok: { 200: { description: 'sizes', schema: responses.queues } } },

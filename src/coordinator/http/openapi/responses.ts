@@ -112,6 +112,17 @@ const nodeRow = nodeStatusLine.extend({
 
 const queueSizes = z.record(z.string(), z.number())
 
+/** One task's outcome in POST /tasks/submit-batch, in the order sent. */
+const batchItem = z.union([
+  z.looseObject({ task_id: z.string(), priority: z.enum(PRIORITIES), submitted_at: time, duplicate: z.boolean() }),
+  z.looseObject({ error: z.looseObject({ code: z.string(), message: z.string() }) }),
+])
+const batchCounts = {
+  submitted: z.number().describe('stored now'),
+  duplicates: z.number().describe('found by their idempotency key'),
+  refused: z.number().describe('refused by the queue bound (tasks.maxQueueSize)'),
+}
+
 /** Each route's answers by status code (errors use errorBody). */
 export const responses = {
   register: z.looseObject({
@@ -126,6 +137,8 @@ export const responses = {
     status: success, message: z.string(), task_id: z.string(), priority: z.enum(PRIORITIES), submitted_at: time,
     duplicate: z.boolean(),
   }),
+  submittedBatch: z.looseObject({ status: success, message: z.string(), ...batchCounts, tasks: z.array(batchItem) }),
+  batchRefused: errorBody.extend({ ...batchCounts, tasks: z.array(batchItem) }),
   task: z.looseObject({ status: success, task }),
   nextTask: z.looseObject({ status: success, task }),
   taskReported: z.looseObject({

@@ -8,7 +8,8 @@ import type { LoadBalancerState } from '../../tasks/load-balancer-state.js'
 import type { TaskDistributor } from '../../tasks/task-distributor.js'
 import type { NextResult, TaskRepository } from '../../tasks/task-repository.js'
 import type { TaskWakeups, Wake } from '../../tasks/task-wakeups.js'
-import { completeSchema, failSchema, PRIORITIES, type Priority, STRATEGIES, submitSchema, type Task } from '../../tasks/task.js'
+import { TaskError } from '../../tasks/task-errors.js'
+import { completeSchema, failSchema, PRIORITIES, type Priority, STRATEGIES, submitBatchSchema, submitSchema, type Task } from '../../tasks/task.js'
 import { requireScope } from '../auth.js'
 import { readJson, validate } from '../body.js'
 
@@ -62,12 +63,16 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
     return task
   }
   const submitBody = submitSchema({ maxTimeoutMs: deps.maxTimeoutMs })
+  const batchBody = submitBatchSchema({ maxTimeoutMs: deps.maxTimeoutMs })
+  const checkSize = (data: unknown, field: string): void => {
+    if (Buffer.byteLength(JSON.stringify(data)) > deps.maxTaskBytes) {
+      throw new ApiError(413, 'TASK_TOO_LARGE', `${field}: larger than ${deps.maxTaskBytes} bytes`, 'send a reference to the data instead')
+    }
+  }
 
   router.post('/tasks/submit', submitScope, async (ctx) => {
     const input = validate(submitBody, await readJson(ctx, deps.bodyLimitBytes))
-    if (Buffer.byteLength(JSON.stringify(input.task_data)) > deps.maxTaskBytes) {
-      throw new ApiError(413, 'TASK_TOO_LARGE', `task_data: larger than ${deps.maxTaskBytes} bytes`, 'send a reference to the data instead')
-    }
+    checkSize(input.task_data, 'task_data')
     const task = await store.submit(input, deps.nodeName)
     const { duplicate } = task
     if (!duplicate) {
@@ -83,6 +88,34 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
       submitted_at: task.submitted_at,
       duplicate,
     }
+  })
+
+  // Many tasks in one request, as BullMQ's addBulk: each stored as by /tasks/submit, in order.
+  // 201 when every one was stored (or found by its idempotency key); 429 QUEUE_FULL when the queue
+  // bound refused some, with each task's outcome in `tasks` so that only the refused are sent again.
+  router.post('/tasks/submit-batch', submitScope, async (ctx) => {
+    const { tasks: inputs } = validate(batchBody, await readJson(ctx, deps.bodyLimitBytes))
+    inputs.forEach((input, i) => checkSize(input.task_data, `tasks.${i}.task_data`))
+    const outcomes = await store.submitMany(inputs, deps.nodeName)
+    const tasks = outcomes.map((o) => o instanceof TaskError
+      ? { error: { code: o.code, message: o.message } }
+      : { task_id: o.task_id, priority: o.priority, submitted_at: o.submitted_at, duplicate: o.duplicate })
+    const stored = outcomes.filter((o) => !(o instanceof TaskError) && !o.duplicate).length
+    const duplicates = outcomes.filter((o) => !(o instanceof TaskError) && o.duplicate).length
+    const counts = { submitted: stored, duplicates, refused: inputs.length - stored - duplicates }
+    if (stored > 0) distributor.wake()
+    for (let i = 0; i < stored; i++) deps.onOutcome?.('submitted')
+    const refused = outcomes.find((o) => o instanceof TaskError)
+    if (refused !== undefined) {
+      ctx.status = 429
+      ctx.body = {
+        status: 'error', code: refused.code, message: `${counts.refused} of ${inputs.length} tasks refused: ${refused.message}`,
+        detail: refused.detail ?? null, ...counts, tasks,
+      }
+      return
+    }
+    ctx.status = 201
+    ctx.body = { status: 'success', message: `${stored} tasks submitted, ${duplicates} already submitted with their idempotency keys`, ...counts, tasks }
   })
 
   router.get('/tasks/status', readScope, async (ctx) => {
@@ -175,11 +208,26 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
     // No wait (most completions): nothing to follow.
     if (ms <= 0) return { wait: () => undefined, waitFor: async (idle: NextResult) => idle.task }
     const deadline = Date.now() + ms
-    const gone = new AbortController()
-    ctx.res.once('close', () => gone.abort())
+    // The wait is aborted only when the client goes while it waits, and its controller is made only
+    // then: an abort on every answered request's close builds an AbortError with its stack each time
+    // (measured: 1.4% of the CPU).
+    let gone: AbortController | null = null
+    let closed = false
+    ctx.res.once('close', () => {
+      closed = true
+      gone?.abort()
+    })
     const wait = () => ({ ms: deadline - Date.now(), instance: wakeups.instance })
     /** After a claim found nothing (`idle`): the task handed over or claimed, or null when the wait ends. */
     const waitFor = async (idle: NextResult): Promise<Task | null> => {
+      gone = new AbortController()
+      try {
+        return await follow(idle, gone.signal)
+      } finally {
+        gone = null
+      }
+    }
+    const follow = async (idle: NextResult, signal: AbortSignal): Promise<Task | null> => {
       let next = idle
       let woken: Wake | null = null
       for (;;) {
@@ -189,13 +237,13 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
           wakeups.passOn(woken.requirementClass, new Set([...woken.tried, agent]))
         }
         const left = deadline - Date.now()
-        woken = left > 0 && !gone.signal.aborted ? await wakeups.wait(agent, next, left, gone.signal) : null
+        woken = left > 0 && !closed ? await wakeups.wait(agent, next, left, signal) : null
         if (woken?.handedOff !== undefined) {
           // Handed over at submission, already running for this agent; unless the client has gone meanwhile.
-          if (!gone.signal.aborted) return woken.handedOff
+          if (!closed) return woken.handedOff
           deps.onUnclaimed(agent, woken.handedOff)
         }
-        if (woken === null || gone.signal.aborted || Date.now() >= deadline) {
+        if (woken === null || closed || Date.now() >= deadline) {
           // The poll ends: no task is handed to it any more (not awaited: the answer need not wait for it).
           store.stopWaiting(agent).catch(() => {})
           return null

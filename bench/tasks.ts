@@ -5,7 +5,8 @@
  *     TaskWakeups) against BullMQ's Queue.add + Worker (concurrency 8); then
  *     bulk: 32 agents and submits 100 at a time, against addBulk + concurrency 32;
  *  2. through the HTTP API of real daemons: submits/s, and end to end with 8
- *     and 32 agents long-polling GET /agents/:id/tasks/next and completing with ?next=1;
+ *     and 32 agents long-polling GET /agents/:id/tasks/next and completing with ?next=1
+ *     (with 8 agents also with producers batching 100 tasks per POST /tasks/submit-batch);
  *  3. submit on daemon A, long poll on daemon B: submit-to-assigned latency.
  * Each is warmed up, then run 5 times (BENCH_RUNS), ours and BullMQ's alternately;
  * medians and the median ratio of the pairs are printed.
@@ -116,8 +117,11 @@ async function bullmq(concurrency: number, bulk: boolean): Promise<number> {
   return perSecond
 }
 
-/** End to end over HTTP: `agents` long-polling agents drain TASKS while 8 clients submit them. */
-async function viaHttp(d: TestDaemon, agents: number): Promise<{ submits: number, endToEnd: number }> {
+/**
+ * End to end over HTTP: `agents` long-polling agents drain TASKS while 8 clients submit them,
+ * one per request or (`batch` > 1) that many per POST /tasks/submit-batch.
+ */
+async function viaHttp(d: TestDaemon, agents: number, batch = 1): Promise<{ submits: number, endToEnd: number }> {
   const tag = round++
   for (let i = 0; i < agents; i++) await registerAgent(d.url, `h${tag}-${i}`, { metadata: { capacity: 16 } })
   const http = new HttpLoad(d.url)
@@ -144,7 +148,14 @@ async function viaHttp(d: TestDaemon, agents: number): Promise<{ submits: number
     }
   })
   await Promise.all(Array.from({ length: 8 }, async (_, w) => {
-    for (let i = w; i < TASKS; i += 8) await http.call('POST', '/tasks/submit', { task_data: PAYLOAD })
+    if (batch === 1) {
+      for (let i = w; i < TASKS; i += 8) await http.call('POST', '/tasks/submit', { task_data: PAYLOAD })
+      return
+    }
+    for (let i = w * batch; i < TASKS; i += 8 * batch) {
+      const res = await http.call('POST', '/tasks/submit-batch', { tasks: Array.from({ length: Math.min(batch, TASKS - i) }, () => ({ task_data: PAYLOAD })) })
+      if (res.status !== 201) throw new Error(`submit-batch: ${res.status}`)
+    }
   }))
   await Promise.all(loops)
   const endToEnd = (TASKS * 2) / ((performance.now() - started) / 1000)
@@ -206,6 +217,8 @@ const http32: { submits: number, endToEnd: number }[] = []
 await viaHttp(a, 8)
 for (let i = 0; i < RUNS; i++) http8.push(await viaHttp(a, 8))
 for (let i = 0; i < RUNS; i++) http32.push(await viaHttp(a, 32))
+const http8Batch: { submits: number, endToEnd: number }[] = []
+for (let i = 0; i < RUNS; i++) http8Batch.push(await viaHttp(a, 8, 100))
 await crossDaemon(a, b, 20)
 const cross = await crossDaemon(a, b, 200)
 await a.stop()
@@ -218,6 +231,7 @@ printTable(['HTTP API (one daemon)', 'tasks/s'], [
   ['submits, 16 clients', Math.round(median(http8.map((r) => r.submits)))],
   ['end to end, 8 long-polling agents with ?next=1 (target 3000)', Math.round(median(http8.map((r) => r.endToEnd)))],
   ['end to end, 32 agents', Math.round(median(http32.map((r) => r.endToEnd)))],
+  ['end to end, 8 agents, producers sending 100 per POST /tasks/submit-batch', Math.round(median(http8Batch.map((r) => r.endToEnd)))],
 ])
 console.log()
 const sorted = [...cross].sort((x, y) => x - y)

@@ -100,12 +100,20 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
     const tasks = outcomes.map((o) => o instanceof TaskError
       ? { error: { code: o.code, message: o.message } }
       : { task_id: o.task_id, priority: o.priority, submitted_at: o.submitted_at, duplicate: o.duplicate })
-    const stored = outcomes.filter((o) => !(o instanceof TaskError) && !o.duplicate).length
-    const duplicates = outcomes.filter((o) => !(o instanceof TaskError) && o.duplicate).length
-    const counts = { submitted: stored, duplicates, refused: inputs.length - stored - duplicates }
+    const counts = { submitted: 0, duplicates: 0, refused: 0 }
+    let refused: TaskError | undefined
+    for (const o of outcomes) {
+      if (o instanceof TaskError) {
+        counts.refused++
+        refused ??= o
+      } else if (o.duplicate) counts.duplicates++
+      else {
+        counts.submitted++
+        deps.onOutcome?.('submitted')
+      }
+    }
+    const { submitted: stored, duplicates } = counts
     if (stored > 0) distributor.wake()
-    for (let i = 0; i < stored; i++) deps.onOutcome?.('submitted')
-    const refused = outcomes.find((o) => o instanceof TaskError)
     if (refused !== undefined) {
       ctx.status = 429
       ctx.body = {

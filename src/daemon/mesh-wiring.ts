@@ -99,6 +99,7 @@ export async function buildMesh(
     peers: config.p2p.peers,
     statusIntervalMs: config.p2p.statusIntervalMs,
     statusKeepaliveMs: statusKeepaliveMs(config.p2p),
+    statusLinkedKeepaliveMs: config.p2p.statusLinkedKeepaliveMs,
     probe: config.p2p.probe,
     suspectAfterMs: config.p2p.suspectAfterMs,
     offlineAfterMs: config.p2p.offlineAfterMs,

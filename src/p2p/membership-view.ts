@@ -256,6 +256,8 @@ export class MembershipView {
         reason: m.reason,
         address: m.address ?? m.status?.addresses[0] ?? null,
         ageMs: m.heardAt === null ? null : Math.round(now - lastSign(m)),
+        // A connected member's status is re-sent only on change: its uptime has run on since.
+        sinceStatusMs: m.heardAt === null ? 0 : now - m.heardAt,
         mismatch: m.mismatch,
         self: false,
         identity: this.init.bindings.sourceOf(m.name),
@@ -340,6 +342,8 @@ interface ViewExtras {
   reason: string | null
   address: string | null
   ageMs: number | null
+  /** How long ago the status was heard (0 for this node's own). */
+  sinceStatusMs?: number
   mismatch: string | null
   self: boolean
   identity: NodeView['identity']
@@ -355,7 +359,7 @@ function toView(s: NodeStatus | null, x: ViewExtras): NodeView {
     mempool_size: s?.chain?.mempool_size ?? null,
     p2p_connections: s?.p2p_connections ?? null,
     links: s?.links ?? null,
-    service_uptime: s === null ? null : formatUptime(s.uptime_s),
+    service_uptime: s === null ? null : formatUptime(s.uptime_s + Math.floor((x.sinceStatusMs ?? 0) / 1000)),
     last_sync: s?.last_sync ?? null,
     peer_id: x.peerId ?? s?.peer_id ?? null,
     identity: x.identity,

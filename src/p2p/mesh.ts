@@ -28,6 +28,8 @@ export interface MeshInit {
   statusIntervalMs: number
   /** Longest time between two publishes of an unchanged status (default statusIntervalMs). */
   statusKeepaliveMs?: number
+  /** The same while this node is connected to every member it knows (see StatusGossipInit.linkedKeepaliveMs). */
+  statusLinkedKeepaliveMs?: number
   /** Ping liveness of connected members (see LivenessProber for the defaults). */
   probe?: Pick<LivenessProberInit, 'intervalMs' | 'timeoutMs' | 'suspicionMs' | 'helpers'>
   suspectAfterMs: number
@@ -117,6 +119,7 @@ export class Mesh {
       version: init.version,
       intervalMs: init.statusIntervalMs,
       keepaliveMs: init.statusKeepaliveMs,
+      linkedKeepaliveMs: init.statusLinkedKeepaliveMs,
       local: init.local,
       view,
       bindings,

@@ -13,6 +13,12 @@ export interface StatusGossipInit {
   intervalMs: number
   /** Longest time between two publishes of an unchanged status (default: intervalMs). */
   keepaliveMs?: number
+  /**
+   * The same while this node has an open connection to every member it knows
+   * (default: keepaliveMs). Each of them pings it over that connection, which
+   * keeps it fresh in their views; the status is then only news, sent on change.
+   */
+  linkedKeepaliveMs?: number
   /** What the daemon knows about itself right now (chain, registry, ops...). */
   local(): LocalStatus
   view: MembershipView
@@ -126,10 +132,14 @@ export class StatusGossip {
 
   /** Publishes if the status changed since the last publish, or the keepalive is due. */
   private publishIfChanged(): void {
-    const keepalive = this.init.keepaliveMs ?? this.init.intervalMs
-    const due = performance.now() - this.lastPublishedAt >= keepalive - this.init.intervalMs / 2
     const status = this.current()
+    const due = performance.now() - this.lastPublishedAt >= this.keepaliveFor(status.links) - this.init.intervalMs / 2
     if (due || content(status) !== this.lastContent) this.publish(status)
+  }
+
+  private keepaliveFor(links: readonly string[]): number {
+    const keepalive = this.init.keepaliveMs ?? this.init.intervalMs
+    return statusKeepalive(keepalive, this.init.linkedKeepaliveMs ?? keepalive, this.init.view.peerNames(), links)
   }
 
   /** Publishes now, e.g. right after a state change worth spreading fast. */
@@ -181,6 +191,18 @@ export class StatusGossip {
     this.init.view.observe(status)
     return TopicValidatorResult.Accept
   }
+}
+
+/**
+ * The longest wait before an unchanged status is published again: the linked
+ * keepalive while this node holds a connection to every member it knows (each
+ * pings it and so knows it is alive), else the short one (some member hears of
+ * this node only through gossip).
+ */
+export function statusKeepalive(keepaliveMs: number, linkedKeepaliveMs: number, members: readonly string[], links: readonly string[]): number {
+  if (linkedKeepaliveMs <= keepaliveMs) return keepaliveMs
+  const connected = new Set(links)
+  return members.every((name) => connected.has(name)) ? linkedKeepaliveMs : keepaliveMs
 }
 
 /** A status without the fields that differ on every publish. */

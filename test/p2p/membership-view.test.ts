@@ -143,3 +143,12 @@ t.test('a status\'s lost list is bounded like the rest of it', async (t) => {
   t.notOk(nodeStatus.safeParse({ ...status('gamma', GAMMA.peerId, 1), lost: [{ ...one, name: 'x'.repeat(64) }] }).success, 'a name of 64: refused')
   t.notOk(nodeStatus.safeParse({ ...status('gamma', GAMMA.peerId, 1), lost: [{ ...one, extra: 1 }] }).success, 'an unknown key: refused')
 })
+
+t.test('a member\'s uptime runs on between its statuses (a connected one re-sends it only on change)', async (t) => {
+  const { view, advance } = setup()
+  view.observe({ ...status('beta', BETA.peerId, 1), uptime_s: 100 })
+  t.equal(row(view).service_uptime, '1m 40s')
+  advance(2500)
+  view.markAlive('beta')
+  t.equal(row(view).service_uptime, '1m 42s', '2.5 s later, with no new status')
+})

@@ -65,6 +65,11 @@ export const configSchema = z.strictObject({
       statusIntervalMs: ms(100).default(1000),
       /** Longest time between two publishes of an unchanged status; null: a third of suspectAfterMs, at most 3000. */
       statusKeepaliveMs: ms(100).nullable().default(null),
+      /**
+       * The same while this node has a connection to every member it knows: each of them pings
+       * it, so its status is news only (sent on change) and this is a slow refresh.
+       */
+      statusLinkedKeepaliveMs: ms(100).default(30_000),
       /** Unheard (no status, no ping answered) this long: degraded; then offline. Pings keep connected members fresh. */
       suspectAfterMs: ms(200).default(9000),
       offlineAfterMs: ms(300).default(12_000),

@@ -88,7 +88,6 @@ export async function createMeshNode(init: MeshNodeInit): Promise<MeshLibp2p> {
         // idle daemon's CPU). A valid message's signature names it; a forged copy that arrives
         // first fails its check and is not remembered, so the real one still gets through.
         fastMsgIdFn: fastMessageId,
-        ...JSON.parse(process.env.GS_OPTS ?? '{}'),
         // A peer that is no cluster member scores below the publish and gossip
         // thresholds (so it is sent nothing) but above the graylist (so its
         // first status can still be judged and pin its name).

@@ -199,7 +199,12 @@ export class StatusGossip {
  * pings it and so knows it is alive), else the short one (some member hears of
  * this node only through gossip).
  */
-export function statusKeepalive(keepaliveMs: number, linkedKeepaliveMs: number, members: readonly string[], links: readonly string[]): number {
+export function statusKeepalive(
+  keepaliveMs: number,
+  linkedKeepaliveMs: number,
+  members: readonly string[],
+  links: readonly string[],
+): number {
   if (linkedKeepaliveMs <= keepaliveMs) return keepaliveMs
   const connected = new Set(links)
   return members.every((name) => connected.has(name)) ? linkedKeepaliveMs : keepaliveMs

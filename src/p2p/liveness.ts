@@ -9,6 +9,9 @@ import type { MembershipView } from './membership-view.js'
 import type { MeshLibp2p } from './mesh-node.js'
 import type { RpcService } from './rpc/rpc-service.js'
 
+/** How many past rounds this process's own lag is taken from (about 3 s at the default interval). */
+const LAG_ROUNDS = 8
+
 /** The RPC method a node calls to have another node probe a suspect for it. */
 export const PROBE_METHOD = 'p2p.probe'
 
@@ -78,6 +81,9 @@ export class LivenessProber {
   private readonly links = new Map<string, BeatLink>()
   private helping = 0
   private readonly stopping = new AbortController()
+  /** How late each of the last rounds ran (ms): this process's own lag, see localLagMs. */
+  private readonly lags: number[] = []
+  private lastRoundAt: number | null = null
 
   constructor(private readonly init: LivenessProberInit) {
     this.intervalMs = init.intervalMs ?? 400
@@ -134,6 +140,12 @@ export class LivenessProber {
   }
 
   private round(): void {
+    const now = performance.now()
+    if (this.lastRoundAt !== null) {
+      this.lags.push(Math.max(0, now - this.lastRoundAt - this.intervalMs))
+      if (this.lags.length > LAG_ROUNDS) this.lags.shift()
+    }
+    this.lastRoundAt = now
     for (const name of this.init.view.peerNames()) {
       const peerId = this.init.view.peerIdOf(name)
       if (peerId === null) continue
@@ -156,7 +168,7 @@ export class LivenessProber {
     const started = performance.now()
     // A suspect's ping waits to the end of its window: a late answer from a starved node still counts.
     const s = this.suspects.get(name)
-    const timeoutMs = s === undefined ? this.timeoutMs : Math.max(this.timeoutMs, s.since + this.suspicionMs - started)
+    const timeoutMs = s === undefined ? this.timeoutMs : Math.max(this.timeoutMs, s.since + this.windowOf(s) - started)
     try {
       await this.ping(peerId, timeoutMs)
       this.acked(name)
@@ -262,7 +274,7 @@ export class LivenessProber {
       return
     }
     const waited = performance.now() - s.since
-    if (waited < this.suspicionMs || s.misses < 2 || s.pending > 0) return
+    if (waited < this.windowOf(s) || s.misses < 2 || s.pending > 0) return
     this.suspects.delete(name)
     const confirmed = s.denied.length === 0 ? '' : `, nor to ${s.denied.join(' and ')}`
     const reason = `no answer to pings from ${this.init.selfName}${confirmed} for ${Math.round(waited)} ms`
@@ -270,6 +282,23 @@ export class LivenessProber {
     this.init.view.markUnreachable(name, reason)
     // A silent link (a cut, a hung peer) may stay "open" for minutes; closing it hands the node to the redialer.
     this.closeLink(name, reason)
+  }
+
+  /**
+   * How long a suspect has to answer (Lifeguard's local health, simplified):
+   * suspicionMs when a helper could not reach it either, twice that when no
+   * helper could say (none online, or all too slow to answer), plus twice the
+   * lag this process itself ran with lately. A starved machine (every process
+   * late, helpers among them) waits longer instead of declaring its peers
+   * offline, which would cost it reconnections it has no CPU for.
+   */
+  private windowOf(s: Suspicion): number {
+    return this.suspicionMs * (s.denied.length > 0 ? 1 : 2) + 2 * this.localLagMs()
+  }
+
+  /** The most this process's rounds ran late over the last LAG_ROUNDS rounds (ms). */
+  localLagMs(): number {
+    return this.lags.length === 0 ? 0 : Math.max(...this.lags)
   }
 
   private closeLink(name: string, reason: string): void {

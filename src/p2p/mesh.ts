@@ -79,7 +79,8 @@ export class Mesh {
       log: init.log('p2p:identity'),
       onRefused: init.onRefused,
     })
-    const guard = new PeerGuard(init.refuseForMs ?? 60_000)
+    // A peer kept out as unknown is let in again once its name is bound here (its pin reached us).
+    const guard = new PeerGuard(init.refuseForMs ?? 60_000, (id) => bindings.nameOf(id) !== null)
     // The peer that answered at a configured address may hear our status before its name is bound
     // (else two nodes that have not pinned each other would each wait for the other's status).
     const dialled = new Map<string, string>()
@@ -93,12 +94,29 @@ export class Mesh {
     })
     if (created) log.info({ peerId: node.peerId.toString(), keyFile: init.keyFile }, 'created a new node key')
     // A peer caught making a false claim, or no member, is disconnected and kept out for a while.
-    const shut = (peerId: string): void => {
-      guard.refuse(peerId)
+    const shut = (peerId: string, unknown = false): void => {
+      guard.refuse(peerId, unknown)
       dialled.delete(peerId)
       for (const c of node.getConnections()) {
         if (c.remotePeer.toString() === peerId) c.abort(new Error('refused: not a cluster member or a false claim'))
       }
+    }
+    // A call from a peer with no name bound here is refused; the peer is kept out unless the
+    // shared store, read again, says it is a member whose pin this node had not seen yet
+    // (nodes starting together: keeping one out for refuseForMs cut it off from its peer).
+    const shutUnlessMember = (refusal: Refusal): void => {
+      bindings.nameOfRechecked(refusal.peerId).then((name) => {
+        if (name === null) {
+          init.onRefused?.(refusal)
+          shut(refusal.peerId, true)
+        } else {
+          log.debug({ node: name, peerId: refusal.peerId }, 'a call came before this node knew the caller\'s name; refused, not kept out')
+        }
+      }, (err: unknown) => {
+        log.debug({ err, peerId: refusal.peerId }, 'could not read the name bindings; the unknown peer is kept out')
+        init.onRefused?.(refusal)
+        shut(refusal.peerId, true)
+      })
     }
     let gossip: StatusGossip | null = null
     const view = new MembershipView({
@@ -135,8 +153,8 @@ export class Mesh {
       onReceipt: init.onReceipt,
       onInbound: init.onInbound,
       onRefused: (r) => {
-        init.onRefused?.(r)
-        if (r.reason === 'unknown_peer') shut(r.peerId)
+        if (r.reason === 'unknown_peer') shutUnlessMember(r)
+        else init.onRefused?.(r)
       },
     })
     const rpc = new RpcService({
@@ -144,8 +162,7 @@ export class Mesh {
       directory: view,
       log: init.log('p2p:rpc'),
       onUnknownPeer: (peerId) => {
-        init.onRefused?.({ reason: 'unknown_peer', name: null, peerId, message: `peer ${peerId} is no cluster member; its RPC call was refused` })
-        shut(peerId)
+        shutUnlessMember({ reason: 'unknown_peer', name: null, peerId, message: `peer ${peerId} is no cluster member; its RPC call was refused` })
       },
     })
     const liveness = new LivenessProber({
@@ -239,22 +256,28 @@ export class Mesh {
   }
 }
 
-/** Peers refused for a while after a false claim or a call as a non-member. */
+/**
+ * Peers refused for a while after a false claim or a call as a non-member. A
+ * peer refused only for being unknown is let in again as soon as it is known
+ * (its name's pin reached this node after its call did).
+ */
 class PeerGuard {
-  private readonly until = new Map<string, number>()
+  private readonly until = new Map<string, { at: number, unknown: boolean }>()
 
-  constructor(private readonly forMs: number) {}
+  constructor(private readonly forMs: number, private readonly isMember: (peerId: string) => boolean) {}
 
-  refuse(peerId: string): void {
+  refuse(peerId: string, unknown: boolean): void {
     // Bounded: a flood of fresh ids only ever keeps the newest refusals.
     if (this.until.size >= 10_000) this.until.delete(this.until.keys().next().value!)
-    this.until.set(peerId, Date.now() + this.forMs)
+    const prev = this.until.get(peerId)
+    // A false claim is not forgiven by a later "unknown" refusal of the same peer.
+    this.until.set(peerId, { at: Date.now() + this.forMs, unknown: unknown && (prev === undefined || prev.unknown) })
   }
 
   isRefused(peerId: string): boolean {
     const t = this.until.get(peerId)
     if (t === undefined) return false
-    if (t > Date.now()) return true
+    if (t.at > Date.now() && !(t.unknown && this.isMember(peerId))) return true
     this.until.delete(peerId)
     return false
   }

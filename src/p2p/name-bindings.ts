@@ -93,6 +93,20 @@ export class NameBindings {
     return null
   }
 
+  /**
+   * The name of a peer id, reading the shared store again first when it is
+   * not bound here: a node pins its own name before it calls anyone, and our
+   * copy may be older than that pin (nodes starting together). Null: no
+   * cluster member. (The caller keeps a peer found unknown out, so one peer
+   * id costs one read.)
+   */
+  async nameOfRechecked(peerId: string): Promise<string | null> {
+    const known = this.nameOf(peerId)
+    if (known !== null) return known
+    await this.reread()
+    return this.nameOf(peerId)
+  }
+
   /** How the name is bound: configured, pinned, or not at all. */
   sourceOf(name: string): 'configured' | 'pinned' | null {
     if (this.configured.get(name) != null) return 'configured'

@@ -42,6 +42,9 @@ export class StatusGossip {
   /** What was last published, without the fields that change every time (seq, time, uptime). */
   private lastContent = ''
   private lastPublishedAt = -Infinity
+  /** The links in the last status published, and since when they have been those. */
+  private lastLinks = ''
+  private linksSince = -Infinity
   private readonly startedAt = Date.now()
   private publishTimer: NodeJS.Timeout | null = null
   private tickTimer: NodeJS.Timeout | null = null
@@ -137,8 +140,14 @@ export class StatusGossip {
     if (due || content(status) !== this.lastContent) this.publish(status)
   }
 
+  /**
+   * Gossip is lossy and a member that just connected may have missed the
+   * status it was sent: the short keepalive holds until the links have stayed
+   * the same for two of its periods.
+   */
   private keepaliveFor(links: readonly string[]): number {
     const keepalive = this.init.keepaliveMs ?? this.init.intervalMs
+    if (performance.now() - this.linksSince < 2 * keepalive) return keepalive
     return statusKeepalive(keepalive, this.init.linkedKeepaliveMs ?? keepalive, this.init.view.peerNames(), links)
   }
 
@@ -149,6 +158,11 @@ export class StatusGossip {
     status.seq = this.seq
     this.lastContent = content(status)
     this.lastPublishedAt = performance.now()
+    const links = status.links.join(',')
+    if (links !== this.lastLinks) {
+      this.lastLinks = links
+      this.linksSince = this.lastPublishedAt
+    }
     const bytes = this.encoder.encode(JSON.stringify(status))
     this.init.node.services.pubsub.publish(STATUS_TOPIC, bytes).catch((err: unknown) => {
       this.init.log.debug({ err }, 'status publish failed')

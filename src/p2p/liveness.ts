@@ -166,9 +166,10 @@ export class LivenessProber {
   private async probe(name: string, peerId: string): Promise<void> {
     this.inFlight.add(name)
     const started = performance.now()
-    // A suspect's ping waits to the end of its window: a late answer from a starved node still counts.
+    // A suspect's ping waits to the end of suspicionMs: a late answer from a starved node still counts.
+    // (Not to the end of a longer window: the second miss must come in time for a confirmed suspect.)
     const s = this.suspects.get(name)
-    const timeoutMs = s === undefined ? this.timeoutMs : Math.max(this.timeoutMs, s.since + this.windowOf(s) - started)
+    const timeoutMs = s === undefined ? this.timeoutMs : Math.max(this.timeoutMs, s.since + this.suspicionMs - started)
     try {
       await this.ping(peerId, timeoutMs)
       this.acked(name)

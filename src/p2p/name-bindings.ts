@@ -55,6 +55,8 @@ export class NameBindings {
   private readonly conflicts = new Map<string, string>()
   private timer: NodeJS.Timeout | null = null
   private lastReread = 0
+  /** Reads of the store under way for peers not bound here (see nameOfRechecked). */
+  private readonly rechecks = new Map<string, Promise<string | null>>()
   /** Set when this node's own name is pinned to another peer id. */
   selfConflict: string | null = null
 
@@ -97,14 +99,20 @@ export class NameBindings {
    * The name of a peer id, reading the shared store again first when it is
    * not bound here: a node pins its own name before it calls anyone, and our
    * copy may be older than that pin (nodes starting together). Null: no
-   * cluster member. (The caller keeps a peer found unknown out, so one peer
-   * id costs one read.)
+   * cluster member. Calls for one peer id while its read runs share that
+   * read: a burst of streams from an outsider costs one, and the caller keeps
+   * a peer found unknown out.
    */
-  async nameOfRechecked(peerId: string): Promise<string | null> {
+  nameOfRechecked(peerId: string): Promise<string | null> {
     const known = this.nameOf(peerId)
-    if (known !== null) return known
-    await this.reread()
-    return this.nameOf(peerId)
+    if (known !== null) return Promise.resolve(known)
+    let check = this.rechecks.get(peerId)
+    if (check === undefined) {
+      check = this.reread().then(() => this.nameOf(peerId)).finally(() => this.rechecks.delete(peerId))
+      // Bounded: past 1000 peers under way at once, a call reads on its own.
+      if (this.rechecks.size < 1000) this.rechecks.set(peerId, check)
+    }
+    return check
   }
 
   /** How the name is bound: configured, pinned, or not at all. */

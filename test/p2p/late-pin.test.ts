@@ -43,3 +43,22 @@ t.test('a member whose pin this node had not read yet is refused once, not kept 
   const text = await (await fetch(`${daemon.url}/metrics`)).text()
   t.notMatch(text, /aitbc_p2p_refusals_total\{reason="unknown_peer"\} [1-9]/, 'not counted as an unknown peer')
 })
+
+t.test('an unknown peer\'s burst of calls costs one read of the pins, is refused and kept out', async (t) => {
+  const daemon = await startDaemon({ args: ['--name', 'genesis', '--redis-url', redis.url, '--set', 'redis.prefix="latepin2:"'] })
+  t.teardown(() => daemon.stop('SIGTERM'))
+  const outsider = await startOutsider()
+  t.teardown(() => outsider.stop())
+  const addr = daemonAddress(daemon.p2pAddress, (await nodesOf(daemon)).genesis!.peer_id!)
+  const hgetalls = async () => Number(/cmdstat_hgetall:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0)
+  await outsider.dial(addr)
+  const before = await hgetalls()
+  const call = { t: 'req', method: 'p2p.probe', params: { node: 'genesis' }, deadline_ms: 3000 }
+  const burst = await Promise.all(Array.from({ length: 20 }, () => exchangeFrames(outsider, addr, '/aitbc/rpc/1.0.0', [call])))
+  t.ok(burst.every((r) => r.replies.length === 0), 'no call of the burst is answered')
+  await waitFor('the outsider disconnected', () => outsider.getConnections().length === 0)
+  const reads = (await hgetalls()) - before
+  t.ok(reads <= 4, `20 calls read the pins ${reads} times (one for the peer, beside the daemon's own reads)`)
+  const again = await exchangeFrames(outsider, addr, '/aitbc/rpc/1.0.0', [call])
+  t.match(again.error, /dial|refused|closed|reset|aborted|gater|deny/i, 'kept out afterwards')
+})

@@ -29,6 +29,8 @@ export interface StatusGossipInit {
 }
 
 const MAX_STATUS_BYTES = 16 * 1024
+/** Statuses sent to a linked node over its connection before the linked keepalive may start. */
+const SENT_BEFORE_LINKED = 2
 
 /**
  * Publishes this node's status on the gossip topic when it changes (checked
@@ -42,9 +44,18 @@ export class StatusGossip {
   /** What was last published, without the fields that change every time (seq, time, uptime). */
   private lastContent = ''
   private lastPublishedAt = -Infinity
-  /** The links in the last status published, and since when they have been those. */
-  private lastLinks = ''
-  private linksSince = -Infinity
+  /**
+   * How many statuses gossipsub has written to each connected peer since it
+   * connected. The linked keepalive waits until every member has been sent a
+   * few: a publish made before its subscription reached us, or before our
+   * gossip stream to it opened, is dropped by gossipsub, and a member that
+   * missed our status must not wait for the long keepalive to hear it.
+   */
+  private readonly sent = new Map<string, number>()
+  private readonly peerGone = (evt: CustomEvent<PeerId>): void => {
+    this.sent.delete(evt.detail.toString())
+  }
+
   private readonly startedAt = Date.now()
   private publishTimer: NodeJS.Timeout | null = null
   private tickTimer: NodeJS.Timeout | null = null
@@ -111,6 +122,7 @@ export class StatusGossip {
     pubsub.topicValidators.set(STATUS_TOPIC, this.validate)
     pubsub.subscribe(STATUS_TOPIC)
     this.init.node.addEventListener('self:peer:update', this.addressesChanged)
+    this.init.node.addEventListener('peer:disconnect', this.peerGone)
     pubsub.addEventListener('subscription-change', this.subscriptionChanged)
     const { intervalMs } = this.init
     this.publishTimer = setInterval(() => this.publishIfChanged(), intervalMs)
@@ -124,6 +136,8 @@ export class StatusGossip {
     this.publishTimer = null
     this.tickTimer = null
     this.init.node.removeEventListener('self:peer:update', this.addressesChanged)
+    this.init.node.removeEventListener('peer:disconnect', this.peerGone)
+    this.sent.clear()
     this.addresses = null
     if (this.announceTimer !== null) clearTimeout(this.announceTimer)
     this.announceTimer = null
@@ -140,15 +154,17 @@ export class StatusGossip {
     if (due || content(status) !== this.lastContent) this.publish(status)
   }
 
-  /**
-   * Gossip is lossy and a member that just connected may have missed the
-   * status it was sent: the short keepalive holds until the links have stayed
-   * the same for two of its periods.
-   */
+  /** The keepalive that applies now (see statusKeepalive). */
   private keepaliveFor(links: readonly string[]): number {
     const keepalive = this.init.keepaliveMs ?? this.init.intervalMs
-    if (performance.now() - this.linksSince < 2 * keepalive) return keepalive
-    return statusKeepalive(keepalive, this.init.linkedKeepaliveMs ?? keepalive, this.init.view.peerNames(), links)
+    const linked = this.init.linkedKeepaliveMs ?? keepalive
+    if (linked <= keepalive) return keepalive
+    const served = new Set<string>()
+    for (const [peerId, count] of this.sent) {
+      const name = count >= SENT_BEFORE_LINKED ? this.init.bindings.nameOf(peerId) : null
+      if (name !== null) served.add(name)
+    }
+    return statusKeepalive(keepalive, linked, this.init.view.peerNames(), links, served)
   }
 
   /** Publishes now, e.g. right after a state change worth spreading fast. */
@@ -158,13 +174,15 @@ export class StatusGossip {
     status.seq = this.seq
     this.lastContent = content(status)
     this.lastPublishedAt = performance.now()
-    const links = status.links.join(',')
-    if (links !== this.lastLinks) {
-      this.lastLinks = links
-      this.linksSince = this.lastPublishedAt
-    }
     const bytes = this.encoder.encode(JSON.stringify(status))
-    this.init.node.services.pubsub.publish(STATUS_TOPIC, bytes).catch((err: unknown) => {
+    this.init.node.services.pubsub.publish(STATUS_TOPIC, bytes).then(({ recipients }) => {
+      if (this.publishTimer === null) return
+      for (const peer of recipients) {
+        const id = peer.toString()
+        // Only peers still connected: a late result must not count for a peer that has gone.
+        if (this.init.node.getConnections(peer).length > 0) this.sent.set(id, (this.sent.get(id) ?? 0) + 1)
+      }
+    }, (err: unknown) => {
       this.init.log.debug({ err }, 'status publish failed')
     })
   }
@@ -210,18 +228,21 @@ export class StatusGossip {
 /**
  * The longest wait before an unchanged status is published again: the linked
  * keepalive while this node holds a connection to every member it knows (each
- * pings it and so knows it is alive), else the short one (some member hears of
- * this node only through gossip).
+ * pings it and so knows it is alive) and every linked node has been sent our
+ * status a few times over its connection; else the short one (some member
+ * hears of this node only through gossip, or may not have heard it yet).
  */
 export function statusKeepalive(
   keepaliveMs: number,
   linkedKeepaliveMs: number,
   members: readonly string[],
   links: readonly string[],
+  served: ReadonlySet<string>,
 ): number {
   if (linkedKeepaliveMs <= keepaliveMs) return keepaliveMs
   const connected = new Set(links)
-  return members.every((name) => connected.has(name)) ? linkedKeepaliveMs : keepaliveMs
+  const linked = members.every((name) => connected.has(name)) && links.every((name) => served.has(name))
+  return linked ? linkedKeepaliveMs : keepaliveMs
 }
 
 /** A status without the fields that differ on every publish. */

@@ -15,8 +15,8 @@ import {
   type SETTABLE_STATUSES,
   slotFromHash,
 } from './agent.js'
-import { AgentCache } from './agent-cache.js'
-import { agentRevisions, buildAgentIndex, discoverCandidates, registerAgent, removeAgent, sweepAgents, touchAgent } from './scripts.js'
+import { agentJson, AgentCache, type CachedAgent, cachedAgent } from './agent-cache.js'
+import { buildAgentIndex, discoverCandidates, registerAgent, removeAgent, sweepAgents, touchAgent } from './scripts.js'
 
 /** The Redis client the registry runs on: a single server, Sentinel-managed, or a Cluster. */
 export type RedisClient = Redis | Cluster
@@ -27,8 +27,13 @@ type Scripted = RedisClient & {
   aitbcSweepAgents(...args: string[]): Promise<[string[], string[]]>
   aitbcRemoveAgent(...args: string[]): Promise<number>
   aitbcBuildAgentIndex(...args: string[]): Promise<number>
-  aitbcAgentRevisions(...args: string[]): Promise<(string | null)[]>
-  aitbcDiscoverCandidates(...args: string[]): Promise<string[]>
+  aitbcDiscoverCandidates(...args: string[]): Promise<(string | null)[]>
+}
+
+/** A discovered agent: as parsed at its hash's revision, with its tasks in flight now. */
+interface Found {
+  entry: CachedAgent
+  inFlight: number
 }
 
 /** Result of one sweep: which agents this daemon marked stale or removed. */
@@ -67,8 +72,7 @@ export class AgentRegistry {
     ] as const) {
       if (!(name in redis)) redis.defineCommand(name, { lua, numberOfKeys })
     }
-    // Its keys are the agent hashes asked about; their number comes first in each call.
-    if (!('aitbcAgentRevisions' in redis)) redis.defineCommand('aitbcAgentRevisions', { lua: agentRevisions })
+    // The number of its keys (the health zset and the sets asked about) comes first in each call.
     if (!('aitbcDiscoverCandidates' in redis)) redis.defineCommand('aitbcDiscoverCandidates', { lua: discoverCandidates })
     this.redis = redis as Scripted
     this.keys = keys
@@ -192,6 +196,16 @@ export class AgentRegistry {
    * agents are read as the answer needs; each is checked against the whole query again.
    */
   async discover(query: DiscoverQuery): Promise<Agent[]> {
+    return (await this.discovered(query)).map(({ entry, inFlight }) => ({ ...entry.agent, in_flight: inFlight }))
+  }
+
+  /** discover()'s agents as a JSON array, each agent serialised once per revision of its hash. */
+  async discoverJson(query: DiscoverQuery): Promise<{ count: number, json: string }> {
+    const found = await this.discovered(query)
+    return { count: found.length, json: `[${found.map(({ entry, inFlight }) => agentJson(entry, inFlight)).join(',')}]` }
+  }
+
+  private async discovered(query: DiscoverQuery): Promise<Found[]> {
     const sets = [query.status === 'active' ? this.keys.activeAgents : this.keys.allAgents]
     if (query.agent_type !== undefined) sets.push(this.keys.agentsByType(query.agent_type))
     for (const c of query.capabilities ?? []) sets.push(this.keys.agentsByCapability(c))
@@ -199,42 +213,47 @@ export class AgentRegistry {
     const min = String(query.min_health_score ?? -1)
     const keys = [this.keys.agentHealth, ...sets]
     const candidates = (want: number, skip: number) => withRedis(() =>
-      this.redis.aitbcDiscoverCandidates(String(keys.length), ...keys, min, String(want), String(skip)))
+      this.redis.aitbcDiscoverCandidates(String(keys.length), ...keys, min, String(want), String(skip), this.keys.agentPrefix))
     // Each candidate is checked against the whole query as Redis holds the agent now (a status other than
     // active has no set of its own); when some fall out, the next ones are asked for.
-    const out: Agent[] = []
+    const out: Found[] = []
     for (let skip = 0; out.length < query.limit;) {
       const want = query.limit - out.length
-      const ids = await candidates(want, skip)
-      for (const a of await this.current(ids)) if (matchesQuery(a, query)) out.push(a)
-      if (ids.length < want) break
-      skip += ids.length
+      const flat = await candidates(want, skip)
+      for (const found of await this.current(flat)) if (matchesQuery(found.entry.agent, query)) out.push(found)
+      const n = flat.length / 3
+      if (n < want) break
+      skip += n
     }
     return out
   }
 
   /**
-   * The agents of these ids as Redis holds them now, in order, without those
-   * gone: their revisions are read in one call, and only the hashes whose
-   * revision this process has not parsed yet are read.
+   * The candidates (id, revision, in flight, ...) as Redis holds them now, in
+   * order, without those gone: only the hashes whose revision this process has
+   * not parsed yet are read.
    */
-  private async current(ids: string[]): Promise<Agent[]> {
-    if (ids.length === 0) return []
-    const keys = ids.map((id) => this.keys.agent(id))
-    const revs = await withRedis(() => this.redis.aitbcAgentRevisions(String(keys.length), ...keys))
-    const missing = ids.filter((id, i) => revs[i] === null || this.cache.get(id, revs[i]!) === undefined)
-    const read = new Map<string, Agent | null>()
+  private async current(flat: (string | null)[]): Promise<Found[]> {
+    const missing: string[] = []
+    for (let i = 0; i < flat.length; i += 3) {
+      const rev = flat[i + 1]
+      if (rev === null || this.cache.get(flat[i]!, rev!) === undefined) missing.push(flat[i]!)
+    }
+    // Read now: used even when the hash changed again since its revision was read.
+    const fresh = new Map<string, CachedAgent | null>()
     for (const [i, h] of (await this.hashes(missing)).entries()) {
       const id = missing[i]!
       const agent = agentFromHash(h)
-      read.set(id, agent)
-      if (agent === null || h.rev === undefined) this.cache.delete(id)
-      else this.cache.set(id, h.rev, agent)
+      const entry = agent === null ? null : cachedAgent(h.rev ?? '', agent)
+      if (entry === null || h.rev === undefined) this.cache.delete(id)
+      else this.cache.set(id, entry)
+      fresh.set(id, entry)
     }
-    const out: Agent[] = []
-    for (const [i, id] of ids.entries()) {
-      const agent = read.has(id) ? read.get(id) : this.cache.get(id, revs[i]!)
-      if (agent !== null && agent !== undefined) out.push(agent)
+    const out: Found[] = []
+    for (let i = 0; i < flat.length; i += 3) {
+      const id = flat[i]!
+      const entry = fresh.has(id) ? fresh.get(id) : this.cache.get(id, flat[i + 1]!)
+      if (entry !== null && entry !== undefined) out.push({ entry, inFlight: Number(flat[i + 2]) || 0 })
     }
     return out
   }

@@ -183,29 +183,32 @@ return n
 `
 
 /**
- * The revision of each agent hash (bumped by every script that changes what
- * the API shows of an agent), for discover's cache of parsed agents.
- * KEYS: the agent hashes. Returns one revision each, false where the hash is gone.
- */
-export const agentRevisions = `
-local out = {}
-for i, key in ipairs(KEYS) do out[i] = redis.call('HGET', key, 'rev') end
-return out
-`
-
-/**
  * Discover's candidates in answer order (healthiest first, ties by id): the
  * members of every given set, at least the given health. The health zset
  * holds minus the score, so its ascending order is the answer's order. When
  * a filter set is small its members are ranked; otherwise the zset is walked
  * from the top a page at a time, each page checked against every set with
  * one SMISMEMBER each. Neither reads more than the answer needs.
+ * Each candidate comes with its hash's revision (bumped by every script that
+ * changes what the API shows of an agent, so a daemon re-reads only agents it
+ * has not parsed at that revision) and its tasks in flight (kept by the task
+ * scripts, which do not bump the revision).
  * KEYS: 1 health zset, 2.. the sets (the first: all agents or the active ones)
- * ARGV: 1 minimum health score, 2 how many to return, 3 how many qualifying ones to skip first
- * Returns the ids, in order.
+ * ARGV: 1 minimum health score, 2 how many to return, 3 how many qualifying ones to skip first, 4 agent key prefix
+ * Returns id, revision (false when the hash is gone), in flight, for each candidate in order.
  */
 export const discoverCandidates = `
 local min, want, skip = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local function with_revisions(ids)
+  local out = {}
+  for _, id in ipairs(ids) do
+    local f = redis.call('HMGET', ARGV[4] .. id, 'rev', 'in_flight')
+    table.insert(out, id)
+    table.insert(out, f[1])
+    table.insert(out, f[2] or '0')
+  end
+  return out
+end
 local page = math.max(64, 4 * (want + skip))
 local smallest, size = nil, nil
 for i = 3, #KEYS do
@@ -224,7 +227,7 @@ if smallest ~= nil and size <= page then
   end
   table.sort(ranked, function(a, b) if a.s ~= b.s then return a.s < b.s end return a.id < b.id end)
   for i = skip + 1, math.min(#ranked, skip + want) do table.insert(out, ranked[i].id) end
-  return out
+  return with_revisions(out)
 end
 local offset, seen = 0, 0
 while #out < want do
@@ -244,5 +247,5 @@ while #out < want do
   end
   offset = offset + #ids
 end
-return out
+return with_revisions(out)
 `

@@ -164,12 +164,27 @@ t.test('parsed agents are reused only at the revision Redis holds: a change thro
 })
 
 t.test('the parsed-agent cache is bounded, oldest first', async (t) => {
-  const { AgentCache } = await import('../../../src/coordinator/registry/agent-cache.js')
+  const { AgentCache, cachedAgent } = await import('../../../src/coordinator/registry/agent-cache.js')
   const cache = new AgentCache(3)
-  const agent = (id: string) => ({ agent_id: id }) as Agent
-  for (const id of ['a', 'b', 'c', 'd', 'e']) cache.set(id, '1', agent(id))
+  const agent = (id: string) => ({ agent_id: id, in_flight: 0 }) as Agent
+  for (const id of ['a', 'b', 'c', 'd', 'e']) cache.set(id, cachedAgent('1', agent(id)))
   t.equal(cache.size, 3)
   t.equal(cache.get('a', '1'), undefined)
-  t.equal(cache.get('e', '1')?.agent_id, 'e')
+  t.equal(cache.get('e', '1')?.agent.agent_id, 'e')
   t.equal(cache.get('e', '2'), undefined, 'another revision is a miss')
+})
+
+t.test('discover answers tasks in flight as Redis holds them now, though they do not change the revision', async (t) => {
+  const { keys, registry } = fresh()
+  const base = { agent_type: 'worker', capabilities: ['gpu'], services: [], endpoints: {}, metadata: {} }
+  await registry.register({ ...base, agent_id: 'busy' })
+  t.match(await registry.discover({ limit: 10 }), [{ agent_id: 'busy', in_flight: 0 }])
+  // What the task scripts do when they hand the agent a task: in_flight moves, the revision does not.
+  await client.hincrby(keys.agent('busy'), 'in_flight', 3)
+  t.match(await registry.discover({ limit: 10 }), [{ agent_id: 'busy', in_flight: 3 }], 'the cached agent, with in_flight read now')
+  const { count, json } = await registry.discoverJson({ limit: 10 })
+  t.equal(count, 1)
+  t.same(JSON.parse(json), await registry.discover({ limit: 10 }), 'the JSON answer is the agents discover() returns')
+  await registry.setStatus('busy', 'maintenance')
+  t.match(JSON.parse((await registry.discoverJson({ limit: 10 })).json), [{ agent_id: 'busy', status: 'maintenance', in_flight: 3 }])
 })

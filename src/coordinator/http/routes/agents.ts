@@ -35,8 +35,10 @@ export function agentRoutes(router: Router, deps: AgentRouteDeps): void {
 
   router.post('/agents/discover', anyScope, async (ctx) => {
     const query = validate(discoverBody, (await readJson(ctx, bodyLimitBytes)) ?? {})
-    const agents = await registry.discover(query)
-    ctx.body = { status: 'success', query, agents, count: agents.length, timestamp: new Date().toISOString() }
+    // The agents' JSON is made once per revision of each (see AgentRegistry.discoverJson).
+    const { count, json } = await registry.discoverJson(query)
+    ctx.type = 'application/json'
+    ctx.body = `{"status":"success","query":${JSON.stringify(query)},"agents":${json},"count":${count},"timestamp":"${new Date().toISOString()}"}`
   })
 
   router.get('/agents/:id', anyScope, async (ctx) => {

@@ -1,3 +1,5 @@
+import { send, text } from './http.js'
+
 /** Where the CLI finds a daemon and how it authenticates. */
 export interface ApiTarget {
   url: string
@@ -27,32 +29,34 @@ export async function callApi(
   const headers: Record<string, string> = { accept: 'application/json' }
   if (body !== undefined) headers['content-type'] = 'application/json'
   if (target.token) headers.authorization = `Bearer ${target.token}`
-  let res: Response
+  let status: number
+  let raw: string
   try {
-    res = await fetch(new URL(path, target.url), {
+    const res = await send(new URL(path, target.url), {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(30_000),
     })
+    status = res.statusCode ?? 0
+    raw = await text(res)
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message
+    const cause = (err as { code?: string }).code ?? (err as Error).message
     throw new CliError(
       `cannot reach aitbc-node at ${target.url} (${cause}): is the daemon running (systemctl status aitbc-node)? Set --url or AITBC_URL`,
     )
   }
-  const text = await res.text()
   let json: Record<string, unknown>
   try {
-    json = JSON.parse(text) as Record<string, unknown>
+    json = JSON.parse(raw) as Record<string, unknown>
   } catch {
-    throw new CliError(`${method} ${path}: HTTP ${res.status} with a non-JSON body: ${text.slice(0, 200)}`)
+    throw new CliError(`${method} ${path}: HTTP ${status} with a non-JSON body: ${raw.slice(0, 200)}`)
   }
-  if (!res.ok) {
+  if (status < 200 || status > 299) {
     const detail = json.detail ? ` (${json.detail})` : ''
     // The detail is shown only when it adds something the message does not already say.
     const extra = typeof json.detail === 'string' && !String(json.message ?? '').includes(json.detail) ? detail : ''
-    throw new CliError(`${json.code ?? `HTTP ${res.status}`}: ${json.message ?? text}${extra}`, 1, typeof json.code === 'string' ? json.code : undefined)
+    throw new CliError(`${json.code ?? `HTTP ${status}`}: ${json.message ?? raw}${extra}`, 1, typeof json.code === 'string' ? json.code : undefined)
   }
   return json
 }

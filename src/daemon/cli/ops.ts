@@ -2,6 +2,7 @@ import { createParser } from 'eventsource-parser'
 import type { Command } from 'commander'
 import type { OpReport } from '../../ops/index.js'
 import { type ApiTarget, CliError, callApi } from './api-client.js'
+import { send } from './http.js'
 import { table } from './table.js'
 
 type Target = (cmd: Command) => ApiTarget & { json: boolean }
@@ -70,13 +71,13 @@ export async function runOperation(t: ApiTarget & { json: boolean }, body: Recor
   // A dropped stream is picked up where it stopped (Last-Event-ID), a few times, before giving up.
   for (let attempt = 0; got.report === null && attempt < 5; attempt++) {
     if (attempt > 0) await new Promise((r) => setTimeout(r, 500))
-    const res = await fetch(url, { headers: lastId === undefined ? headers : { ...headers, 'last-event-id': lastId } }).catch(() => null)
+    const res = await send(url, { headers: lastId === undefined ? headers : { ...headers, 'last-event-id': lastId } }).catch(() => null)
     if (res === null) continue
-    if (res.status === 204) break
-    if (!res.ok || res.body === null) throw new CliError(`cannot follow operation ${String(started.op_id)}: HTTP ${res.status}`)
+    if (res.statusCode === 204) break
+    if (res.statusCode !== 200) throw new CliError(`cannot follow operation ${String(started.op_id)}: HTTP ${res.statusCode}`)
     const decoder = new TextDecoder()
     try {
-      for await (const chunk of res.body) parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }))
+      for await (const chunk of res) parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }))
     } catch {
       // The connection dropped: the next attempt resumes.
     }

@@ -45,7 +45,7 @@ export class HttpListener implements Component {
       requestTimeout: this.limits.requestTimeoutMs,
       connectionsCheckingInterval: Math.min(1000, this.limits.headersTimeoutMs),
       keepAliveTimeout: 5000,
-    }, this.app.koa.callback())
+    }, this.app.callback())
     server.maxConnections = this.limits.maxConnections
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {

@@ -6,6 +6,8 @@ export interface HttpMetrics {
   readonly registry: Registry
   /** Koa middleware counting requests and timing them by route. */
   middleware(): (ctx: Context, next: Next) => Promise<void>
+  /** Counts one request answered outside Koa, timed from `started` (performance.now()). */
+  record(method: string, route: string, status: number, started: number): void
 }
 
 export function createHttpMetrics(opts: { defaultMetrics: boolean }): HttpMetrics {
@@ -32,22 +34,25 @@ export function createHttpMetrics(opts: { defaultMetrics: boolean }): HttpMetric
   // the methods Node's parser accepts × the routes × the statuses.
   const timers = new Map<string, Histogram.Internal<'method' | 'route'>>()
   const counts = new Map<string, Counter.Internal>()
+  const record = (method: string, route: string, status: number, started: number): void => {
+    const key = `${method} ${route}`
+    let timer = timers.get(key)
+    if (timer === undefined) timers.set(key, (timer = duration.labels(method, route)))
+    timer.observe((performance.now() - started) / 1000)
+    const countKey = `${key} ${status}`
+    let count = counts.get(countKey)
+    if (count === undefined) counts.set(countKey, (count = requests.labels(method, route, String(status))))
+    count.inc()
+  }
   return {
     registry,
+    record,
     middleware: () => async (ctx, next) => {
       const started = performance.now()
       try {
         await next()
       } finally {
-        const route = (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? 'unmatched'
-        const key = `${ctx.method} ${route}`
-        let timer = timers.get(key)
-        if (timer === undefined) timers.set(key, (timer = duration.labels(ctx.method, route)))
-        timer.observe((performance.now() - started) / 1000)
-        const countKey = `${key} ${ctx.status}`
-        let count = counts.get(countKey)
-        if (count === undefined) counts.set(countKey, (count = requests.labels(ctx.method, route, String(ctx.status))))
-        count.inc()
+        record(ctx.method, (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? 'unmatched', ctx.status, started)
       }
     },
   }

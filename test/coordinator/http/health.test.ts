@@ -74,7 +74,7 @@ t.test('Redis known down: 503 at the very next request', async (t) => {
   t.equal((await get('/health')).status, 200, 'and 200 once it is back')
 })
 
-t.test('the other checks are read again within a tenth of a second', async (t) => {
+t.test('the other checks are read again within a tenth of a second', async () => {
   mesh = { ok: false, warnings: ['genesis: 2 of 3 nodes offline'], online: 1 }
   await waitFor('the mesh warning in /health', async () => {
     const { status, body } = await get('/health')

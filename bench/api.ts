@@ -47,8 +47,8 @@ async function rate(base: string, method: 'GET' | 'POST', path: string, body?: u
   let next = 0
   await Promise.all(Array.from({ length: 64 }, async () => {
     while (next++ < REQUESTS) {
-      const status = await http.status(method, path, body)
-      if (status !== 200) throw new Error(`${method} ${path}: ${status} ${JSON.stringify((await http.call(method, path, body)).body)}`)
+      const { status, error } = await http.status(method, path, body)
+      if (status !== 200) throw new Error(`${method} ${path}: ${status} ${error ?? ''}`)
     }
   }))
   const perSecond = REQUESTS / ((performance.now() - started) / 1000)

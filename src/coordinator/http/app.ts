@@ -133,7 +133,14 @@ export function createCoordinatorApp(init: CoordinatorAppInit): CoordinatorApp {
       return (req, res) => {
         if (draining || req.method !== 'GET' || (req.url !== '/health' && req.url !== '/v1/health')) return viaKoa(req, res)
         const started = performance.now()
-        const { status, body } = health()
+        let answer: ReturnType<typeof health>
+        try {
+          answer = health()
+        } catch {
+          // A check that throws: Koa's route answers, through the error bodies (500 with a code).
+          return viaKoa(req, res)
+        }
+        const { status, body } = answer
         res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) })
         res.end(body)
         init.metrics.record('GET', req.url, status, started)

@@ -22,11 +22,15 @@ const up: RedisHealth = {
 }
 let redisHealth = up
 let mesh: HealthCheck = { ok: true, warnings: [], online: 3 }
+let meshThrows = false
 const metrics = createHttpMetrics({ defaultMetrics: false })
 const app = createCoordinatorApp({
   registry: new AgentRegistry(client, redisKeys('health-test:')),
   redisHealth: () => redisHealth,
-  extraChecks: () => ({ mesh }),
+  extraChecks: () => {
+    if (meshThrows) throw new Error('the mesh check broke')
+    return { mesh }
+  },
   auth: { tokens: [], anonymous: true },
   metrics,
   log: pino({ level: 'silent' }),
@@ -91,6 +95,16 @@ t.test('counted in the metrics like any route', async (t) => {
   const after = await metrics.registry.getSingleMetricAsString('aitbc_http_requests_total')
   t.equal(count(after) - count(before), 5)
   t.match(await metrics.registry.getSingleMetricAsString('aitbc_http_request_duration_seconds'), /route="\/health"/)
+})
+
+t.test('a check that throws is a 500 with a code, and the listener lives on', async (t) => {
+  await new Promise((r) => setTimeout(r, 150)) // past the reuse window, so the check runs again
+  meshThrows = true
+  const res = await get('/health')
+  t.equal(res.status, 500)
+  t.match(res.body, { status: 'error', code: String })
+  meshThrows = false
+  t.equal((await get('/health')).status, 200, 'answers again once the check works')
 })
 
 t.test('a draining daemon answers 503 SHUTTING_DOWN', async (t) => {

@@ -42,6 +42,7 @@ export async function callApi(
     raw = await text(res)
   } catch (err) {
     const cause = (err as { code?: string }).code ?? (err as Error).message
+    if (cause === 'ERR_ANSWER_TOO_LARGE') throw new CliError(`${method} ${path}: ${(err as Error).message}; is ${target.url} an aitbc-node?`)
     throw new CliError(
       `cannot reach aitbc-node at ${target.url} (${cause}): is the daemon running (systemctl status aitbc-node)? Set --url or AITBC_URL`,
     )

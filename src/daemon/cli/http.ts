@@ -27,9 +27,20 @@ export async function send(url: URL, init: CliRequest = {}): Promise<IncomingMes
   })
 }
 
-/** The whole body as text. */
-export async function text(res: IncomingMessage): Promise<string> {
+/** The most of an answer the CLI reads: far above any page of 1,000 agents or tasks; a stop for an endless answer. */
+export const MAX_ANSWER_BYTES = 256 * 1024 * 1024
+
+/** The whole body as text; ERR_ANSWER_TOO_LARGE (the connection dropped) past `limit` bytes. */
+export async function text(res: IncomingMessage, limit = MAX_ANSWER_BYTES): Promise<string> {
   const chunks: Buffer[] = []
-  for await (const chunk of res) chunks.push(chunk as Buffer)
+  let size = 0
+  for await (const chunk of res) {
+    size += (chunk as Buffer).length
+    if (size > limit) {
+      res.destroy()
+      throw Object.assign(new Error(`the answer is larger than ${limit} bytes`), { code: 'ERR_ANSWER_TOO_LARGE' })
+    }
+    chunks.push(chunk as Buffer)
+  }
   return Buffer.concat(chunks).toString('utf8')
 }

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process'
-import { createServer } from 'node:http'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { BIN, startDaemon } from '../fixtures/daemon.js'
+import { serveLocal } from '../fixtures/http-server.js'
 import { freePort } from '../fixtures/poll.js'
 import { startRedis } from '../fixtures/redis-server.js'
 
@@ -88,20 +88,13 @@ t.test('errors: bad flags, bad status, unreachable daemon', async (t) => {
 })
 
 t.test('a server that is not a daemon: non-JSON, a dropped connection, an event stream refused', async (t) => {
-  const server = createServer((req, res) => {
+  const { url } = await serveLocal(t, (req, res) => {
     if (req.url === '/agents/discover') return res.end('<html>a proxy page</html>')
     if (req.url === '/agents/x') return req.socket.destroy()
     if (req.url?.startsWith('/ops?')) return res.end(JSON.stringify({ status: 'success', op_id: '00000000-0000-4000-8000-000000000000' }))
     res.writeHead(500)
     res.end('{}')
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
-  t.teardown(() => new Promise<void>((r) => {
-    server.closeAllConnections()
-    server.close(() => r())
-  }))
-  const addr = server.address()
-  const url = `http://127.0.0.1:${typeof addr === 'object' && addr !== null ? addr.port : 0}`
   const html = await cli(['agents', 'list'], { AITBC_URL: url })
   t.equal(html.code, 1)
   t.match(html.stderr, 'POST /agents/discover: HTTP 200 with a non-JSON body: <html>a proxy page</html>')

@@ -1,10 +1,10 @@
-import { createServer } from 'node:http'
 import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import t from 'tap'
 import {
   AgentRegistry, createCoordinatorApp, createHttpMetrics, type HealthCheck, type RedisHealth, redisKeys,
 } from '../../../src/coordinator/index.js'
+import { serveLocal } from '../../fixtures/http-server.js'
 import { waitFor } from '../../fixtures/poll.js'
 import { startRedis } from '../../fixtures/redis-server.js'
 
@@ -37,14 +37,7 @@ const app = createCoordinatorApp({
   nodeName: 'genesis',
   version: '9.9.9',
 })
-const server = createServer(app.callback())
-await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
-t.teardown(() => new Promise<void>((r) => {
-  server.closeAllConnections()
-  server.close(() => r())
-}))
-const addr = server.address()
-const base = `http://127.0.0.1:${typeof addr === 'object' && addr !== null ? addr.port : 0}`
+const { url: base } = await serveLocal(t, app.callback())
 const get = async (path: string, method = 'GET') => {
   const res = await fetch(`${base}${path}`, { method })
   const text = await res.text()

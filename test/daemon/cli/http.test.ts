@@ -1,23 +1,13 @@
-import { createServer, type Server } from 'node:http'
 import t from 'tap'
 import { send, text } from '../../../src/daemon/cli/http.js'
+import { serveLocal } from '../../fixtures/http-server.js'
+import { freePort } from '../../fixtures/poll.js'
 
 // The CLI's HTTP client against a server that is not a well-behaved daemon.
 
-async function serve(handler: Parameters<typeof createServer>[1]): Promise<{ url: URL, server: Server }> {
-  const server = createServer(handler)
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
-  const addr = server.address()
-  t.teardown(() => new Promise<void>((r) => {
-    server.closeAllConnections()
-    server.close(() => r())
-  }))
-  return { url: new URL(`http://127.0.0.1:${typeof addr === 'object' && addr !== null ? addr.port : 0}/`), server }
-}
-
 t.test('an answer that never ends is cut at the limit', async (t) => {
   let sent = 0
-  const { url } = await serve((_req, res) => {
+  const { url } = await serveLocal(t, (_req, res) => {
     res.writeHead(200)
     const more = (): void => {
       while (sent < 64 * 1024 * 1024 && res.write(Buffer.alloc(64 * 1024, 120))) sent += 64 * 1024
@@ -26,13 +16,13 @@ t.test('an answer that never ends is cut at the limit', async (t) => {
     }
     more()
   })
-  const res = await send(url)
+  const res = await send(new URL(url))
   await t.rejects(text(res, 1024 * 1024), { code: 'ERR_ANSWER_TOO_LARGE' })
   t.ok(sent < 64 * 1024 * 1024, `the connection was dropped (${sent} bytes sent of 64 MiB)`)
 })
 
 t.test('the body, the method and the headers reach the server', async (t) => {
-  const { url } = await serve((req, res) => {
+  const { url } = await serveLocal(t, (req, res) => {
     let body = ''
     req.on('data', (d: Buffer) => {
       body += d.toString()
@@ -45,6 +35,7 @@ t.test('the body, the method and the headers reach the server', async (t) => {
 })
 
 t.test('a reset or a refused connection rejects with the system code', async (t) => {
-  const { url } = await serve((req) => req.socket.destroy())
-  await t.rejects(send(url), { code: 'ECONNRESET' })
+  const { url } = await serveLocal(t, (req) => req.socket.destroy())
+  await t.rejects(send(new URL(url)), { code: 'ECONNRESET' })
+  await t.rejects(send(new URL(`http://127.0.0.1:${await freePort()}/`)), { code: 'ECONNREFUSED' })
 })

@@ -17,7 +17,11 @@ export interface PeerRedialerInit {
   minBackoffMs?: number
   /** Longest delay between dials of an unreachable peer (default 5000 ms). */
   maxBackoffMs?: number
-  /** How often a connected peer is re-checked when no disconnect event arrives (default 1000 ms). */
+  /**
+   * How often a connected peer is re-checked when no disconnect event arrives
+   * (default 5000 ms). A safety net only: libp2p's peer:disconnect wakes the
+   * loop at once, so a shorter check only wakes an idle daemon once a second per peer.
+   */
   checkIntervalMs?: number
   /**
    * Called when a peer we were connected to cannot be redialled at once: a
@@ -83,7 +87,7 @@ export class PeerRedialer {
     while (!signal.aborted) {
       if (this.connected(t)) {
         wasConnected = true
-        await this.pause(t, this.init.checkIntervalMs ?? 1000, signal)
+        await this.pause(t, this.init.checkIntervalMs ?? 5000, signal)
         continue
       }
       try {

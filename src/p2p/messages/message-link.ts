@@ -10,7 +10,7 @@ interface Waiter {
   deadline: number
 }
 
-/** How often outstanding acks are checked against their deadlines (one timer per link, not per message). */
+/** How often awaited acks are checked against their deadlines (a timer per link, not per message; none while none is awaited). */
 const SWEEP_MS = 100
 
 /**
@@ -22,18 +22,20 @@ export class MessageLink {
   private readonly waiters = new Map<string, Waiter>()
   private readonly channel: FrameChannel<AckFrame>
   private open = true
-  private readonly sweeper: NodeJS.Timeout
+  private sweeper: NodeJS.Timeout | null = null
   /** Resolves when the stream has ended for any reason. */
   readonly closed: Promise<void>
 
   constructor(private readonly stream: Stream) {
     this.channel = frameChannel(stream, ackFrame, MAX_MESSAGE_FRAME_BYTES)
-    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS)
-    this.sweeper.unref()
     this.closed = this.readAcks()
   }
 
   private sweep(): void {
+    if (this.waiters.size === 0) {
+      this.stopSweeper()
+      return
+    }
     const now = Date.now()
     for (const [id, w] of this.waiters) {
       if (w.deadline <= now) {
@@ -52,8 +54,17 @@ export class MessageLink {
     if (!this.open) throw new P2pError('ERR_LINK_CLOSED', 'message stream closed')
     return new Promise<AckFrame>((resolve, reject) => {
       this.waiters.set(frame.id, { resolve, reject, deadline })
+      if (this.sweeper === null) {
+        this.sweeper = setInterval(() => this.sweep(), SWEEP_MS)
+        this.sweeper.unref()
+      }
       this.channel.send(frame)
     })
+  }
+
+  private stopSweeper(): void {
+    if (this.sweeper !== null) clearInterval(this.sweeper)
+    this.sweeper = null
   }
 
   close(): void {
@@ -73,7 +84,7 @@ export class MessageLink {
       failure = new P2pError('ERR_LINK_CLOSED', `message stream failed: ${(err as Error).message}`, { cause: err })
     } finally {
       this.open = false
-      clearInterval(this.sweeper)
+      this.stopSweeper()
       for (const w of this.waiters.values()) w.reject(failure)
       this.waiters.clear()
     }

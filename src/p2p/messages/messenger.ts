@@ -66,6 +66,9 @@ export class Messenger {
   private readonly pending = new Map<string, Pending>()
   private readonly links = new Map<string, Promise<MessageLink>>()
   private readonly downUntil = new Map<string, number>()
+  /** Whether start() ran and stop() has not. */
+  private running = false
+  /** The retry pump; it runs only while something is queued (an idle daemon has no timer here). */
   private timer: NodeJS.Timeout | null = null
   private readonly onConnect = (): void => {
     this.downUntil.clear()
@@ -92,10 +95,12 @@ export class Messenger {
       }
     }
     if (resumed.length > 0) log.info({ messages: resumed.length }, 'resumed undelivered messages from the outbox')
-    this.timer = setInterval(() => this.pump(), 100)
+    this.running = true
+    this.schedulePump()
   }
 
   async stop(): Promise<void> {
+    this.running = false
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
     this.init.node.removeEventListener('peer:connect', this.onConnect)
@@ -153,11 +158,21 @@ export class Messenger {
     if (p === undefined) {
       p = { msg, target, attempts, nextAt: Date.now(), inflight: null, final: null, saved, recording: null }
       this.pending.set(k, p)
+      this.schedulePump()
     }
     return p
   }
 
+  private schedulePump(): void {
+    if (this.running && this.timer === null && this.pending.size > 0) this.timer = setInterval(() => this.pump(), 100)
+  }
+
   private pump(): void {
+    if (this.pending.size === 0 && this.timer !== null) {
+      clearInterval(this.timer)
+      this.timer = null
+      return
+    }
     const now = Date.now()
     for (const p of this.pending.values()) {
       if (p.inflight === null && p.nextAt <= now) {

@@ -29,8 +29,22 @@ export interface LivenessProberInit {
   view: MembershipView
   rpc: RpcService
   log: Logger
-  /** How often every connected member is pinged (default 400 ms). */
+  /** How often a round of pings runs (default 400 ms). */
   intervalMs?: number
+  /**
+   * How many members a round pings besides the suspects (default 2), walking
+   * a shuffled order of all connected members (SWIM's probe schedule): a
+   * hung member is pinged by some node within a round or two, while each
+   * node sends a few pings a round instead of one to every member.
+   */
+  fanout?: number
+  /**
+   * Longest time between two pings from this node to the same connected
+   * member (default 3000 ms); the fanout grows with the cluster to keep it.
+   * The membership view counts a member unheard after suspectAfterMs, so this
+   * stays well under that (the mesh passes a third of it).
+   */
+  refreshMs?: number
   /** How long one ping may take before it counts as missed (default 400 ms). */
   timeoutMs?: number
   /**
@@ -58,8 +72,8 @@ interface Suspicion {
 }
 
 /**
- * Liveness from the connections themselves (Lifeguard-like): every connected
- * member is pinged each interval over one long-lived stream per peer (a beat
+ * Liveness from the connections themselves (Lifeguard-like): each interval a
+ * few connected members (see fanout) and every suspect are pinged over one long-lived stream per peer (a beat
  * echoed back: one small frame each way, where libp2p's ping protocol opens
  * and negotiates a new stream every time and cost the idle daemon 7% of a core); a missed ping makes it a suspect (degraded)
  * and asks other members to probe it; it is declared offline only when the
@@ -69,6 +83,11 @@ interface Suspicion {
  */
 export class LivenessProber {
   private readonly intervalMs: number
+  private readonly fanout: number
+  private readonly refreshMs: number
+  private readonly schedule = new ProbeSchedule()
+  /** Members being checked after another member reported them lost (see verify). */
+  private readonly verifying = new Set<string>()
   private readonly timeoutMs: number
   private readonly suspicionMs: number
   private readonly helpers: number
@@ -87,6 +106,8 @@ export class LivenessProber {
 
   constructor(private readonly init: LivenessProberInit) {
     this.intervalMs = init.intervalMs ?? 400
+    this.fanout = init.fanout ?? 2
+    this.refreshMs = init.refreshMs ?? 3000
     this.timeoutMs = init.timeoutMs ?? 400
     this.suspicionMs = init.suspicionMs ?? 1000
     this.helpers = init.helpers ?? 2
@@ -146,17 +167,45 @@ export class LivenessProber {
       if (this.lags.length > LAG_ROUNDS) this.lags.shift()
     }
     this.lastRoundAt = now
+    const linked = new Map<string, string>()
     for (const name of this.init.view.peerNames()) {
       const peerId = this.init.view.peerIdOf(name)
       if (peerId === null) continue
-      if (!this.connected(peerId)) {
+      if (this.connected(peerId)) linked.set(name, peerId)
+      else if (this.suspects.delete(name)) {
         // No connection: the redialer says whether it is lost; a suspicion of the old link ends here.
-        if (this.suspects.delete(name)) this.init.view.markSuspect(name, null)
-        continue
+        this.init.view.markSuspect(name, null)
       }
-      if (!this.inFlight.has(name)) void this.probe(name, peerId)
+    }
+    const count = Math.max(this.fanout, Math.ceil((linked.size * this.intervalMs) / this.refreshMs))
+    const due = new Set(this.schedule.pick([...linked.keys()].filter((n) => !this.suspects.has(n)), count))
+    for (const [name, peerId] of linked) {
+      if ((due.has(name) || this.suspects.has(name)) && !this.inFlight.has(name)) void this.probe(name, peerId)
       this.judge(name)
     }
+  }
+
+  /**
+   * Another member reported `name` lost, but it answered this node lately (the
+   * view keeps it online for that): ping it now, and take the report if it
+   * stays silent too. The reporter already waited out a suspicion window and
+   * asked helpers, so one more silent ping here is enough; without this, the
+   * node would stay online here until this node's own schedule reached it.
+   */
+  verify(name: string, by: string): void {
+    const peerId = this.init.view.peerIdOf(name)
+    if (this.timer === null || peerId === null || this.verifying.has(name) || !this.connected(peerId)) return
+    this.verifying.add(name)
+    const started = performance.now()
+    this.ping(peerId, this.timeoutMs).then(() => this.acked(name), (err: unknown) => {
+      if (this.timer === null || (err as P2pError).code !== 'ERR_PING_TIMEOUT') return
+      if (performance.now() - started > this.timeoutMs + Math.min(200, this.timeoutMs / 2)) return
+      const reason = `reported lost by ${by}, and no answer to a ping from ${this.init.selfName} either`
+      this.suspects.delete(name)
+      this.init.log.warn({ node: name, by }, 'reported lost and silent here too; offline')
+      this.init.view.markUnreachable(name, reason)
+      this.closeLink(name, reason)
+    }).finally(() => this.verifying.delete(name))
   }
 
   private connected(peerId: string): boolean {
@@ -413,10 +462,41 @@ function fresh(): Suspicion {
   return { since: performance.now(), misses: 0, pending: 0, denied: [], vouchedBy: null }
 }
 
-function shuffle<T>(items: T[]): T[] {
+function shuffle<T>(items: T[], random: () => number = Math.random): T[] {
   for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1))
+    const j = Math.floor(random() * (i + 1))
     ;[items[i], items[j]] = [items[j]!, items[i]!]
   }
   return items
+}
+
+/**
+ * SWIM's round-robin probe order: the members in a shuffled order, walked a
+ * few a round and shuffled again once walked through, so every member is
+ * reached within members / count rounds and no two nodes fall into step.
+ */
+export class ProbeSchedule {
+  private order: string[] = []
+  private next = 0
+
+  constructor(private readonly random: () => number = Math.random) {}
+
+  /** The next `count` distinct members (all of them when there are fewer). */
+  pick(members: readonly string[], count: number): string[] {
+    const eligible = new Set(members)
+    const picked = new Set<string>()
+    const want = Math.min(Math.max(0, count), eligible.size)
+    let reshuffled = false
+    while (picked.size < want) {
+      if (this.next >= this.order.length) {
+        if (reshuffled) break
+        this.order = shuffle([...eligible], this.random)
+        this.next = 0
+        reshuffled = true
+      }
+      const name = this.order[this.next++]!
+      if (eligible.has(name)) picked.add(name)
+    }
+    return [...picked]
+  }
 }

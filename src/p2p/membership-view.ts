@@ -58,6 +58,8 @@ export interface MembershipViewInit {
   onRegistryMismatch?(name: string, mismatch: string | null): void
   /** Called when this node itself finds a member gone (lost or unreachable): worth a status at once. */
   onFirstHandLoss?(name: string): void
+  /** Called when another member reports a node lost that answered this node's ping lately (the report is not taken). */
+  onReportDisputed?(name: string, by: string): void
   now?(): number
 }
 
@@ -140,8 +142,11 @@ export class MembershipView {
     const mine = m?.status
     if (m === undefined || mine === undefined || mine === null) return
     if (mine.started_at > gone.started_at || (mine.started_at === gone.started_at && mine.seq > gone.seq)) return
-    if (m.aliveAt !== null && this.now() - m.aliveAt < FRESH_PING_MS) return
     if (m.reported !== null) return
+    if (m.aliveAt !== null && this.now() - m.aliveAt < FRESH_PING_MS) {
+      this.init.onReportDisputed?.(gone.name, by)
+      return
+    }
     m.reported = `reported lost by ${by}, and not heard here since`
     this.evaluate(m)
   }

@@ -31,7 +31,7 @@ export interface MeshInit {
   /** The same while this node is connected to every member it knows (see StatusGossipInit.linkedKeepaliveMs). */
   statusLinkedKeepaliveMs?: number
   /** Ping liveness of connected members (see LivenessProber for the defaults). */
-  probe?: Pick<LivenessProberInit, 'intervalMs' | 'timeoutMs' | 'suspicionMs' | 'helpers'>
+  probe?: Pick<LivenessProberInit, 'intervalMs' | 'fanout' | 'timeoutMs' | 'suspicionMs' | 'helpers'>
   suspectAfterMs: number
   offlineAfterMs: number
   version: string
@@ -119,6 +119,7 @@ export class Mesh {
       })
     }
     let gossip: StatusGossip | null = null
+    let liveness: LivenessProber | null = null
     const view = new MembershipView({
       selfName: init.selfName,
       suspectAfterMs: init.suspectAfterMs,
@@ -130,6 +131,7 @@ export class Mesh {
       onRegistryMismatch: init.onRegistryMismatch,
       // Nodes not connected to it hear of the loss with our next status: sent at once.
       onFirstHandLoss: () => gossip?.publish(),
+      onReportDisputed: (name, by) => liveness?.verify(name, by),
     })
     gossip = new StatusGossip({
       node,
@@ -165,7 +167,9 @@ export class Mesh {
         shutUnlessMember({ reason: 'unknown_peer', name: null, peerId, message: `peer ${peerId} is no cluster member; its RPC call was refused` })
       },
     })
-    const liveness = new LivenessProber({
+    liveness = new LivenessProber({
+      // Each connected member is pinged from here well within the view's suspectAfterMs.
+      refreshMs: Math.max(init.probe?.intervalMs ?? 400, Math.floor(init.suspectAfterMs / 3)),
       ...init.probe,
       node,
       selfName: init.selfName,

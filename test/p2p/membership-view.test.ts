@@ -15,6 +15,7 @@ function setup(others: typeof BETA[] = [BETA]) {
   let now = 1000
   const transitions: NodeTransition[] = []
   const losses: string[] = []
+  const disputed: string[] = []
   const bindings = new NameBindings({
     selfName: SELF.name,
     selfPeerId: SELF.peerId,
@@ -31,13 +32,14 @@ function setup(others: typeof BETA[] = [BETA]) {
     selfStatus: () => status(SELF.name, SELF.peerId, 0),
     onTransition: (tr) => transitions.push(tr),
     onFirstHandLoss: (name) => losses.push(name),
+    onReportDisputed: (name, by) => disputed.push(`${name} by ${by}`),
     now: () => now,
   })
   const advance = (ms: number): void => {
     now += ms
     view.tick()
   }
-  return { view, transitions, losses, advance }
+  return { view, transitions, losses, disputed, advance }
 }
 
 function status(name: string, peerId: string, seq: number): NodeStatus {
@@ -99,7 +101,7 @@ t.test('pings never make a node that was never heard online, nor keep a node its
 })
 
 t.test('a node another member lost is offline here at once, unless heard since or answering our pings', async (t) => {
-  const { view, advance } = setup([BETA, GAMMA])
+  const { view, advance, disputed } = setup([BETA, GAMMA])
   view.observe(status('beta', BETA.peerId, 4))
   view.observe(status('gamma', GAMMA.peerId, 1))
   const gammaSays = (seq: number, lost: NodeStatus['lost']) => view.observe({ ...status('gamma', GAMMA.peerId, seq), lost })
@@ -109,10 +111,12 @@ t.test('a node another member lost is offline here at once, unless heard since o
   view.markAlive('beta')
   gammaSays(3, [{ name: 'beta', started_at: 1, seq: 4 }])
   t.equal(view.stateOf('beta'), 'online', 'beta answered our ping just now: our own evidence wins')
+  t.same(disputed, ['beta by gamma'], 'and the report is handed on to be checked with a ping now')
   advance(2000)
   gammaSays(4, [{ name: 'beta', started_at: 1, seq: 4 }])
   t.match(row(view), { status: 'offline', reason: 'reported lost by gamma, and not heard here since' }, 'no ping lately: offline at once')
   t.same(view.lostHere(), [], 'a second-hand loss is not passed on')
+  t.same(disputed, ['beta by gamma'], 'a report taken is not checked again')
   gammaSays(5, [{ name: 'alpha', started_at: 1, seq: 9 }, { name: 'gamma', started_at: 1, seq: 1 }])
   t.equal(view.snapshot()[0]!.status, 'online', 'a report about this node changes nothing here')
   t.equal(view.stateOf('gamma'), 'online', 'nor one about the reporter itself')

@@ -73,10 +73,15 @@ export const configSchema = z.strictObject({
       /** Unheard (no status, no ping answered) this long: degraded; then offline. Pings keep connected members fresh. */
       suspectAfterMs: ms(200).default(9000),
       offlineAfterMs: ms(300).default(12_000),
-      /** Ping liveness of connected members: a missed ping makes a suspect, offline once nobody reaches it in the window. */
+      /**
+       * Ping liveness of connected members: each interval a few members (fanout, more in a large
+       * cluster so that each is pinged from here at least every suspectAfterMs / 3) and every
+       * suspect; a missed ping makes a suspect, offline once nobody reaches it in the window.
+       */
       probe: z
         .strictObject({
           intervalMs: ms(50).default(400),
+          fanout: z.number().int().min(1).max(100).default(2),
           timeoutMs: ms(20).default(400),
           suspicionMs: ms(100).default(1000),
           helpers: z.number().int().min(0).max(10).default(2),

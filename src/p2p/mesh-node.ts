@@ -88,15 +88,21 @@ export async function createMeshNode(init: MeshNodeInit): Promise<MeshLibp2p> {
         // idle daemon's CPU). A valid message's signature names it; a forged copy that arrives
         // first fails its check and is not remembered, so the real one still gets through.
         fastMsgIdFn: fastMessageId,
-        // A peer that is no cluster member scores below the publish and gossip
-        // thresholds (so it is sent nothing) but above the graylist (so its
-        // first status can still be judged and pin its name).
+        scoreParams: {
+          // No penalty for many peers behind one IP address. Gossipsub's default (-5 × (peers
+          // - 10)², a Sybil defence for open networks) graylisted every peer of a node with more
+          // than 14 peers on one address (a cluster on one host, or behind one NAT): their
+          // statuses were dropped and 30 daemons on one machine never saw each other. Who may
+          // speak here is decided by the node's peer id and name binding, not its address.
+          IPColocationFactorWeight: 0,
+          // A peer that is no cluster member scores below the publish and gossip
+          // thresholds (so it is sent nothing) but above the graylist (so its
+          // first status can still be judged and pin its name).
+          ...(init.isMember === undefined ? {} : { appSpecificScore: (id: string) => (init.isMember!(id) ? 0 : -6) }),
+        },
         ...(init.isMember === undefined
           ? {}
-          : {
-              scoreParams: { appSpecificScore: (id: string) => (init.isMember!(id) ? 0 : -6) },
-              scoreThresholds: { gossipThreshold: -10, publishThreshold: -50, graylistThreshold: -80 },
-            }),
+          : { scoreThresholds: { gossipThreshold: -10, publishThreshold: -50, graylistThreshold: -80 } }),
       }),
     },
   })

@@ -9,54 +9,28 @@
  *
  *   apt-get install serf && npm run bench:mesh50
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { promisify } from 'node:util'
 import { nodesOf, startCluster, stopCluster } from '../test/fixtures/cluster.js'
-import { freePort, waitFor } from '../test/fixtures/poll.js'
+import { waitFor } from '../test/fixtures/poll.js'
 import { startRedis } from '../test/fixtures/redis-server.js'
-import { fmt, median, percentile, printTable } from './stats.js'
+import { idle as idleOf } from './idle.js'
+import { type SerfAgent, serfMembers, spawnSerf } from './serf-agents.js'
+import { fmt, median, printTable } from './stats.js'
 
 const N = Number(process.env.BENCH_NODES ?? 50)
 const IDLE_S = Number(process.env.BENCH_IDLE_S ?? 30)
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 3)
-const run = promisify(execFile)
+/** How long the daemons get to list each other online before the run reports what they do list. */
+const CONVERGE_S = Number(process.env.BENCH_CONVERGE_S ?? 180)
+const idle = (pids: number[]) => idleOf(pids, IDLE_S)
+const serfAlive = async (a: SerfAgent): Promise<number> => Object.values(await serfMembers(a)).filter((s) => s === 'alive').length
 
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
-const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024
-
-async function idle(pids: number[]): Promise<{ cpu: number, cpu90: number, rss: number }> {
-  const before = pids.map(cpuSeconds)
-  const started = performance.now()
-  await new Promise((r) => setTimeout(r, IDLE_S * 1000))
-  const wall = (performance.now() - started) / 1000
-  const cpu = pids.map((p, i) => ((cpuSeconds(p) - before[i]!) / wall) * 100)
-  return { cpu: median(cpu), cpu90: percentile(cpu, 90), rss: median(pids.map(rssMb)) }
-}
-
-// --- Serf
-interface SerfAgent { name: string, bind: string, rpc: string, child: ChildProcess }
-async function startSerf(name: string, join?: string): Promise<SerfAgent> {
-  const bind = `127.0.0.1:${await freePort()}`
-  const rpc = `127.0.0.1:${await freePort()}`
-  const child = spawn('serf', ['agent', `-node=${name}`, `-bind=${bind}`, `-rpc-addr=${rpc}`, '-log-level=err', ...(join === undefined ? [] : [`-join=${join}`])],
-    { stdio: 'ignore' })
-  return { name, bind, rpc, child }
-}
-async function serfAlive(a: SerfAgent): Promise<number> {
-  const { stdout } = await run('serf', ['members', `-rpc-addr=${a.rpc}`, '-format=json'])
-  return (JSON.parse(stdout) as { members: { status: string }[] }).members.filter((m) => m.status === 'alive').length
-}
 const serf: SerfAgent[] = []
 let serfConverged = 0
 let serfIdle = { cpu: 0, cpu90: 0, rss: 0 }
 try {
-  serf.push(await startSerf('s0'))
+  serf.push(await spawnSerf('s0'))
   await waitFor('serf s0 up', () => serfAlive(serf[0]!).then(() => true, () => false), { timeoutMs: 10_000 })
-  for (let i = 1; i < N; i++) serf.push(await startSerf(`s${i}`, serf[0]!.bind))
+  for (let i = 1; i < N; i++) serf.push(await spawnSerf(`s${i}`, serf[0]!.bind))
   const serfStarted = performance.now()
   // Polled one agent at a time (a process per poll), so every 200 ms rather than every 10.
   for (const a of serf) await waitFor(`${a.name} lists ${N} alive`, async () => (await serfAlive(a).catch(() => 0)) === N, { timeoutMs: 120_000, intervalMs: 200 })
@@ -70,18 +44,30 @@ try {
 const redis = await startRedis()
 const names = Array.from({ length: N }, (_, i) => `node${i}`)
 const cluster = await startCluster({
-  names, redisUrl: redis.url, args: ['--log-level', 'warn', '--set', 'redis.prefix="mesh50:"'], nodeOptions: () => ({ waitReady: false }),
+  names,
+  redisUrl: redis.url,
+  // BENCH_ARGS: daemon settings for the run, e.g. a lower interval budget.
+  args: ['--log-level', 'warn', '--set', 'redis.prefix="mesh50:"', ...(process.env.BENCH_ARGS?.split(' ').filter(Boolean) ?? [])],
+  nodeOptions: () => ({ waitReady: false }),
 })
-const allOnline = async (i: number): Promise<boolean> => {
-  const rows = await nodesOf(cluster[i]!.daemon).catch(() => ({}))
-  return names.every((n) => (rows as Record<string, { status: string }>)[n]?.status === 'online')
-}
+/** How many nodes each daemon lists online (0 while it does not answer). */
+const onlineCounts = (): Promise<number[]> => Promise.all(cluster.map(async (c) => {
+  const rows = await nodesOf(c.daemon).catch(() => ({}) as Record<string, { status: string }>)
+  return names.filter((n) => rows[n]?.status === 'online').length
+}))
 const started = performance.now()
-for (let i = 0; i < N; i++) await waitFor(`node${i} lists ${N} online`, () => allOnline(i), { timeoutMs: 180_000, intervalMs: 200 })
+const deadline = started + CONVERGE_S * 1000
+let counts = await onlineCounts()
+while (counts.some((c) => c < N) && performance.now() < deadline) {
+  await new Promise((r) => setTimeout(r, 1000))
+  counts = await onlineCounts()
+}
+const converged = counts.every((c) => c === N)
 const oursConverged = performance.now() - started
 const oursIdle = await idle(cluster.map((c) => c.daemon.child.pid!))
+const afterIdle = await onlineCounts()
 const joins: number[] = []
-for (let trial = 0; trial < TRIALS; trial++) {
+for (let trial = 0; trial < (converged ? TRIALS : 0); trial++) {
   const last = cluster[N - 1]!
   const others = cluster.slice(0, N - 1)
   await last.daemon.stop('SIGKILL', { keepData: true })
@@ -96,12 +82,16 @@ for (let trial = 0; trial < TRIALS; trial++) {
 await stopCluster(cluster)
 await redis.stop()
 
-console.log(`${N} processes each, loopback, default settings; idle over ${IDLE_S} s; join: median of ${TRIALS}`)
+console.log(`${N} processes each, loopback, ${process.env.BENCH_ARGS ? `aitbc-node with ${process.env.BENCH_ARGS}` : 'default settings'}; idle over ${IDLE_S} s; join: median of ${TRIALS}`)
 printTable(['measure', 'aitbc-node', 'Serf', 'ratio (ours / Serf)'], [
-  ['last process started -> every process lists all, ms', fmt(oursConverged, 0), fmt(serfConverged, 0), `${fmt(oursConverged / serfConverged, 2)}×`],
+  converged
+    ? ['last process started -> every process lists all, ms', fmt(oursConverged, 0), fmt(serfConverged, 0), `${fmt(oursConverged / serfConverged, 2)}×`]
+    : [`not converged in ${CONVERGE_S} s: nodes listed online per daemon, median (min)`, `${median(counts)} (${Math.min(...counts)}) of ${N}`,
+        `${N} of ${N} in ${fmt(serfConverged, 0)} ms`, ''],
+  ['after the idle period: nodes listed online per daemon, median (min)', `${median(afterIdle)} (${Math.min(...afterIdle)})`, '', ''],
   ['idle CPU per process, median, % of a core', fmt(oursIdle.cpu, 2), fmt(serfIdle.cpu, 2), `${fmt(oursIdle.cpu / serfIdle.cpu, 2)}×`],
   ['idle CPU per process, p90, % of a core', fmt(oursIdle.cpu90, 2), fmt(serfIdle.cpu90, 2), `${fmt(oursIdle.cpu90 / serfIdle.cpu90, 2)}×`],
   ['RSS per process, median, MB', fmt(oursIdle.rss, 1), fmt(serfIdle.rss, 1), `${fmt(oursIdle.rss / serfIdle.rss, 2)}×`],
-  ['a restarted node -> every other lists it online, ms', fmt(median(joins), 0), '', ''],
+  ['a restarted node -> every other lists it online, ms', joins.length === 0 ? 'not run (not converged)' : fmt(median(joins), 0), '', ''],
 ])
 process.exit(0)

@@ -12,13 +12,12 @@
  *
  *   apt-get install serf && npm run bench:serf
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { promisify } from 'node:util'
 import { nodesOf, startCluster, stopCluster, waitForState } from '../test/fixtures/cluster.js'
 import { startDaemon, type TestDaemon } from '../test/fixtures/daemon.js'
-import { freePort, waitFor } from '../test/fixtures/poll.js'
+import { waitFor } from '../test/fixtures/poll.js'
 import { startRedis } from '../test/fixtures/redis-server.js'
+import { idle as idleOf } from './idle.js'
+import { type SerfAgent, serfMembers, spawnSerf } from './serf-agents.js'
 import { fmt, median, printTable } from './stats.js'
 
 const N = 10
@@ -29,47 +28,14 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 1)
 const keep = (list: number[], trial: number, ms: number): void => {
   if (trial >= WARMUP) list.push(ms)
 }
-const run = promisify(execFile)
-const TICKS = 100 // USER_HZ on Linux
-
-/** CPU seconds a process has used so far (user + system, /proc/PID/stat). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / TICKS
-}
-
-function rssMb(pid: number): number {
-  const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
-  return Number(kb) / 1024
-}
-
 /** Median idle CPU (% of a core) and RSS (MB) of the processes over IDLE_S seconds. */
-async function idle(pids: number[]): Promise<{ cpu: number, rss: number }> {
-  const before = pids.map(cpuSeconds)
-  const started = performance.now()
-  await new Promise((r) => setTimeout(r, IDLE_S * 1000))
-  const wall = (performance.now() - started) / 1000
-  return {
-    cpu: median(pids.map((p, i) => ((cpuSeconds(p) - before[i]!) / wall) * 100)),
-    rss: median(pids.map(rssMb)),
-  }
-}
+const idle = (pids: number[]) => idleOf(pids, IDLE_S)
 
 // --- Serf
-interface SerfAgent { name: string, bind: string, rpc: string, child: ChildProcess }
 async function startSerf(name: string, join?: string): Promise<SerfAgent> {
-  const bind = `127.0.0.1:${await freePort()}`
-  const rpc = `127.0.0.1:${await freePort()}`
-  const child = spawn('serf', ['agent', `-node=${name}`, `-bind=${bind}`, `-rpc-addr=${rpc}`, '-log-level=err', ...(join === undefined ? [] : [`-join=${join}`])],
-    { stdio: 'ignore' })
-  const agent = { name, bind, rpc, child }
+  const agent = await spawnSerf(name, join)
   await waitFor(`serf ${name} up`, () => serfMembers(agent).then(() => true, () => false), { timeoutMs: 10_000 })
   return agent
-}
-async function serfMembers(a: SerfAgent): Promise<Record<string, string>> {
-  const { stdout } = await run('serf', ['members', `-rpc-addr=${a.rpc}`, '-format=json'])
-  const list = (JSON.parse(stdout) as { members: { name: string, status: string }[] }).members
-  return Object.fromEntries(list.map((m) => [m.name, m.status]))
 }
 const serfSees = (viewers: SerfAgent[], name: string, status: string, timeoutMs = 30_000) =>
   Promise.all(viewers.map((v) => waitFor(`${v.name} sees ${name} ${status}`, async () => (await serfMembers(v))[name] === status, { timeoutMs, intervalMs: 10 })))

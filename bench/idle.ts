@@ -1,5 +1,5 @@
 /** Idle cost of running processes, from /proc (Linux). */
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { median, percentile } from './stats.js'
 
 const TICKS = 100 // USER_HZ on Linux
@@ -15,12 +15,22 @@ export function rssMb(pid: number): number {
   return Number(kb) / 1024
 }
 
-/** CPU (% of a core: median and 90th percentile) and median RSS (MB) of the processes over `seconds`. */
-export async function idle(pids: number[], seconds: number): Promise<{ cpu: number, cpu90: number, rss: number }> {
-  const before = pids.map(cpuSeconds)
+const alive = (pid: number): boolean => existsSync(`/proc/${pid}/stat`)
+
+/**
+ * CPU (% of a core: median and 90th percentile) and median RSS (MB) over `seconds` of the
+ * processes that live through it (`exited` counts the others, which are left out).
+ */
+export interface IdleCost { cpu: number, cpu90: number, rss: number, exited: number }
+
+export async function idle(pids: number[], seconds: number): Promise<IdleCost> {
+  const running = pids.filter(alive)
+  const before = running.map(cpuSeconds)
   const started = performance.now()
   await new Promise((r) => setTimeout(r, seconds * 1000))
   const wall = (performance.now() - started) / 1000
-  const cpu = pids.map((p, i) => ((cpuSeconds(p) - before[i]!) / wall) * 100)
-  return { cpu: median(cpu), cpu90: percentile(cpu, 90), rss: median(pids.map(rssMb)) }
+  const lived = running.flatMap((p, i) => (alive(p) ? [{ p, cpu: ((cpuSeconds(p) - before[i]!) / wall) * 100 }] : []))
+  const cpu = lived.map((l) => l.cpu)
+  const rss = median(lived.map((l) => rssMb(l.p)))
+  return { cpu: median(cpu), cpu90: percentile(cpu, 90), rss, exited: pids.length - lived.length }
 }

@@ -26,7 +26,7 @@ const serfAlive = async (a: SerfAgent): Promise<number> => Object.values(await s
 
 const serf: SerfAgent[] = []
 let serfConverged = 0
-let serfIdle = { cpu: 0, cpu90: 0, rss: 0 }
+let serfIdle = { cpu: 0, cpu90: 0, rss: 0, exited: 0 }
 try {
   serf.push(await spawnSerf('s0'))
   await waitFor('serf s0 up', () => serfAlive(serf[0]!).then(() => true, () => false), { timeoutMs: 10_000 })
@@ -92,6 +92,7 @@ printTable(['measure', 'aitbc-node', 'Serf', 'ratio (ours / Serf)'], [
   ['idle CPU per process, median, % of a core', fmt(oursIdle.cpu, 2), fmt(serfIdle.cpu, 2), `${fmt(oursIdle.cpu / serfIdle.cpu, 2)}×`],
   ['idle CPU per process, p90, % of a core', fmt(oursIdle.cpu90, 2), fmt(serfIdle.cpu90, 2), `${fmt(oursIdle.cpu90 / serfIdle.cpu90, 2)}×`],
   ['RSS per process, median, MB', fmt(oursIdle.rss, 1), fmt(serfIdle.rss, 1), `${fmt(oursIdle.rss / serfIdle.rss, 2)}×`],
+  ['processes that exited during the idle period', String(oursIdle.exited), String(serfIdle.exited), ''],
   ['a restarted node -> every other lists it online, ms', joins.length === 0 ? 'not run (not converged)' : fmt(median(joins), 0), '', ''],
 ])
 process.exit(0)

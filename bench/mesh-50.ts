@@ -26,14 +26,25 @@ const serfAlive = async (a: SerfAgent): Promise<number> => Object.values(await s
 
 const serf: SerfAgent[] = []
 let serfConverged = 0
+let serfCounts: number[] = []
 let serfIdle = { cpu: 0, cpu90: 0, rss: 0, exited: 0 }
 try {
   serf.push(await spawnSerf('s0'))
   await waitFor('serf s0 up', () => serfAlive(serf[0]!).then(() => true, () => false), { timeoutMs: 10_000 })
   for (let i = 1; i < N; i++) serf.push(await spawnSerf(`s${i}`, serf[0]!.bind))
   const serfStarted = performance.now()
-  // Polled one agent at a time (a process per poll), so every 200 ms rather than every 10.
-  for (const a of serf) await waitFor(`${a.name} lists ${N} alive`, async () => (await serfAlive(a).catch(() => 0)) === N, { timeoutMs: 120_000, intervalMs: 200 })
+  // Polled one agent at a time (a process per poll), so about every 200 ms rather than every 10.
+  const serfDeadline = serfStarted + CONVERGE_S * 1000
+  const serfCount = async (): Promise<number[]> => {
+    const counts: number[] = []
+    for (const a of serf) counts.push(await serfAlive(a).catch(() => 0))
+    return counts
+  }
+  serfCounts = await serfCount()
+  while (serfCounts.some((c) => c < N) && performance.now() < serfDeadline) {
+    await new Promise((r) => setTimeout(r, 200))
+    serfCounts = await serfCount()
+  }
   serfConverged = performance.now() - serfStarted
   serfIdle = await idle(serf.map((a) => a.child.pid!))
 } finally {
@@ -84,10 +95,11 @@ await redis.stop()
 
 console.log(`${N} processes each, loopback, ${process.env.BENCH_ARGS ? `aitbc-node with ${process.env.BENCH_ARGS}` : 'default settings'}; idle over ${IDLE_S} s; join: median of ${TRIALS}`)
 printTable(['measure', 'aitbc-node', 'Serf', 'ratio (ours / Serf)'], [
-  converged
+  converged && serfCounts.every((c) => c === N)
     ? ['last process started -> every process lists all, ms', fmt(oursConverged, 0), fmt(serfConverged, 0), `${fmt(oursConverged / serfConverged, 2)}×`]
-    : [`not converged in ${CONVERGE_S} s: nodes listed online per daemon, median (min)`, `${median(counts)} (${Math.min(...counts)}) of ${N}`,
-        `${N} of ${N} in ${fmt(serfConverged, 0)} ms`, ''],
+    : [`every process lists all within ${CONVERGE_S} s? else listed online (alive) per process, median (min)`,
+        converged ? `${fmt(oursConverged, 0)} ms` : `no: ${median(counts)} (${Math.min(...counts)}) of ${N}`,
+        serfCounts.every((c) => c === N) ? `${fmt(serfConverged, 0)} ms` : `no: ${median(serfCounts)} (${Math.min(...serfCounts)}) of ${N}`, ''],
   ['after the idle period: nodes listed online per daemon, median (min)', `${median(afterIdle)} (${Math.min(...afterIdle)})`, '', ''],
   ['idle CPU per process, median, % of a core', fmt(oursIdle.cpu, 2), fmt(serfIdle.cpu, 2), `${fmt(oursIdle.cpu / serfIdle.cpu, 2)}×`],
   ['idle CPU per process, p90, % of a core', fmt(oursIdle.cpu90, 2), fmt(serfIdle.cpu90, 2), `${fmt(oursIdle.cpu90 / serfIdle.cpu90, 2)}×`],

@@ -107,7 +107,7 @@ export class LivenessProber {
   constructor(private readonly init: LivenessProberInit) {
     this.intervalMs = init.intervalMs ?? 400
     this.fanout = init.fanout ?? 2
-    this.refreshMs = init.refreshMs ?? 3000
+    this.refreshMs = Math.max(this.intervalMs, init.refreshMs ?? 3000)
     this.timeoutMs = init.timeoutMs ?? 400
     this.suspicionMs = init.suspicionMs ?? 1000
     this.helpers = init.helpers ?? 2
@@ -199,7 +199,7 @@ export class LivenessProber {
     const started = performance.now()
     this.ping(peerId, this.timeoutMs).then(() => this.acked(name), (err: unknown) => {
       if (this.timer === null || (err as P2pError).code !== 'ERR_PING_TIMEOUT') return
-      if (performance.now() - started > this.timeoutMs + Math.min(200, this.timeoutMs / 2)) return
+      if (this.firedLate(started, this.timeoutMs)) return
       const reason = `reported lost by ${by}, and no answer to a ping from ${this.init.selfName} either`
       this.suspects.delete(name)
       this.init.log.warn({ node: name, by }, 'reported lost and silent here too; offline')
@@ -227,12 +227,15 @@ export class LivenessProber {
       // Only silence is a miss: a stream the peer reset or refused was answered by a live process
       // (a dead one closes the connection, which the redialer handles).
       if ((err as P2pError).code !== 'ERR_PING_TIMEOUT') return
-      // A timeout that fired well after it was due means this process stalled, not the peer.
-      const late = performance.now() - started > timeoutMs + Math.min(200, this.timeoutMs / 2)
-      if (!late) this.missed(name)
+      if (!this.firedLate(started, timeoutMs)) this.missed(name)
     } finally {
       this.inFlight.delete(name)
     }
+  }
+
+  /** Whether a ping timeout fired well after it was due: this process stalled, not the peer, so it proves nothing. */
+  private firedLate(started: number, timeoutMs: number): boolean {
+    return performance.now() - started > timeoutMs + Math.min(200, this.timeoutMs / 2)
   }
 
   /** Pings a peer, joining a ping already in flight to it, and gives up after timeoutMs either way. */

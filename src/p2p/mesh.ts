@@ -169,7 +169,7 @@ export class Mesh {
     })
     liveness = new LivenessProber({
       // Each connected member is pinged from here well within the view's suspectAfterMs.
-      refreshMs: Math.max(init.probe?.intervalMs ?? 400, Math.floor(init.suspectAfterMs / 3)),
+      refreshMs: Math.floor(init.suspectAfterMs / 3),
       ...init.probe,
       node,
       selfName: init.selfName,

@@ -147,6 +147,7 @@ t.test('a claim of a bound name is refused, logged naming both ids, counted and 
 t.test('a forged report that genesis is lost takes it offline nowhere: not from a stranger, not from a member while genesis answers pings', async (t) => {
   // The newest status genesis could have: the report claims to come after anything the follower heard.
   const lost = [{ name: 'genesis', started_at: Date.now() + 1e9, seq: 1e9 }]
+  const logsBefore = cluster[1]!.daemon.logs.length
   const outsider = await startOutsider()
   t.teardown(() => outsider.stop())
   await joinGossip(outsider)
@@ -161,6 +162,9 @@ t.test('a forged report that genesis is lost takes it offline nowhere: not from 
   }
   const gen = (await nodesOf(genesis)).genesis
   t.equal(gen?.status, 'online', 'genesis itself is untouched')
+  // Not even for a moment between the samples: the follower checked each report with a ping, which genesis answered.
+  const flips = cluster[1]!.daemon.logs.slice(logsBefore).filter((l) => /node genesis is (offline|degraded)|reported lost and silent/.test(String(l.msg)))
+  t.same(flips.map((l) => l.msg), [], 'no offline or degraded transition of genesis in the follower\'s log')
 })
 
 t.test('2,000 invented names gossiped by one peer: none is kept', async (t) => {

@@ -51,7 +51,7 @@ const num = (n: number): string => {
  * KEYS[1] of every call is the leases key (a Cluster routes the call by it);
  * a script's own keys follow from KEYS[KS + 1], its arguments from ARGV[1].
  */
-function header(l: ScriptLayout): string {
+export function header(l: ScriptLayout): string {
   const k = l.keys
   const p = l.prefixes
   return `
@@ -327,8 +327,7 @@ end
  * Returns {1, id, priority, submitted ms} stored, {0, first id, its priority or '', its submitted ms or 0}
  * for a repeated idempotency key, {-1} when the queue is full.
  */
-export const submitTask = (l: ScriptLayout): string => `${header(l)}
-local id = ARGV[1]
+export const submitTask = `local id = ARGV[1]
 if ARGV[2] == '1' then
   local first = redis.call('GET', KEYS[KS + 2])
   if first then
@@ -359,8 +358,7 @@ return { 1, id, priority, tostring(now) }
  * ARGV: agent id, how long it will wait when there is nothing (ms; 0: it will not), this daemon's instance id
  * The pull agent's next task, claimed in this call (see next_for).
  */
-export const nextTask = (l: ScriptLayout): string => `${header(l)}
-return next_for(ARGV[1], tonumber(ARGV[2]), ARGV[3])
+export const nextTask = `return next_for(ARGV[1], tonumber(ARGV[2]), ARGV[3])
 `
 
 /**
@@ -370,8 +368,7 @@ return next_for(ARGV[1], tonumber(ARGV[2]), ARGV[3])
  * to its queue as if never taken (the attempt is not counted). Returns OK, or
  * GONE when the task has moved on (reported, or taken back) since.
  */
-export const handBack = (l: ScriptLayout): string => `${header(l)}
-local task_key, id, agent = KEYS[KS + 1], ARGV[1], ARGV[2]
+export const handBack = `local task_key, id, agent = KEYS[KS + 1], ARGV[1], ARGV[2]
 local f = redis.call('HMGET', task_key, 'state', 'agent_id', 'attempts', 'priority', 'class', 'class_req', 'assigned_ms', 'submitted_ms')
 if f[1] ~= 'running' or f[2] ~= agent then return 'GONE' end
 local now = now_ms()
@@ -395,8 +392,7 @@ return 'OK'
  * ARGV: task id, agent id, "1" for a pull agent (the task goes to its pull list)
  * Returns OK, TAKEN (another daemon or agent got it), AGENT_UNAVAILABLE or AGENT_FULL.
  */
-export const assignTask = (l: ScriptLayout): string => `${header(l)}
-local task_key, agent_key, id, agent = KEYS[KS + 1], KEYS[KS + 2], ARGV[1], ARGV[2]
+export const assignTask = `local task_key, agent_key, id, agent = KEYS[KS + 1], KEYS[KS + 2], ARGV[1], ARGV[2]
 local f = redis.call('HMGET', task_key, 'state', 'priority', 'class')
 if f[1] ~= 'queued' then return 'TAKEN' end
 local a = profile(agent_key)
@@ -420,8 +416,7 @@ return 'OK'
  * Returns OK, DEAD/REQUEUED for a retry, for completed+next what next_for returns, or why nothing
  * changed: NOT_FOUND, ALREADY_COMPLETED/FAILED/DEAD, NOT_ASSIGNED (its lease ran out), WRONG_AGENT.
  */
-export const finishTask = (l: ScriptLayout): string => `${header(l)}
-local task_key, id, agent, outcome = KEYS[KS + 1], ARGV[1], ARGV[2], ARGV[3]
+export const finishTask = `local task_key, id, agent, outcome = KEYS[KS + 1], ARGV[1], ARGV[2], ARGV[3]
 local f = redis.call('HMGET', task_key, 'state', 'agent_id')
 local state = f[1]
 if not state then return 'NOT_FOUND' end
@@ -460,8 +455,7 @@ return retry_or_dead(task_key, id, now, ARGV[4])
  * ARGV: expired|all, most tasks to look at
  * Returns {lowest lease end left or -1, ids taken back...}.
  */
-export const reclaimTasks = (l: ScriptLayout): string => `${header(l)}
-local mode, limit = ARGV[1], tonumber(ARGV[2])
+export const reclaimTasks = `local mode, limit = ARGV[1], tonumber(ARGV[2])
 local now = now_ms()
 local ids
 if mode == 'all' then ids = redis.call('ZRANGE', K.leases, 0, limit - 1)
@@ -505,8 +499,7 @@ return out
  * ARGV: task id
  * A dead task goes back to its queue with fresh retries. Returns OK, NOT_FOUND or NOT_DEAD.
  */
-export const requeueTask = (l: ScriptLayout): string => `${header(l)}
-local task_key, id = KEYS[KS + 1], ARGV[1]
+export const requeueTask = `local task_key, id = KEYS[KS + 1], ARGV[1]
 local f = redis.call('HMGET', task_key, 'state', 'priority', 'class', 'class_req')
 if not f[1] then return 'NOT_FOUND' end
 if f[1] ~= 'dead' then return 'NOT_DEAD' end
@@ -523,8 +516,7 @@ return 'OK'
  * Every queued task of that priority, whatever its class, ends as failed with
  * the reason (never silently dropped). Returns how many.
  */
-export const clearQueue = (l: ScriptLayout): string => `${header(l)}
-local priority, reason = ARGV[1], ARGV[2]
+export const clearQueue = `local priority, reason = ARGV[1], ARGV[2]
 local now = now_ms()
 local classes = redis.call('HKEYS', K.classes)
 table.insert(classes, '')
@@ -551,8 +543,7 @@ return n
  * {next ready time or -1, then per task: priority, id, requirements JSON, submitted ms}.
  * With aging, priorities whose oldest ready task waited longer come first, lowest first.
  */
-export const readyTasks = (l: ScriptLayout): string => `${header(l)}
-local now = now_ms()
+export const readyTasks = `local now = now_ms()
 local limit = tonumber(ARGV[1])
 local classes = redis.call('HKEYS', K.classes)
 table.insert(classes, 1, '')
@@ -596,8 +587,7 @@ return out
 `
 
 /** Returns the number of queued tasks of each priority (every class), in priority order. */
-export const queueSizes = (l: ScriptLayout): string => `${header(l)}
-local classes = redis.call('HKEYS', K.classes)
+export const queueSizes = `local classes = redis.call('HKEYS', K.classes)
 table.insert(classes, '')
 local out = {}
 for _, p in ipairs(PRIORITIES) do

@@ -2,12 +2,12 @@ import type { RedisKeys } from '../redis-keys.js'
 import type { AgentSlot } from '../registry/agent.js'
 import { type RedisClient, withRedis } from '../registry/agent-registry.js'
 import { requirementClassOf } from './requirement-class.js'
-import { createHash } from 'node:crypto'
 import {
-  assignTask, clearQueue, finishTask, handBack, nextTask, queueSizes, readyTasks, reclaimTasks, requeueTask,
+  assignTask, clearQueue, finishTask, handBack, header, nextTask, queueSizes, readyTasks, reclaimTasks, requeueTask,
   type ScriptLayout, submitTask,
 } from './scripts.js'
 import { TaskError } from './task-errors.js'
+import { TaskFunctions } from './task-functions.js'
 import { newTaskId, taskIdTime } from './task-ids.js'
 import { PRIORITIES, type Priority, type Requirements, type Strategy, type Task, taskFromHash } from './task.js'
 
@@ -96,7 +96,6 @@ const SCRIPTS = {
   handBack,
 } as const
 type ScriptName = keyof typeof SCRIPTS
-type Command = (...args: string[]) => Promise<unknown>
 
 /** Outcomes of a report that change nothing. */
 const REPORT_ERRORS: Record<string, [TaskError['code'], string]> = {
@@ -115,7 +114,7 @@ const REPORT_ERRORS: Record<string, [TaskError['code'], string]> = {
  */
 export class TaskRepository {
   private readonly redis: RedisClient
-  private readonly commands = {} as Record<ScriptName, Command>
+  private readonly scripts: TaskFunctions<ScriptName>
 
   constructor(redis: RedisClient, private readonly keys: RedisKeys, private readonly limits: TaskLimits) {
     this.redis = redis
@@ -143,18 +142,12 @@ export class TaskRepository {
       defaultStrategy: limits.defaultStrategy,
       agingMs: limits.agingMs ?? -1,
     }
-    for (const [name, build] of Object.entries(SCRIPTS) as [ScriptName, (l: ScriptLayout) => string][]) {
-      const lua = build(layout)
-      // One command per script text: repositories with other prefixes or settings on one client get their own.
-      const command = `aitbcTask_${name}_${createHash('sha1').update(lua).digest('hex').slice(0, 12)}`
-      if (!(command in redis)) redis.defineCommand(command, { lua })
-      this.commands[name] = (redis as unknown as Record<string, Command>)[command]!.bind(redis)
-    }
+    this.scripts = new TaskFunctions(redis, header(layout), SCRIPTS)
   }
 
   /** Runs a script; the leases key goes first (a Cluster routes the call by it), then the script's own keys. */
   private run<T>(name: ScriptName, keys: string[], args: string[]): Promise<T> {
-    return withRedis(() => this.commands[name](String(keys.length + 1), this.keys.leases, ...keys, ...args) as Promise<T>)
+    return withRedis(() => this.scripts.call(name, [this.keys.leases, ...keys], args) as Promise<T>)
   }
 
   /** Stores the task and queues it; a repeated idempotency key returns the first task instead. */

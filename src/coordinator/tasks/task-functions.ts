@@ -1,0 +1,99 @@
+import type { Cluster, Redis } from 'ioredis'
+import type { RedisClient } from '../registry/agent-registry.js'
+import { createHash } from 'node:crypto'
+
+type Command = (...args: (string | number)[]) => Promise<unknown>
+
+/**
+ * How the task scripts run. On Redis 7 and later they are one function
+ * library (`FUNCTION LOAD`, named by a hash of its text, so daemons with
+ * other prefixes or settings each have their own and never replace each
+ * other's): the shared head is run once when the library loads, and a call
+ * (`FCALL`) runs only its own body. Where Redis has no functions (before 7.0,
+ * or the FUNCTION command renamed away), each script is the head and its
+ * body, sent with EVALSHA.
+ *
+ * A library that went away (FUNCTION FLUSH, a Cluster failover to a primary
+ * that never had it) is loaded again on the first call that misses it.
+ */
+export class TaskFunctions<Name extends string> {
+  private readonly library: string
+  private readonly text: string
+  private readonly scripts = {} as Record<Name, Command>
+  /** null until the first call finds out which way Redis runs them. */
+  private mode: 'functions' | 'scripts' | null = null
+  private loading: Promise<void> | null = null
+
+  constructor(private readonly redis: RedisClient, head: string, bodies: Record<Name, string>) {
+    const hash = createHash('sha1').update(head).update(JSON.stringify(bodies)).digest('hex').slice(0, 16)
+    this.library = `aitbc_tasks_${hash}`
+    const parts = [`#!lua name=${this.library}`, head]
+    for (const [name, body] of Object.entries(bodies) as [Name, string][]) {
+      parts.push(`redis.register_function('${this.library}_${name}', function(KEYS, ARGV)\n${body}\nend)`)
+      const lua = `${head}\n${body}`
+      // One command per script text: repositories with other prefixes or settings on one client get their own.
+      const command = `aitbcTask_${name}_${createHash('sha1').update(lua).digest('hex').slice(0, 12)}`
+      if (!(command in redis)) redis.defineCommand(command, { lua })
+      this.scripts[name] = (redis as unknown as Record<string, Command>)[command]!.bind(redis)
+    }
+    this.text = parts.join('\n')
+  }
+
+  /** The library's name in Redis (FUNCTION LIST), for operators and tests. */
+  get name(): string {
+    return this.library
+  }
+
+  /** Runs one: `keys` then `args`, as KEYS and ARGV. */
+  async call(name: Name, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    if (this.mode === null) await this.load()
+    if (this.mode === 'scripts') return this.scripts[name](keys.length, ...keys, ...args)
+    try {
+      return await this.redis.fcall(`${this.library}_${name}`, keys.length, ...keys, ...args)
+    } catch (err) {
+      if (!isMissingFunction(err)) throw err
+      this.mode = null
+      await this.load()
+      return this.call(name, keys, args)
+    }
+  }
+
+  /** Loads the library (on every primary of a Cluster), or settles on scripts where Redis has no functions. */
+  private load(): Promise<void> {
+    this.loading ??= this.loadOnce().finally(() => {
+      this.loading = null
+    })
+    return this.loading
+  }
+
+  private async loadOnce(): Promise<void> {
+    const targets: Redis[] | [RedisClient] = isCluster(this.redis) ? this.redis.nodes('master') : [this.redis]
+    try {
+      await Promise.all(targets.map(async (node) => {
+        try {
+          await node.function('LOAD', this.text)
+        } catch (err) {
+          // Loaded already, by this daemon before or by another with the same settings: the name is the text's hash.
+          if (!/already exists/i.test(String((err as Error).message))) throw err
+        }
+      }))
+      this.mode = 'functions'
+    } catch (err) {
+      if (!isUnknownCommand(err)) throw err
+      this.mode = 'scripts'
+    }
+  }
+}
+
+function isCluster(redis: RedisClient): redis is Cluster {
+  return (redis as Cluster).isCluster === true
+}
+
+/** Redis's own error texts: the only way its replies say what went wrong. */
+function isMissingFunction(err: unknown): boolean {
+  return err instanceof Error && /^ERR Function not found/i.test(err.message)
+}
+
+function isUnknownCommand(err: unknown): boolean {
+  return err instanceof Error && /^ERR unknown command/i.test(err.message)
+}

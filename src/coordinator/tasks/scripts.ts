@@ -81,9 +81,18 @@ local function queue_key(priority, class)
   return P.queue .. priority .. P.sep .. class
 end
 local function notify(msg) redis.call('PUBLISH', P.channel, msg) end
-local function release_slot(agent_key)
-  if redis.call('HEXISTS', agent_key, 'agent_id') == 0 then return end
-  if redis.call('HINCRBY', agent_key, 'in_flight', -1) < 0 then redis.call('HSET', agent_key, 'in_flight', 0) end
+-- Frees one of the agent's slots (never below 0; nothing for an agent that is gone).
+-- a: its profile when the caller has read it (kept up to date).
+local function release_slot(agent_key, a)
+  if a then
+    if not a.status then return end
+  elseif redis.call('HEXISTS', agent_key, 'agent_id') == 0 then return end
+  local n = redis.call('HINCRBY', agent_key, 'in_flight', -1)
+  if n < 0 then
+    redis.call('HSET', agent_key, 'in_flight', 0)
+    n = 0
+  end
+  if a then a.in_flight = n end
 end
 
 -- Indexes a finished task by its end and trims the index by age and count;
@@ -200,6 +209,12 @@ local function claim_direct(agent, agent_key, a, now)
     if ok and type(req) == 'table' and eligible(a, req) then table.insert(can, classes[i])
     else table.insert(cannot, classes[i]) end
   end
+  -- Most claims find nothing: one EXISTS over every queue the agent may take from says so.
+  local queues = {}
+  for _, p in ipairs(PRIORITIES) do
+    for _, c in ipairs(can) do table.insert(queues, queue_key(p, c)) end
+  end
+  if redis.call('EXISTS', unpack(queues)) == 0 then return nil, can, cannot end
   for _ = 1, 10 do
     local best = {}
     for pi, p in ipairs(PRIORITIES) do
@@ -262,11 +277,12 @@ end
 -- can hand it the next task at once (see submitTask).
 -- Returns {'T', field, value, ...} or {'N', why, in_flight, #can, can..., cannot...}
 -- with why one of inactive, strategy (tasks come from a distributor), full, empty.
-local function next_for(agent, wait_ms, instance, now)
+-- a: the agent's profile when the caller has just read it.
+local function next_for(agent, wait_ms, instance, now, a)
   local id = pull_next(agent)
   if id then return flat_task(id) end
   local agent_key = P.agent .. agent
-  local a = profile(agent_key)
+  a = a or profile(agent_key)
   if a.status ~= 'active' then return { 'N', 'inactive', a.in_flight, 0 } end
   if (redis.call('GET', K.strategy) or DEFAULT_STRATEGY) ~= 'least_connections' then
     return { 'N', 'strategy', a.in_flight, 0 }
@@ -429,14 +445,17 @@ if outcome == 'running' then
 end
 local agent_key = P.agent .. agent
 local now = now_ms()
-release_slot(agent_key)
+-- completed+next reads the agent's profile once, for the release and the next claim.
+local a = nil
+if outcome == 'completed+next' then a = profile(agent_key) end
+release_slot(agent_key, a)
 redis.call('ZREM', K.leases, id)
 if outcome == 'completed' or outcome == 'completed+next' then
   redis.call('HSET', task_key, 'state', 'completed', 'result', ARGV[4], 'finished_ms', now)
   redis.call('HINCRBY', K.stats, 'completed', 1)
   redis.call('HINCRBY', agent_key, 'tasks_completed', 1)
   retain('completed', task_key, id, now)
-  if outcome == 'completed+next' then return next_for(agent, tonumber(ARGV[5] or '0') or 0, ARGV[6] or '', now) end
+  if outcome == 'completed+next' then return next_for(agent, tonumber(ARGV[5] or '0') or 0, ARGV[6] or '', now, a) end
   return 'OK'
 end
 if outcome == 'failed' then

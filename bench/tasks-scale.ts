@@ -56,7 +56,9 @@ async function fill(repo: TaskRepository, n: number, classes: number) {
 
 async function scriptUsec(): Promise<number> {
   const info = await client.info('commandstats')
-  return Number(/cmdstat_evalsha:calls=\d+,usec=\d+,usec_per_call=([\d.]+)/.exec(info)?.[1] ?? Number.NaN)
+  // The task scripts run as FCALL (a function library); EVALSHA where Redis has no functions.
+  const perCall = /cmdstat_(?:fcall|evalsha):calls=\d+,usec=\d+,usec_per_call=([\d.]+)/.exec(info)?.[1]
+  return Number(perCall ?? Number.NaN)
 }
 
 /** Claim latency (ms) and Redis µs per claim for an agent with the given number of tasks queued. */

@@ -54,4 +54,17 @@ t.test('a redis+cluster:// URL serves the registry', async (t) => {
   t.equal((await api(d.url, 'DELETE', '/agents/c3')).status, 200)
   t.equal((await api(d.url, 'GET', '/agents/c3')).status, 404)
   t.equal((await api(d.url, 'GET', '/health')).status, 200)
+
+  // Tasks: the scripts' function library is on every primary, and a task goes through.
+  t.equal((await api(d.url, 'POST', '/agents/register', { agent_id: 'w1', agent_type: 'worker' })).status, 200)
+  const submitted = await api(d.url, 'POST', '/tasks/submit', { task_data: { n: 1 } })
+  t.equal(submitted.status, 201)
+  const next = await api(d.url, 'GET', '/agents/w1/tasks/next')
+  t.equal((next.body.task as { task_id: string }).task_id, submitted.body.task_id)
+  const done = await api(d.url, 'POST', `/tasks/${String(submitted.body.task_id)}/complete`, { agent_id: 'w1', result: 'ok' })
+  t.equal(done.status, 200)
+  for (const n of nodes) {
+    const { stdout } = await run('redis-cli', ['-p', String(n.port), 'function', 'list'])
+    t.match(stdout, /aitbc_tasks_[0-9a-f]{16}/, `the task library is on the primary at ${n.port}`)
+  }
 })

@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis'
+import type { Cluster } from 'ioredis'
 import type { RedisClient } from '../registry/agent-registry.js'
 import { createHash } from 'node:crypto'
 
@@ -67,8 +67,8 @@ export class TaskFunctions<Name extends string> {
   }
 
   private async loadOnce(): Promise<void> {
-    const targets: Redis[] | [RedisClient] = isCluster(this.redis) ? this.redis.nodes('master') : [this.redis]
     try {
+      const targets = await this.primaries()
       await Promise.all(targets.map(async (node) => {
         try {
           await node.function('LOAD', this.text)
@@ -82,6 +82,13 @@ export class TaskFunctions<Name extends string> {
       if (!isUnknownCommand(err)) throw err
       this.mode = 'scripts'
     }
+  }
+
+  /** Where the library goes: the server, or every primary of a Cluster (known once the client is ready). */
+  private async primaries(): Promise<RedisClient[]> {
+    if (!isCluster(this.redis)) return [this.redis]
+    if (this.redis.status !== 'ready') await this.redis.echo('aitbc')
+    return this.redis.nodes('master')
   }
 }
 

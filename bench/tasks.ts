@@ -66,15 +66,19 @@ async function ours(agents: number, batch: number): Promise<number> {
   const loops = Array.from({ length: agents }, async (_, i) => {
     const id = `a${i}`
     const wait = { ms: 1000, instance: wakeups.instance }
+    // The wake-up sequence before each claim: an event that comes while the claim is on its way still wakes it.
+    let since = wakeups.sequence
     let next = await repo.next(id, wait)
     while (done < TASKS) {
       if (next.task === null) {
         // A task submitted while it waits is handed to it with the wake-up.
-        const woken = await wakeups.wait(id, next, 1000, stop.signal)
+        const woken = await wakeups.wait(id, next, 1000, stop.signal, since)
+        since = wakeups.sequence
         next = woken?.handedOff !== undefined ? { task: woken.handedOff } : await repo.next(id, wait)
         continue
       }
       // Entered as waiting in the same script when there is nothing, so the next submit hands it a task.
+      since = wakeups.sequence
       next = await repo.completeAndNext(next.task.task_id, id, '"ok"', wait)
       if (++done >= TASKS) stop.abort()
     }

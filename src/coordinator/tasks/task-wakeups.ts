@@ -78,6 +78,15 @@ interface Waiter {
   wake: (why: Wake) => void
 }
 
+/** An event kept for a moment, for claims that were on their way to Redis when it came (see wait()). */
+interface Recent {
+  seq: number
+  event: TaskEvent | 'everyone'
+}
+
+/** How many recent events are kept; a claim that missed more than these simply looks again. */
+const RECENT = 64
+
 /**
  * Wakes long polls and distributors on every daemon the moment work appears,
  * instead of polling: the scripts publish task events on a Redis channel, and
@@ -88,6 +97,9 @@ interface Waiter {
  */
 export class TaskWakeups {
   private readonly waiters = new Set<Waiter>()
+  /** Numbers every event that wakes waiters; `recent` keeps the last few. */
+  private seq = 0
+  private readonly recent: Recent[] = []
   private readonly listeners = new Set<(e: TaskEvent) => void>()
   private readonly times: number[] = []
   private timer: NodeJS.Timeout | null = null
@@ -132,6 +144,7 @@ export class TaskWakeups {
   }
 
   private wakeAll(): void {
+    this.note('everyone')
     for (const w of [...this.waiters]) w.wake(ANY)
     for (const l of this.listeners) l({ kind: 'agents' })
   }
@@ -155,13 +168,29 @@ export class TaskWakeups {
   }
 
   /**
-   * Waits until something may be there for the agent (resolves with what
-   * woke it) or ms pass or the signal aborts (null). `idle` is what its last claim said.
+   * Where the events are now: read it before a claim and hand it to wait(),
+   * so that an event that came while the claim was on its way is not lost.
    */
-  wait(agentId: string, idle: IdleClaim, ms: number, signal?: AbortSignal): Promise<Wake | null> {
+  get sequence(): number {
+    return this.seq
+  }
+
+  /**
+   * Waits until something may be there for the agent (resolves with what
+   * woke it) or ms pass or the signal aborts (null). `idle` is what its last
+   * claim said; `since`, the sequence read before that claim: an event since
+   * then that would have woken it (it came while the claim's answer was on its
+   * way) wakes it at once.
+   */
+  wait(agentId: string, idle: IdleClaim, ms: number, signal?: AbortSignal, since?: number): Promise<Wake | null> {
     return new Promise((resolve) => {
       if (signal?.aborted === true || ms <= 0) {
         resolve(null)
+        return
+      }
+      const missed = since === undefined ? null : this.missed({ agentId, idle, since: 0, wake: () => {} }, since)
+      if (missed !== null) {
+        resolve(missed)
         return
       }
       const finish = (why: Wake | null): void => {
@@ -193,8 +222,30 @@ export class TaskWakeups {
     return this.init.instance
   }
 
+  /** What a waiter would have been woken by since `since`, or null. */
+  private missed(w: Waiter, since: number): Wake | null {
+    if (since === this.seq) return null
+    // Older than what is kept: look again to be sure.
+    if (this.recent.length === 0 || this.recent[0]!.seq > since + 1) return ANY
+    for (const r of this.recent) {
+      if (r.seq <= since) continue
+      const e = r.event
+      if (e === 'everyone') return ANY
+      if (e.kind === 'ready' && mayTake(w, e.requirementClass)) return { requirementClass: e.requirementClass, tried: new Set() }
+      if (e.kind === 'assigned' && e.agentId === w.agentId) return ANY
+      if (e.kind === 'agents' && w.idle.why !== 'empty') return ANY
+    }
+    return null
+  }
+
+  private note(event: Recent['event']): void {
+    this.recent.push({ seq: ++this.seq, event })
+    if (this.recent.length > RECENT) this.recent.shift()
+  }
+
   private dispatch(event: TaskEvent): void {
     for (const l of this.listeners) l(event)
+    if (event.kind === 'ready' || event.kind === 'assigned' || event.kind === 'agents') this.note(event)
     switch (event.kind) {
       case 'handed': {
         if (event.instance !== this.init.instance) break
@@ -252,6 +303,7 @@ export class TaskWakeups {
       this.timer = null
       const now = Date.now()
       while (this.times.length > 0 && this.times[0]! <= now + 2) this.times.shift()
+      this.note('everyone')
       for (const w of [...this.waiters]) w.wake(ANY)
       for (const l of this.listeners) l({ kind: 'ready', requirementClass: '' })
       this.arm()

@@ -171,10 +171,11 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
     // With ?next=1 a pull agent gets its next task in the same answer (one round trip per task).
     if (next === '1') {
       const poll = longPoll(ctx, body.agent_id, waitMs)
+      const since = deps.wakeups.sequence
       const following = await store.completeAndNext(id, body.agent_id, result, poll.wait())
       deps.onOutcome?.('completed')
       distributor.wake()
-      const task = following.task ?? await poll.waitFor(following)
+      const task = following.task ?? await poll.waitFor(following, since)
       ctx.body = { status: 'success', task_id: id, task_state: 'completed', next_task: task === null ? null : claimed(task) }
       return
     }
@@ -198,8 +199,9 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
     const agent = validate(agentIdSchema, ctx.params.id, 'agent_id')
     const { wait_ms: waitMs } = validate(nextTaskQuery, { ...ctx.query }, 'query')
     const poll = longPoll(ctx, agent, waitMs)
+    const since = deps.wakeups.sequence
     const next = await store.next(agent, poll.wait())
-    const task = next.task ?? await poll.waitFor(next)
+    const task = next.task ?? await poll.waitFor(next, since)
     if (task === null) {
       ctx.status = 204
       return
@@ -214,7 +216,7 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
   function longPoll(ctx: Context, agent: string, ms: number) {
     const { wakeups } = deps
     // No wait (most completions): nothing to follow.
-    if (ms <= 0) return { wait: () => undefined, waitFor: async (idle: NextResult) => idle.task }
+    if (ms <= 0) return { wait: () => undefined, waitFor: async (idle: NextResult, _since: number) => idle.task }
     const deadline = Date.now() + ms
     // The wait is aborted only when the client goes while it waits, and its controller is made only
     // then: an abort on every answered request's close builds an AbortError with its stack each time
@@ -226,16 +228,19 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
       gone?.abort()
     })
     const wait = () => ({ ms: deadline - Date.now(), instance: wakeups.instance })
-    /** After a claim found nothing (`idle`): the task handed over or claimed, or null when the wait ends. */
-    const waitFor = async (idle: NextResult): Promise<Task | null> => {
+    /**
+     * After a claim found nothing (`idle`; `since`: the wake-up sequence read before it): the task
+     * handed over or claimed, or null when the wait ends.
+     */
+    const waitFor = async (idle: NextResult, since: number): Promise<Task | null> => {
       gone = new AbortController()
       try {
-        return await follow(idle, gone.signal)
+        return await follow(idle, since, gone.signal)
       } finally {
         gone = null
       }
     }
-    const follow = async (idle: NextResult, signal: AbortSignal): Promise<Task | null> => {
+    const follow = async (idle: NextResult, since: number, signal: AbortSignal): Promise<Task | null> => {
       let next = idle
       let woken: Wake | null = null
       for (;;) {
@@ -245,7 +250,7 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
           wakeups.passOn(woken.requirementClass, new Set([...woken.tried, agent]))
         }
         const left = deadline - Date.now()
-        woken = left > 0 && !closed ? await wakeups.wait(agent, next, left, signal) : null
+        woken = left > 0 && !closed ? await wakeups.wait(agent, next, left, signal, since) : null
         if (woken?.handedOff !== undefined) {
           // Handed over at submission, already running for this agent; unless the client has gone meanwhile.
           if (!closed) return woken.handedOff
@@ -256,6 +261,7 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
           store.stopWaiting(agent).catch(() => {})
           return null
         }
+        since = wakeups.sequence
         next = await store.next(agent, wait())
       }
     }

@@ -7,12 +7,13 @@ const run = promisify(execFile)
 
 export interface SerfAgent { name: string, bind: string, rpc: string, child: ChildProcess }
 
-/** Spawns an agent (joining `join`, a bind address, if given); it is up once `serfMembers` answers. */
-export async function spawnSerf(name: string, join?: string): Promise<SerfAgent> {
+/** Spawns an agent (joining `join`, a bind address, if given; `extra`: more agent flags); it is up once `serfMembers` answers. */
+export async function spawnSerf(name: string, join?: string, extra: string[] = []): Promise<SerfAgent> {
   const bind = `127.0.0.1:${await freePort()}`
   const rpc = `127.0.0.1:${await freePort()}`
-  const child = spawn('serf', ['agent', `-node=${name}`, `-bind=${bind}`, `-rpc-addr=${rpc}`, '-log-level=err', ...(join === undefined ? [] : [`-join=${join}`])],
-    { stdio: 'ignore' })
+  const child = spawn('serf', [
+    'agent', `-node=${name}`, `-bind=${bind}`, `-rpc-addr=${rpc}`, '-log-level=err', ...(join === undefined ? [] : [`-join=${join}`]), ...extra,
+  ], { stdio: 'ignore' })
   return { name, bind, rpc, child }
 }
 

@@ -13,7 +13,14 @@ import { acceptInbound, saveOutgoing, setReceipt } from './scripts.js'
 type Scripted = RedisClient & {
   aitbcSaveOutgoing(...args: string[]): Promise<number>
   aitbcSetReceipt(...args: string[]): Promise<number>
-  aitbcAcceptInbound(...args: string[]): Promise<number>
+  aitbcAcceptInbound(...args: string[]): Promise<number[]>
+}
+
+/** A message waiting to be stored with the others that arrived while a store call was out. */
+interface Arrival {
+  msg: InboundMessage
+  resolve(result: 'delivered' | 'duplicate'): void
+  reject(err: unknown): void
 }
 
 export interface RedisMessageStoreInit {
@@ -23,6 +30,8 @@ export interface RedisMessageStoreInit {
   node: string
   /** How long a finished message and an inbox entry are kept (default 7 days; must exceed the largest ttl). */
   retentionMs?: number
+  /** Most messages stored in one call (default 256). */
+  maxGroup?: number
 }
 
 /**
@@ -32,6 +41,10 @@ export interface RedisMessageStoreInit {
 export class RedisMessageStore implements MessageStore {
   private readonly redis: Scripted
   private readonly retentionMs: number
+  private readonly maxGroup: number
+  /** Per inbox: the messages that arrived while its store call was out, and whether one is out. */
+  private readonly arrivals = new Map<string, Arrival[]>()
+  private readonly storing = new Set<string>()
 
   constructor(private readonly init: RedisMessageStoreInit) {
     const { redis } = init
@@ -40,6 +53,7 @@ export class RedisMessageStore implements MessageStore {
     if (!('aitbcAcceptInbound' in redis)) redis.defineCommand('aitbcAcceptInbound', { lua: acceptInbound, numberOfKeys: 2 })
     this.redis = redis as Scripted
     this.retentionMs = init.retentionMs ?? 7 * 24 * 3600_000
+    this.maxGroup = init.maxGroup ?? 256
   }
 
   async saveOutgoing(msg: OutgoingMessage): Promise<void> {
@@ -81,18 +95,43 @@ export class RedisMessageStore implements MessageStore {
     return records
   }
 
-  async acceptInbound(msg: InboundMessage): Promise<'delivered' | 'duplicate'> {
+  /**
+   * Stores an arriving message before it is acknowledged. A group commit: a
+   * message that arrives while a store call to its inbox is out waits for it
+   * and goes with every other one that arrived meanwhile, in one script call;
+   * alone, it goes at once. Each caller learns its own message's outcome.
+   */
+  acceptInbound(msg: InboundMessage): Promise<'delivered' | 'duplicate'> {
+    return new Promise((resolve, reject) => {
+      const waiting = this.arrivals.get(msg.to)
+      if (waiting === undefined) this.arrivals.set(msg.to, [{ msg, resolve, reject }])
+      else waiting.push({ msg, resolve, reject })
+      if (!this.storing.has(msg.to)) void this.store(msg.to)
+    })
+  }
+
+  /** Stores the inbox's waiting messages, a group at a time, until none wait. */
+  private async store(to: string): Promise<void> {
     const { keys } = this.init
-    const stored = await withRedis(() =>
-      this.redis.aitbcAcceptInbound(
-        keys.inbox(msg.to),
-        keys.inboxData(msg.to),
-        msg.id,
-        JSON.stringify(msg),
-        String(msg.received_at),
-        String(msg.received_at - this.retentionMs),
-      ))
-    return stored === 1 ? 'delivered' : 'duplicate'
+    this.storing.add(to)
+    try {
+      for (;;) {
+        const waiting = this.arrivals.get(to)
+        if (waiting === undefined) return
+        const group = waiting.splice(0, this.maxGroup)
+        if (waiting.length === 0) this.arrivals.delete(to)
+        const args: string[] = [String(Math.max(...group.map((a) => a.msg.received_at)) - this.retentionMs)]
+        for (const { msg } of group) args.push(msg.id, JSON.stringify(msg), String(msg.received_at))
+        try {
+          const stored = await withRedis(() => this.redis.aitbcAcceptInbound(keys.inbox(to), keys.inboxData(to), ...args))
+          group.forEach((a, i) => a.resolve(stored[i] === 1 ? 'delivered' : 'duplicate'))
+        } catch (err) {
+          for (const a of group) a.reject(err)
+        }
+      }
+    } finally {
+      this.storing.delete(to)
+    }
   }
 
   async inbox(limit: number): Promise<InboundMessage[]> {

@@ -35,17 +35,25 @@ return 1
 `
 
 /**
- * KEYS: 1 inbox zset, 2 inbox data hash
- * ARGV: 1 message id, 2 message JSON, 3 received at (ms), 4 drop entries received before this (ms)
- * Returns 1 when stored, 0 when the id was already there (a duplicate).
+ * The inbox store of the messages that arrived together (a group commit).
+ * KEYS: 1 inbox zset (received at → id), 2 inbox data hash (id → message JSON)
+ * ARGV: 1 drop entries received before this (ms), then per message: id, message JSON, received at (ms)
+ * Returns per message 1 when stored, 0 when the id was already there (a duplicate, also within the group).
  */
 export const acceptInbound = `
-if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[4], 'LIMIT', 0, 100)
+local out = {}
+for i = 2, #ARGV, 3 do
+  if redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1]) == 1 then
+    redis.call('ZADD', KEYS[1], ARGV[i + 2], ARGV[i])
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 100)
 if #old > 0 then
   redis.call('ZREM', KEYS[1], unpack(old))
   redis.call('HDEL', KEYS[2], unpack(old))
 end
-return 1
+return out
 `

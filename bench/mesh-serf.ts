@@ -12,10 +12,11 @@
  *
  *   apt-get install serf && npm run bench:serf
  */
-import { nodesOf, startCluster, stopCluster, waitForState } from '../test/fixtures/cluster.js'
+import { nodesOf, stopCluster, waitForState } from '../test/fixtures/cluster.js'
 import { startDaemon, type TestDaemon } from '../test/fixtures/daemon.js'
 import { waitFor } from '../test/fixtures/poll.js'
 import { startRedis } from '../test/fixtures/redis-server.js'
+import { startBenchMesh } from './bench-mesh.js'
 import { idle as idleOf } from './idle.js'
 import { type SerfAgent, serfMembers, spawnSerf } from './serf-agents.js'
 import { fmt, median, printTable } from './stats.js'
@@ -72,12 +73,7 @@ for (const a of serf) a.child.kill('SIGKILL')
 
 // --- aitbc-node
 const redis = await startRedis()
-const names = Array.from({ length: N }, (_, i) => `node${i}`)
-const cluster = await startCluster({
-  names, redisUrl: redis.url, args: ['--log-level', 'warn', '--set', 'redis.prefix="serfbench:"'], nodeOptions: () => ({ waitReady: false }),
-})
-for (const c of cluster) await waitFor(`${c.name} up`, () => fetch(`${c.daemon.url}/health`).then((r) => r.ok, () => false), { timeoutMs: 30_000 })
-for (const viewer of cluster) for (const n of names) await waitForState(viewer.daemon, n, 'online', 30_000)
+const cluster = await startBenchMesh(N, redis.url, 'serfbench:')
 const oursIdle = await idle(cluster.map((c) => c.daemon.child.pid!))
 const oursJoin: number[] = []
 const oursHung: number[] = []
@@ -111,7 +107,7 @@ const seedArgs = ['--redis-url', redis.url, '--set', 'redis.prefix="serfbench1:"
 const seeded: TestDaemon[] = [await startDaemon({ args: ['--name', 'node0', ...seedArgs] })]
 const leafArgs = (i: number) => ['--name', `node${i}`, '--peer', `node0=${seeded[0]!.p2pAddress}`, ...seedArgs]
 for (let i = 1; i < N; i++) seeded.push(await startDaemon({ args: leafArgs(i) }))
-for (const viewer of seeded) for (const n of names) await waitForState(viewer, n, 'online', 30_000)
+for (const viewer of seeded) for (const n of cluster.map((c) => c.name)) await waitForState(viewer, n, 'online', 30_000)
 const oursKilled: number[] = []
 for (let trial = 0; trial < WARMUP + TRIALS; trial++) {
   const i = N - 1

@@ -13,9 +13,10 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startCluster, stopCluster, waitForState } from '../test/fixtures/cluster.js'
+import { stopCluster } from '../test/fixtures/cluster.js'
 import { waitFor } from '../test/fixtures/poll.js'
 import { startRedis } from '../test/fixtures/redis-server.js'
+import { startBenchMesh } from './bench-mesh.js'
 import { type SerfAgent, serfMembers, spawnSerf } from './serf-agents.js'
 import { printTable } from './stats.js'
 
@@ -46,12 +47,7 @@ const serfFailures = () => serf.reduce((sum, a) => {
 
 // --- aitbc-node, default settings.
 const redis = await startRedis()
-const names = Array.from({ length: N }, (_, i) => `node${i}`)
-const cluster = await startCluster({
-  names, redisUrl: redis.url, args: ['--log-level', 'warn', '--set', 'redis.prefix="soak:"'], nodeOptions: () => ({ waitReady: false }),
-})
-for (const c of cluster) await waitFor(`${c.name} up`, () => fetch(`${c.daemon.url}/health`).then((r) => r.ok, () => false), { timeoutMs: 30_000 })
-for (const viewer of cluster) for (const n of names) await waitForState(viewer.daemon, n, 'online', 60_000)
+const cluster = await startBenchMesh(N, redis.url, 'soak:', 60_000)
 
 /** Transitions to `to` in each daemon's view, summed over the nodes it watches. */
 async function transitions(to: 'offline' | 'degraded'): Promise<number> {

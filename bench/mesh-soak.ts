@@ -53,7 +53,9 @@ const cluster = await startBenchMesh(N, redis.url, 'soak:', 60_000)
 async function transitions(to: 'offline' | 'degraded'): Promise<number> {
   let sum = 0
   for (const c of cluster) {
-    const text = await (await fetch(`${c.daemon.url}/metrics`)).text()
+    const res = await fetch(`${c.daemon.url}/metrics`)
+    if (!res.ok) throw new Error(`${c.name}: GET /metrics answered ${res.status}`)
+    const text = await res.text()
     for (const m of text.matchAll(/^aitbc_node_state_transitions_total\{([^}]*)\} (\d+)/gm)) {
       if (m[1]!.includes(`to="${to}"`)) sum += Number(m[2])
     }

@@ -4,7 +4,8 @@
  * the `nats` npm client) and a naive libp2p baseline (a fresh stream per
  * message), in the same run, ours and JetStream alternating BENCH_RUNS times
  * (default 3) per concurrency; medians printed. Then the receiver daemon's RSS
- * growth over the run, after a 10 s settle.
+ * growth over the run, 10, 30 and 60 s after the last message (with its V8
+ * heap and external memory from its /metrics, to say what holds it).
  *
  *   apt-get install nats-server && npm run bench:messages
  *
@@ -129,10 +130,19 @@ printTable(
 console.log('targets: ratio >= 1.0 at concurrency 64, >= 0.5 at 1')
 const inbox = await client.zcard(redisKeys('bench:').inbox('receiver'))
 console.log(`receiver inbox holds ${inbox} messages (every one persisted before its ack)`)
-await new Promise((r) => setTimeout(r, 10_000))
-const rssAfter = rssMb(receiver.child.pid!)
-console.log(`receiver daemon RSS: ${fmt(rssBefore, 1)} MB after warm-up, ${fmt(rssAfter, 1)} MB after ${sent} more messages and a 10 s settle `
-  + `(+${fmt(rssAfter - rssBefore, 1)} MB; target <= +10 MB)`)
+/** The receiver's V8 heap (total, used) and external memory in MB, from its /metrics. */
+async function heapOf(): Promise<string> {
+  const text = await (await fetch(`${receiver.url}/metrics`)).text()
+  const mb = (name: string) => fmt(Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN) / 1048576, 1)
+  return `heap ${mb('nodejs_heap_size_total_bytes')} MB (${mb('nodejs_heap_size_used_bytes')} used), external ${mb('nodejs_external_memory_bytes')} MB`
+}
+console.log(`receiver daemon RSS: ${fmt(rssBefore, 1)} MB after warm-up; after ${sent} more messages (target <= +10 MB after settling):`)
+const settled = performance.now()
+for (const s of [10, 30, 60]) {
+  await new Promise((r) => setTimeout(r, s * 1000 - (performance.now() - settled)))
+  const rss = rssMb(receiver.child.pid!)
+  console.log(`  ${s} s later: ${fmt(rss, 1)} MB (+${fmt(rss - rssBefore, 1)} MB); ${await heapOf()}`)
+}
 await nc.close()
 nats.kill('SIGTERM')
 rmSync(natsDir, { recursive: true, force: true })

@@ -11,7 +11,8 @@ type Command = (...args: (string | number)[]) => Promise<unknown>
  * other's): the shared head is run once when the library loads, and a call
  * (`FCALL`) runs only its own body. Where Redis has no functions (before 7.0,
  * or the FUNCTION command renamed away), each script is the head and its
- * body, sent with EVALSHA.
+ * body, sent with EVALSHA; so too where the Redis user's ACL does not allow
+ * FUNCTION.
  *
  * A library that went away (FUNCTION FLUSH, a Cluster failover to a primary
  * that never had it) is loaded again on the first call that misses it.
@@ -79,7 +80,8 @@ export class TaskFunctions<Name extends string> {
       }))
       this.mode = 'functions'
     } catch (err) {
-      if (!isUnknownCommand(err)) throw err
+      // No FUNCTION command, or not for this Redis user (an ACL that allows scripts only).
+      if (!isUnknownCommand(err) && !isNotPermitted(err)) throw err
       this.mode = 'scripts'
     }
   }
@@ -103,4 +105,8 @@ function isMissingFunction(err: unknown): boolean {
 
 function isUnknownCommand(err: unknown): boolean {
   return err instanceof Error && /^ERR unknown command/i.test(err.message)
+}
+
+function isNotPermitted(err: unknown): boolean {
+  return err instanceof Error && /^NOPERM/.test(err.message)
 }

@@ -82,3 +82,14 @@ t.test('Redis away at the first call: the call fails with the registry error, an
   await redis.restart()
   await roundTrip(t, client, repo, keys)
 })
+
+t.test('a Redis user whose ACL allows scripts but not FUNCTION: the same scripts with EVALSHA', async (t) => {
+  const { redis, client } = await onRedis(t)
+  await client.acl('SETUSER', 'scripts-only', 'on', '>secret-0123', '~*', '&*', '+@all', '-function', '-fcall', '-fcall_ro')
+  const limited = new Redis(redis.url, { username: 'scripts-only', password: 'secret-0123', maxRetriesPerRequest: 1 })
+  t.teardown(() => limited.disconnect())
+  const keys = redisKeys('acl:')
+  const repo = new TaskRepository(limited, keys, limits())
+  await roundTrip(t, limited, repo, keys)
+  t.same(await libraries(client), [], 'no library was loaded')
+})

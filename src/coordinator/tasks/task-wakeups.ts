@@ -188,7 +188,7 @@ export class TaskWakeups {
         resolve(null)
         return
       }
-      const missed = since === undefined ? null : this.missed({ agentId, idle, since: 0, wake: () => {} }, since)
+      const missed = since === undefined ? null : this.missed(agentId, idle, since)
       if (missed !== null) {
         resolve(missed)
         return
@@ -222,8 +222,8 @@ export class TaskWakeups {
     return this.init.instance
   }
 
-  /** What a waiter would have been woken by since `since`, or null. */
-  private missed(w: Waiter, since: number): Wake | null {
+  /** What would have woken the agent (whose last claim said `idle`) since `since`, or null. */
+  private missed(agentId: string, idle: IdleClaim, since: number): Wake | null {
     if (since === this.seq) return null
     // Older than what is kept: look again to be sure.
     if (this.recent.length === 0 || this.recent[0]!.seq > since + 1) return ANY
@@ -231,9 +231,9 @@ export class TaskWakeups {
       if (r.seq <= since) continue
       const e = r.event
       if (e === 'everyone') return ANY
-      if (e.kind === 'ready' && mayTake(w, e.requirementClass)) return { requirementClass: e.requirementClass, tried: new Set() }
-      if (e.kind === 'assigned' && e.agentId === w.agentId) return ANY
-      if (e.kind === 'agents' && w.idle.why !== 'empty') return ANY
+      if (e.kind === 'ready' && mayTake(idle, e.requirementClass)) return { requirementClass: e.requirementClass, tried: new Set() }
+      if (e.kind === 'assigned' && e.agentId === agentId) return ANY
+      if (e.kind === 'agents' && idle.why !== 'empty') return ANY
     }
     return null
   }
@@ -274,7 +274,7 @@ export class TaskWakeups {
   private wakeOneFor(requirementClass: string, tried: ReadonlySet<string>): void {
     let best: Waiter | null = null
     for (const w of this.waiters) {
-      if (tried.has(w.agentId) || !mayTake(w, requirementClass)) continue
+      if (tried.has(w.agentId) || !mayTake(w.idle, requirementClass)) continue
       const better = best === null || w.idle.inFlight < best.idle.inFlight ||
         (w.idle.inFlight === best.idle.inFlight && w.since < best.since)
       if (better) best = w
@@ -315,8 +315,7 @@ export class TaskWakeups {
 const ANY: Wake = { requirementClass: null }
 
 /** Whether a waiting agent could take a task of the class, from what its last claim said. */
-function mayTake(w: Waiter, requirementClass: string): boolean {
-  const { idle } = w
+function mayTake(idle: IdleClaim, requirementClass: string): boolean {
   if (idle.why === 'strategy') return false
   if (idle.why !== 'empty') return true
   // A class it was not told of is new: it may be able to take it.

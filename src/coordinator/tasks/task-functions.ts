@@ -40,22 +40,17 @@ export class TaskFunctions<Name extends string> {
     this.text = parts.join('\n')
   }
 
-  /** The library's name in Redis (FUNCTION LIST), for operators and tests. */
-  get name(): string {
-    return this.library
-  }
-
-  /** Runs one: `keys` then `args`, as KEYS and ARGV. */
-  async call(name: Name, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+  /** Runs one: `keys` then `args`, as KEYS and ARGV. A library found missing is loaded again, once per call. */
+  async call(name: Name, keys: readonly string[], args: readonly string[], reloaded = false): Promise<unknown> {
     if (this.mode === null) await this.load()
     if (this.mode === 'scripts') return this.scripts[name](keys.length, ...keys, ...args)
     try {
       return await this.redis.fcall(`${this.library}_${name}`, keys.length, ...keys, ...args)
     } catch (err) {
-      if (!isMissingFunction(err)) throw err
+      if (reloaded || !isMissingFunction(err)) throw err
       this.mode = null
       await this.load()
-      return this.call(name, keys, args)
+      return this.call(name, keys, args, true)
     }
   }
 
@@ -75,7 +70,7 @@ export class TaskFunctions<Name extends string> {
           await node.function('LOAD', this.text)
         } catch (err) {
           // Loaded already, by this daemon before or by another with the same settings: the name is the text's hash.
-          if (!/already exists/i.test(String((err as Error).message))) throw err
+          if (!isAlreadyLoaded(err)) throw err
         }
       }))
       this.mode = 'functions'
@@ -101,6 +96,10 @@ function isCluster(redis: RedisClient): redis is Cluster {
 /** Redis's own error texts: the only way its replies say what went wrong. */
 function isMissingFunction(err: unknown): boolean {
   return err instanceof Error && /^ERR Function not found/i.test(err.message)
+}
+
+function isAlreadyLoaded(err: unknown): boolean {
+  return err instanceof Error && /^ERR Library '[^']*' already exists/i.test(err.message)
 }
 
 function isUnknownCommand(err: unknown): boolean {

@@ -3,10 +3,12 @@
  * TIME, so any number of daemons on one Redis never assign a task twice and
  * agree on lease ends whatever their clocks say.
  *
- * No script spells the key layout: each is built from a ScriptLayout that
- * task-repository.ts makes from redis-keys.ts and the settings, written into
- * the script as Lua literals, so a call carries only its own keys and
- * arguments.
+ * No script spells the key layout: the shared head (header()) is built from
+ * a ScriptLayout that task-repository.ts makes from redis-keys.ts and the
+ * settings, written as Lua literals, so a call carries only its own keys and
+ * arguments. Each exported script is a body that runs after that head;
+ * task-functions.ts loads head and bodies as one function library (or, where
+ * Redis has no functions, sends each body with the head).
  *
  * Queues are ZSETs per priority and requirement class ("may be assigned at",
  * ms), so an agent looks only at the queues of classes it can take, never at

@@ -20,30 +20,43 @@ type Command = (...args: (string | number)[]) => Promise<unknown>
 export class TaskFunctions<Name extends string> {
   private readonly library: string
   private readonly text: string
-  private readonly scripts = {} as Record<Name, Command>
+  /** The EVALSHA form, made only where Redis runs no functions. */
+  private scripts: Record<Name, Command> | null = null
   /** null until the first call finds out which way Redis runs them. */
   private mode: 'functions' | 'scripts' | null = null
   private loading: Promise<void> | null = null
 
-  constructor(private readonly redis: RedisClient, head: string, bodies: Record<Name, string>) {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly head: string,
+    private readonly bodies: Record<Name, string>,
+  ) {
     const hash = createHash('sha1').update(head).update(JSON.stringify(bodies)).digest('hex').slice(0, 16)
     this.library = `aitbc_tasks_${hash}`
     const parts = [`#!lua name=${this.library}`, head]
     for (const [name, body] of Object.entries(bodies) as [Name, string][]) {
       parts.push(`redis.register_function('${this.library}_${name}', function(KEYS, ARGV)\n${body}\nend)`)
-      const lua = `${head}\n${body}`
-      // One command per script text: repositories with other prefixes or settings on one client get their own.
-      const command = `aitbcTask_${name}_${createHash('sha1').update(lua).digest('hex').slice(0, 12)}`
-      if (!(command in redis)) redis.defineCommand(command, { lua })
-      this.scripts[name] = (redis as unknown as Record<string, Command>)[command]!.bind(redis)
     }
     this.text = parts.join('\n')
+  }
+
+  /** Each script as the head and its body, an ioredis command (EVALSHA, EVAL once when Redis lacks it). */
+  private defineScripts(): Record<Name, Command> {
+    const scripts = {} as Record<Name, Command>
+    for (const [name, body] of Object.entries(this.bodies) as [Name, string][]) {
+      const lua = `${this.head}\n${body}`
+      // One command per script text: repositories with other prefixes or settings on one client get their own.
+      const command = `aitbcTask_${name}_${createHash('sha1').update(lua).digest('hex').slice(0, 12)}`
+      if (!(command in this.redis)) this.redis.defineCommand(command, { lua })
+      scripts[name] = (this.redis as unknown as Record<string, Command>)[command]!.bind(this.redis)
+    }
+    return scripts
   }
 
   /** Runs one: `keys` then `args`, as KEYS and ARGV. A library found missing is loaded again, once per call. */
   async call(name: Name, keys: readonly string[], args: readonly string[], reloaded = false): Promise<unknown> {
     if (this.mode === null) await this.load()
-    if (this.mode === 'scripts') return this.scripts[name](keys.length, ...keys, ...args)
+    if (this.scripts !== null) return this.scripts[name](keys.length, ...keys, ...args)
     try {
       return await this.redis.fcall(`${this.library}_${name}`, keys.length, ...keys, ...args)
     } catch (err) {
@@ -77,6 +90,7 @@ export class TaskFunctions<Name extends string> {
     } catch (err) {
       // No FUNCTION command, or not for this Redis user (an ACL that allows scripts only).
       if (!isUnknownCommand(err) && !isNotPermitted(err)) throw err
+      this.scripts ??= this.defineScripts()
       this.mode = 'scripts'
     }
   }

@@ -217,6 +217,26 @@ t.test('a member cannot forge its sender, nor change a node outside an operation
   t.ok((await metric(follower, 'forbidden')) >= attempts.length, 'every refusal counted as forbidden')
 })
 
+t.test('a member\'s burst of 300 frames, each id sent 100 times at once, some forged: every frame answered, each id stored once', async (t) => {
+  const ids: string[] = [randomUUID(), randomUUID(), randomUUID()]
+  const frame = (id: string, from = 'probe') => ({ t: 'msg', id, from, to: 'follower', body: { id }, sent_at: Date.now(), expires_at: Date.now() + 60_000 })
+  // Interleaved, so each group the receiver stores at once holds copies of every id; more than one group (256) in all.
+  const frames = Array.from({ length: 300 }, (_, i) => frame(ids[i % 3]!, i % 50 === 7 ? 'genesis' : 'probe'))
+  const { replies, error } = await exchangeFrames(probe, followerAddr, '/aitbc/msg/1.0.0', frames)
+  t.equal(error, null)
+  t.equal(replies.length, 300, 'every frame answered')
+  const acks = replies as { id: string, result: string, reason: string | null }[]
+  t.equal(acks.filter((a) => a.result === 'rejected').length, 6, 'the forged copies rejected, in the burst as alone')
+  for (const id of ids) {
+    const mine = acks.filter((a) => a.id === id && a.result !== 'rejected')
+    t.equal(mine.filter((a) => a.result === 'delivered').length, 1, `${id.slice(0, 8)}: delivered once`)
+    t.equal(mine.filter((a) => a.result === 'duplicate').length, mine.length - 1, 'the other copies acked as duplicates')
+  }
+  const inbox = (await api(follower.url, 'GET', '/messages/inbox?limit=1000')).body.messages as { id: string, from: string }[]
+  for (const id of ids) t.equal(inbox.filter((m) => m.id === id).length, 1, `${id.slice(0, 8)}: one inbox copy`)
+  t.ok(inbox.filter((m) => ids.includes(m.id)).every((m) => m.from === 'probe'), 'stored under the authenticated sender')
+})
+
 t.test('p2p.probe and liveness beats: an unknown peer gets nothing; a member gets bounded answers and cannot aim a probe outside the cluster', async (t) => {
   const outsider = await startOutsider()
   t.teardown(() => outsider.stop())

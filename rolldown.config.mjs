@@ -5,6 +5,14 @@
  * (bench:serf's join time starts with that load). The client commands keep
  * loading their few modules unbundled.
  *
+ * Written as ASCII without whitespace or comments (names kept, nothing else
+ * rewritten): V8 keeps a script's whole source in the heap for as long as the
+ * process runs, and one non-ASCII character anywhere (a dash in a library's
+ * comment) made it keep all 3.6 MB as two-byte text, 6.9 MB of an idle
+ * daemon's 32 MB heap. Now 2.8 MB as one-byte text: 3.6 MB less RSS and
+ * about 40 ms less start. Stack traces keep function names; their positions
+ * are in run-daemon.bundle.js.map.
+ *
  * Left out: ssh2 (native addons, loaded from node_modules when an SSH step runs).
  * The bundle sits beside run-daemon.js, so import.meta.url-relative paths
  * (../../package.json, ../ui) resolve as they do unbundled.
@@ -15,7 +23,14 @@ export default defineConfig({
   input: 'dist/daemon/run-daemon.js',
   platform: 'node',
   external: ['ssh2'],
-  output: { file: 'dist/daemon/run-daemon.bundle.js', format: 'esm', sourcemap: true },
+  output: {
+    file: 'dist/daemon/run-daemon.bundle.js',
+    format: 'esm',
+    sourcemap: true,
+    charset: 'ascii',
+    comments: false,
+    minify: { compress: false, mangle: false, codegen: { removeWhitespace: true } },
+  },
   onLog(level, log, handler) {
     // depd (a Koa dependency) calls eval to name deprecated functions; known and harmless here.
     if (log.code === 'EVAL') return

@@ -168,10 +168,11 @@ export class LivenessProber {
     }
     this.lastRoundAt = now
     const linked = new Map<string, string>()
+    const open = this.openPeers()
     for (const name of this.init.view.peerNames()) {
       const peerId = this.init.view.peerIdOf(name)
       if (peerId === null) continue
-      if (this.connected(peerId)) linked.set(name, peerId)
+      if (open.has(peerId)) linked.set(name, peerId)
       else if (this.suspects.delete(name)) {
         // No connection: the redialer says whether it is lost; a suspicion of the old link ends here.
         this.init.view.markSuspect(name, null)
@@ -209,7 +210,19 @@ export class LivenessProber {
   }
 
   private connected(peerId: string): boolean {
-    return this.init.node.getConnections(peerIdFromString(peerId)).some((c) => c.status === 'open')
+    return this.openPeers().has(peerId)
+  }
+
+  /**
+   * The peers this node holds an open connection to. Read from the connections
+   * themselves: their peer ids print from a cache, where a peer id parsed from
+   * its string each round (base58 and a key decode, then base58 again for the
+   * lookup) was most of what an idle round allocated.
+   */
+  private openPeers(): Set<string> {
+    const open = new Set<string>()
+    for (const c of this.init.node.getConnections()) if (c.status === 'open') open.add(c.remotePeer.toString())
+    return open
   }
 
   private async probe(name: string, peerId: string): Promise<void> {
@@ -292,9 +305,10 @@ export class LivenessProber {
 
   private askHelpers(name: string, s: Suspicion): void {
     const view = this.init.view
+    const open = this.openPeers()
     const candidates = view.peerNames().filter((n) => {
       const id = n === name ? null : view.peerIdOf(n)
-      return id !== null && view.stateOf(n) === 'online' && this.connected(id)
+      return id !== null && view.stateOf(n) === 'online' && open.has(id)
     })
     for (const helper of shuffle(candidates).slice(0, this.helpers)) {
       s.pending++
@@ -357,8 +371,8 @@ export class LivenessProber {
   private closeLink(name: string, reason: string): void {
     const peerId = this.init.view.peerIdOf(name)
     if (peerId === null) return
-    for (const c of this.init.node.getConnections(peerIdFromString(peerId))) {
-      c.abort(new P2pError('ERR_PEER_UNREACHABLE', `${name}: ${reason}`))
+    for (const c of this.init.node.getConnections()) {
+      if (c.remotePeer.toString() === peerId) c.abort(new P2pError('ERR_PEER_UNREACHABLE', `${name}: ${reason}`))
     }
   }
 

@@ -52,6 +52,12 @@ export interface NameBindingsInit {
 export class NameBindings {
   private readonly configured = new Map<string, string | null>()
   private pinned = new Map<string, string>()
+  /**
+   * nameOf's answers by peer id, made from configured and pinned when first
+   * asked after a change of either (it is asked for every connected peer on
+   * every status check and liveness round).
+   */
+  private byPeerId: Map<string, string> | null = null
   private readonly conflicts = new Map<string, string>()
   private timer: NodeJS.Timeout | null = null
   private lastReread = 0
@@ -88,12 +94,27 @@ export class NameBindings {
   /** The name bound to a peer id, or null for an unknown peer. */
   nameOf(peerId: string): string | null {
     if (peerId === this.init.selfPeerId) return this.init.selfName
-    for (const [name, id] of this.configured) if (id === peerId) return name
-    for (const [name, id] of this.pinned) {
-      if (id === peerId && (this.configured.get(name) ?? null) === null) return name
-    }
-    return null
+    this.byPeerId ??= this.reverseIndex()
+    return this.byPeerId.get(peerId) ?? null
   }
+
+  /** Peer id to name: a configured id first, then a pin of a name configured without one (or not configured). */
+  private reverseIndex(): Map<string, string> {
+    const index = new Map<string, string>()
+    for (const [name, id] of this.configured) if (id !== null && !index.has(id)) index.set(id, name)
+    for (const [name, id] of this.pinned) {
+      if ((this.configured.get(name) ?? null) === null && !index.has(id)) index.set(id, name)
+    }
+    return index
+  }
+
+  /** Changes a pin (undefined: removes it), and drops nameOf's index. */
+  private setPin(name: string, peerId: string | undefined): void {
+    if (peerId === undefined) this.pinned.delete(name)
+    else this.pinned.set(name, peerId)
+    this.byPeerId = null
+  }
+
 
   /**
    * The name of a peer id, reading the shared store again first when it is
@@ -164,7 +185,7 @@ export class NameBindings {
       return refuse('unknown_name', `peer ${peerId} claims ${name}, a name that is neither in p2p.peers nor pinned by any node`)
     }
     const now = bound ?? (await this.init.store.pin(name, peerId))
-    this.pinned.set(name, now)
+    this.setPin(name, now)
     if (now !== peerId) {
       return refuse('name_taken', `peer ${peerId} claims the name ${name}, which is bound to ${now}; if ${name} was rebuilt, run aitbc-node nodes forget ${name}`)
     }
@@ -176,7 +197,7 @@ export class NameBindings {
   /** Removes a pin (admin, after a node was rebuilt with a new key); configured ids stay. */
   async forget(name: string): Promise<boolean> {
     const had = await this.init.store.forget(name)
-    this.pinned.delete(name)
+    this.setPin(name, undefined)
     this.conflicts.delete(name)
     if (name === this.init.selfName) await this.pinSelf()
     return had
@@ -191,12 +212,13 @@ export class NameBindings {
   private async reread(): Promise<void> {
     this.lastReread = Date.now()
     this.pinned = new Map(Object.entries(await this.init.store.all()))
+    this.byPeerId = null
   }
 
   private async pinSelf(): Promise<void> {
     const { selfName, selfPeerId } = this.init
     const bound = await this.init.store.pin(selfName, selfPeerId)
-    this.pinned.set(selfName, bound)
+    this.setPin(selfName, bound)
     const conflict = bound === selfPeerId
       ? null
       : `this node's name ${selfName} is pinned to peer ${bound}, not to its own id ${selfPeerId}: other nodes refuse it; if this node was rebuilt, run aitbc-node nodes forget ${selfName}`

@@ -67,10 +67,16 @@ t.test('forget unpins a rebuilt node: the next claimant is pinned; another daemo
   })
   t.same(await a.b.admit('follower', 'P-old'), { ok: true })
   t.same(await b.b.admit('follower', 'P-old'), { ok: true })
+  t.equal(a.b.nameOf('P-old'), 'follower')
   t.equal(await a.b.forget('follower'), true)
+  t.equal(a.b.nameOf('P-old'), null, 'a forgotten pin no longer names its peer')
+  t.equal(b.b.nameOf('P-old'), 'follower', 'the other daemon still has its copy until it reads the registry again')
   t.same(await b.b.admit('follower', 'P-new'), { ok: true }, 'the other daemon re-reads the registry on a refused claim')
+  t.equal(b.b.nameOf('P-new'), 'follower')
+  t.equal(b.b.nameOf('P-old'), null, 'and its copy follows the registry')
   t.same(await a.b.admit('follower', 'P-new'), { ok: true })
   t.match(await a.b.admit('follower', 'P-old'), { ok: false }, 'the old key is now the stranger')
+  t.equal(a.b.nameOf('P-new'), 'follower')
 })
 
 t.test('a node whose own name is pinned to another id says so', async (t) => {

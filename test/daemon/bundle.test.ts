@@ -1,0 +1,16 @@
+import { readFileSync } from 'node:fs'
+import t from 'tap'
+
+// The daemon runs from this one file (see rolldown.config.mjs); the build makes it before the tests run.
+const bundle = readFileSync(new URL('../../dist/daemon/run-daemon.bundle.js', import.meta.url), 'latin1')
+
+t.test('the daemon bundle is ASCII, so V8 keeps its source as one-byte text (half the heap of two-byte)', async (t) => {
+  const at = bundle.search(/[^\x00-\x7f]/)
+  t.equal(at, -1, at === -1 ? 'ASCII only' : `non-ASCII byte at ${at}: ${JSON.stringify(bundle.slice(Math.max(0, at - 60), at + 20))}`)
+})
+
+t.test('the daemon bundle carries no comments or indentation, and keeps function names for stack traces', async (t) => {
+  t.ok(bundle.length < 3_300_000, `${bundle.length} bytes (2.8 MB when written without whitespace; 3.6 MB with it)`)
+  t.notMatch(bundle, /\n {2,}\S/, 'no indented lines')
+  t.match(bundle, /function createCoordinatorApp\(/, 'names are not mangled')
+})

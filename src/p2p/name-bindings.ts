@@ -115,7 +115,6 @@ export class NameBindings {
     this.byPeerId = null
   }
 
-
   /**
    * The name of a peer id, reading the shared store again first when it is
    * not bound here: a node pins its own name before it calls anyone, and our

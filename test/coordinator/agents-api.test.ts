@@ -124,6 +124,23 @@ t.test('discover filters: string or list, min_health_score, limit, order', async
   t.same(await ids({ status: 'busy' }), [])
 })
 
+t.test('discover writes non-ASCII agent data as UTF-8 with the right length, and a count of tasks in flight past the usual', async (t) => {
+  const c = await startCoordinator({ redisUrl: redis.url, prefix: 'utf8:' })
+  t.teardown(() => c.close())
+  const metadata = { owner: 'Zoë Ångström', note: '日本語 ✓ 🚀', quote: 'say "hi"\\n' }
+  t.equal((await api(c.url, 'POST', '/agents/register', { ...hermes, agent_id: 'utf8-agent', metadata })).status, 200)
+  await c.redis.hset(`utf8:agent:utf8-agent`, 'in_flight', '1000')
+  const res = await fetch(`${c.url}/agents/discover`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+  const bytes = Buffer.from(await res.arrayBuffer())
+  t.equal(res.status, 200)
+  t.equal(Number(res.headers.get('content-length')), bytes.length, 'Content-Length counts bytes, not characters')
+  t.match(res.headers.get('content-type'), /^application\/json/)
+  const body = JSON.parse(bytes.toString('utf8')) as { agents: { metadata: unknown, in_flight: number }[], count: number }
+  t.same(body.agents[0]!.metadata, metadata, 'the text comes back as it was registered')
+  t.equal(body.agents[0]!.in_flight, 1000)
+  t.equal(body.count, 1)
+})
+
 t.test('two coordinators on one Redis see each other’s agents at once', async (t) => {
   const a = await startCoordinator({ redisUrl: redis.url, prefix: 'shared:' })
   const b = await startCoordinator({ redisUrl: redis.url, prefix: 'shared:' })

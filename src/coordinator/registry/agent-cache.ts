@@ -5,8 +5,8 @@ export interface CachedAgent {
   rev: string
   /** The agent as the hash held it at `rev`; in_flight is read afresh with every revision check. */
   agent: Agent
-  /** JSON of the agent without in_flight and its closing brace. */
-  jsonHead: string
+  /** JSON of the agent without in_flight and its closing brace, as UTF-8 (an answer is written as bytes). */
+  jsonHead: Buffer
 }
 
 /**
@@ -44,10 +44,18 @@ export class AgentCache {
 /** An agent parsed at a revision, serialised once. */
 export function cachedAgent(rev: string, agent: Agent): CachedAgent {
   const { in_flight: _, ...rest } = agent
-  return { rev, agent, jsonHead: JSON.stringify(rest).slice(0, -1) }
+  return { rev, agent, jsonHead: Buffer.from(JSON.stringify(rest).slice(0, -1)) }
 }
 
-/** The agent's JSON with its tasks in flight now. */
-export function agentJson(entry: CachedAgent, inFlight: number): string {
-  return `${entry.jsonHead},"in_flight":${inFlight}}`
+/** `,"in_flight":n}` for the usual counts, made once. */
+const IN_FLIGHT_TAILS = Array.from({ length: 64 }, (_, n) => Buffer.from(`,"in_flight":${n}}`))
+
+/**
+ * The agent's JSON with its tasks in flight now, as two pieces to write one
+ * after the other. An answer is its agents' pieces copied once into one
+ * buffer: made as strings, the same bytes were joined, flattened by Koa and
+ * encoded again on write, most of what a discover request allocated.
+ */
+export function agentJsonParts(entry: CachedAgent, inFlight: number): [Buffer, Buffer] {
+  return [entry.jsonHead, IN_FLIGHT_TAILS[inFlight] ?? Buffer.from(`,"in_flight":${inFlight}}`)]
 }

@@ -15,8 +15,13 @@ import {
   type SETTABLE_STATUSES,
   slotFromHash,
 } from './agent.js'
-import { agentJson, AgentCache, type CachedAgent, cachedAgent } from './agent-cache.js'
+import { agentJsonParts, AgentCache, type CachedAgent, cachedAgent } from './agent-cache.js'
 import { buildAgentIndex, discoverCandidates, registerAgent, removeAgent, sweepAgents, touchAgent } from './scripts.js'
+
+/** discoverJson's punctuation. */
+const OPEN_BRACKET = Buffer.from('[')
+const COMMA = Buffer.from(',')
+const CLOSE_BRACKET = Buffer.from(']')
 
 /** The Redis client the registry runs on: a single server, Sentinel-managed, or a Cluster. */
 export type RedisClient = Redis | Cluster
@@ -199,10 +204,20 @@ export class AgentRegistry {
     return (await this.discovered(query)).map(({ entry, inFlight }) => ({ ...entry.agent, in_flight: inFlight }))
   }
 
-  /** discover()'s agents as a JSON array, each agent serialised once per revision of its hash. */
-  async discoverJson(query: DiscoverQuery): Promise<{ count: number, json: string }> {
+  /**
+   * discover()'s agents as a JSON array in UTF-8 pieces, to be written in
+   * order (Buffer.concat gives the array); each agent is serialised once per
+   * revision of its hash.
+   */
+  async discoverJson(query: DiscoverQuery): Promise<{ count: number, parts: Buffer[] }> {
     const found = await this.discovered(query)
-    return { count: found.length, json: `[${found.map(({ entry, inFlight }) => agentJson(entry, inFlight)).join(',')}]` }
+    const parts: Buffer[] = [OPEN_BRACKET]
+    for (const [i, { entry, inFlight }] of found.entries()) {
+      if (i > 0) parts.push(COMMA)
+      parts.push(...agentJsonParts(entry, inFlight))
+    }
+    parts.push(CLOSE_BRACKET)
+    return { count: found.length, parts }
   }
 
   private async discovered(query: DiscoverQuery): Promise<Found[]> {

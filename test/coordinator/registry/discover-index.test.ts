@@ -182,9 +182,9 @@ t.test('discover answers tasks in flight as Redis holds them now, though they do
   // What the task scripts do when they hand the agent a task: in_flight moves, the revision does not.
   await client.hincrby(keys.agent('busy'), 'in_flight', 3)
   t.match(await registry.discover({ limit: 10 }), [{ agent_id: 'busy', in_flight: 3 }], 'the cached agent, with in_flight read now')
-  const { count, json } = await registry.discoverJson({ limit: 10 })
+  const { count, parts } = await registry.discoverJson({ limit: 10 })
   t.equal(count, 1)
-  t.same(JSON.parse(json), await registry.discover({ limit: 10 }), 'the JSON answer is the agents discover() returns')
+  t.same(JSON.parse(Buffer.concat(parts).toString()), await registry.discover({ limit: 10 }), 'the JSON answer is the agents discover() returns')
   await registry.setStatus('busy', 'maintenance')
-  t.match(JSON.parse((await registry.discoverJson({ limit: 10 })).json), [{ agent_id: 'busy', status: 'maintenance', in_flight: 3 }])
+  t.match(JSON.parse(Buffer.concat((await registry.discoverJson({ limit: 10 })).parts).toString()), [{ agent_id: 'busy', status: 'maintenance', in_flight: 3 }])
 })

@@ -36,9 +36,14 @@ export function agentRoutes(router: Router, deps: AgentRouteDeps): void {
   router.post('/agents/discover', anyScope, async (ctx) => {
     const query = validate(discoverBody, (await readJson(ctx, bodyLimitBytes)) ?? {})
     // The agents' JSON is made once per revision of each (see AgentRegistry.discoverJson).
-    const { count, json } = await registry.discoverJson(query)
+    const { count, parts } = await registry.discoverJson(query)
     ctx.type = 'application/json'
-    ctx.body = `{"status":"success","query":${JSON.stringify(query)},"agents":${json},"count":${count},"timestamp":"${new Date().toISOString()}"}`
+    // One buffer, copied once from the pieces: Koa and Node write it as it is.
+    ctx.body = Buffer.concat([
+      Buffer.from(`{"status":"success","query":${JSON.stringify(query)},"agents":`),
+      ...parts,
+      Buffer.from(`,"count":${count},"timestamp":"${new Date().toISOString()}"}`),
+    ])
   })
 
   router.get('/agents/:id', anyScope, async (ctx) => {

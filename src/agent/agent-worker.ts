@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events'
+import { EventEmitter, setMaxListeners } from 'node:events'
 import { cpus, freemem, loadavg, totalmem } from 'node:os'
 import { type AgentTask, CoordinatorApiError, CoordinatorClient } from './coordinator-client.js'
 import { type PushServer, startPushServer } from './push-server.js'
@@ -77,6 +77,8 @@ export class AgentWorker extends EventEmitter<AgentWorkerEvents> {
 
   constructor(private readonly init: AgentWorkerInit) {
     super()
+    // Each pull loop (one per slot of concurrency) waits on it: no leak warning past ten.
+    setMaxListeners(Infinity, this.stopPolling.signal)
     const capacity = Number(init.registration.metadata?.capacity)
     this.concurrency = init.concurrency ?? (Number.isInteger(capacity) && capacity > 0 ? capacity : 1)
     this.client = new CoordinatorClient({ urls: init.urls, token: init.token })

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type { IncomingStreamData, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
@@ -112,6 +113,8 @@ export class LivenessProber {
     this.suspicionMs = init.suspicionMs ?? 1000
     this.helpers = init.helpers ?? 2
     this.maxHelping = init.maxHelping ?? 8
+    // Every call to a helper listens on it, many at once in a large cluster: no leak warning past ten.
+    setMaxListeners(Infinity, this.stopping.signal)
   }
 
   async start(): Promise<void> {

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type { PeerId } from '@libp2p/interface'
 import { anySignal } from 'any-signal'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -61,6 +62,8 @@ export class PeerRedialer {
     this.controller = new AbortController()
     this.init.node.addEventListener('peer:disconnect', this.onDisconnect)
     const signal = this.controller.signal
+    // Every peer's loop waits on this one signal: with more than ten peers Node warned of a leak.
+    setMaxListeners(Infinity, signal)
     this.loops = this.targets.map((t) =>
       this.keep(t, signal).catch((err: unknown) => this.init.log.error({ err, peer: t.name }, 'redial loop ended')))
   }

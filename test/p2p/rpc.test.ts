@@ -86,3 +86,31 @@ t.test('a node that is down is reported unreachable by name', async (t) => {
   const err = await rejection(alpha.rpc.call('ghost', 'echo', { text: 'x' }, { timeoutMs: 3000 }))
   t.match(err, { code: 'ERR_PEER_UNREACHABLE', node: 'ghost', message: /ghost/ })
 })
+
+t.test('twenty calls served at once (each listening for the service to stop) raise no listener-leak warning', async (t) => {
+  const warnings: Error[] = []
+  const onWarning = (w: Error): void => {
+    warnings.push(w)
+  }
+  process.on('warning', onWarning)
+  t.teardown(() => process.off('warning', onWarning))
+  let serving = 0
+  let release = (): void => {}
+  const released = new Promise<void>((r) => {
+    release = r
+  })
+  beta.rpc.register('wait', {
+    params: z.null(),
+    handler: async () => {
+      serving++
+      await released
+      return 'done'
+    },
+  })
+  const calls = Array.from({ length: 20 }, () => alpha.rpc.call('beta', 'wait', null, { timeoutMs: 10_000 }))
+  await waitFor('beta serves all twenty at once', () => serving === 20, { timeoutMs: 10_000 })
+  release()
+  t.same(await Promise.all(calls), Array.from({ length: 20 }, () => 'done'))
+  await new Promise((r) => setImmediate(r))
+  t.same(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message), [])
+})

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type { IncomingStreamData } from '@libp2p/interface'
 import { anySignal } from 'any-signal'
 import type { Logger } from 'pino'
@@ -54,7 +55,10 @@ export class RpcService {
   private readonly methods = new Map<string, RpcMethod<z.ZodType, unknown>>()
   private readonly stopping = new AbortController()
 
-  constructor(private readonly init: RpcServiceInit) {}
+  constructor(private readonly init: RpcServiceInit) {
+    // Each call served (up to maxInboundStreams at once) listens on it: no leak warning past ten.
+    setMaxListeners(Infinity, this.stopping.signal)
+  }
 
   /** Makes a method callable by peers. */
   register<S extends z.ZodType, R>(name: string, method: RpcMethod<S, R>): void {

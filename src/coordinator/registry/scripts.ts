@@ -186,9 +186,9 @@ return n
  * Discover's candidates in answer order (healthiest first, ties by id): the
  * members of every given set, at least the given health. The health zset
  * holds minus the score, so its ascending order is the answer's order. When
- * a filter set is small its members are ranked; otherwise the zset is walked
- * from the top a page at a time, each page checked against every set with
- * one SMISMEMBER each. Neither reads more than the answer needs.
+ * a filter set is small (beside what a walk would read) ZINTER ranks its
+ * members against the zset; otherwise the zset is walked from the top a page
+ * at a time, each page checked against every set with one SMISMEMBER each.
  * Each candidate comes with its hash's revision (bumped by every script that
  * changes what the API shows of an agent, so a daemon re-reads only agents it
  * has not parsed at that revision) and its tasks in flight (kept by the task
@@ -209,24 +209,34 @@ local function with_revisions(ids)
   end
   return out
 end
-local page = math.max(64, 4 * (want + skip))
-local smallest, size = nil, nil
-for i = 3, #KEYS do
+local total = redis.call('ZCARD', KEYS[1])
+local smallest, size, fewest = nil, nil, total
+for i = 2, #KEYS do
   local n = redis.call('SCARD', KEYS[i])
-  if size == nil or n < size then smallest, size = KEYS[i], n end
+  if n < fewest then fewest = n end
+  if i > 2 and (size == nil or n < size) then smallest, size = KEYS[i], n end
 end
+-- A walk's page: enough of the zset for the answer if members of the smallest set are spread
+-- evenly through it (a quarter more), so one page usually does.
+local page = math.min(1000, math.max(want + skip, math.ceil((want + skip) * total / math.max(fewest, 1) * 1.25)))
 local out = {}
-if smallest ~= nil and size <= page then
-  local ids = redis.call('SINTER', unpack(KEYS, 2))
-  if #ids == 0 then return out end
-  local scores = redis.call('ZMSCORE', KEYS[1], unpack(ids))
-  local ranked = {}
-  for i, id in ipairs(ids) do
-    local s = tonumber(scores[i] or '0') or 0
-    if -s >= min then table.insert(ranked, { id = id, s = s }) end
+-- A filter set small beside what walking the zset would read (about (want + skip) * total / size ids)
+-- is intersected with the zset by ZINTER, which answers in the zset's order (score, then id).
+if smallest ~= nil and (size <= 64 or size * size <= 4 * (want + skip) * total) then
+  local args = { 'ZINTER', #KEYS }
+  for i = 1, #KEYS do table.insert(args, KEYS[i]) end
+  table.insert(args, 'WEIGHTS')
+  table.insert(args, 1)
+  for i = 2, #KEYS do table.insert(args, 0) end
+  table.insert(args, 'WITHSCORES')
+  local ranked = redis.call(unpack(args))
+  local seen = 0
+  for i = 1, #ranked, 2 do
+    -- Ascending scores: once one is below the minimum health, so are the rest.
+    if -tonumber(ranked[i + 1]) < min or #out >= want then break end
+    seen = seen + 1
+    if seen > skip then table.insert(out, ranked[i]) end
   end
-  table.sort(ranked, function(a, b) if a.s ~= b.s then return a.s < b.s end return a.id < b.id end)
-  for i = skip + 1, math.min(#ranked, skip + want) do table.insert(out, ranked[i].id) end
   return with_revisions(out)
 end
 local offset, seen = 0, 0

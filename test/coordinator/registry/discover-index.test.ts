@@ -72,6 +72,35 @@ t.test('discover through the index answers exactly what a scan of every agent wo
   }
 })
 
+t.test('a rare capability among many agents (ranked by ZINTER, not walked) answers as the scan would, in Redis time of a small set', async (t) => {
+  const { registry } = fresh()
+  const r = rng(11)
+  const ids: string[] = []
+  await Promise.all(Array.from({ length: 1200 }, (_, i) => {
+    const id = `rare-${i}`
+    ids.push(id)
+    return registry.register({
+      agent_id: id, agent_type: i % 3 === 0 ? 'validator' : 'worker', capabilities: i % 12 === 0 ? ['gpu', 'llama2'] : ['llama2'],
+      services: [], endpoints: {}, metadata: {}, status: (['active', 'active', 'busy'] as const)[i % 3],
+      load_metrics: { cpu_usage: Math.floor(r() * 100), memory_usage: Math.floor(r() * 100) },
+    })
+  }))
+  // 100 gpu agents: more than a page (64-80) of the walk, few beside the 1,200 a walk would pass over.
+  for (const q of [
+    { capabilities: ['gpu'], limit: 20 },
+    { capabilities: ['gpu'], agent_type: 'worker', limit: 20 },
+    { capabilities: ['gpu'], status: 'busy' as const, limit: 20 },
+    { capabilities: ['gpu'], min_health_score: 0.5, limit: 100 },
+    { capabilities: ['gpu', 'llama2'], limit: 5 },
+    { capabilities: ['llama2'], limit: 20 },
+  ]) t.same((await registry.discover(q)).map((a) => a.agent_id), await reference(registry, ids, q), JSON.stringify(q))
+  await client.config('RESETSTAT')
+  for (let i = 0; i < 20; i++) await registry.discover({ capabilities: ['gpu'], limit: 20 })
+  const stats = await client.info('commandstats')
+  t.notOk(/cmdstat_zrangebyscore:/.test(stats) || /cmdstat_smismember:/.test(stats), 'the zset is not walked for a small set')
+  t.match(stats, /cmdstat_zinter:calls=20,/, 'one ZINTER per discover')
+})
+
 t.test('the index follows re-registration, removal and the sweeper', async (t) => {
   const { keys, registry } = fresh()
   const base = { endpoints: {}, metadata: {}, services: ['inference'] }

@@ -5,8 +5,10 @@ export interface CachedAgent {
   rev: string
   /** The agent as the hash held it at `rev`; in_flight is read afresh with every revision check. */
   agent: Agent
-  /** JSON of the agent without in_flight and its closing brace, as UTF-8 (an answer is written as bytes). */
+  /** A comma, then the agent's JSON without in_flight and its closing brace, as UTF-8 (an answer is written as bytes). */
   jsonHead: Buffer
+  /** agentJson's last answer, and the count of tasks in flight it was made with. */
+  answered: { inFlight: number, json: Buffer } | null
 }
 
 /**
@@ -44,18 +46,20 @@ export class AgentCache {
 /** An agent parsed at a revision, serialised once. */
 export function cachedAgent(rev: string, agent: Agent): CachedAgent {
   const { in_flight: _, ...rest } = agent
-  return { rev, agent, jsonHead: Buffer.from(JSON.stringify(rest).slice(0, -1)) }
+  return { rev, agent, jsonHead: Buffer.from(`,${JSON.stringify(rest).slice(0, -1)}`), answered: null }
 }
 
-/** `,"in_flight":n}` for the usual counts, made once. */
-const IN_FLIGHT_TAILS = Array.from({ length: 64 }, (_, n) => Buffer.from(`,"in_flight":${n}}`))
-
 /**
- * The agent's JSON with its tasks in flight now, as two pieces to write one
- * after the other. An answer is its agents' pieces copied once into one
- * buffer: made as strings, the same bytes were joined, flattened by Koa and
- * encoded again on write, most of what a discover request allocated.
+ * The agent's JSON with its tasks in flight now, after a comma (an answer's
+ * first agent takes it from the second byte). Kept for the last count asked,
+ * so an answer of agents whose counts did not move is one piece each; an
+ * answer is its pieces copied once into one buffer (made as strings, the same
+ * bytes were joined, flattened by Koa and encoded again on write, most of
+ * what a discover request allocated).
  */
-export function agentJsonParts(entry: CachedAgent, inFlight: number): [Buffer, Buffer] {
-  return [entry.jsonHead, IN_FLIGHT_TAILS[inFlight] ?? Buffer.from(`,"in_flight":${inFlight}}`)]
+export function agentJson(entry: CachedAgent, inFlight: number): Buffer {
+  if (entry.answered?.inFlight !== inFlight) {
+    entry.answered = { inFlight, json: Buffer.concat([entry.jsonHead, Buffer.from(`,"in_flight":${inFlight}}`)]) }
+  }
+  return entry.answered.json
 }

@@ -15,12 +15,11 @@ import {
   type SETTABLE_STATUSES,
   slotFromHash,
 } from './agent.js'
-import { agentJsonParts, AgentCache, type CachedAgent, cachedAgent } from './agent-cache.js'
+import { agentJson, AgentCache, type CachedAgent, cachedAgent } from './agent-cache.js'
 import { buildAgentIndex, discoverCandidates, registerAgent, removeAgent, sweepAgents, touchAgent } from './scripts.js'
 
-/** discoverJson's punctuation. */
+/** discoverJson's brackets. */
 const OPEN_BRACKET = Buffer.from('[')
-const COMMA = Buffer.from(',')
 const CLOSE_BRACKET = Buffer.from(']')
 
 /** The Redis client the registry runs on: a single server, Sentinel-managed, or a Cluster. */
@@ -213,8 +212,8 @@ export class AgentRegistry {
     const found = await this.discovered(query)
     const parts: Buffer[] = [OPEN_BRACKET]
     for (const [i, { entry, inFlight }] of found.entries()) {
-      if (i > 0) parts.push(COMMA)
-      parts.push(...agentJsonParts(entry, inFlight))
+      const json = agentJson(entry, inFlight)
+      parts.push(i === 0 ? json.subarray(1) : json)
     }
     parts.push(CLOSE_BRACKET)
     return { count: found.length, parts }

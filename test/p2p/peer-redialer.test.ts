@@ -4,15 +4,11 @@ import t from 'tap'
 import { createMeshNode } from '../../src/p2p/mesh-node.js'
 import { PeerRedialer } from '../../src/p2p/peer-redialer.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
+import { captureWarnings } from '../fixtures/warnings.js'
 
 // A real libp2p node redialling peers whose ports nobody listens on (a cluster of 17 with 16 down).
 t.test('sixteen unreachable peers are redialled with backoff, without a listener-leak warning', async (t) => {
-  const warnings: Error[] = []
-  const onWarning = (w: Error): void => {
-    warnings.push(w)
-  }
-  process.on('warning', onWarning)
-  t.teardown(() => process.off('warning', onWarning))
+  const warnings = captureWarnings(t)
   const node = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: '/ip4/127.0.0.1/tcp/0' })
   await node.start()
   t.teardown(() => node.stop())
@@ -26,7 +22,7 @@ t.test('sixteen unreachable peers are redialled with backoff, without a listener
   await waitFor('each peer redialled after a failure', () => peers.every((p) =>
     lines.filter((l) => l.peer === p.name && /unreachable|redial failed/.test(l.msg)).length >= 2), { timeoutMs: 15_000 })
   await new Promise((r) => setImmediate(r))
-  t.same(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message), [], 'no MaxListenersExceededWarning')
+  t.same(warnings.listenerLeaks(), [], 'no MaxListenersExceededWarning')
   t.equal(lines.filter((l) => /unreachable at/.test(l.msg)).length, 16, 'each unreachable peer is warned about once, then retried quietly')
   await redialer.stop()
   t.pass('stops with every loop ended')

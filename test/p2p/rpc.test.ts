@@ -8,6 +8,7 @@ import { type Mesh, RpcError } from '../../src/p2p/index.js'
 import { startTestMesh } from '../fixtures/mesh.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
 import { startRedis } from '../fixtures/redis-server.js'
+import { captureWarnings } from '../fixtures/warnings.js'
 
 const redis = await startRedis()
 t.teardown(() => redis.stop())
@@ -88,12 +89,7 @@ t.test('a node that is down is reported unreachable by name', async (t) => {
 })
 
 t.test('twenty calls served at once (each listening for the service to stop) raise no listener-leak warning', async (t) => {
-  const warnings: Error[] = []
-  const onWarning = (w: Error): void => {
-    warnings.push(w)
-  }
-  process.on('warning', onWarning)
-  t.teardown(() => process.off('warning', onWarning))
+  const warnings = captureWarnings(t)
   let serving = 0
   let release = (): void => {}
   const released = new Promise<void>((r) => {
@@ -112,5 +108,5 @@ t.test('twenty calls served at once (each listening for the service to stop) rai
   release()
   t.same(await Promise.all(calls), Array.from({ length: 20 }, () => 'done'))
   await new Promise((r) => setImmediate(r))
-  t.same(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message), [])
+  t.same(warnings.listenerLeaks(), [])
 })

@@ -46,11 +46,15 @@ t.test('a redis+cluster:// URL serves the registry', async (t) => {
   const ready = d.logs.find((l) => l.msg === 'daemon ready') as { registry?: { kind: string } }
   t.equal(ready.registry?.kind, 'cluster')
   for (const id of ['c1', 'c2', 'c3']) {
-    t.equal((await api(d.url, 'POST', '/agents/register', { agent_id: id, agent_type: 'worker' })).status, 200)
+    const capabilities = id === 'c3' ? ['llama2'] : ['gpu', 'llama2']
+    t.equal((await api(d.url, 'POST', '/agents/register', { agent_id: id, agent_type: 'worker', capabilities })).status, 200)
   }
   t.equal((await api(d.url, 'POST', '/agents/c2/heartbeat', {})).status, 200)
   const found = await api(d.url, 'POST', '/agents/discover', { status: 'active' })
   t.equal(found.body.count, 3)
+  // A small filter set is ranked by ZINTER across the index keys, which share the hash tag's slot.
+  const gpu = await api(d.url, 'POST', '/agents/discover', { capabilities: ['gpu'] })
+  t.same((gpu.body.agents as { agent_id: string }[]).map((a) => a.agent_id).sort(), ['c1', 'c2'])
   t.equal((await api(d.url, 'DELETE', '/agents/c3')).status, 200)
   t.equal((await api(d.url, 'GET', '/agents/c3')).status, 404)
   t.equal((await api(d.url, 'GET', '/health')).status, 200)

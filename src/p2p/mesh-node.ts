@@ -27,6 +27,15 @@ export interface MeshNodeInit {
   isMember?(peerId: string): boolean
   /** Peers refused for now (a refused claim): no connection either way. */
   isRefused?(peerId: string): boolean
+  /**
+   * IP addresses of the configured peers (/ip4/... or /ip6/...). libp2p turns
+   * away a host's inbound connections past 5 a second and past 10 pending:
+   * nodes behind one address (one machine, one NAT) restarting or joining
+   * together were refused and waited out a redial backoff. Connections from
+   * these hosts skip those limits; they are still encrypted, and checked
+   * against the PSK, the allowlist and the name bindings like any other.
+   */
+  peerHosts?: readonly string[]
 }
 
 /**
@@ -71,6 +80,7 @@ export async function createMeshNode(init: MeshNodeInit): Promise<MeshLibp2p> {
       dialTimeout: init.dialTimeoutMs ?? 5000,
       // Redial of configured peers is ours (see PeerRedialer): libp2p's queue gives up.
       reconnectRetries: 0,
+      allow: [...new Set(init.peerHosts ?? [])],
     },
     // Connections are pinged by our LivenessProber, which tells a stalled peer from a stalled self.
     connectionMonitor: { enabled: false },

@@ -10,6 +10,7 @@ import { LivenessProber, type LivenessProberInit } from './liveness.js'
 import { Messenger } from './messages/messenger.js'
 import type { MessageFrame } from './messages/wire.js'
 import type { LocalStatus } from './node-status.js'
+import { peerHostAddress } from './peer-address.js'
 import { PeerRedialer } from './peer-redialer.js'
 import { RpcService } from './rpc/rpc-service.js'
 import { StatusGossip } from './status-gossip.js'
@@ -86,6 +87,7 @@ export class Mesh {
     const dialled = new Map<string, string>()
     const node = await createMeshNode({
       privateKey: key,
+      peerHosts: peers.flatMap((p) => peerHostAddress(p.address) ?? []),
       listen: init.listen,
       psk: init.psk,
       allowlist: init.allowlist,

@@ -20,3 +20,12 @@ export function peerMultiaddr(address: string): Multiaddr {
   const proto = isIPv4(host) ? 'ip4' : isIPv6(host) ? 'ip6' : 'dns'
   return multiaddr(`/${proto}/${host}/tcp/${port}`)
 }
+
+/**
+ * The IP address a configured peer is reached at, as a multiaddr (/ip4/... or
+ * /ip6/...), or null for a DNS name (its address is not known until resolved).
+ */
+export function peerHostAddress(address: string): string | null {
+  const host = peerMultiaddr(address).getComponents()[0]
+  return host !== undefined && (host.name === 'ip4' || host.name === 'ip6') ? `/${host.name}/${host.value}` : null
+}

@@ -6,6 +6,9 @@ import type { Logger } from 'pino'
 import type { MeshLibp2p } from './mesh-node.js'
 import { peerMultiaddr } from './peer-address.js'
 
+/** A connection the peer closes sooner than this after it was made counts as a failed dial. */
+const QUICK_CLOSE_MS = 1000
+
 export interface PeerRedialerInit {
   node: MeshLibp2p
   peers: readonly { name: string, address: string }[]
@@ -87,6 +90,10 @@ export class PeerRedialer {
     const max = this.init.maxBackoffMs ?? 5000
     let failures = 0
     let wasConnected = false
+    /** When the connection this loop made was made (null: none held). */
+    let heldSince: number | null = null
+    /** Whether the last failure was such a quick close (its reconnects are logged at debug). */
+    let closedQuickly = false
     while (!signal.aborted) {
       if (this.connected(t)) {
         wasConnected = true
@@ -94,6 +101,17 @@ export class PeerRedialer {
         continue
       }
       try {
+        if (heldSince !== null) {
+          const held = performance.now() - heldSince
+          heldSince = null
+          // A peer that closes our connection as soon as it is made (its allowlist or gater refusing
+          // us) must not be redialled at once, for ever: that counts as a failed dial, with backoff.
+          closedQuickly = held < QUICK_CLOSE_MS
+          if (closedQuickly) {
+            throw new Error(`the peer closed the connection ${Math.round(held)} ms after it was made (refused by its allowlist, or a false claim?)`)
+          }
+          failures = 0
+        }
         const bound = this.init.peerIdOf?.(t.name) ?? null
         // With the id in the address the handshake fails if another peer answers there.
         const address = bound === null ? t.address : t.address.encapsulate(`/p2p/${bound}`)
@@ -107,9 +125,11 @@ export class PeerRedialer {
           log.warn({ peer: t.name, was: t.peerId.toString(), now: conn.remotePeer.toString() }, 'peer answered with a new peer id')
         }
         t.peerId = conn.remotePeer
+        heldSince = performance.now()
         this.init.onConnected?.(t.name, t.peerId.toString())
-        log.info({ peer: t.name, peerId: t.peerId.toString(), afterFailures: failures }, 'connected to peer')
-        failures = 0
+        const connected = { peer: t.name, peerId: t.peerId.toString(), afterFailures: failures }
+        if (closedQuickly) log.debug(connected, 'connected to peer again')
+        else log.info(connected, 'connected to peer')
       } catch (err) {
         if (signal.aborted) return
         failures++

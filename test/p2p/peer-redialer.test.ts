@@ -1,4 +1,5 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { pino } from 'pino'
 import t from 'tap'
 import { createMeshNode } from '../../src/p2p/mesh-node.js'
@@ -26,4 +27,26 @@ t.test('sixteen unreachable peers are redialled with backoff, without a listener
   t.equal(lines.filter((l) => /unreachable at/.test(l.msg)).length, 16, 'each unreachable peer is warned about once, then retried quietly')
   await redialer.stop()
   t.pass('stops with every loop ended')
+})
+
+t.test('a peer that closes each connection as soon as it is made (its allowlist refuses us) is redialled with backoff, not in a loop', async (t) => {
+  const someoneElse = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+  const strict = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: '/ip4/127.0.0.1/tcp/0', allowlist: [someoneElse] })
+  await strict.start()
+  t.teardown(() => strict.stop())
+  const node = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: '/ip4/127.0.0.1/tcp/0' })
+  await node.start()
+  t.teardown(() => node.stop())
+  const lines: { msg: string, err?: string, level: number }[] = []
+  const log = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line) as { msg: string, err?: string, level: number }) })
+  const redialer = new PeerRedialer({ node, peers: [{ name: 'strict', address: strict.getMultiaddrs()[0]!.decapsulate('/p2p').toString() }], log })
+  const started = performance.now()
+  redialer.start()
+  t.teardown(() => redialer.stop())
+  await waitFor('a refused connection counted as a failed dial', () => lines.some((l) => /unreachable at/.test(l.msg)), { timeoutMs: 10_000 })
+  t.match(lines.find((l) => /unreachable at/.test(l.msg))?.err, /closed the connection \d+ ms after it was made/)
+  await waitFor('three seconds of redialling', () => performance.now() - started > 3000, { timeoutMs: 5000, intervalMs: 100 })
+  const attempts = lines.filter((l) => /^connected to peer/.test(l.msg)).length
+  t.ok(attempts >= 2 && attempts <= 8, `${attempts} connections in 3 s (backoff from 250 ms), not one per round trip`)
+  t.equal(lines.filter((l) => l.msg === 'connected to peer' && l.level === 30).length, 1, 'only the first is logged at info')
 })

@@ -77,6 +77,9 @@ const converged = counts.every((c) => c === N)
 const oursConverged = performance.now() - started
 const oursIdle = await idle(cluster.map((c) => c.daemon.child.pid!))
 const afterIdle = await onlineCounts()
+// A daemon that exited says why here: its exit and the end of its stderr (a bench is read after the fact).
+const exits = cluster.filter((c) => c.daemon.child.exitCode !== null || c.daemon.child.signalCode !== null).map((c) =>
+  `${c.name} exited (code ${c.daemon.child.exitCode}, signal ${c.daemon.child.signalCode}):\n${c.daemon.stderr().trim().split('\n').slice(-8).join('\n')}`)
 const joins: number[] = []
 for (let trial = 0; trial < (converged ? TRIALS : 0); trial++) {
   const last = cluster[N - 1]!
@@ -107,4 +110,5 @@ printTable(['measure', 'aitbc-node', 'Serf', 'ratio (ours / Serf)'], [
   ['processes that exited during the idle period', String(oursIdle.exited), String(serfIdle.exited), ''],
   ['a restarted node -> every other lists it online, ms', joins.length === 0 ? 'not run (not converged)' : fmt(median(joins), 0), '', ''],
 ])
+for (const exit of exits) console.log(`\n${exit}`)
 process.exit(0)

@@ -77,9 +77,12 @@ const converged = counts.every((c) => c === N)
 const oursConverged = performance.now() - started
 const oursIdle = await idle(cluster.map((c) => c.daemon.child.pid!))
 const afterIdle = await onlineCounts()
-// A daemon that exited says why here: its exit and the end of its stderr (a bench is read after the fact).
+// A daemon that exited says why: its exit, its last errors logged and the end of its stderr.
 const exits = cluster.filter((c) => c.daemon.child.exitCode !== null || c.daemon.child.signalCode !== null).map((c) =>
-  `${c.name} exited (code ${c.daemon.child.exitCode}, signal ${c.daemon.child.signalCode}):\n${c.daemon.stderr().trim().split('\n').slice(-8).join('\n')}`)
+  `${c.name} exited (code ${c.daemon.child.exitCode}, signal ${c.daemon.child.signalCode}):\n${[
+    ...c.daemon.logs.filter((l) => Number(l.level) >= 50).slice(-3).map((l) => `log: ${String(l.msg)}`),
+    ...c.daemon.stderr().trim().split('\n').slice(-8),
+  ].join('\n')}`)
 const joins: number[] = []
 for (let trial = 0; trial < (converged ? TRIALS : 0); trial++) {
   const last = cluster[N - 1]!

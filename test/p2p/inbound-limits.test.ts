@@ -1,30 +1,67 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import { createMeshNode, type MeshLibp2p } from '../../src/p2p/mesh-node.js'
 import { peerHostAddress } from '../../src/p2p/peer-address.js'
+import { readPskFile } from '../../src/p2p/psk.js'
+import { startTestMesh } from '../fixtures/mesh.js'
+import { startOutsider } from '../fixtures/outsider.js'
+import { freePort } from '../fixtures/poll.js'
+import { writePskFile } from '../fixtures/psk.js'
+import { startRedis } from '../fixtures/redis-server.js'
 
-async function node(peerHosts?: string[]): Promise<MeshLibp2p> {
-  const n = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: '/ip4/127.0.0.1/tcp/0', peerHosts })
-  await n.start()
-  return n
-}
+const redis = await startRedis()
+t.teardown(() => redis.stop())
+const client = new Redis(redis.url)
+t.teardown(() => client.disconnect())
+const dir = mkdtempSync(join(tmpdir(), 'aitbc-inbound-'))
+t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 
-/** Nine real libp2p nodes on this host dial the target at once; how many get a connection. */
-async function burst(t: Test, target: MeshLibp2p): Promise<number> {
-  const dialers = await Promise.all(Array.from({ length: 9 }, () => node()))
-  t.teardown(() => Promise.all(dialers.map((d) => d.stop())))
-  const results = await Promise.allSettled(dialers.map((d) => d.dial(target.getMultiaddrs()[0]!)))
+/** Nine plain libp2p peers (libp2p's own packages) on this host dial the address at once; how many get a connection. */
+async function burst(t: Test, address: string, opts: { psk?: Uint8Array } = {}): Promise<number> {
+  const outsiders = await Promise.all(Array.from({ length: 9 }, () => startOutsider(opts)))
+  t.teardown(() => Promise.all(outsiders.map((o) => o.stop())))
+  const target = multiaddr(address)
+  const results = await Promise.allSettled(outsiders.map((o) => o.dial(target, { signal: AbortSignal.timeout(5000) })))
   return results.filter((r) => r.status === 'fulfilled').length
 }
 
-t.test('nine nodes on one host joining at once: all let in from a configured peer\'s host, libp2p\'s limit elsewhere', async (t) => {
-  const open = await node(['/ip4/127.0.0.1'])
-  t.teardown(() => open.stop())
-  t.equal(await burst(t, open), 9, 'a configured peer\'s host is not held to 5 connections a second')
-  const plain = await node()
-  t.teardown(() => plain.stop())
-  const accepted = await burst(t, plain)
+async function meshNode(t: Test, init: Partial<Parameters<typeof createMeshNode>[0]> = {}): Promise<MeshLibp2p> {
+  const n = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: '/ip4/127.0.0.1/tcp/0', ...init })
+  await n.start()
+  t.teardown(() => n.stop())
+  return n
+}
+
+t.test('nine peers on one host joining at once: all let in when it is a configured peer\'s host, libp2p\'s limit elsewhere', async (t) => {
+  // A real Mesh whose p2p.peers name an address on this host: its configured hosts come from there.
+  const mesh = await startTestMesh({
+    name: 'genesis', dir, port: await freePort(), peers: [{ name: 'follower', address: `127.0.0.1:${await freePort()}` }],
+    redis: client, prefix: 'inbound:',
+  })
+  t.teardown(() => mesh.stop())
+  t.equal(await burst(t, mesh.addresses()[0]!), 9, 'a configured peer\'s host is not held to 5 connections a second')
+  const plain = await meshNode(t)
+  const accepted = await burst(t, plain.getMultiaddrs()[0]!.toString())
   t.ok(accepted < 9, `any other host still is (${accepted} of 9 let in)`)
+})
+
+t.test('from a configured peer\'s host, an outsider without the PSK or off the allowlist still holds no connection', async (t) => {
+  const psk = readPskFile(writePskFile())
+  const guarded = await meshNode(t, { psk, peerHosts: ['/ip4/127.0.0.1'] })
+  t.equal(await burst(t, guarded.getMultiaddrs()[0]!.toString()), 0, 'no PSK: no connection')
+  t.equal(await burst(t, guarded.getMultiaddrs()[0]!.toString(), { psk: readPskFile(writePskFile()) }), 0, 'another PSK: no connection')
+  t.equal(guarded.getConnections().length, 0)
+
+  const someoneElse = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+  const listed = await meshNode(t, { allowlist: [someoneElse], peerHosts: ['/ip4/127.0.0.1'] })
+  await burst(t, listed.getMultiaddrs()[0]!.toString())
+  t.equal(listed.getConnections().length, 0, 'off the allowlist: each connection is closed, none held')
 })
 
 t.test('a configured peer\'s host: IP addresses only, a DNS name has none yet', async (t) => {

@@ -47,3 +47,22 @@ t.test('an agent id with a colon is refused, so no id can name another agent\'s 
   // It may take the task the test above queued (200) or find none (204); a broken key answered 500.
   t.ok(next.status === 200 || next.status === 204, `kc's pull queue is untouched and still answers (${next.status})`)
 })
+
+t.test('discover with the most filters the schema allows is answered, one more is refused naming the field, never a 500', async (t) => {
+  await registerAgent(d.url, 'many-filters', { capabilities: ['c0', 'c1'], services: ['s0'] })
+  const list = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
+  // 64 capabilities and 64 services: the script ranks by ZINTER over 131 keys (nobody has all of them).
+  const most = await api(d.url, 'POST', '/agents/discover', { capabilities: list('c', 64), services: list('s', 64), limit: 1000 })
+  t.equal(most.status, 200)
+  t.match(most.body, { status: 'success', count: 0, agents: [] })
+  const two = await api(d.url, 'POST', '/agents/discover', { capabilities: 'c0,c1', services: ['s0'] })
+  t.same((two.body.agents as { agent_id: string }[]).map((a) => a.agent_id), ['many-filters'])
+  const tooMany = await api(d.url, 'POST', '/agents/discover', { capabilities: list('c', 65) })
+  t.equal(tooMany.status, 422)
+  t.match(tooMany.body, { code: 'VALIDATION_FAILED', message: /capabilities/ })
+  const forged = await api(d.url, 'POST', '/agents/discover', { capabilities: ['{x}:agents:all', '*', '\u0000'], agent_type: 'a'.repeat(129) })
+  t.equal(forged.status, 422, 'a name past 128 characters is refused')
+  const keyish = await api(d.url, 'POST', '/agents/discover', { capabilities: ['agents:all', '*', '{aitbc}'] })
+  t.equal(keyish.status, 200, 'names that look like keys or patterns are only names')
+  t.equal((keyish.body as { count: number }).count, 0)
+})

@@ -213,7 +213,7 @@ export class LivenessProber {
   }
 
   private connected(peerId: string): boolean {
-    return this.openPeers().has(peerId)
+    return this.init.node.getConnections().some((c) => c.status === 'open' && c.remotePeer.toString() === peerId)
   }
 
   /**

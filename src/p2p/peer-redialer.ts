@@ -3,6 +3,7 @@ import type { PeerId } from '@libp2p/interface'
 import { anySignal } from 'any-signal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
+import { P2pError } from './errors.js'
 import type { MeshLibp2p } from './mesh-node.js'
 import { peerMultiaddr } from './peer-address.js'
 
@@ -106,9 +107,8 @@ export class PeerRedialer {
           heldSince = null
           // A peer that closes our connection as soon as it is made (its allowlist or gater refusing
           // us) must not be redialled at once, for ever: that counts as a failed dial, with backoff.
-          closedQuickly = held < QUICK_CLOSE_MS
-          if (closedQuickly) {
-            throw new Error(`the peer closed the connection ${Math.round(held)} ms after it was made (refused by its allowlist, or a false claim?)`)
+          if (held < QUICK_CLOSE_MS) {
+            throw new P2pError('ERR_PEER_CLOSED_AT_ONCE', `the peer closed the connection ${Math.round(held)} ms after it was made (refused by its allowlist, or a false claim?)`)
           }
           failures = 0
         }
@@ -132,6 +132,7 @@ export class PeerRedialer {
         else log.info(connected, 'connected to peer')
       } catch (err) {
         if (signal.aborted) return
+        closedQuickly = (err as P2pError).code === 'ERR_PEER_CLOSED_AT_ONCE'
         failures++
         if (wasConnected) this.init.onLost?.(t.name, `connection lost and redial failed: ${(err as Error).message}`)
         wasConnected = false

@@ -272,6 +272,14 @@ local function flat_task(id)
   return out
 end
 
+-- A task an agent takes ends any wait it was entered for (a poll that took it
+-- after a wake-up, or an earlier poll's entry not yet expired): a submit must
+-- not hand it another for a poll that has answered.
+local function taken_by(agent, id)
+  redis.call('ZREM', K.waiting, agent)
+  return flat_task(id)
+end
+
 -- A pull agent's next task: one a distributor assigned to it, else, under
 -- least_connections, the best ready task it can take, claimed in this call.
 -- An agent that finds nothing and will wait (wait_ms > 0) is entered in the
@@ -282,7 +290,7 @@ end
 -- a: the agent's profile when the caller has just read it.
 local function next_for(agent, wait_ms, instance, now, a)
   local id = pull_next(agent)
-  if id then return flat_task(id) end
+  if id then return taken_by(agent, id) end
   local agent_key = P.agent .. agent
   a = a or profile(agent_key)
   if a.status ~= 'active' then return { 'N', 'inactive', a.in_flight, 0 } end
@@ -292,7 +300,7 @@ local function next_for(agent, wait_ms, instance, now, a)
   if a.in_flight >= a.capacity then return { 'N', 'full', a.in_flight, 0 } end
   now = now or now_ms()
   local got, can, cannot = claim_direct(agent, agent_key, a, now)
-  if got then return flat_task(got) end
+  if got then return taken_by(agent, got) end
   if wait_ms > 0 then
     redis.call('ZADD', K.waiting, now + wait_ms, agent)
     redis.call('HSET', K.waiting_at, agent, instance)

@@ -153,6 +153,19 @@ t.test('complete and next with a wait: an agent that finds nothing waits in the 
   t.match(await r.counters(), { submitted: 2, distributed: 2, assignments: 2 })
 })
 
+t.test('an agent that takes a task is no longer waiting, whatever entered it (an earlier poll\'s entry not yet swept)', async (t) => {
+  const { r, keys } = repo()
+  await agent(keys, 'a')
+  t.match(await r.next('a', { ms: 5000, instance: 'here' }), { task: null, why: 'empty' })
+  t.ok(Number(await client.zscore(keys.waitingAgents, 'a')) > Date.now(), 'entered as waiting')
+  // That poll's wait has passed (the reclaim sweeps such entries a second later): no hand-off to it.
+  await client.zadd(keys.waitingAgents, Date.now() - 100, 'a')
+  const queued = await submit(r)
+  t.match(await r.get(queued.task_id), { state: 'queued' }, 'queued, not handed to a wait that has passed')
+  t.equal(taken(await r.next('a')).task_id, queued.task_id)
+  t.equal(await client.zscore(keys.waitingAgents, 'a'), null, 'the claim took it out of the waiting set')
+})
+
 t.test('retention by count: the oldest finished tasks go, the newest stay readable', async (t) => {
   const { r, keys } = repo({ completed: { ageMs: 86_400_000, count: 3 } })
   await agent(keys, 'a', { capacity: '100' })

@@ -8,10 +8,18 @@ import { type FrameChannel, frameChannel } from './frames.js'
 import { type BeatFrame, beatFrame, LIVENESS_PROTOCOL, MAX_LIVENESS_FRAME_BYTES } from './liveness-wire.js'
 import type { MembershipView } from './membership-view.js'
 import type { MeshLibp2p } from './mesh-node.js'
+import { probeTargets } from './probe-schedule.js'
 import type { RpcService } from './rpc/rpc-service.js'
 
 /** How many past rounds this process's own lag is taken from (about 3 s at the default interval). */
 const LAG_ROUNDS = 8
+
+/**
+ * Longest wait for the ping that checks a member another node reported lost
+ * (see verify): the report already stands for a whole suspicion window of
+ * silence to the reporter and its helpers.
+ */
+const VERIFY_TIMEOUT_MS = 200
 
 /** The RPC method a node calls to have another node probe a suspect for it. */
 export const PROBE_METHOD = 'p2p.probe'
@@ -33,17 +41,17 @@ export interface LivenessProberInit {
   /** How often a round of pings runs (default 400 ms). */
   intervalMs?: number
   /**
-   * How many members a round pings besides the suspects (default 2), walking
-   * a shuffled order of all connected members (SWIM's probe schedule): a
-   * hung member is pinged by some node within a round or two, while each
-   * node sends a few pings a round instead of one to every member.
+   * How many members a round pings besides the suspects (default 1), on a
+   * ring all nodes walk in step (see probeTargets): every member is pinged
+   * by `fanout` nodes each round, while each node sends a few pings a round
+   * instead of one to every member.
    */
   fanout?: number
   /**
    * Longest time between two pings from this node to the same connected
    * member (default 3000 ms); the fanout grows with the cluster to keep it.
    * The membership view counts a member unheard after suspectAfterMs, so this
-   * stays well under that (the mesh passes a third of it).
+   * stays well under that (the mesh passes half of it).
    */
   refreshMs?: number
   /** How long one ping may take before it counts as missed (default 400 ms). */
@@ -70,6 +78,8 @@ interface Suspicion {
   denied: string[]
   /** A helper that reached it: the node is alive, only our link to it is not. */
   vouchedBy: string | null
+  /** The judge's timer for the end of the window (performance.now() time), while one is set. */
+  recheck: { at: number, timer: NodeJS.Timeout } | null
 }
 
 /**
@@ -86,7 +96,6 @@ export class LivenessProber {
   private readonly intervalMs: number
   private readonly fanout: number
   private readonly refreshMs: number
-  private readonly schedule = new ProbeSchedule()
   /** Members being checked after another member reported them lost (see verify). */
   private readonly verifying = new Set<string>()
   private readonly timeoutMs: number
@@ -104,10 +113,12 @@ export class LivenessProber {
   /** How late each of the last rounds ran (ms): this process's own lag, see localLagMs. */
   private readonly lags: number[] = []
   private lastRoundAt: number | null = null
+  /** The last slot of the probe ring this node pinged (see probeTargets). */
+  private lastSlot = -Infinity
 
   constructor(private readonly init: LivenessProberInit) {
     this.intervalMs = init.intervalMs ?? 400
-    this.fanout = init.fanout ?? 2
+    this.fanout = init.fanout ?? 1
     this.refreshMs = Math.max(this.intervalMs, init.refreshMs ?? 3000)
     this.timeoutMs = init.timeoutMs ?? 400
     this.suspicionMs = init.suspicionMs ?? 1000
@@ -181,8 +192,17 @@ export class LivenessProber {
         this.init.view.markSuspect(name, null)
       }
     }
-    const count = Math.max(this.fanout, Math.ceil((linked.size * this.intervalMs) / this.refreshMs))
-    const due = new Set(this.schedule.pick([...linked.keys()].filter((n) => !this.suspects.has(n)), count))
+    // Over every member, linked or not, so that all nodes walk the same ring (see probeTargets).
+    const members = this.init.view.peerNames()
+    const count = Math.max(this.fanout, Math.ceil((members.length * this.intervalMs) / this.refreshMs))
+    // A slot this timer skipped (it ran late) is caught up, so the walk still covers every member;
+    // a second round in the same slot pings only suspects.
+    const slot = Math.floor(Date.now() / this.intervalMs)
+    const due = new Set<string>()
+    for (let s = Math.max(this.lastSlot + 1, slot - members.length); s <= slot; s++) {
+      for (const name of probeTargets(this.init.selfName, members, count, s)) due.add(name)
+    }
+    this.lastSlot = Math.max(this.lastSlot, slot)
     for (const [name, peerId] of linked) {
       if ((due.has(name) || this.suspects.has(name)) && !this.inFlight.has(name)) void this.probe(name, peerId)
       this.judge(name)
@@ -195,15 +215,19 @@ export class LivenessProber {
    * stays silent too. The reporter already waited out a suspicion window and
    * asked helpers, so one more silent ping here is enough; without this, the
    * node would stay online here until this node's own schedule reached it.
+   * The ping waits at most VERIFY_TIMEOUT_MS: a live node on a sound link
+   * answers in milliseconds, and a stall of this process is told apart as in
+   * probe (a late timeout proves nothing).
    */
   verify(name: string, by: string): void {
     const peerId = this.init.view.peerIdOf(name)
     if (this.timer === null || peerId === null || this.verifying.has(name) || !this.connected(peerId)) return
     this.verifying.add(name)
     const started = performance.now()
-    this.ping(peerId, this.timeoutMs).then(() => this.acked(name), (err: unknown) => {
+    const timeoutMs = Math.min(this.timeoutMs, VERIFY_TIMEOUT_MS)
+    this.ping(peerId, timeoutMs).then(() => this.acked(name), (err: unknown) => {
       if (this.timer === null || (err as P2pError).code !== 'ERR_PING_TIMEOUT') return
-      if (this.firedLate(started, this.timeoutMs)) return
+      if (this.firedLate(started, timeoutMs)) return
       const reason = `reported lost by ${by}, and no answer to a ping from ${this.init.selfName} either`
       this.suspects.delete(name)
       this.init.log.warn({ node: name, by }, 'reported lost and silent here too; offline')
@@ -300,7 +324,6 @@ export class LivenessProber {
       this.suspects.set(name, s)
       this.init.view.markSuspect(name, `missed a ping from ${this.init.selfName}; asking other nodes`)
       this.askHelpers(name, s)
-      setTimeout(() => this.judge(name), this.suspicionMs + 1).unref()
     }
     s.misses++
     this.judge(name)
@@ -344,11 +367,26 @@ export class LivenessProber {
       return
     }
     const waited = performance.now() - s.since
-    if (waited < this.windowOf(s) || s.misses < 2 || s.pending > 0) return
+    const window = this.windowOf(s)
+    if (waited < window) {
+      // Judged again the moment the window ends, not at the next round (up to an interval later).
+      // The window shrinks when a helper's answer comes in: the timer moves up with it.
+      const due = s.since + window + 1
+      if (s.recheck === null || due < s.recheck.at) {
+        if (s.recheck !== null) clearTimeout(s.recheck.timer)
+        const timer = setTimeout(() => {
+          s.recheck = null
+          this.judge(name)
+        }, due - performance.now()).unref()
+        s.recheck = { at: due, timer }
+      }
+      return
+    }
+    if (s.misses < 2 || s.pending > 0) return
     this.suspects.delete(name)
     const confirmed = s.denied.length === 0 ? '' : `, nor to ${s.denied.join(' and ')}`
     const reason = `no answer to pings from ${this.init.selfName}${confirmed} for ${Math.round(waited)} ms`
-    this.init.log.warn({ node: name, helpers: s.denied }, 'suspect confirmed unreachable; offline')
+    this.init.log.warn({ node: name, helpers: s.denied, waitedMs: Math.round(waited), ownLagMs: Math.round(this.localLagMs()) }, 'suspect confirmed unreachable; offline')
     this.init.view.markUnreachable(name, reason)
     // A silent link (a cut, a hung peer) may stay "open" for minutes; closing it hands the node to the redialer.
     this.closeLink(name, reason)
@@ -479,44 +517,13 @@ function withTimeout(p: Promise<void>, ms: number): Promise<void> {
 }
 
 function fresh(): Suspicion {
-  return { since: performance.now(), misses: 0, pending: 0, denied: [], vouchedBy: null }
+  return { since: performance.now(), misses: 0, pending: 0, denied: [], vouchedBy: null, recheck: null }
 }
 
-function shuffle<T>(items: T[], random: () => number = Math.random): T[] {
+function shuffle<T>(items: T[]): T[] {
   for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1))
+    const j = Math.floor(Math.random() * (i + 1))
     ;[items[i], items[j]] = [items[j]!, items[i]!]
   }
   return items
-}
-
-/**
- * SWIM's round-robin probe order: the members in a shuffled order, walked a
- * few a round and shuffled again once walked through, so every member is
- * reached within members / count rounds and no two nodes fall into step.
- */
-export class ProbeSchedule {
-  private order: string[] = []
-  private next = 0
-
-  constructor(private readonly random: () => number = Math.random) {}
-
-  /** The next `count` distinct members (all of them when there are fewer). */
-  pick(members: readonly string[], count: number): string[] {
-    const eligible = new Set(members)
-    const picked = new Set<string>()
-    const want = Math.min(Math.max(0, count), eligible.size)
-    let reshuffled = false
-    while (picked.size < want) {
-      if (this.next >= this.order.length) {
-        if (reshuffled) break
-        this.order = shuffle([...eligible], this.random)
-        this.next = 0
-        reshuffled = true
-      }
-      const name = this.order[this.next++]!
-      if (eligible.has(name)) picked.add(name)
-    }
-    return [...picked]
-  }
 }

@@ -8,6 +8,7 @@ import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { installPromiseWithResolvers } from './polyfill.js'
+import { installLazyWindowUpdates } from './yamux-window.js'
 
 /** The libp2p node every other p2p part is built on. */
 export type MeshLibp2p = Libp2p<{ pubsub: PubSub<GossipsubEvents>, identify: Identify, ping: PingService }>
@@ -66,6 +67,7 @@ export function fastMessageId(msg: { signature?: Uint8Array, data?: Uint8Array }
 /** Builds (but does not start) the libp2p node: tcp, noise, yamux, identify, ping, gossipsub, optional pnet. */
 export async function createMeshNode(init: MeshNodeInit): Promise<MeshLibp2p> {
   installPromiseWithResolvers()
+  installLazyWindowUpdates()
   const psk = init.psk ?? null
   return createLibp2p({
     start: false,

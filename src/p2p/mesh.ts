@@ -170,8 +170,8 @@ export class Mesh {
       },
     })
     liveness = new LivenessProber({
-      // Each connected member is pinged from here well within the view's suspectAfterMs.
-      refreshMs: Math.floor(init.suspectAfterMs / 3),
+      // Each connected member is pinged from here at least twice within the view's suspectAfterMs.
+      refreshMs: Math.floor(init.suspectAfterMs / 2),
       ...init.probe,
       node,
       selfName: init.selfName,

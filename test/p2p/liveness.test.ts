@@ -80,6 +80,9 @@ t.test('a node that answers no pings and sends no status is offline everywhere, 
   t.match(reasons[0], /^(no answer to pings from alpha, nor to gamma for \d+ ms|reported lost by gamma, and (not heard here since|no answer to a ping from alpha either))$/)
   t.match(reasons[1], /^(no answer to pings from gamma, nor to alpha for \d+ ms|reported lost by alpha, and (not heard here since|no answer to a ping from gamma either))$/)
   t.ok(reasons.some((r) => r?.startsWith('no answer to pings')), `the reason names who tried (${reasons.join(' / ')})`)
+  // Judged when the 1000 ms window ends (the helper said no well before), not at a later round of pings.
+  const waited = reasons.flatMap((r) => /for (\d+) ms$/.exec(r ?? '')?.[1] ?? []).map(Number)
+  t.ok(waited.every((ms) => ms < 1150), `declared ${waited.join(', ')} ms after the first missed ping`)
   t.ok(alpha.view.stateOf('gamma') === 'online' && gamma.view.stateOf('alpha') === 'online', 'the others still see each other')
 
   await restore(beta)

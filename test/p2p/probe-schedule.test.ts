@@ -1,62 +1,78 @@
 import t from 'tap'
-import { ProbeSchedule } from '../../src/p2p/liveness.js'
+import { probeTargets } from '../../src/p2p/probe-schedule.js'
 
-const members = (n: number): string[] => Array.from({ length: n }, (_, i) => `node${i}`)
+const names = (n: number): string[] => Array.from({ length: n }, (_, i) => `node${i}`)
 
-/** A seeded generator, so a failure can be replayed. */
-function seeded(seed: number): () => number {
-  let x = seed
-  return () => {
-    x = (x * 1103515245 + 12345) % 2 ** 31
-    return x / 2 ** 31
+/** What every node of the cluster pings in one slot: target → the nodes pinging it. */
+function slotPings(all: string[], count: number, slot: number): Map<string, string[]> {
+  const by = new Map<string, string[]>()
+  for (const self of all) {
+    for (const target of probeTargets(self, all.filter((n) => n !== self), count, slot)) {
+      by.set(target, [...(by.get(target) ?? []), self])
+    }
   }
+  return by
 }
 
-t.test('every member is pinged once per pass of members / count rounds', async (t) => {
-  const schedule = new ProbeSchedule(seeded(7))
-  const all = members(9)
-  for (let pass = 0; pass < 5; pass++) {
-    const seen: string[] = []
-    // 9 members, 3 a round: one pass is 3 rounds.
-    for (let round = 0; round < 3; round++) {
-      const picked = schedule.pick(all, 3)
-      t.equal(picked.length, 3, 'count members a round')
-      seen.push(...picked)
+t.test('in every slot each member is pinged by exactly `count` other nodes', async (t) => {
+  for (const [n, count] of [[10, 1], [10, 2], [7, 3], [2, 1], [50, 5]] as const) {
+    const all = names(n)
+    const wrong: string[] = []
+    for (let slot = 0; slot < 2 * n; slot++) {
+      const by = slotPings(all, count, slot)
+      for (const member of all) {
+        const pingers = by.get(member) ?? []
+        if (pingers.length !== count || pingers.includes(member)) wrong.push(`slot ${slot}: ${member} pinged by [${pingers.join(', ')}]`)
+      }
     }
-    t.same([...seen].sort(), [...all].sort(), `pass ${pass}: each member exactly once`)
+    t.same(wrong, [], `${n} nodes, ${count} a round`)
   }
 })
 
-t.test('a round never picks a member twice, nor more members than there are', async (t) => {
-  const schedule = new ProbeSchedule(seeded(3))
-  for (let round = 0; round < 20; round++) {
-    const picked = schedule.pick(members(4), 3)
-    t.equal(new Set(picked).size, 3)
+t.test('each node pings every other member once per (members - 1) / count slots', async (t) => {
+  const all = names(10)
+  for (const count of [1, 3]) {
+    for (const self of all) {
+      const seen: string[] = []
+      // 9 other members: 9 slots at 1 a slot, 3 slots at 3.
+      const others = all.filter((n) => n !== self)
+      for (let slot = 1000; slot < 1000 + 9 / count; slot++) seen.push(...probeTargets(self, others, count, slot))
+      t.same([...seen].sort(), all.filter((n) => n !== self), `${self}, ${count} a slot: each other member exactly once`)
+    }
   }
-  t.same(schedule.pick(members(2), 5).sort(), ['node0', 'node1'], 'fewer members than the count: all of them')
-  t.same(schedule.pick([], 2), [], 'no members: nobody')
 })
 
-t.test('the order differs between nodes, so they do not all ping the same member together', async (t) => {
-  const a = new ProbeSchedule(seeded(1))
-  const b = new ProbeSchedule(seeded(99))
-  const all = members(10)
-  const firstA = Array.from({ length: 5 }, () => a.pick(all, 2)).flat()
-  const firstB = Array.from({ length: 5 }, () => b.pick(all, 2)).flat()
-  t.not(firstA.join(), firstB.join())
+t.test('the ring is the same whatever order a node lists its members in', async (t) => {
+  const others = names(8).filter((n) => n !== 'node3')
+  const shuffled = [...others].reverse()
+  for (let slot = 0; slot < 10; slot++) {
+    t.same(probeTargets('node3', shuffled, 2, slot), probeTargets('node3', others, 2, slot))
+  }
 })
 
-t.test('a member that left is not pinged; one that joined is reached within two passes', async (t) => {
-  const schedule = new ProbeSchedule(seeded(5))
-  let current = members(6)
-  schedule.pick(current, 2)
-  current = current.filter((n) => n !== 'node3').concat('late')
+t.test('no members, fewer members than the count, a count of zero', async (t) => {
+  t.same(probeTargets('a', [], 2, 5), [], 'alone: nobody')
+  t.same(probeTargets('a', ['b', 'c'], 5, 5).sort(), ['b', 'c'], 'fewer members than the count: all of them')
+  t.same(probeTargets('a', ['b', 'c'], 0, 5), [], 'a count of zero: nobody')
+  t.same(probeTargets('a', ['a', 'b'], 1, 3), ['b'], 'itself listed among the members is not pinged')
+})
+
+t.test('a member that joined is in the ring at once; one that left is not pinged', async (t) => {
+  const before = ['node1', 'node2', 'node3']
+  const after = ['node1', 'node3', 'late']
   const seen = new Set<string>()
-  // Two passes of 6 members at 2 a round.
-  for (let round = 0; round < 6; round++) {
-    for (const n of schedule.pick(current, 2)) seen.add(n)
+  for (let slot = 0; slot < 3; slot++) for (const n of probeTargets('node0', after, 1, slot)) seen.add(n)
+  t.same([...seen].sort(), ['late', 'node1', 'node3'], 'within one pass of the new ring')
+  t.notOk([0, 1, 2].some((slot) => probeTargets('node0', after, 1, slot).includes('node2')), 'the member that left')
+  t.ok([0, 1, 2].some((slot) => probeTargets('node0', before, 1, slot).includes('node2')), 'was pinged before it left')
+})
+
+t.test('negative and huge slots (clocks far apart) stay in range', async (t) => {
+  const all = names(5)
+  for (const slot of [-7, -1, 0, Number.MAX_SAFE_INTEGER / 100, 4_500_000_000]) {
+    const picked = probeTargets('node2', all, 2, slot)
+    t.equal(picked.length, 2, `slot ${slot}`)
+    t.equal(new Set(picked).size, 2, 'distinct')
+    t.notOk(picked.includes('node2'))
   }
-  t.notOk(seen.has('node3'), 'the member that left')
-  t.ok(seen.has('late'), 'the member that joined')
-  t.same([...seen].sort(), [...current].sort(), 'and every other member')
 })

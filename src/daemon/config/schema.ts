@@ -81,7 +81,7 @@ export const configSchema = z.strictObject({
       probe: z
         .strictObject({
           intervalMs: ms(50).default(400),
-          fanout: z.number().int().min(1).max(100).default(2),
+          fanout: z.number().int().min(1).max(100).default(1),
           timeoutMs: ms(20).default(400),
           suspicionMs: ms(100).default(1000),
           helpers: z.number().int().min(0).max(10).default(2),

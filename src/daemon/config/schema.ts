@@ -74,8 +74,9 @@ export const configSchema = z.strictObject({
       suspectAfterMs: ms(200).default(9000),
       offlineAfterMs: ms(300).default(12_000),
       /**
-       * Ping liveness of connected members: each interval a few members (fanout, more in a large
-       * cluster so that each is pinged from here at least every suspectAfterMs / 3) and every
+       * Ping liveness of connected members: each interval a few members (fanout, on a ring all
+       * nodes walk in step; more in a large cluster so that each is pinged from here at least
+       * every suspectAfterMs / 2) and every
        * suspect; a missed ping makes a suspect, offline once nobody reaches it in the window.
        */
       probe: z

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { api, startDaemon } from '../fixtures/daemon.js'
-import { waitFor } from '../fixtures/poll.js'
+import { canBind, waitFor } from '../fixtures/poll.js'
 import { startRedis, type TestRedis } from '../fixtures/redis-server.js'
 
 const run = promisify(execFile)
@@ -10,18 +10,10 @@ const run = promisify(execFile)
 // A real three-master Redis Cluster on loopback; the registry runs on it with a
 // hash-tag prefix so every script's keys share one slot.
 // Each node also needs its cluster bus port (port + 10000) free, so ports come from 20000-40000.
-async function isFree(port: number): Promise<boolean> {
-  const { createServer } = await import('node:net')
-  return new Promise((resolve) => {
-    const s = createServer()
-    s.once('error', () => resolve(false))
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)))
-  })
-}
 async function clusterPort(): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = 20000 + Math.floor(Math.random() * 20000)
-    if ((await isFree(port)) && (await isFree(port + 10000))) return port
+    if ((await canBind(port)) && (await canBind(port + 10000))) return port
   }
   throw new Error('no free port pair for a cluster node')
 }

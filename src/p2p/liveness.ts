@@ -143,6 +143,8 @@ export class LivenessProber {
     clearInterval(this.timer)
     this.timer = null
     this.stopping.abort()
+    for (const s of this.suspects.values()) if (s.recheck !== null) clearTimeout(s.recheck.timer)
+    this.suspects.clear()
     for (const link of this.links.values()) link.close()
     this.links.clear()
     await this.init.node.unhandle(LIVENESS_PROTOCOL).catch(() => {})
@@ -357,7 +359,8 @@ export class LivenessProber {
   /** Declares a suspect offline once its window passed with no answer to anyone. */
   private judge(name: string): void {
     const s = this.suspects.get(name)
-    if (s === undefined) return
+    // A window's timer that fires after stop() judges nothing.
+    if (s === undefined || this.timer === null) return
     if (s.vouchedBy !== null) {
       // Alive, seen by another node: degraded from here, not offline; a new window asks again.
       const next = fresh()

@@ -9,6 +9,7 @@ import { installLazyWindowUpdates } from '../../src/p2p/yamux-window.js'
 installLazyWindowUpdates()
 
 const WINDOW_UPDATE = 1
+const GO_AWAY = 3
 
 /** Counts the yamux frames crossing one direction, by type (a 12-byte header, then `length` bytes for data). */
 class FrameCounter {
@@ -117,4 +118,41 @@ t.test('a transfer many windows long still flows, with an update per half window
   t.equal(got, total, 'all 4 MB arrived (the sender was never left without window)')
   const updates = toDialer.count(WINDOW_UPDATE)
   t.ok(updates >= 4 && updates <= 64, `window updates for 4 MB: ${updates} (one per half window, not one per 16 kB chunk = 256)`)
+})
+
+t.test('an outsider that sends past the window it was given is cut off; the lazy updates give it no more room than the window', async (t) => {
+  const components = { logger: defaultLogger() }
+  let delivered = 0
+  const listener = yamux()(components).createStreamMuxer({
+    direction: 'inbound',
+    onIncomingStream: (stream) => {
+      void (async () => {
+        for await (const chunk of stream.source) delivered += chunk.byteLength
+      })().catch(() => {}) // reset with the session
+    },
+  })
+  t.teardown(() => listener.abort(new Error('done')))
+  // Hand-made frames, as a peer ignoring flow control would write them: a stream opened with
+  // SYN and 200 kB of its 256 kB window, then 400 kB: more than a whole window, which even the
+  // update that the first 200 kB earn (past half the window) does not allow.
+  const frame = (flag: number, length: number): Uint8Array => {
+    const b = new Uint8Array(12 + length)
+    const v = new DataView(b.buffer)
+    v.setUint8(1, 0) // data
+    v.setUint16(2, flag)
+    v.setUint32(4, 1) // stream id 1, the dialer's first
+    v.setUint32(8, length)
+    return b
+  }
+  const back = new FrameCounter()
+  const answered = (async () => {
+    for await (const chunk of listener.source) back.see(chunk)
+  })().catch(() => {})
+  await Promise.resolve(listener.sink((async function* () {
+    yield frame(1, 200 * 1024)
+    yield frame(0, 400 * 1024)
+  })())).catch(() => {})
+  await answered
+  t.ok(back.count(GO_AWAY) >= 1, `the session was ended with a GoAway (frames back by type: ${JSON.stringify([...back.byType])})`)
+  t.equal(delivered, 200 * 1024, 'only the 200 kB inside the window reached the stream')
 })

@@ -1,26 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import { createMeshNode, type MeshLibp2p } from '../../src/p2p/mesh-node.js'
 import { peerHostAddress } from '../../src/p2p/peer-address.js'
 import { readPskFile } from '../../src/p2p/psk.js'
-import { startTestMesh } from '../fixtures/mesh.js'
+import { meshTestBed, startTestMesh } from '../fixtures/mesh.js'
 import { startOutsider } from '../fixtures/outsider.js'
 import { freePort } from '../fixtures/poll.js'
 import { writePskFile } from '../fixtures/psk.js'
-import { startRedis } from '../fixtures/redis-server.js'
 
-const redis = await startRedis()
-t.teardown(() => redis.stop())
-const client = new Redis(redis.url)
-t.teardown(() => client.disconnect())
-const dir = mkdtempSync(join(tmpdir(), 'aitbc-inbound-'))
-t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+const { client, dir } = await meshTestBed(t, 'inbound')
 
 /** Nine plain libp2p peers (libp2p's own packages) on this host dial the address at once; how many get a connection. */
 async function burst(t: Test, address: string, opts: { psk?: Uint8Array } = {}): Promise<number> {

@@ -1,24 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { IncomingStreamData } from '@libp2p/interface'
-import { Redis } from 'ioredis'
 import t from 'tap'
 import { type Mesh, RpcError } from '../../src/p2p/index.js'
 import { PROBE_METHOD } from '../../src/p2p/liveness.js'
 import { LIVENESS_PROTOCOL } from '../../src/p2p/liveness-wire.js'
-import { startTestMesh } from '../fixtures/mesh.js'
+import { meshTestBed, startTestMesh } from '../fixtures/mesh.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
-import { startRedis } from '../fixtures/redis-server.js'
 
 // Three in-process meshes on real libp2p. Statuses every 2 s with offline after 10 s,
 // so a node declared offline within a couple of seconds was declared so by the pings.
-const redis = await startRedis()
-t.teardown(() => redis.stop())
-const client = new Redis(redis.url)
-t.teardown(() => client.disconnect())
-const dir = mkdtempSync(join(tmpdir(), 'aitbc-liveness-'))
-t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+const { client, dir } = await meshTestBed(t, 'liveness')
 
 const NAMES = ['alpha', 'beta', 'gamma'] as const
 type Name = typeof NAMES[number]

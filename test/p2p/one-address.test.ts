@@ -1,23 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { Redis } from 'ioredis'
 import t from 'tap'
 import type { Mesh } from '../../src/p2p/index.js'
-import { startTestMesh } from '../fixtures/mesh.js'
+import { meshTestBed, startTestMesh } from '../fixtures/mesh.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
-import { startRedis } from '../fixtures/redis-server.js'
 
 // A hub with 17 peers, all on 127.0.0.1, as a cluster on one host or behind one NAT is.
 // Gossipsub's default IP-colocation penalty graylists every peer of a node with more than
 // 14 peers on one address; the hub then dropped every status and listed its peers as never heard.
 const LEAVES = 17
-const redis = await startRedis()
-t.teardown(() => redis.stop())
-const client = new Redis(redis.url)
-t.teardown(() => client.disconnect())
-const dir = mkdtempSync(join(tmpdir(), 'aitbc-one-address-'))
-t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+const { client, dir } = await meshTestBed(t, 'one-address')
 
 const hubPort = await freePort()
 const leafNames = Array.from({ length: LEAVES }, (_, i) => `leaf${i}`)

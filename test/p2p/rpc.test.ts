@@ -1,21 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { Redis } from 'ioredis'
 import t from 'tap'
 import { z } from 'zod'
 import { type Mesh, RpcError } from '../../src/p2p/index.js'
-import { startTestMesh } from '../fixtures/mesh.js'
+import { meshTestBed, startTestMesh } from '../fixtures/mesh.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
-import { startRedis } from '../fixtures/redis-server.js'
 import { captureWarnings } from '../fixtures/warnings.js'
 
-const redis = await startRedis()
-t.teardown(() => redis.stop())
-const client = new Redis(redis.url)
-t.teardown(() => client.disconnect())
-const dir = mkdtempSync(join(tmpdir(), 'aitbc-rpc-'))
-t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+const { client, dir } = await meshTestBed(t, 'rpc')
 
 const ports = { alpha: await freePort(), beta: await freePort(), ghost: await freePort() }
 const address = (n: keyof typeof ports) => `/ip4/127.0.0.1/tcp/${ports[n]}`

@@ -1,23 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { Redis } from 'ioredis'
 import t from 'tap'
 import { RedisMessageStore, redisKeys } from '../../../src/coordinator/index.js'
 import type { Mesh, MessageStore, OutgoingMessage } from '../../../src/p2p/index.js'
-import { startTestMesh } from '../../fixtures/mesh.js'
+import { meshTestBed, startTestMesh } from '../../fixtures/mesh.js'
 import { freePort, waitFor } from '../../fixtures/poll.js'
-import { startRedis } from '../../fixtures/redis-server.js'
 
 // The first delivery runs while the message is written to the outbox. Two in-process meshes
 // on real libp2p and real Redis; the sender's real Redis store is wrapped so its outbox write
 // can be slowed down or made to fail.
-const redis = await startRedis()
-t.teardown(() => redis.stop())
-const client = new Redis(redis.url)
-t.teardown(() => client.disconnect())
-const dir = mkdtempSync(join(tmpdir(), 'aitbc-outbox-'))
-t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+const { client, dir } = await meshTestBed(t, 'outbox')
 
 const PREFIX = 'outbox:'
 const real = new RedisMessageStore({ redis: client, keys: redisKeys(PREFIX), node: 'sender' })

@@ -5,10 +5,10 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { BIN } from '../fixtures/daemon.js'
-import { waitFor } from '../fixtures/poll.js'
+import { freeClusterBase, waitFor } from '../fixtures/poll.js'
 
 // A fresh local cluster, as `./dev up` starts it, then what the README tells a new user to run.
-const base = 21_000 + Math.floor(Math.random() * 200) * 50
+const base = await freeClusterBase()
 const url = `http://127.0.0.1:${base}`
 const dir = mkdtempSync(join(tmpdir(), 'aitbc-first-hour-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
@@ -22,6 +22,9 @@ t.teardown(async () => {
   await exited
 })
 await waitFor('three nodes ready and online', () => (out.match(/\] ready /g) ?? []).length === 3 && (out.match(/is online/g) ?? []).length >= 6, { timeoutMs: 40_000 })
+  .catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}; local-cluster printed:\n${out.slice(-3000)}`)
+  })
 
 const cli = async (...args: string[]): Promise<{ code: number, stdout: string, report: Record<string, unknown> }> => {
   const r = await promisify(execFile)(process.execPath, [BIN, '--url', url, ...args, '--json'], { encoding: 'utf8' }).then(

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { api, BIN } from '../fixtures/daemon.js'
-import { waitFor } from '../fixtures/poll.js'
+import { freeClusterBase, waitFor } from '../fixtures/poll.js'
 
-// Random high bases so parallel runs do not collide; p2p ports follow the API ports.
-const base = 20_000 + Math.floor(Math.random() * 200) * 50
+// Three clusters at base, base + 10 and base + 20, each port checked free; p2p ports follow the API ports.
+const base = await freeClusterBase(30)
 
 interface Cluster { child: ChildProcess, out: () => string, exited: Promise<number | null>, dir: string }
 function localCluster(dir: string, basePort: number, shell?: string): Cluster {

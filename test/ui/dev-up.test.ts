@@ -5,14 +5,14 @@ import { join } from 'node:path'
 import { chromium } from 'playwright-core'
 import t from 'tap'
 import { BIN } from '../fixtures/daemon.js'
-import { waitFor } from '../fixtures/poll.js'
+import { freeClusterBase, waitFor } from '../fixtures/poll.js'
 
 // Issue 14's "done when": the local cluster ./dev up starts (three daemons, embedded Redis, the
 // simulated chain and git upstream), its dashboard opened as a new operator would, status and a
 // forced git sync run from the page to success.
 const SHOTS = join(process.cwd(), '.tap', 'screenshots')
 mkdirSync(SHOTS, { recursive: true })
-const base = 21_000 + Math.floor(Math.random() * 200) * 50
+const base = await freeClusterBase()
 const dir = mkdtempSync(join(tmpdir(), 'aitbc-devup-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 
@@ -27,6 +27,9 @@ t.test('a new operator opens /ui, sees the cluster, runs status and a forced git
     await exited
   })
   await waitFor('three daemons ready', () => (out.match(/\] ready /g) ?? []).length === 3, { timeoutMs: 60_000 })
+    .catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}; local-cluster printed:\n${out.slice(-3000)}`)
+    })
   const url = `http://127.0.0.1:${base}/ui`
   t.match(out, `open ${url}`, 'the start-up output says where the dashboard is')
 

@@ -135,6 +135,8 @@ export class LivenessProber {
       params: probeParams,
       handler: (p, ctx) => this.probeFor(p.node, ctx.caller, ctx.deadlineAt, ctx.signal),
     })
+    // The first round pings its own slot only: no slot before the start counts as skipped.
+    this.lastSlot = Math.floor(Date.now() / this.intervalMs) - 1
     this.timer = setInterval(() => this.round(), this.intervalMs)
   }
 
@@ -143,8 +145,7 @@ export class LivenessProber {
     clearInterval(this.timer)
     this.timer = null
     this.stopping.abort()
-    for (const s of this.suspects.values()) if (s.recheck !== null) clearTimeout(s.recheck.timer)
-    this.suspects.clear()
+    for (const name of [...this.suspects.keys()]) this.endSuspicion(name)
     for (const link of this.links.values()) link.close()
     this.links.clear()
     await this.init.node.unhandle(LIVENESS_PROTOCOL).catch(() => {})
@@ -185,17 +186,17 @@ export class LivenessProber {
     this.lastRoundAt = now
     const linked = new Map<string, string>()
     const open = this.openPeers()
-    for (const name of this.init.view.peerNames()) {
+    const members = this.init.view.peerNames()
+    for (const name of members) {
       const peerId = this.init.view.peerIdOf(name)
       if (peerId === null) continue
       if (open.has(peerId)) linked.set(name, peerId)
-      else if (this.suspects.delete(name)) {
+      else if (this.endSuspicion(name)) {
         // No connection: the redialer says whether it is lost; a suspicion of the old link ends here.
         this.init.view.markSuspect(name, null)
       }
     }
     // Over every member, linked or not, so that all nodes walk the same ring (see probeTargets).
-    const members = this.init.view.peerNames()
     const count = Math.max(this.fanout, Math.ceil((members.length * this.intervalMs) / this.refreshMs))
     // A slot this timer skipped (it ran late) is caught up, so the walk still covers every member;
     // a second round in the same slot pings only suspects.
@@ -231,7 +232,7 @@ export class LivenessProber {
       if (this.timer === null || (err as P2pError).code !== 'ERR_PING_TIMEOUT') return
       if (this.firedLate(started, timeoutMs)) return
       const reason = `reported lost by ${by}, and no answer to a ping from ${this.init.selfName} either`
-      this.suspects.delete(name)
+      this.endSuspicion(name)
       this.init.log.warn({ node: name, by }, 'reported lost and silent here too; offline')
       this.init.view.markUnreachable(name, reason)
       this.closeLink(name, reason)
@@ -315,7 +316,7 @@ export class LivenessProber {
   }
 
   private acked(name: string): void {
-    if (this.suspects.delete(name)) this.init.log.info({ node: name }, 'suspect answered; online again')
+    if (this.endSuspicion(name)) this.init.log.info({ node: name }, 'suspect answered; online again')
     this.init.view.markAlive(name)
   }
 
@@ -356,6 +357,15 @@ export class LivenessProber {
     }
   }
 
+  /** Drops a suspicion and its window's timer; whether there was one. */
+  private endSuspicion(name: string): boolean {
+    const s = this.suspects.get(name)
+    if (s === undefined) return false
+    if (s.recheck !== null) clearTimeout(s.recheck.timer)
+    this.suspects.delete(name)
+    return true
+  }
+
   /** Declares a suspect offline once its window passed with no answer to anyone. */
   private judge(name: string): void {
     const s = this.suspects.get(name)
@@ -363,6 +373,7 @@ export class LivenessProber {
     if (s === undefined || this.timer === null) return
     if (s.vouchedBy !== null) {
       // Alive, seen by another node: degraded from here, not offline; a new window asks again.
+      this.endSuspicion(name)
       const next = fresh()
       this.suspects.set(name, next)
       this.init.view.markSuspect(name, `no answer to pings from ${this.init.selfName}, but ${s.vouchedBy} reaches it`)
@@ -386,7 +397,7 @@ export class LivenessProber {
       return
     }
     if (s.misses < 2 || s.pending > 0) return
-    this.suspects.delete(name)
+    this.endSuspicion(name)
     const confirmed = s.denied.length === 0 ? '' : `, nor to ${s.denied.join(' and ')}`
     const reason = `no answer to pings from ${this.init.selfName}${confirmed} for ${Math.round(waited)} ms`
     this.init.log.warn({ node: name, helpers: s.denied, waitedMs: Math.round(waited), ownLagMs: Math.round(this.localLagMs()) }, 'suspect confirmed unreachable; offline')

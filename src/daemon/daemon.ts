@@ -26,7 +26,7 @@ import { AVAILABLE_OPERATIONS, buildOps } from './ops-wiring.js'
 import { registerDaemonMetrics } from './daemon-metrics.js'
 import { createTaskMetrics, type TaskMetrics } from './task-metrics.js'
 import { createRedisClient, type RegistryLocation } from './redis-connection.js'
-import { resolveAnonymous, resolveMeshSecurity } from './secure-defaults.js'
+import { apiHostNames, resolveAnonymous, resolveMeshSecurity } from './secure-defaults.js'
 import { VERSION } from './version.js'
 
 /** A started daemon. */
@@ -69,6 +69,9 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
   const log = logs.component('daemon')
   const anonymous = resolveAnonymous(config)
   const meshSecurity = resolveMeshSecurity(config)
+  if (anonymous) {
+    log.warn({ api: `${config.coordinator.host}:${config.coordinator.port}` }, 'anonymous API: no auth.tokens, so every local process and user may call it as admin (browser pages may not); set AITBC_API_TOKEN or auth.tokens to require tokens')
+  }
   if (meshSecurity === 'insecure') {
     log.warn({ listen: config.p2p.listen }, 'p2p.insecure: true: the mesh accepts a connection from any peer that reaches it (names are still bound to peer ids)')
   }
@@ -183,6 +186,7 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
     redisHealth: () => redisHealth.current,
     uiDir: fileURLToPath(new URL('../ui', import.meta.url)),
     auth: { tokens: config.auth.tokens, anonymous },
+    allowedHosts: apiHostNames(config),
     metrics,
     nodes: mesh.nodes,
     messages: mesh.messages,

@@ -1,21 +1,37 @@
+import { isIP } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Config } from './config/schema.js'
 import { StartError } from './lifecycle.js'
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/
 
-/** Whether anonymous API requests are allowed, or why the daemon must not start. */
+/**
+ * Whether requests without a token are allowed, or why the daemon must not
+ * start. Once any token exists none is (loopback included: every local user
+ * and every page a local browser opens reaches a loopback listener); with no
+ * token at all, only on a loopback listener or when auth.anonymous: true says so.
+ */
 export function resolveAnonymous(config: Config): boolean {
-  const loopback = LOOPBACK.test(config.coordinator.host)
-  if (config.auth.anonymous === true) return true
-  if (config.auth.anonymous === false) return false
-  if (loopback) return true
-  if (config.auth.tokens.length === 0) {
-    throw new StartError(
-      `refusing to serve the API on ${config.coordinator.host} without authentication: set AITBC_API_TOKEN or auth.tokens, bind coordinator.host to 127.0.0.1, or set auth.anonymous: true explicitly`,
-    )
+  const hasTokens = config.auth.tokens.length > 0
+  if (config.auth.anonymous === true) {
+    if (hasTokens) {
+      throw new StartError(
+        'auth.anonymous: true and auth.tokens (AITBC_API_TOKEN, auth.tokensFile) are both set, but once a token exists no request is anonymous: remove auth.anonymous: true, or the tokens',
+      )
+    }
+    return true
   }
-  return false
+  if (config.auth.anonymous === false || hasTokens) return false
+  if (LOOPBACK.test(config.coordinator.host)) return true
+  throw new StartError(
+    `refusing to serve the API on ${config.coordinator.host} without authentication: set AITBC_API_TOKEN or auth.tokens, bind coordinator.host to 127.0.0.1, or set auth.anonymous: true explicitly`,
+  )
+}
+
+/** Names the API's Host header may carry besides loopback names, IP literals and the node name. */
+export function apiHostNames(config: Config): string[] {
+  const host = config.coordinator.host
+  return [...(isIP(host) === 0 ? [host] : []), ...config.coordinator.allowedHosts]
 }
 
 /**

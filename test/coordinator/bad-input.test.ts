@@ -174,11 +174,13 @@ t.test('malformed requests get a 4xx that names the problem', async (t) => {
   t.equal(({} as Record<string, unknown>).admin, undefined)
 })
 
-t.test('a body posted without Content-Type is still read as JSON (seed curl examples)', async (t) => {
+t.test('a JSON body posted as a form is refused with 415 naming Content-Type (a page could send it without a preflight)', async (t) => {
   const res = await fetch(`${c.url}/agents/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: JSON.stringify({ agent_id: 'form-agent', agent_type: 'worker' }),
   })
-  t.equal(res.status, 200)
+  t.equal(res.status, 415)
+  t.match(await res.json(), { code: 'UNSUPPORTED_MEDIA_TYPE', detail: /Content-Type: application\/json/ })
+  t.equal((await api(c.url, 'GET', '/agents/form-agent')).status, 404, 'nothing registered')
 })

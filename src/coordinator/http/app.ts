@@ -6,6 +6,7 @@ import { ApiError } from '../errors.js'
 import type { AgentRegistry } from '../registry/agent-registry.js'
 import type { RedisHealth } from '../registry/redis-health.js'
 import { type AuthSettings, authenticate, requireScope } from './auth.js'
+import { allowedHostSet, browserGuard, browserRefusal } from './browser-guard.js'
 import { buildOpenApi, type OpenApiLimits } from './openapi/document.js'
 import { errorBodies } from './errors-middleware.js'
 import { serveUi } from './ui.js'
@@ -33,6 +34,8 @@ export interface CoordinatorAppInit {
   log: Logger
   nodeName: string
   version: string
+  /** Host names besides nodeName, loopback names and IP literals: coordinator.host and .allowedHosts. */
+  allowedHosts?: readonly string[]
   /** Largest accepted request body (default 1 MiB). */
   bodyLimitBytes?: number
   /** agents.staleAfterMs, told to agents when they register. */
@@ -66,10 +69,14 @@ export function createCoordinatorApp(init: CoordinatorAppInit): CoordinatorApp {
   const koa = new Koa({ proxy: false })
   let draining = false
   const bodyLimitBytes = init.bodyLimitBytes ?? 1024 * 1024
+  const guard = { allowedHosts: [init.nodeName, ...(init.allowedHosts ?? [])] }
+  const allowedHosts = allowedHostSet(guard)
 
   koa.on('error', (err: unknown) => init.log.debug({ err }, 'koa error event'))
   koa.use(init.metrics.middleware())
   koa.use(errorBodies(init.log))
+  // Before every route, the dashboard's files and streams included, and before any route added below.
+  koa.use(browserGuard(guard))
   koa.use(async (ctx: Context, next: Next) => {
     if (draining) {
       ctx.set('Connection', 'close')
@@ -132,6 +139,8 @@ export function createCoordinatorApp(init: CoordinatorAppInit): CoordinatorApp {
       // answer is the one Koa's route gives, counted in the same metrics; draining goes through Koa (503).
       return (req, res) => {
         if (draining || req.method !== 'GET' || (req.url !== '/health' && req.url !== '/v1/health')) return viaKoa(req, res)
+        // A request the browser guard refuses is refused by Koa, through the same middleware.
+        if (browserRefusal(req, allowedHosts) !== null) return viaKoa(req, res)
         const started = performance.now()
         let answer: ReturnType<typeof health>
         try {

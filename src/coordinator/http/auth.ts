@@ -19,7 +19,7 @@ export interface ApiToken {
 /** Authentication settings handed to the coordinator. */
 export interface AuthSettings {
   tokens: readonly ApiToken[]
-  /** Requests without a token get every scope (only ever true on a loopback listener or when set explicitly). */
+  /** Requests without a token get every scope; ignored once any token exists (then no request is anonymous). */
   anonymous: boolean
 }
 
@@ -53,7 +53,7 @@ export function authenticate(settings: AuthSettings) {
   return async (ctx: Context, next: Next): Promise<void> => {
     const header = ctx.get('authorization')
     if (header === '') {
-      if (!settings.anonymous) {
+      if (!settings.anonymous || settings.tokens.length > 0) {
         throw new ApiError(
           401,
           'UNAUTHENTICATED',

@@ -30,8 +30,8 @@ export function jsonDepth(text: string, stopAt = Number.POSITIVE_INFINITY): numb
 }
 
 /**
- * Reads the request body as JSON whatever the Content-Type says (the seeds'
- * curl examples post JSON without one). An empty body reads as undefined.
+ * Reads the request body as JSON (the browser guard, before every route, has
+ * refused any body not typed application/json). An empty body reads as undefined.
  * `__proto__` and `constructor.prototype` keys are refused, not silently dropped.
  */
 export async function readJson(ctx: Context, limitBytes: number): Promise<unknown> {

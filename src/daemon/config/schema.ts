@@ -106,6 +106,12 @@ export const configSchema = z.strictObject({
       requestTimeoutMs: ms(100).default(30_000),
       /** Open connections at once; more are refused. */
       maxConnections: z.number().int().min(1).max(1_000_000).default(2048),
+      /**
+       * Host names the API answers to besides loopback names, IP literals, node.name and
+       * coordinator.host; any other Host header is refused (421 HOST_NOT_ALLOWED), so that a web
+       * page cannot reach the API through a name it rebinds to this machine (DNS rebinding).
+       */
+      allowedHosts: z.array(z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9.])?$/, 'expected a host name without port, e.g. aitbc1.example.org')).max(100).default([]),
     })
     .prefault({}),
   redis: z

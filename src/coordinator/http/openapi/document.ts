@@ -164,15 +164,20 @@ function schemaMaker(components: Record<string, unknown>) {
   }
 }
 
+/** The browser guard's answers, on every route (src/coordinator/http/browser-guard.ts). */
+const GUARD: Record<number, string> = {
+  403: 'FOREIGN_ORIGIN: Origin or Sec-Fetch-Site is not this daemon\'s own (a page of another site)',
+  421: 'HOST_NOT_ALLOWED: Host is not a loopback name, an IP address, the node name or in coordinator.allowedHosts',
+}
 const COMMON: Record<number, string> = {
   401: 'UNAUTHORIZED: no or an unknown bearer token',
-  403: 'FORBIDDEN: the token lacks the scope',
+  403: 'FORBIDDEN: the token lacks the scope; or FOREIGN_ORIGIN: a page of another site',
   503: 'REDIS_UNAVAILABLE or SHUTTING_DOWN: retry, or another daemon',
 }
 const WITH_BODY: Record<number, string> = {
   400: 'INVALID_JSON, JSON_TOO_DEEP (over 64 levels), FORBIDDEN_KEY (__proto__) or BODY_UNREADABLE',
   413: 'the body is larger than coordinator.bodyLimitBytes',
-  415: 'UNSUPPORTED_ENCODING',
+  415: 'UNSUPPORTED_MEDIA_TYPE (the body is not Content-Type: application/json) or UNSUPPORTED_ENCODING',
 }
 
 /** The OpenAPI 3.1 document of the whole API, built from the schemas the routes validate with. */
@@ -189,6 +194,7 @@ export function buildOpenApi(l: OpenApiLimits): Record<string, unknown> {
     }
     const validated = r.body !== undefined || r.query !== undefined || r.params !== undefined
     const errs: Record<number, string> = {
+      ...GUARD,
       ...(r.scopes === null ? {} : COMMON),
       ...(r.body === undefined ? {} : WITH_BODY),
       ...r.errors,
@@ -223,7 +229,7 @@ export function buildOpenApi(l: OpenApiLimits): Record<string, unknown> {
     },
     servers: [{ url: '/' }, { url: '/v1' }],
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A token from auth.tokens (AITBC_API_TOKEN); anonymous on loopback unless auth.anonymous is false' } },
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A token from auth.tokens (AITBC_API_TOKEN). Once any token exists every request needs one, loopback included; only a daemon with no token at all on a loopback listener (or auth.anonymous: true) takes anonymous requests, and says so in a warning at start. Browser pages are refused whatever the token: a foreign Origin or Sec-Fetch-Site (403 FOREIGN_ORIGIN), a Host that does not name the daemon (421 HOST_NOT_ALLOWED), a body not typed application/json (415 UNSUPPORTED_MEDIA_TYPE)' } },
       schemas: { Error: schemaOf(errorBody, 'output'), ...schemas },
     },
     paths,

@@ -35,7 +35,7 @@ function raw(bytes: string | Buffer): Promise<number[]> {
     socket.end(bytes)
   })
 }
-const req = (line: string, headers = '', body = '') => `${line}\r\nHost: x\r\n${headers}\r\n${body}`
+const req = (line: string, headers = '', body = '') => `${line}\r\nHost: 127.0.0.1\r\n${headers}\r\n${body}`
 
 t.test('pipelined requests: only /health is answered without a token, path tricks included', async (t) => {
   const statuses = await raw([
@@ -45,7 +45,7 @@ t.test('pipelined requests: only /health is answered without a token, path trick
     req('GET //health HTTP/1.1'),
     req('GET /health%2F..%2Fmetrics HTTP/1.1'),
     req('GET /agents/discover/../../health HTTP/1.1'),
-    req('POST /health HTTP/1.1', 'Content-Length: 2\r\n', '{}'),
+    req('POST /health HTTP/1.1', 'Content-Type: application/json\r\nContent-Length: 2\r\n', '{}'),
     req('GET http://x/metrics HTTP/1.1'),
     req('GET /health HTTP/1.1', 'Connection: close\r\n'),
   ].join(''))
@@ -60,7 +60,11 @@ t.test('bodies, bad framing and huge headers on /health: a 4xx or the answer, ne
   // A GET with a 2 MB chunked body: answered, the body read past, the next request on the connection answered too.
   const chunk = 'x'.repeat(64 * 1024)
   const chunked = Array.from({ length: 32 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join('') + '0\r\n\r\n'
-  t.same(await raw(req('GET /health HTTP/1.1', 'Transfer-Encoding: chunked\r\n', chunked) + req('GET /health HTTP/1.1', 'Connection: close\r\n')), [200, 200])
+  const typed = 'Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n'
+  t.same(await raw(req('GET /health HTTP/1.1', typed, chunked) + req('GET /health HTTP/1.1', 'Connection: close\r\n')), [200, 200])
+  // Without a type the body is refused (415) and the connection closed rather than read past.
+  // (A small body: all of it is read off the socket, so the close is a FIN, never a reset that loses the answer.)
+  t.same(await raw(req('GET /health HTTP/1.1', 'Transfer-Encoding: chunked\r\n', '2\r\n{}\r\n0\r\n\r\n') + req('GET /health HTTP/1.1', 'Connection: close\r\n')), [415])
   t.same(await raw(req('GET /health HTTP/1.1', 'Content-Length: abc\r\n')), [400], 'a bad Content-Length')
   t.same(await raw(req('GET /health HTTP/1.1', `X-Big: ${'a'.repeat(20_000)}\r\n`)), [431], 'headers over Node\'s 16 KiB')
   t.same(await raw('GET /health HTTP/9.9\r\n\r\n'), [400], 'an unknown HTTP version')

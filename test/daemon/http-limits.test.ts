@@ -26,22 +26,22 @@ function raw(write: string): { socket: Socket, done: Promise<{ text: string, ms:
 }
 
 t.test('a stalled chunked body is cut off with 408 at coordinator.requestTimeoutMs, not minutes later', async (t) => {
-  const { done } = raw('POST /tasks/submit HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"tas\r\n')
+  const { done } = raw('POST /tasks/submit HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"tas\r\n')
   const { text, ms } = await done
   t.match(text, /^HTTP\/1\.1 408/, 'answered 408 Request Timeout')
   t.ok(ms < 4000, `closed after ${ms} ms`)
 })
 
 t.test('headers that never finish are cut off at coordinator.headersTimeoutMs', async (t) => {
-  const { done } = raw('GET /health HTTP/1.1\r\nHost: x\r\n')
+  const { done } = raw('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n')
   const { ms } = await done
   t.ok(ms < 3500, `closed after ${ms} ms`)
 })
 
 t.test('connections over coordinator.maxConnections are refused, and served again once others close', async (t) => {
-  const held = [0, 1, 2].map(() => raw('GET /health HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n'))
+  const held = [0, 1, 2].map(() => raw('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n'))
   await waitFor('three connections answered', () => held.every((h) => h.socket.bytesRead > 0))
-  const extra = raw('GET /health HTTP/1.1\r\nHost: x\r\n\r\n')
+  const extra = raw('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
   const refused = await extra.done
   t.equal(refused.text, '', 'the fourth connection is closed without an answer')
   for (const h of held) h.socket.destroy()

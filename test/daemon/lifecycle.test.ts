@@ -66,7 +66,7 @@ t.test('a second signal exits at once', async (t) => {
     args: ['--redis-url', redis.url, '--set', 'coordinator.shutdownTimeoutMs=20000'],
   })
   // hold a request open so the graceful stop cannot finish by itself
-  const req = request(`${d.url}/agents/register`, { method: 'POST' })
+  const req = request(`${d.url}/agents/register`, { method: 'POST', headers: { 'content-type': 'application/json' } })
   req.on('error', () => {})
   await new Promise<void>((resolve) => req.write('{', () => resolve()))
   // a full round trip on another connection: the daemon's event loop has been

@@ -51,6 +51,17 @@ const followerAddr = daemonAddress(cluster[1]!.p2pAddress, (await nodesOf(genesi
 const usedMemory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await info.info('memory'))![1])
 const rss = (d: TestDaemon): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${d.child.pid}/status`, 'utf8'))![1]) * 1024
 const mb = (n: number): string => (n / MiB).toFixed(1)
+/** Samples the daemon's RSS every 100 ms until stopped; returns the peak. */
+function rssPeak(d: TestDaemon): () => number {
+  let peak = rss(d)
+  const timer = setInterval(() => {
+    peak = Math.max(peak, rss(d))
+  }, 100)
+  return () => {
+    clearInterval(timer)
+    return Math.max(peak, rss(d))
+  }
+}
 
 /** The registry answers: an agent registers and is discovered within 10 s (the test machine is loaded). */
 async function registryAnswers(t: Test, agentId: string): Promise<void> {
@@ -142,6 +153,7 @@ t.test('400 messages of 60 KB through the API: Redis grows by the bounds at most
 t.test('1,000 frames of 200 KiB from a member: refused before storage; Redis and RSS stay put', async (t) => {
   const before = await usedMemory()
   const rssBefore = rss(follower)
+  const peak = rssPeak(follower)
   const big = 'y'.repeat(200 * 1024)
   const started = Date.now()
   const [res] = await Promise.all([
@@ -150,16 +162,18 @@ t.test('1,000 frames of 200 KiB from a member: refused before storage; Redis and
   ])
   await registryAnswers(t, 'after-big-frames')
   const growth = (await usedMemory()) - before
-  const rssAfter = rss(follower)
+  const rssPeakBytes = peak()
   t.comment(`200 KiB frames: acks ${JSON.stringify(tally(res.acks))}, ${res.unacked} without ack, after ${Date.now() - started} ms; `
-    + `Redis ${mb(before)} -> ${mb(before + growth)} MB; follower RSS ${mb(rssBefore)} -> ${mb(rssAfter)} MB`)
+    + `Redis ${mb(before)} -> ${mb(before + growth)} MB; follower RSS ${mb(rssBefore)} MB, peak ${mb(rssPeakBytes)} MB`)
   t.equal(res.acks.filter((a) => a.result === 'delivered').length, 0, 'none stored: larger than messages.maxBodyBytes')
   t.ok(growth <= BOUNDS.inboxBytes, `Redis grew ${mb(growth)} MB`)
+  t.ok(rssPeakBytes - rssBefore <= 64 * MiB, `follower RSS grew ${mb(rssPeakBytes - rssBefore)} MB at its peak`)
 })
 
 t.test('1,000 frames of 60 KB from a member: rate-limited with a reason, inbox bounded', async (t) => {
   const before = await usedMemory()
   const rssBefore = rss(follower)
+  const peak = rssPeak(follower)
   const body = 'z'.repeat(60_000)
   const [res] = await Promise.all([
     flood(probe.node, () => frame('probe', body), 1000),
@@ -168,7 +182,7 @@ t.test('1,000 frames of 60 KB from a member: rate-limited with a reason, inbox b
   await registryAnswers(t, 'after-member-flood')
   const growth = (await usedMemory()) - before
   t.comment(`60 KB frames: acks ${JSON.stringify(tally(res.acks))}; Redis ${mb(before)} -> ${mb(before + growth)} MB; `
-    + `follower RSS ${mb(rssBefore)} -> ${mb(rss(follower))} MB`)
+    + `follower RSS ${mb(rssBefore)} MB, peak ${mb(peak())} MB`)
   // A connection the loaded machine's liveness drops takes its stream's acks with it; nearly all must come back.
   t.ok(res.unacked <= 100, `${res.unacked} frames without an ack`)
   const limited = res.acks.filter((a) => a.result === 'rejected')

@@ -53,6 +53,11 @@ export class SenderRate {
     if (this.buckets.size >= this.maxSenders) this.buckets.delete(this.buckets.keys().next().value!)
   }
 
+  /** Senders tracked now (bounded by maxSenders). */
+  get tracked(): number {
+    return this.buckets.size
+  }
+
   /** The limit in words, for refusals. */
   describe(): string {
     return `${this.init.burst} messages at once, then ${this.init.perSecond} per second`

@@ -129,6 +129,16 @@ t.test('the squat: a member that sends another\'s message id first does not supp
   t.same(inbox.map((m) => `${m.from}: ${String(m.body)}`).sort(), ['probe: the real body', 'squatter: squatter body'])
 })
 
+t.test('a body over messages.maxBodyBytes from a member: a rejected receipt naming the bound, as the API\'s 413', async (t) => {
+  const body = 'w'.repeat(100_000)
+  const [ack] = await exchange(squatter.node, [frame('squatter', body)])
+  t.equal(ack?.result, 'rejected')
+  t.match(ack?.reason, /^too_large: .*messages\.maxBodyBytes/)
+  const res = await api(genesis.url, 'POST', '/messages', { to: 'follower', body })
+  t.equal(res.status, 413)
+  t.match(res.body, { code: 'MESSAGE_TOO_LARGE' })
+})
+
 t.test('400 messages of 60 KB through the API: Redis grows by the bounds at most, floods get 429', async (t) => {
   const before = await usedMemory()
   const body = 'x'.repeat(60_000)

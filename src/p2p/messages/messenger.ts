@@ -73,7 +73,8 @@ const SAVED = Promise.resolve(true)
  * attempt runs while the message is written to the store's outbox (send()
  * answers only once it is there, and receipts are recorded after it);
  * attempts repeat with backoff until the ttl; the outbox is resumed after a
- * restart. Duplicate sends are harmless because receivers de-duplicate by id.
+ * restart. Duplicate sends are harmless because receivers de-duplicate by
+ * (sender, id).
  */
 export class Messenger {
   private readonly pending = new Map<string, Pending>()

@@ -80,7 +80,7 @@ export function messageRoutes(router: Router, deps: MessageRouteDeps): void {
     const id = validate(z.uuid('expected a message id (UUID)'), ctx.params.id, 'message_id')
     const rec = await deps.get(id)
     if (rec === null) {
-      throw new ApiError(404, 'MESSAGE_NOT_FOUND', `message ${id} is not known here`, 'ask the node that sent it; finished messages are kept 7 days')
+      throw new ApiError(404, 'MESSAGE_NOT_FOUND', `message ${id} is not known here`, 'ask the node that sent it; finished messages are kept 7 days, fewer when messages.outbox fills')
     }
     ctx.body = { status: 'success', ...present(rec) }
   })

@@ -44,7 +44,9 @@ const dir = mkdtempSync(join(tmpdir(), 'aitbc-bench-'))
 const senderPort = await freePort()
 const receiver = await startDaemon({
   args: ['--name', 'receiver', '--redis-url', redis.url, '--log-level', 'warn', '--set', 'redis.prefix="bench:"',
-    '--peer', `sender=/ip4/127.0.0.1/tcp/${senderPort}`],
+    '--peer', `sender=/ip4/127.0.0.1/tcp/${senderPort}`,
+    // The bench measures throughput, so the per-sender rate limit is lifted.
+    '--set', 'messages.rate.perSecond=100000', '--set', 'messages.rate.burst=1000000'],
   waitReady: false,
 })
 await waitFor('receiver ready', () => receiver.child.exitCode === null && fetch(`${receiver.url}/health`).then((r) => r.ok), { timeoutMs: 20_000 })

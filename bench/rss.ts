@@ -33,7 +33,8 @@ const redis = await startRedis()
 const cluster = await startCluster({
   names: ['sender', 'receiver'],
   redisUrl: redis.url,
-  args: [...FAST_MESH, '--log-level', 'warn', '--set', 'redis.prefix="rss:"'],
+  // The bench measures memory at full speed, so the per-sender rate limit is lifted.
+  args: [...FAST_MESH, '--log-level', 'warn', '--set', 'redis.prefix="rss:"', '--set', 'messages.rate.perSecond=100000', '--set', 'messages.rate.burst=1000000'],
   nodeOptions: () => ({ waitReady: false, env: daemonEnv }),
 })
 for (const c of cluster) await waitFor(`${c.name} up`, () => fetch(`${c.daemon.url}/health`).then((r) => r.ok), { timeoutMs: 30_000 })

@@ -28,10 +28,18 @@ export interface RedisKeys {
   message(messageId: string): string
   /** SET of ids of messages a node sent that still have a queued receipt. */
   outbox(node: string): string
-  /** ZSET message id -> received at (ms) of the messages a node received. */
+  /** ZSET message id -> created at (ms) of every message a node sent that is still kept (queued or finished). */
+  sent(node: string): string
+  /** HASH message id -> bytes counted for it against messages.outbox.maxBytes. */
+  sentSizes(node: string): string
+  /** STRING: the sum of sentSizes (bytes). */
+  sentBytes(node: string): string
+  /** ZSET entry -> received at (ms) of the messages a node received; an entry is "{sender}/{message id}". */
   inbox(node: string): string
-  /** HASH message id -> message JSON of the messages a node received. */
+  /** HASH entry -> message JSON of the messages a node received. */
   inboxData(node: string): string
+  /** STRING: the sum of the lengths of inboxData's values (bytes, counted against messages.inbox.maxBytes). */
+  inboxBytes(node: string): string
   /** The prefix itself. */
   readonly prefix: string
   /** HASH of one task: state, priority, task_data (JSON), attempts, agent_id, timestamps, result/error. */
@@ -129,8 +137,12 @@ export function redisKeys(prefix = ''): RedisKeys {
     clusterId: `${prefix}cluster:id`,
     message: (messageId) => `${prefix}msg:${messageId}`,
     outbox: (node) => `${prefix}node:${node}:outbox`,
+    sent: (node) => `${prefix}node:${node}:sent`,
+    sentSizes: (node) => `${prefix}node:${node}:sent:sizes`,
+    sentBytes: (node) => `${prefix}node:${node}:sent:bytes`,
     inbox: (node) => `${prefix}node:${node}:inbox`,
     inboxData: (node) => `${prefix}node:${node}:inbox:data`,
+    inboxBytes: (node) => `${prefix}node:${node}:inbox:bytes`,
     prefix,
     task: (taskId) => taskPrefix + taskId,
     taskPrefix,

@@ -11,12 +11,13 @@ import {
   RedisMessageStore,
 } from '../coordinator/index.js'
 import { type ChainReading, ChainMonitor, ChainRpc } from '../ops/index.js'
-import { type LocalStatus, Mesh, readPskFile, type Refusal, type RefusalReason } from '../p2p/index.js'
+import { type LocalStatus, Mesh, readPskFile, type Refusal, type RefusalReason, SenderRate } from '../p2p/index.js'
 import { ClusterIdReader } from './cluster-id-reader.js'
 import type { Config } from './config/schema.js'
 import type { Component } from './lifecycle.js'
 import type { LogRoot } from './logger.js'
 import { createMeshMetrics } from './mesh-metrics.js'
+import { createMessageMetrics } from './message-metrics.js'
 import type { RegistryLocation } from './redis-connection.js'
 import { VERSION } from './version.js'
 
@@ -88,7 +89,20 @@ export async function buildMesh(
     }
   }
 
-  const store = new RedisMessageStore({ redis: client, keys, node: config.node.name })
+  const messageMetrics = createMessageMetrics(metricsRegistry)
+  const store = new RedisMessageStore({
+    redis: client,
+    keys,
+    node: config.node.name,
+    inboxBounds: config.messages.inbox,
+    outboxBounds: config.messages.outbox,
+    onInbox: (size) => messageMetrics.inbox(size),
+    onOutbox: (size) => {
+      messageMetrics.outbox(size)
+      if (size.refused) messageMetrics.refused('outbox_full')
+    },
+  })
+  const apiRate = new SenderRate(config.messages.rate)
   const refusalLog = refusalLogger(logs.component('p2p:identity'))
   mesh = await Mesh.create({
     selfName: config.node.name,
@@ -106,6 +120,8 @@ export async function buildMesh(
     version: VERSION,
     local,
     messageStore: store,
+    inboundLimits: { maxBodyBytes: config.messages.maxBodyBytes, rate: config.messages.rate },
+    onMessageLimited: (reason) => messageMetrics.refused(reason),
     bindingStore: new RedisBindingStore(client, keys),
     onRefused: (r) => {
       metrics.refused(r.reason)
@@ -149,6 +165,8 @@ export async function buildMesh(
       defaultTtlMs: config.messages.defaultTtlMs,
       maxTtlMs: config.messages.maxTtlMs,
       maxMessageBytes: config.messages.maxBodyBytes,
+      admit: (caller) => apiRate.take(caller),
+      onRefused: (reason) => messageMetrics.refused(reason),
     },
     extraChecks: () => {
       const mismatches = mesh.problems()

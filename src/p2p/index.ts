@@ -15,8 +15,10 @@ export {
   RECEIPT_STATES,
   type ReceiptState,
 } from './messages/message-store.js'
-export { type Messenger, type SendRequest } from './messages/messenger.js'
-export { MAX_MESSAGE_FRAME_BYTES, MESSAGE_PROTOCOL } from './messages/wire.js'
+export { type InboundLimits, type Messenger, type SendRequest } from './messages/messenger.js'
+export { type MessageRefusalReason } from './messages/message-receiver.js'
+export { SenderRate, type SenderRateInit } from './messages/sender-rate.js'
+export { MAX_MESSAGE_BODY_CEILING_BYTES, MAX_MESSAGE_FRAME_BYTES, MESSAGE_PROTOCOL, messageBodyBytes } from './messages/wire.js'
 export {
   type ChainStatus,
   formatUptime,

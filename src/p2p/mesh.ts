@@ -7,7 +7,8 @@ import { MembershipView, type NodeTransition } from './membership-view.js'
 import { createMeshNode, type MeshLibp2p } from './mesh-node.js'
 import type { MessageStore, ReceiptState } from './messages/message-store.js'
 import { LivenessProber, type LivenessProberInit } from './liveness.js'
-import { Messenger } from './messages/messenger.js'
+import type { MessageRefusalReason } from './messages/message-receiver.js'
+import { type InboundLimits, Messenger } from './messages/messenger.js'
 import type { MessageFrame } from './messages/wire.js'
 import type { LocalStatus } from './node-status.js'
 import { peerHostAddress } from './peer-address.js'
@@ -39,6 +40,10 @@ export interface MeshInit {
   /** What the daemon knows about itself each interval. */
   local(): LocalStatus
   messageStore: MessageStore
+  /** Bounds on what members may send this node. */
+  inboundLimits: InboundLimits
+  /** Called for a member's message refused by a bound (metrics). */
+  onMessageLimited?(reason: MessageRefusalReason, sender: string): void
   /** A logger per p2p part. */
   log(component: string): Logger
   onTransition?(t: NodeTransition): void
@@ -156,6 +161,8 @@ export class Mesh {
       log: init.log('p2p:messenger'),
       onReceipt: init.onReceipt,
       onInbound: init.onInbound,
+      inboundLimits: init.inboundLimits,
+      onLimited: init.onMessageLimited,
       onRefused: (r) => {
         if (r.reason === 'unknown_peer') shutUnlessMember(r)
         else init.onRefused?.(r)

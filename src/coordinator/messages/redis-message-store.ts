@@ -8,12 +8,27 @@ import type {
 import type { RedisKeys } from '../redis-keys.js'
 import type { RedisClient } from '../registry/agent-registry.js'
 import { withRedis } from '../registry/agent-registry.js'
+import { OutboxFullError } from './message-errors.js'
 import { acceptInbound, saveOutgoing, setReceipt } from './scripts.js'
 
 type Scripted = RedisClient & {
-  aitbcSaveOutgoing(...args: string[]): Promise<number>
+  aitbcSaveOutgoing(...args: string[]): Promise<number[]>
   aitbcSetReceipt(...args: string[]): Promise<number>
   aitbcAcceptInbound(...args: string[]): Promise<number[]>
+}
+
+/** How much a message box keeps (messages.inbox / messages.outbox in the config). */
+export interface BoxBounds {
+  maxMessages: number
+  /** Bytes of the stored JSON. */
+  maxBytes: number
+}
+
+/** What a box holds after a store, and how many old entries that store dropped. */
+export interface BoxSize {
+  messages: number
+  bytes: number
+  dropped: number
 }
 
 /** A message waiting to be stored with the others that arrived while a store call was out. */
@@ -32,11 +47,20 @@ export interface RedisMessageStoreInit {
   retentionMs?: number
   /** Most messages stored in one call (default 256). */
   maxGroup?: number
+  /** Per receiving node; past them the oldest entries are dropped. */
+  inboxBounds: BoxBounds
+  /** Of this node's sent messages (queued and finished); past them the oldest finished ones are forgotten, else OUTBOX_FULL. */
+  outboxBounds: BoxBounds
+  /** After every inbox store (metrics). */
+  onInbox?(size: BoxSize): void
+  /** After every outbox store, refused ones included (metrics). */
+  onOutbox?(size: BoxSize & { refused: boolean }): void
 }
 
 /**
  * Messages in Redis: the sender's outbox survives its restart, and the
- * receiver's inbox de-duplicates by message id for the whole retention time.
+ * receiver's inbox de-duplicates by (sender, message id) while it keeps the
+ * entry. Both are bounded by count and bytes.
  */
 export class RedisMessageStore implements MessageStore {
   private readonly redis: Scripted
@@ -48,9 +72,9 @@ export class RedisMessageStore implements MessageStore {
 
   constructor(private readonly init: RedisMessageStoreInit) {
     const { redis } = init
-    if (!('aitbcSaveOutgoing' in redis)) redis.defineCommand('aitbcSaveOutgoing', { lua: saveOutgoing, numberOfKeys: 2 })
+    if (!('aitbcSaveOutgoing' in redis)) redis.defineCommand('aitbcSaveOutgoing', { lua: saveOutgoing, numberOfKeys: 5 })
     if (!('aitbcSetReceipt' in redis)) redis.defineCommand('aitbcSetReceipt', { lua: setReceipt, numberOfKeys: 2 })
-    if (!('aitbcAcceptInbound' in redis)) redis.defineCommand('aitbcAcceptInbound', { lua: acceptInbound, numberOfKeys: 2 })
+    if (!('aitbcAcceptInbound' in redis)) redis.defineCommand('aitbcAcceptInbound', { lua: acceptInbound, numberOfKeys: 3 })
     this.redis = redis as Scripted
     this.retentionMs = init.retentionMs ?? 7 * 24 * 3600_000
     this.maxGroup = init.maxGroup ?? 256
@@ -63,8 +87,15 @@ export class RedisMessageStore implements MessageStore {
     const fields: string[] = ['meta', JSON.stringify(msg), 'open', String(msg.targets.length)]
     for (const t of msg.targets) fields.push(`r:${t}`, JSON.stringify(queued))
     const keepMs = String(msg.expires_at - Date.now() + this.retentionMs)
-    const pendingId = msg.targets.length > 0 ? msg.id : ''
-    await withRedis(() => this.redis.aitbcSaveOutgoing(key, keys.outbox(node), pendingId, keepMs, ...fields))
+    const bytes = fields.reduce((sum, f) => sum + Buffer.byteLength(f), 0)
+    const { maxMessages, maxBytes } = this.init.outboxBounds
+    const [stored, messages, kept] = await withRedis(() => this.redis.aitbcSaveOutgoing(
+      key, keys.outbox(node), keys.sent(node), keys.sentSizes(node), keys.sentBytes(node),
+      msg.id, msg.targets.length > 0 ? '1' : '0', keepMs, String(msg.created_at), String(bytes),
+      String(maxMessages), String(maxBytes), keys.message(''), ...fields,
+    )) as [number, number, number]
+    this.init.onOutbox?.({ messages, bytes: kept, dropped: 0, refused: stored !== 1 })
+    if (stored !== 1) throw new OutboxFullError(node, this.init.outboxBounds, { messages, bytes: kept })
   }
 
   async setReceipt(id: string, target: string, receipt: Receipt): Promise<void> {
@@ -120,11 +151,16 @@ export class RedisMessageStore implements MessageStore {
         if (waiting === undefined) return
         const group = waiting.splice(0, this.maxGroup)
         if (waiting.length === 0) this.arrivals.delete(to)
-        const args: string[] = [String(Math.max(...group.map((a) => a.msg.received_at)) - this.retentionMs)]
-        for (const { msg } of group) args.push(msg.id, JSON.stringify(msg), String(msg.received_at))
+        const { maxMessages, maxBytes } = this.init.inboxBounds
+        const dropBefore = Math.max(...group.map((a) => a.msg.received_at)) - this.retentionMs
+        const args: string[] = [String(dropBefore), String(maxMessages), String(maxBytes)]
+        for (const { msg } of group) args.push(inboxEntry(msg), JSON.stringify(msg), String(msg.received_at))
         try {
-          const stored = await withRedis(() => this.redis.aitbcAcceptInbound(keys.inbox(to), keys.inboxData(to), ...args))
-          group.forEach((a, i) => a.resolve(stored[i] === 1 ? 'delivered' : 'duplicate'))
+          const out = await withRedis(() =>
+            this.redis.aitbcAcceptInbound(keys.inbox(to), keys.inboxData(to), keys.inboxBytes(to), ...args))
+          const [dropped, messages, bytes] = out as [number, number, number]
+          this.init.onInbox?.({ dropped, messages, bytes })
+          group.forEach((a, i) => a.resolve(out[i + 3] === 1 ? 'delivered' : 'duplicate'))
         } catch (err) {
           for (const a of group) a.reject(err)
         }
@@ -142,6 +178,9 @@ export class RedisMessageStore implements MessageStore {
     return rows.flatMap((r) => (r === null ? [] : [JSON.parse(r) as InboundMessage]))
   }
 }
+
+/** The inbox's de-duplication key: the authenticated sender's name (which has no "/") and the id. */
+const inboxEntry = (msg: InboundMessage): string => `${msg.from}/${msg.id}`
 
 function recordOf(hash: Record<string, string>): OutgoingRecord | null {
   if (hash.meta === undefined) return null

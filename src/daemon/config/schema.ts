@@ -1,5 +1,6 @@
 import { hostname } from 'node:os'
 import { z } from 'zod'
+import { MAX_MESSAGE_BODY_CEILING_BYTES } from '../../p2p/index.js'
 
 const port = z.number().int('expected an integer').min(0).max(65535, 'expected a port number 0-65535')
 const ms = (min: number) =>
@@ -8,6 +9,13 @@ const keep = (ageMs: number, count: number) =>
   z.strictObject({
     ageMs: ms(1000).default(ageMs),
     count: z.number().int().min(0).max(10_000_000).default(count),
+  }).prefault({})
+const MiB = 1024 * 1024
+const boxBounds = (maxMessages: number, maxBytes: number) =>
+  z.strictObject({
+    maxMessages: z.number().int().min(1).max(10_000_000).default(maxMessages),
+    // At least 1 MiB: a box must hold its largest message.
+    maxBytes: z.number().int().min(MiB).max(64 * 1024 * MiB).default(maxBytes),
   }).prefault({})
 const nodeName = z
   .string()
@@ -216,7 +224,22 @@ export const configSchema = z.strictObject({
     .strictObject({
       defaultTtlMs: ms(100).default(300_000),
       maxTtlMs: ms(100).max(86_400_000, 'expected at most 86400000 ms (24 h)').default(86_400_000),
-      maxBodyBytes: z.number().int().min(16).max(128 * 1024).default(64 * 1024),
+      /** Largest body over the API and from a member (the receiver rejects larger); its ceiling fits the wire frame. */
+      maxBodyBytes: z.number().int().min(16).max(MAX_MESSAGE_BODY_CEILING_BYTES).default(64 * 1024),
+      /** What this node keeps of the messages it received; past it the oldest are dropped (counted). */
+      inbox: boxBounds(10_000, 64 * MiB),
+      /** What this node keeps of the messages it sent (queued and finished); oldest finished go first, then 429 OUTBOX_FULL. */
+      outbox: boxBounds(10_000, 64 * MiB),
+      /**
+       * Per sender: a member sending to this node (over: rejected receipt "rate_limited", final), and an API
+       * caller's POST /messages by token name (over: 429 RATE_LIMITED).
+       */
+      rate: z
+        .strictObject({
+          perSecond: z.number().min(0.1).max(100_000).default(50),
+          burst: z.number().int().min(1).max(1_000_000).default(200),
+        })
+        .prefault({}),
     })
     .prefault({}),
   chain: z

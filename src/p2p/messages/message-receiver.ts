@@ -4,7 +4,11 @@ import { frameChannel } from '../frames.js'
 import type { PeerDirectory } from '../dial-node.js'
 import type { Refusal } from '../name-bindings.js'
 import type { MessageStore } from './message-store.js'
-import { type AckFrame, MAX_MESSAGE_FRAME_BYTES, type MessageFrame, messageFrame } from './wire.js'
+import type { SenderRate } from './sender-rate.js'
+import { type AckFrame, MAX_MESSAGE_FRAME_BYTES, type MessageFrame, messageBodyBytes, messageFrame } from './wire.js'
+
+/** Why a member's message was refused with a rejected receipt (metrics label; the start of the receipt's reason). */
+export type MessageRefusalReason = 'rate_limited' | 'too_large'
 
 export interface MessageReceiverInit {
   selfName: string
@@ -18,6 +22,12 @@ export interface MessageReceiverInit {
   maxInFlight?: number
   /** Called after a message is persisted for the first time. */
   onDelivered?(msg: MessageFrame): void
+  /** Largest body accepted (messages.maxBodyBytes, measured by messageBodyBytes, the API's measure too). */
+  maxBodyBytes: number
+  /** Messages per authenticated sender; null: unlimited. */
+  rate: SenderRate | null
+  /** Called for a member's message refused by a bound (metrics). */
+  onLimited?(reason: MessageRefusalReason, sender: string): void
 }
 
 /**
@@ -81,6 +91,18 @@ async function accept(
   if (frame.to !== init.selfName) return reject(`this is node ${init.selfName}, not ${frame.to}`)
   const now = Date.now()
   if (frame.expires_at <= now) return reject('expired before it arrived')
+  // Every frame costs its sender, duplicates and oversized ones too: a flood is refused before it reaches Redis.
+  // A rejected receipt is final, so the sender stops retrying that message.
+  const waitMs = init.rate?.take(sender, now) ?? 0
+  if (waitMs > 0) {
+    init.onLimited?.('rate_limited', sender)
+    return reject(`rate_limited: ${sender} sent more than ${init.rate!.describe()} to ${init.selfName}; send again after ${waitMs} ms`)
+  }
+  const bytes = messageBodyBytes(frame.body)
+  if (bytes > init.maxBodyBytes) {
+    init.onLimited?.('too_large', sender)
+    return reject(`too_large: body is ${bytes} bytes; ${init.selfName} accepts at most ${init.maxBodyBytes} (messages.maxBodyBytes)`)
+  }
   try {
     const result = await init.store.acceptInbound({
       id: frame.id,

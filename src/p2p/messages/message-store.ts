@@ -55,7 +55,7 @@ export interface MessageStore {
   getOutgoing(id: string): Promise<OutgoingRecord | null>
   /** Messages with at least one queued receipt (resumed after a restart). */
   pendingOutgoing(): Promise<OutgoingRecord[]>
-  /** Persists an inbound message once; a second copy with the same id is a duplicate. */
+  /** Persists an inbound message once; a second copy from the same sender with the same id is a duplicate. */
   acceptInbound(msg: InboundMessage): Promise<'delivered' | 'duplicate'>
   /** Newest first. */
   inbox(limit: number): Promise<InboundMessage[]>

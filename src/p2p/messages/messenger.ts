@@ -5,8 +5,9 @@ import type { MeshLibp2p } from '../mesh-node.js'
 import { dialNode, type PeerDirectory } from '../dial-node.js'
 import type { Refusal } from '../name-bindings.js'
 import { MessageLink } from './message-link.js'
-import { messageHandler } from './message-receiver.js'
+import { messageHandler, type MessageRefusalReason } from './message-receiver.js'
 import type { MessageStore, OutgoingMessage, OutgoingRecord, Receipt, ReceiptState } from './message-store.js'
+import { SenderRate, type SenderRateInit } from './sender-rate.js'
 import { MESSAGE_PROTOCOL, type MessageFrame } from './wire.js'
 
 export interface MessengerInit {
@@ -27,6 +28,18 @@ export interface MessengerInit {
   onInbound?(msg: MessageFrame): void
   /** Called for inbound traffic refused for its sender (non-member, forged from). */
   onRefused?(refusal: Refusal): void
+  /** Bounds on what members may send this node. */
+  inboundLimits: InboundLimits
+  /** Called for a member's message refused by a bound (metrics). */
+  onLimited?(reason: MessageRefusalReason, sender: string): void
+}
+
+/** What a member may send this node (see messages.* in the config schema). */
+export interface InboundLimits {
+  /** Largest message body in bytes, the same bound as the API's. */
+  maxBodyBytes: number
+  /** Per authenticated sender; null: unlimited. */
+  rate: SenderRateInit | null
 }
 
 /** What POST /messages asks for. */
@@ -60,7 +73,8 @@ const SAVED = Promise.resolve(true)
  * attempt runs while the message is written to the store's outbox (send()
  * answers only once it is there, and receipts are recorded after it);
  * attempts repeat with backoff until the ttl; the outbox is resumed after a
- * restart. Duplicate sends are harmless because receivers de-duplicate by id.
+ * restart. Duplicate sends are harmless because receivers de-duplicate by
+ * (sender, id).
  */
 export class Messenger {
   private readonly pending = new Map<string, Pending>()
@@ -79,11 +93,19 @@ export class Messenger {
   constructor(private readonly init: MessengerInit) {}
 
   async start(): Promise<void> {
-    const { node, selfName, store, log } = this.init
+    const { node, selfName, store, log, inboundLimits } = this.init
     await node.handle(
       MESSAGE_PROTOCOL,
       messageHandler({
-        selfName, store, directory: this.init.directory, log, onDelivered: this.init.onInbound, onRefused: this.init.onRefused,
+        selfName,
+        store,
+        directory: this.init.directory,
+        log,
+        onDelivered: this.init.onInbound,
+        onRefused: this.init.onRefused,
+        maxBodyBytes: inboundLimits.maxBodyBytes,
+        rate: inboundLimits.rate === null ? null : new SenderRate(inboundLimits.rate),
+        onLimited: this.init.onLimited,
       }),
       { maxInboundStreams: 64 },
     )

@@ -3,8 +3,21 @@ import { z } from 'zod'
 /** Direct protocol for messages with receipts. */
 export const MESSAGE_PROTOCOL = '/aitbc/msg/1.0.0'
 
-/** Largest message frame accepted on the wire. */
-export const MAX_MESSAGE_FRAME_BYTES = 256 * 1024
+/** The largest messages.maxBodyBytes a node may be configured with (the config schema's ceiling). */
+export const MAX_MESSAGE_BODY_CEILING_BYTES = 128 * 1024
+
+/**
+ * Largest message frame accepted on the wire: the largest body any node may
+ * allow plus the envelope (id, names, times: well under 1 KiB). A frame past
+ * this ends its stream before it is read whole; a smaller frame whose body
+ * exceeds this node's messages.maxBodyBytes gets a rejected receipt.
+ */
+export const MAX_MESSAGE_FRAME_BYTES = MAX_MESSAGE_BODY_CEILING_BYTES + 4096
+
+/** A message body's size as both the API and the receiver measure it: its JSON text in UTF-8. */
+export function messageBodyBytes(body: unknown): number {
+  return Buffer.byteLength(JSON.stringify(body) ?? '')
+}
 
 const name = z.string().min(1).max(63)
 

@@ -111,7 +111,7 @@ function routes(l: OpenApiLimits): RouteDoc[] {
     { method: 'put', path: '/load-balancer/strategy', tag: 'tasks', summary: 'Change the strategy', scopes: ['admin'], body: strategyBody, ok: { 200: { description: 'changed', schema: responses.strategy } }, example: { strategy: 'round_robin' } },
     {
       method: 'post', path: '/messages', tag: 'messages', summary: 'Send a message with receipts', scopes: ['operate'], body: sendMessageBody(l.maxMessageTtlMs),
-      ok: { 202: { description: 'stored; receipts so far', schema: responses.messageSent } }, errors: { 413: 'MESSAGE_TOO_LARGE' }, example: { to: 'all', body: 'hello cluster' },
+      ok: { 202: { description: 'stored; receipts so far', schema: responses.messageSent } }, errors: { 413: 'MESSAGE_TOO_LARGE', 429: 'RATE_LIMITED (this caller sends too fast; Retry-After) or OUTBOX_FULL (undelivered messages fill messages.outbox)' }, example: { to: 'all', body: 'hello cluster' },
     },
     { method: 'get', path: '/messages/inbox', tag: 'messages', summary: 'Messages this node received', scopes: read, query: inboxQuery, ok: { 200: { description: 'newest first', schema: responses.inbox } } },
     { method: 'get', path: '/messages/{id}', tag: 'messages', summary: 'A sent message and its receipts', scopes: read, params: { id }, ok: { 200: { description: 'the message', schema: responses.message } }, errors: { 404: 'MESSAGE_NOT_FOUND' } },

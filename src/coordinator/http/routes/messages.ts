@@ -1,6 +1,6 @@
 import type Router from '@koa/router'
 import { z } from 'zod'
-import type { InboundMessage, OutgoingRecord, SendRequest } from '../../../p2p/index.js'
+import { type InboundMessage, messageBodyBytes, type OutgoingRecord, type SendRequest } from '../../../p2p/index.js'
 import { ApiError, ValidationError } from '../../errors.js'
 import { requireScope } from '../auth.js'
 import { readJson, validate } from '../body.js'
@@ -17,6 +17,10 @@ export interface MessageRouteDeps {
   defaultTtlMs: number
   maxTtlMs: number
   maxMessageBytes: number
+  /** Takes one send from the caller's allowance (messages.rate): 0 when admitted, else ms until one would be. */
+  admit(caller: string): number
+  /** Called when a send is refused by a bound (metrics). */
+  onRefused?(reason: 'api_rate_limited' | 'api_too_large'): void
 }
 
 const readScope = requireScope('read', 'agent', 'operate')
@@ -40,9 +44,18 @@ export function messageRoutes(router: Router, deps: MessageRouteDeps): void {
   const sendBody = sendMessageBody(deps.maxTtlMs)
 
   router.post('/messages', operateScope, async (ctx) => {
+    const caller = (ctx.state.principal as { name?: string } | undefined)?.name ?? 'anonymous'
+    const waitMs = deps.admit(caller)
+    if (waitMs > 0) {
+      deps.onRefused?.('api_rate_limited')
+      ctx.set('Retry-After', String(Math.ceil(waitMs / 1000)))
+      throw new ApiError(429, 'RATE_LIMITED', `${caller} sends messages faster than messages.rate allows`, `retry after ${waitMs} ms`)
+    }
     const input = validate(sendBody, await readJson(ctx, deps.bodyLimitBytes))
-    if (Buffer.byteLength(JSON.stringify(input.body)) > deps.maxMessageBytes) {
-      throw new ApiError(413, 'MESSAGE_TOO_LARGE', `body: message larger than ${deps.maxMessageBytes} bytes`, 'send less data')
+    // The receiver measures the same way and rejects a larger body, so the two bounds agree.
+    if (messageBodyBytes(input.body) > deps.maxMessageBytes) {
+      deps.onRefused?.('api_too_large')
+      throw new ApiError(413, 'MESSAGE_TOO_LARGE', `body: message larger than ${deps.maxMessageBytes} bytes`, 'send less data (messages.maxBodyBytes)')
     }
     const known = deps.targets()
     if (input.to === deps.selfName) {
@@ -67,7 +80,7 @@ export function messageRoutes(router: Router, deps: MessageRouteDeps): void {
     const id = validate(z.uuid('expected a message id (UUID)'), ctx.params.id, 'message_id')
     const rec = await deps.get(id)
     if (rec === null) {
-      throw new ApiError(404, 'MESSAGE_NOT_FOUND', `message ${id} is not known here`, 'ask the node that sent it; finished messages are kept 7 days')
+      throw new ApiError(404, 'MESSAGE_NOT_FOUND', `message ${id} is not known here`, 'ask the node that sent it; finished messages are kept 7 days, fewer when messages.outbox fills')
     }
     ctx.body = { status: 'success', ...present(rec) }
   })

@@ -11,7 +11,7 @@ import { MAX_RPC_FRAME_BYTES, RPC_PROTOCOL, type RpcResponse, rpcRequest, rpcRes
 
 /** What a handler learns about the call besides its params. */
 export interface RpcCallContext {
-  /** Aborted when the caller's deadline passes or the daemon stops. */
+  /** Aborted when the caller's deadline passes, the caller hangs up (its stream resets or ends in error) or the daemon stops. */
   signal: AbortSignal
   /** Peer id of the caller (authenticated by the connection). */
   peer: string
@@ -127,12 +127,15 @@ export class RpcService {
     }
     const channel = frameChannel(stream, rpcRequest, MAX_RPC_FRAME_BYTES)
     const run = async (): Promise<void> => {
-      for await (const req of channel.frames()) {
-        const deadlineAt = Date.now() + req.deadline_ms
-        channel.send(await this.answer(req.method, req.params, { peer, caller, opId: req.op_id ?? null, deadlineAt }))
-        channel.end()
-        return
-      }
+      const frames = channel.frames()
+      const first = await frames.next()
+      if (first.done === true) return
+      const req = first.value
+      const hangup = new AbortController()
+      watchHangup(frames, hangup)
+      const call = { peer, caller, opId: req.op_id ?? null, deadlineAt: Date.now() + req.deadline_ms }
+      channel.send(await this.answer(req.method, req.params, call, hangup.signal))
+      channel.end()
     }
     run().catch((err: unknown) => {
       const code = (err as { code?: string }).code
@@ -142,7 +145,7 @@ export class RpcService {
     })
   }
 
-  private async answer(name: string, params: unknown, call: Omit<RpcCallContext, 'signal'>): Promise<RpcResponse> {
+  private async answer(name: string, params: unknown, call: Omit<RpcCallContext, 'signal'>, hangup: AbortSignal): Promise<RpcResponse> {
     const fail = (code: string, message: string): RpcResponse => ({ t: 'res', ok: false, error: { code, message } })
     const method = this.methods.get(name)
     if (method === undefined) {
@@ -153,7 +156,7 @@ export class RpcService {
       const issue = parsed.error.issues[0]
       return fail('ERR_RPC_BAD_PARAMS', `params.${issue?.path.join('.') ?? ''}: ${issue?.message}`)
     }
-    const signal = anySignal([AbortSignal.timeout(Math.max(1, call.deadlineAt - Date.now())), this.stopping.signal])
+    const signal = anySignal([AbortSignal.timeout(Math.max(1, call.deadlineAt - Date.now())), this.stopping.signal, hangup])
     try {
       const result = await method.handler(parsed.data, { ...call, signal })
       return { t: 'res', ok: true, result: (result ?? null) as RpcResponse extends { result: infer J } ? J : never }
@@ -164,6 +167,21 @@ export class RpcService {
       signal.clear()
     }
   }
+}
+
+/**
+ * A caller sends one frame and closes its side; the rest of its stream then
+ * ends cleanly. An error there (a reset: the caller gave up, its daemon died,
+ * the connection dropped) or a second frame means nobody waits for the answer
+ * any more: the call's work is stopped.
+ */
+function watchHangup(rest: AsyncGenerator<unknown>, hangup: AbortController): void {
+  rest.next().then(
+    (next) => {
+      if (next.done !== true) hangup.abort(new P2pError('ERR_BAD_FRAME', 'a second frame on one call'))
+    },
+    (err: unknown) => hangup.abort(err),
+  )
 }
 
 function unwrap(res: RpcResponse, node: string): unknown {

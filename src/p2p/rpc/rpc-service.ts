@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events'
-import type { IncomingStreamData } from '@libp2p/interface'
+import type { IncomingStreamData, Stream } from '@libp2p/interface'
 import { anySignal } from 'any-signal'
 import type { Logger } from 'pino'
 import type { z } from 'zod'
@@ -132,9 +132,13 @@ export class RpcService {
       if (first.done === true) return
       const req = first.value
       const hangup = new AbortController()
-      watchHangup(frames, hangup)
+      const unwatch = watchHangup(stream, frames, hangup)
       const call = { peer, caller, opId: req.op_id ?? null, deadlineAt: Date.now() + req.deadline_ms }
-      channel.send(await this.answer(req.method, req.params, call, hangup.signal))
+      try {
+        channel.send(await this.answer(req.method, req.params, call, hangup.signal))
+      } finally {
+        unwatch()
+      }
       channel.end()
     }
     run().catch((err: unknown) => {
@@ -169,19 +173,34 @@ export class RpcService {
   }
 }
 
+/** How often a call being served looks whether its caller is still there. */
+const HANGUP_POLL_MS = 100
+
 /**
  * A caller sends one frame and closes its side; the rest of its stream then
- * ends cleanly. An error there (a reset: the caller gave up, its daemon died,
- * the connection dropped) or a second frame means nobody waits for the answer
- * any more: the call's work is stopped.
+ * ends cleanly. A reset (the caller gave up, its daemon died, the connection
+ * dropped), an error there or a second frame means nobody waits for the
+ * answer any more: the call's work is stopped. libp2p 2 streams have no close
+ * event, and a reset after the caller's half-close reaches neither our reader
+ * (ended already) nor our writer (idle until the answer), so the stream's
+ * status is read every HANGUP_POLL_MS. Returns the function that stops
+ * watching.
  */
-function watchHangup(rest: AsyncGenerator<unknown>, hangup: AbortController): void {
+function watchHangup(stream: Stream, rest: AsyncGenerator<unknown>, hangup: AbortController): () => void {
+  const timer = setInterval(() => {
+    if (stream.status === 'reset' || stream.status === 'aborted') {
+      hangup.abort(new P2pError('ERR_CALLER_GONE', `the caller's stream was ${stream.status}`))
+    }
+  }, HANGUP_POLL_MS)
+  timer.unref()
+  hangup.signal.addEventListener('abort', () => clearInterval(timer), { once: true })
   rest.next().then(
     (next) => {
       if (next.done !== true) hangup.abort(new P2pError('ERR_BAD_FRAME', 'a second frame on one call'))
     },
     (err: unknown) => hangup.abort(err),
   )
+  return () => clearInterval(timer)
 }
 
 function unwrap(res: RpcResponse, node: string): unknown {

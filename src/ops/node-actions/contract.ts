@@ -81,8 +81,8 @@ export const NODE_ACTIONS = {
     // Even a check runs `git fetch` (the network, the repository's disk): only inside an operation.
     changes: () => true,
     force: 'never',
-    // A forced configuration sync checks each node's git (apply: false) before it copies files.
-    partOf: (req, p) => syncs(req, 'git') || (!p.apply && req.force && syncs(req, 'configuration')),
+    // A forced sync of any kind checks each node's git (apply: false) before it changes the node (seed 000).
+    partOf: (req, p) => syncs(req, 'git') || (!p.apply && req.force && req.operation === 'sync'),
   }),
   'node.service': spec({
     // Only the chain service, and only these verbs: never a free command line.

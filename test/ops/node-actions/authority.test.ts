@@ -48,13 +48,16 @@ t.test('an operation past its deadline starts nothing, with its own code', async
   t.match(await check(record({ deadline_at: Date.now() - 1 })).catch((e: unknown) => e), { code: 'ERR_ACTION_DEADLINE', message: /past its deadline/ })
 })
 
-t.test('a git check (apply: false) is part of a git sync or a forced configuration sync only', async (t) => {
+t.test('a git check (apply: false) is part of a git sync or of a forced sync (which checks git first) only', async (t) => {
   const git = { name: 'node.git.sync' as const, params: { apply: false }, needsForce: false }
   t.ok(await check(record({ request: { sync_type: 'git', force: false } }), git))
   t.ok(await check(record({ request: { sync_type: 'configuration', force: true } }), git))
-  for (const request of [{ sync_type: 'configuration' as const, force: false }, { sync_type: 'blockchain' as const, force: true }]) {
+  t.ok(await check(record({ request: { sync_type: 'blockchain', force: true } }), git))
+  for (const request of [{ sync_type: 'configuration' as const, force: false }, { sync_type: 'blockchain' as const, force: false }]) {
     t.match(await check(record({ request }), git).catch((e: unknown) => e), { code: 'ERR_ACTION_FORBIDDEN', message: /not part of a sync/ }, JSON.stringify(request))
   }
+  t.match(await check(record({ request: { operation: 'status', force: true, sync_type: undefined } }), git).catch((e: unknown) => e),
+    { code: 'ERR_ACTION_FORBIDDEN', message: /not part of a status/ }, 'a status operation, even forced')
   t.match(await check(record({ request: { sync_type: 'configuration', force: true } }), { ...git, params: { apply: true } }).catch((e: unknown) => e),
     { code: 'ERR_ACTION_FORBIDDEN' }, 'applying is not part of a configuration sync')
 })

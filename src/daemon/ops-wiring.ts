@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import { Gauge, type Registry } from 'prom-client'
 import { checkRedis, type RedisClient, type RedisKeys, RedisOpEvents, RedisOpsJournal } from '../coordinator/index.js'
 import {
@@ -11,6 +12,7 @@ import {
   nodeActionHandlers,
   NodeActionServer,
   OpsEngine,
+  ProcessGroupFiles,
   resolveTargets,
   sshFallbackCheck,
   statusRunner,
@@ -39,6 +41,7 @@ export function buildOps(
     redis: redis.client, subscriber: redis.client.duplicate(), keys: redis.keys, log: logs.component('ops:events'),
   })
   const slots = new ActionSlots(config.ops.maxConcurrent)
+  const groups = new ProcessGroupFiles(join(config.node.dataDir, 'action-groups'))
   const server = new NodeActionServer({
     self: config.node.name,
     handlers: nodeActionHandlers({
@@ -55,11 +58,13 @@ export function buildOps(
       checkRedis: () => checkRedis(redis.client),
       clusterId: () => parts.clusterId(),
       meshProblems: () => mesh.problems(),
+      groups,
     }),
     actionNeedsForce: (name) => config.ops.actions[name]?.requiresForce ?? null,
     findOp: (id) => journal.get(id),
     recordAction: (opId, rec) => journal.recordAction(opId, rec),
     slots,
+    readOnlyMaxMs: config.ops.defaultTimeoutMs,
     log: logs.component('ops:actions'),
     onForbidden: () => parts.countRefusal('forbidden'),
   })
@@ -135,6 +140,10 @@ export function buildOps(
     component: {
       name: 'operations',
       start: async () => {
+        const left = groups.reapLeftovers()
+        if (left.killed.length + left.reused.length > 0) {
+          logs.component('ops:actions').warn(left, `killed ${left.killed.length} action process groups a crashed run left; ${left.reused.length} recorded pids now belong to other processes and were left alone`)
+        }
         await events.start()
         await engine.start()
       },

@@ -13,6 +13,7 @@ export {
   type OpRecord,
   type OpReport,
   type OpRequest,
+  opIdSchema,
   opRequestSchema,
 } from './engine/op-types.js'
 export { type OpContext, OpsBusyError, OpsEngine, type OpsEngineInit, type OpsJournal, type OpRunner } from './engine/ops-engine.js'
@@ -27,6 +28,7 @@ export {
 } from './operations/cluster-access.js'
 export { GitError, gitHead, syncGit, type GitSyncResult } from './local/git-sync.js'
 export { type ProcessResult, runProcess } from './local/run-process.js'
+export { type ProcessGroupLedger, ProcessGroupFiles, reapLeftGroups, type ReapResult } from './local/process-groups.js'
 export * from './node-actions/index.js'
 export { controlService, runAction } from './local/service-control.js'
 export { configDigests, readConfigFile, writeConfigFile } from './local/config-digest.js'

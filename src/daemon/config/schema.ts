@@ -190,6 +190,7 @@ export const configSchema = z.strictObject({
       maxConcurrent: z.number().int().min(1).max(50).default(5),
       maxQueued: z.number().int().min(0).max(1000).default(20),
       peerConcurrency: z.number().int().min(1).max(50).default(5),
+      // Also the longest a read-only node action (status, health) runs for any caller: those read no journal.
       defaultTimeoutMs: ms(100).default(60_000),
       maxTimeoutMs: ms(100).default(120_000),
       gitDir: z.string().min(1).nullable().default(null),

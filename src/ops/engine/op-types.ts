@@ -3,6 +3,9 @@ import { z } from 'zod'
 export const OPERATIONS = ['status', 'health', 'sync', 'message', 'coordinate'] as const
 export type Operation = (typeof OPERATIONS)[number]
 
+/** An operation id as the engine makes them (randomUUID) and the journal keys them; anything else is no operation. */
+export const opIdSchema = z.uuid('expected an operation id (UUID)')
+
 /** Seed 000's input; timeout is in seconds as the seed has it. */
 export function opRequestSchema(maxTimeoutS: number) {
   return z.strictObject({

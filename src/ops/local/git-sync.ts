@@ -1,3 +1,4 @@
+import type { ProcessGroupLedger } from './process-groups.js'
 import { runProcess } from './run-process.js'
 
 /** What a git sync did on one node. */
@@ -13,8 +14,8 @@ export class GitError extends Error {
   readonly code = 'ERR_GIT'
 }
 
-async function git(dir: string, args: string[], signal: AbortSignal): Promise<string> {
-  const r = await runProcess(['git', '-C', dir, ...args], { signal, timeoutMs: 60_000 })
+async function git(dir: string, args: string[], signal: AbortSignal, groups?: ProcessGroupLedger): Promise<string> {
+  const r = await runProcess(['git', '-C', dir, ...args], { signal, timeoutMs: 60_000, groups })
   if (r.killed) throw new GitError(`git ${args[0]} in ${dir} was stopped at the deadline`)
   if (r.spawnError !== null) throw new GitError(`git cannot be run: ${r.spawnError.message}`)
   if (r.code !== 0) throw new GitError(`git ${args.join(' ')} in ${dir} failed (exit ${r.code}): ${r.stderr.trim().slice(-500)}`)
@@ -22,9 +23,9 @@ async function git(dir: string, args: string[], signal: AbortSignal): Promise<st
 }
 
 /** `git log --oneline -1` in dir, or null when it is not a repository (or git is missing). */
-export async function gitHead(dir: string | null, signal: AbortSignal): Promise<string | null> {
+export async function gitHead(dir: string | null, signal: AbortSignal, groups?: ProcessGroupLedger): Promise<string | null> {
   if (dir === null) return null
-  return git(dir, ['log', '--oneline', '-1'], signal).then((h) => h || null, () => null)
+  return git(dir, ['log', '--oneline', '-1'], signal, groups).then((h) => h || null, () => null)
 }
 
 /**
@@ -32,12 +33,17 @@ export async function gitHead(dir: string | null, signal: AbortSignal): Promise<
  * a conflict for manual resolution and never touched (no reset, no merge
  * commit). Aborting the signal kills the git process.
  */
-export async function syncGit(dir: string | null, signal: AbortSignal, apply = true): Promise<GitSyncResult> {
+export async function syncGit(
+  dir: string | null,
+  signal: AbortSignal,
+  apply = true,
+  groups?: ProcessGroupLedger,
+): Promise<GitSyncResult> {
   if (dir === null) return { state: 'not-configured', head: null, detail: 'ops.gitDir is not set on this node' }
-  await git(dir, ['fetch', '--quiet'], signal)
-  const dirty = await git(dir, ['status', '--porcelain', '--untracked-files=no'], signal)
-  const head = async (): Promise<string> => git(dir, ['log', '--oneline', '-1'], signal)
-  const counts = (await git(dir, ['rev-list', '--left-right', '--count', 'HEAD...@{u}'], signal)).split(/\s+/).map(Number)
+  await git(dir, ['fetch', '--quiet'], signal, groups)
+  const dirty = await git(dir, ['status', '--porcelain', '--untracked-files=no'], signal, groups)
+  const head = async (): Promise<string> => git(dir, ['log', '--oneline', '-1'], signal, groups)
+  const counts = (await git(dir, ['rev-list', '--left-right', '--count', 'HEAD...@{u}'], signal, groups)).split(/\s+/).map(Number)
   const [ahead = 0, behind = 0] = counts
   if (ahead > 0 && behind > 0) {
     return { state: 'conflict', head: await head(), detail: `diverged: ${ahead} local and ${behind} upstream commits; resolve by hand (nothing was changed)` }
@@ -47,7 +53,7 @@ export async function syncGit(dir: string | null, signal: AbortSignal, apply = t
   }
   if (behind > 0) {
     if (!apply) return { state: 'up-to-date', head: await head(), detail: `${behind} upstream commits not applied (check only)` }
-    await git(dir, ['merge', '--ff-only', '--quiet', '@{u}'], signal)
+    await git(dir, ['merge', '--ff-only', '--quiet', '@{u}'], signal, groups)
     return { state: 'fast-forwarded', head: await head(), detail: `fast-forwarded ${behind} commits` }
   }
   if (ahead > 0) return { state: 'ahead', head: await head(), detail: `${ahead} local commits not upstream` }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import type { ProcessGroupLedger } from './process-groups.js'
 
 /** How a command ended. */
 export interface ProcessResult {
@@ -20,6 +21,8 @@ export interface RunProcessOptions {
   maxOutputBytes?: number
   /** Written to the command's stdin, which is then closed (default: no stdin). */
   input?: string
+  /** Notes the group while it runs, so a daemon restarted after a crash can kill it (default: not noted). */
+  groups?: ProcessGroupLedger
 }
 
 /**
@@ -35,7 +38,21 @@ export function runProcess(argv: readonly string[], opts: RunProcessOptions): Pr
       resolve({ code: null, stdout: '', stderr: '', killed: true, spawnError: null })
       return
     }
+    // detached: the child calls setsid, so its pid is the id of a new process group (and session).
     const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] })
+    const pgid = child.pid
+    let spawnError: NodeJS.ErrnoException | null = null
+    try {
+      if (pgid !== undefined) opts.groups?.record(pgid, argv[0]!)
+    } catch (err) {
+      // A group the daemon could not note would outlive a crash unseen: it does not run.
+      spawnError = err as NodeJS.ErrnoException
+      try {
+        process.kill(-pgid!, 'SIGKILL')
+      } catch {
+        // Gone already.
+      }
+    }
     if (opts.input !== undefined) {
       // A command that exits without reading its input closes the pipe: that is not an error.
       child.stdin?.on('error', () => {})
@@ -44,7 +61,6 @@ export function runProcess(argv: readonly string[], opts: RunProcessOptions): Pr
     let stdout = ''
     let stderr = ''
     let killed = false
-    let spawnError: NodeJS.ErrnoException | null = null
     const keep = (text: string, more: Buffer): string => {
       const next = text + more.toString()
       return next.length > max ? next.slice(-max) : next
@@ -83,6 +99,7 @@ export function runProcess(argv: readonly string[], opts: RunProcessOptions): Pr
       }
     })
     child.on('close', () => {
+      if (pgid !== undefined) opts.groups?.forget(pgid)
       clearTimeout(timer)
       opts.signal.removeEventListener('abort', killGroup)
       resolve({ code: killed ? null : exitCode, stdout, stderr, killed, spawnError })

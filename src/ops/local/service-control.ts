@@ -1,3 +1,4 @@
+import type { ProcessGroupLedger } from './process-groups.js'
 import { runProcess } from './run-process.js'
 
 /** Runs `<manager> <verb> <service>` without a shell; the deadline kills its whole process group. */
@@ -6,8 +7,9 @@ export async function controlService(
   verb: 'restart' | 'start' | 'is-active',
   service: string,
   signal: AbortSignal,
+  groups?: ProcessGroupLedger,
 ): Promise<{ ok: boolean, output: string }> {
-  const r = await runProcess([manager, verb, service], { signal, timeoutMs: 60_000 })
+  const r = await runProcess([manager, verb, service], { signal, timeoutMs: 60_000, groups })
   const output = `${r.stdout}${r.stderr}`.trim()
   if (r.spawnError !== null) return { ok: false, output: `${manager} cannot be run: ${r.spawnError.message}` }
   if (r.killed) return { ok: false, output: `${manager} ${verb} ${service} was stopped at the deadline${output === '' ? '' : `: ${output}`}` }
@@ -19,8 +21,9 @@ export async function runAction(
   command: readonly string[],
   timeoutMs: number,
   signal: AbortSignal,
+  groups?: ProcessGroupLedger,
 ): Promise<{ ok: boolean, exit_code: number | null, output: string }> {
-  const r = await runProcess(command, { signal, timeoutMs })
+  const r = await runProcess(command, { signal, timeoutMs, groups })
   const output = `${r.stdout}${r.stderr}`.trim()
   if (r.spawnError !== null) {
     return { ok: false, exit_code: null, output: `${command[0]} cannot be run: ${r.spawnError.code === 'EACCES' ? 'permission denied' : r.spawnError.message}` }

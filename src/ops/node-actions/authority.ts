@@ -17,7 +17,8 @@ export interface ActionCaller {
  * operation in the shared journal that the caller itself started, that
  * targets this node, that is of a kind this action is part of, and that was
  * started with force where seed 000 wants it. Throws ERR_ACTION_FORBIDDEN
- * naming what is missing.
+ * naming what is missing, ERR_ACTION_DEADLINE when the operation's deadline
+ * has passed.
  */
 export async function authorizeChange(
   name: NodeActionName,
@@ -33,7 +34,9 @@ export async function authorizeChange(
   if (rec === null) return refuse(`operation ${caller.opId} is not in the journal`)
   if (rec.node !== caller.name) return refuse(`operation ${rec.op_id} was started by ${rec.node}, not by ${caller.name}`)
   if (rec.state !== 'running' && rec.state !== 'queued') return refuse(`operation ${rec.op_id} is ${rec.state}`)
-  if (Date.now() > rec.deadline_at) return refuse(`operation ${rec.op_id} is past its deadline`)
+  if (Date.now() >= rec.deadline_at) {
+    throw new NodeActionError('ERR_ACTION_DEADLINE', `${ctx.self} did not start ${name} for ${caller.name}: operation ${rec.op_id} is past its deadline`)
+  }
   const target = rec.request.target_node
   if (target !== 'all' && target !== ctx.self) return refuse(`operation ${rec.op_id} targets ${target}, not ${ctx.self}`)
   const spec = NODE_ACTIONS[name] as { partOf(req: OpRecord['request'], p: unknown): boolean }

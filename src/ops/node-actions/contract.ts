@@ -78,9 +78,11 @@ export const NODE_ACTIONS = {
   'node.git.sync': spec({
     params: z.strictObject({ apply: z.boolean() }),
     result: gitSyncSchema,
-    changes: (p) => p.apply,
+    // Even a check runs `git fetch` (the network, the repository's disk): only inside an operation.
+    changes: () => true,
     force: 'never',
-    partOf: (req) => syncs(req, 'git'),
+    // A forced sync of any kind checks each node's git (apply: false) before it changes the node (seed 000).
+    partOf: (req, p) => syncs(req, 'git') || (!p.apply && req.force && req.operation === 'sync'),
   }),
   'node.service': spec({
     // Only the chain service, and only these verbs: never a free command line.

@@ -2,6 +2,7 @@
 export type NodeActionErrorCode =
   | 'ERR_ACTION_UNKNOWN'
   | 'ERR_ACTION_BAD_PARAMS'
+  | 'ERR_ACTION_BAD_OP_ID'
   | 'ERR_ACTION_FORBIDDEN'
   | 'ERR_ACTION_DEADLINE'
   | 'ERR_ACTION_BUSY'

@@ -2,6 +2,7 @@ import { statfs } from 'node:fs/promises'
 import type { ChainReading } from '../chain/chain-monitor.js'
 import { configDigests, readConfigFile, writeConfigFile } from '../local/config-digest.js'
 import { gitHead, syncGit } from '../local/git-sync.js'
+import type { ProcessGroupLedger } from '../local/process-groups.js'
 import { controlService, runAction } from '../local/service-control.js'
 import type { LiveHealth, LiveStatus } from './contract.js'
 import type { NodeActionHandlers } from './node-action-server.js'
@@ -16,6 +17,8 @@ export interface NodeActionDeps {
   chainService: string
   configFiles: readonly string[]
   actions: Readonly<Record<string, { command: readonly string[], timeoutMs: number }>>
+  /** Where the process groups of running actions are noted (in the data dir), for the reaper after a crash. */
+  groups: ProcessGroupLedger
   /** Reads the chain RPC now (null when no chain is configured). */
   readChain(): Promise<ChainReading | null>
   connectedPeers(): number
@@ -28,7 +31,7 @@ export interface NodeActionDeps {
 /** This node's own live status: what `status` asks every node for. */
 export async function liveStatus(deps: NodeActionDeps, signal: AbortSignal): Promise<LiveStatus> {
   // A live check reads the chain RPC now rather than the last poll.
-  const [reading, head] = await Promise.all([deps.readChain(), gitHead(deps.gitDir, signal)])
+  const [reading, head] = await Promise.all([deps.readChain(), gitHead(deps.gitDir, signal, deps.groups)])
   return {
     node: deps.self,
     version: deps.version,
@@ -82,15 +85,15 @@ export function nodeActionHandlers(deps: NodeActionDeps): NodeActionHandlers {
         error: r?.problem ?? (r === null ? 'no chain.rpcUrl on this node' : null),
       }
     },
-    'node.git.sync': (p, signal) => syncGit(deps.gitDir, signal, p.apply),
-    'node.service': (p, signal) => controlService(deps.serviceManager, p.verb, deps.chainService, signal),
+    'node.git.sync': (p, signal) => syncGit(deps.gitDir, signal, p.apply, deps.groups),
+    'node.service': (p, signal) => controlService(deps.serviceManager, p.verb, deps.chainService, signal, deps.groups),
     'node.config.digests': async () => ({ files: await configDigests(deps.configFiles), registry: deps.clusterId() }),
     'node.config.read': (p) => readConfigFile(deps.configFiles, p.name),
     'node.config.write': (p) => writeConfigFile(deps.configFiles, p.name, p.content_b64),
     'node.action': async (p, signal) => {
       const action = deps.actions[p.name]
       if (action === undefined) return { ok: false, exit_code: null, output: `action ${p.name} is not in ops.actions on ${deps.self}` }
-      return runAction(action.command, action.timeoutMs, signal)
+      return runAction(action.command, action.timeoutMs, signal, deps.groups)
     },
   }
 }

@@ -1,6 +1,6 @@
 import { anySignal } from 'any-signal'
 import type { Logger } from 'pino'
-import type { ActionRecord, OpRecord } from '../engine/op-types.js'
+import { type ActionRecord, opIdSchema, type OpRecord } from '../engine/op-types.js'
 import type { ActionSlots } from './action-slots.js'
 import { type ActionCaller, authorizeChange } from './authority.js'
 import { isNodeAction, NODE_ACTIONS, type NodeActionName, type NodeActionParams, type NodeActionResult } from './contract.js'
@@ -26,6 +26,8 @@ export interface NodeActionServerInit {
   recordAction(opId: string, rec: ActionRecord): Promise<void>
   /** The cap shared by every caller (ops.maxConcurrent). */
   slots: ActionSlots
+  /** The longest a read-only action may run, whatever the caller asks (ops.defaultTimeoutMs); it reads no journal. */
+  readOnlyMaxMs: number
   log: Logger
   /** Called for every refused call (metrics). */
   onForbidden?(caller: ActionCaller, action: string, why: string): void
@@ -34,14 +36,20 @@ export interface NodeActionServerInit {
 /**
  * Serves node actions to peers and to this node's own operations alike: the
  * contract's params, the serving node's authority rules, the cap on actions
- * at once, the caller's deadline (work whose deadline passed never starts),
- * a checked result, and a journal entry for every changing action.
+ * at once, the deadline (work whose deadline passed never starts), a checked
+ * result, and a journal entry for every changing action. The deadline is
+ * this node's: a changing action's is its operation's as the journal records
+ * it, a read-only action's is readOnlyMaxMs from its arrival; the caller's
+ * own deadline can only make either earlier.
  */
 export class NodeActionServer {
   constructor(private readonly init: NodeActionServerInit) {}
 
-  async invoke(name: string, raw: unknown, caller: ActionCaller, deadlineAt: number, signal: AbortSignal): Promise<unknown> {
+  async invoke(name: string, raw: unknown, caller: ActionCaller, deadlineAsked: number, signal: AbortSignal): Promise<unknown> {
     if (!isNodeAction(name)) throw new NodeActionError('ERR_ACTION_UNKNOWN', `no node action ${name}`)
+    if (caller.opId !== null && !opIdSchema.safeParse(caller.opId).success) {
+      throw new NodeActionError('ERR_ACTION_BAD_OP_ID', `op_id: expected an operation id (UUID) as the journal keeps them, got ${JSON.stringify(caller.opId.slice(0, 100))}`)
+    }
     const spec = NODE_ACTIONS[name] as unknown as {
       params: Checker
       result: Checker
@@ -64,11 +72,14 @@ export class NodeActionServer {
       } catch (err) {
         const why = (err as Error).message
         this.init.log.warn({ action: name, caller: caller.name, peerId: caller.peerId, op: caller.opId }, why)
-        this.init.onForbidden?.(caller, name, why)
-        if (caller.opId !== null && (err as NodeActionError).code === 'ERR_ACTION_FORBIDDEN') this.record(name, caller, 'refused', why)
+        if ((err as NodeActionError).code === 'ERR_ACTION_FORBIDDEN') {
+          this.init.onForbidden?.(caller, name, why)
+          if (caller.opId !== null) this.record(name, caller, 'refused', why)
+        }
         throw err
       }
     }
+    const deadlineAt = Math.min(deadlineAsked, op === null ? Date.now() + this.init.readOnlyMaxMs : op.deadline_at)
     const what = `${name} for ${caller.name}`
     if (Date.now() >= deadlineAt || signal.aborted) throw new NodeActionError('ERR_ACTION_DEADLINE', `${what}: its deadline passed before it started; not started`)
     const release = await this.init.slots.acquire(deadlineAt, signal, what)

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events'
-import type { IncomingStreamData } from '@libp2p/interface'
+import type { IncomingStreamData, Stream } from '@libp2p/interface'
 import { anySignal } from 'any-signal'
 import type { Logger } from 'pino'
 import type { z } from 'zod'
@@ -11,7 +11,7 @@ import { MAX_RPC_FRAME_BYTES, RPC_PROTOCOL, type RpcResponse, rpcRequest, rpcRes
 
 /** What a handler learns about the call besides its params. */
 export interface RpcCallContext {
-  /** Aborted when the caller's deadline passes or the daemon stops. */
+  /** Aborted when the caller's deadline passes, the caller hangs up (its stream resets or ends in error) or the daemon stops. */
   signal: AbortSignal
   /** Peer id of the caller (authenticated by the connection). */
   peer: string
@@ -127,12 +127,19 @@ export class RpcService {
     }
     const channel = frameChannel(stream, rpcRequest, MAX_RPC_FRAME_BYTES)
     const run = async (): Promise<void> => {
-      for await (const req of channel.frames()) {
-        const deadlineAt = Date.now() + req.deadline_ms
-        channel.send(await this.answer(req.method, req.params, { peer, caller, opId: req.op_id ?? null, deadlineAt }))
-        channel.end()
-        return
+      const frames = channel.frames()
+      const first = await frames.next()
+      if (first.done === true) return
+      const req = first.value
+      const hangup = new AbortController()
+      const unwatch = watchHangup(stream, frames, hangup)
+      const call = { peer, caller, opId: req.op_id ?? null, deadlineAt: Date.now() + req.deadline_ms }
+      try {
+        channel.send(await this.answer(req.method, req.params, call, hangup.signal))
+      } finally {
+        unwatch()
       }
+      channel.end()
     }
     run().catch((err: unknown) => {
       const code = (err as { code?: string }).code
@@ -142,7 +149,7 @@ export class RpcService {
     })
   }
 
-  private async answer(name: string, params: unknown, call: Omit<RpcCallContext, 'signal'>): Promise<RpcResponse> {
+  private async answer(name: string, params: unknown, call: Omit<RpcCallContext, 'signal'>, hangup: AbortSignal): Promise<RpcResponse> {
     const fail = (code: string, message: string): RpcResponse => ({ t: 'res', ok: false, error: { code, message } })
     const method = this.methods.get(name)
     if (method === undefined) {
@@ -153,7 +160,7 @@ export class RpcService {
       const issue = parsed.error.issues[0]
       return fail('ERR_RPC_BAD_PARAMS', `params.${issue?.path.join('.') ?? ''}: ${issue?.message}`)
     }
-    const signal = anySignal([AbortSignal.timeout(Math.max(1, call.deadlineAt - Date.now())), this.stopping.signal])
+    const signal = anySignal([AbortSignal.timeout(Math.max(1, call.deadlineAt - Date.now())), this.stopping.signal, hangup])
     try {
       const result = await method.handler(parsed.data, { ...call, signal })
       return { t: 'res', ok: true, result: (result ?? null) as RpcResponse extends { result: infer J } ? J : never }
@@ -164,6 +171,36 @@ export class RpcService {
       signal.clear()
     }
   }
+}
+
+/** How often a call being served looks whether its caller is still there. */
+const HANGUP_POLL_MS = 100
+
+/**
+ * A caller sends one frame and closes its side; the rest of its stream then
+ * ends cleanly. A reset (the caller gave up, its daemon died, the connection
+ * dropped), an error there or a second frame means nobody waits for the
+ * answer any more: the call's work is stopped. libp2p 2 streams have no close
+ * event, and a reset after the caller's half-close reaches neither our reader
+ * (ended already) nor our writer (idle until the answer), so the stream's
+ * status is read every HANGUP_POLL_MS. Returns the function that stops
+ * watching.
+ */
+function watchHangup(stream: Stream, rest: AsyncGenerator<unknown>, hangup: AbortController): () => void {
+  const timer = setInterval(() => {
+    if (stream.status === 'reset' || stream.status === 'aborted') {
+      hangup.abort(new P2pError('ERR_CALLER_GONE', `the caller's stream was ${stream.status}`))
+    }
+  }, HANGUP_POLL_MS)
+  timer.unref()
+  hangup.signal.addEventListener('abort', () => clearInterval(timer), { once: true })
+  rest.next().then(
+    (next) => {
+      if (next.done !== true) hangup.abort(new P2pError('ERR_BAD_FRAME', 'a second frame on one call'))
+    },
+    (err: unknown) => hangup.abort(err),
+  )
+  return () => clearInterval(timer)
 }
 
 function unwrap(res: RpcResponse, node: string): unknown {

@@ -1,6 +1,6 @@
 import type Router from '@koa/router'
 import { z } from 'zod'
-import { ActionRefusedError, OpsBusyError, type OpsEngine, opRequestSchema, UnknownTargetError } from '../../../ops/index.js'
+import { ActionRefusedError, OpsBusyError, type OpsEngine, opIdSchema, opRequestSchema, UnknownTargetError } from '../../../ops/index.js'
 import { createSession } from 'better-sse'
 import { ApiError, ValidationError } from '../../errors.js'
 import type { OpRecord } from '../../../ops/index.js'
@@ -23,7 +23,7 @@ export interface OpsRouteDeps {
 
 const operateScope = requireScope('operate')
 const readScope = requireScope('read', 'agent', 'operate')
-const opId = z.uuid('expected an operation id (UUID)')
+const opId = opIdSchema
 /** An event id as this API writes them: a Redis stream id, or journal-N for an operation journalled without a stream. */
 const eventId = z.string().regex(/^(\d{1,16}-\d{1,10}|journal-\d{1,6})$/, 'expected an event id from this stream')
 /** POST /ops's query: wait=0 answers 202 at once with the operation id. */

@@ -1,0 +1,93 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { ProcessGroupFiles, procStat, reapLeftGroups } from '../../../src/ops/local/process-groups.js'
+import { runProcess } from '../../../src/ops/local/run-process.js'
+import { waitFor } from '../../fixtures/poll.js'
+
+// A daemon that crashed left its actions' process groups running; the next run
+// kills them, knowing each by its leader's pid and start time, never by name.
+
+/** Processes of the group that still run (zombies wait only for their parent to reap them). */
+function liveMembers(pgid: number): number[] {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((d) => {
+    try {
+      const rest = readFileSync(`/proc/${d}/stat`, 'utf8').split(') ').at(-1)!.split(' ')
+      return Number(rest[2]) === pgid && rest[0] !== 'Z' ? [Number(d)] : []
+    } catch {
+      return []
+    }
+  })
+}
+
+const started: ChildProcess[] = []
+/** A shell leading its own group with two sleeping children, as runProcess starts an action. */
+async function group(): Promise<number> {
+  const child = spawn('/bin/sh', ['-c', 'sleep 300 & sleep 300 & wait'], { detached: true, stdio: 'ignore' })
+  started.push(child)
+  await waitFor('the group\'s three processes', () => liveMembers(child.pid!).length === 3)
+  return child.pid!
+}
+t.teardown(() => {
+  for (const c of started) {
+    try {
+      process.kill(-c.pid!, 'SIGKILL')
+    } catch {
+      // Reaped by the test already.
+    }
+  }
+})
+
+const scratch = mkdtempSync(join(tmpdir(), 'aitbc-groups-'))
+t.teardown(() => rmSync(scratch, { recursive: true, force: true }))
+
+t.test('a recorded group is killed whole; a recorded pid whose start time differs is left alone', async (t) => {
+  const dir = join(scratch, 'crash')
+  const crashed = new ProcessGroupFiles(dir)
+  const left = await group()
+  const reused = await group()
+  crashed.record(left, '/bin/sh')
+  crashed.record(reused, '/bin/sh')
+  // As if the recorded process had ended and its pid been given to this one.
+  const file = join(dir, `${reused}.json`)
+  const entry = JSON.parse(readFileSync(file, 'utf8')) as { start_time: string }
+  entry.start_time = String(BigInt(entry.start_time) - 1n)
+  writeFileSync(file, JSON.stringify(entry))
+
+  const result = new ProcessGroupFiles(dir).reapLeftovers()
+  t.same(result, { killed: [left], reused: [reused], gone: [] })
+  await waitFor('no process of the left group', () => liveMembers(left).length === 0, { timeoutMs: 3000 })
+  t.equal(liveMembers(reused).length, 3, 'the reused pid\'s group still runs, all three processes')
+  t.same(readdirSync(dir), [], 'both entries removed')
+})
+
+t.test('a group whose leader exited is still found by its members\' group id and start times', async (t) => {
+  const dir = join(scratch, 'orphans')
+  // The leader starts two children and exits at once: they keep its group id.
+  const child = spawn('/bin/sh', ['-c', 'sleep 300 & sleep 300 &'], { detached: true, stdio: 'ignore' })
+  started.push(child)
+  new ProcessGroupFiles(dir).record(child.pid!, '/bin/sh')
+  await waitFor('the leader gone, its two children left', () => procStat(child.pid!) === null && liveMembers(child.pid!).length === 2)
+  t.same(reapLeftGroups(dir), { killed: [child.pid], reused: [], gone: [] })
+  await waitFor('no process of the group', () => liveMembers(child.pid!).length === 0, { timeoutMs: 3000 })
+})
+
+t.test('a run never reaps its own groups; runProcess forgets a group once it is gone', async (t) => {
+  const dir = join(scratch, 'own')
+  const groups = new ProcessGroupFiles(dir)
+  const stop = new AbortController()
+  const running = runProcess(['/bin/sh', '-c', 'sleep 300 & wait'], { signal: stop.signal, timeoutMs: 60_000, groups })
+  const [file] = await waitFor('the group recorded', () => {
+    const files = readdirSync(dir)
+    return files.length === 1 ? files : undefined
+  })
+  const pgid = Number(file!.replace('.json', ''))
+  t.same(groups.reapLeftovers(), { killed: [], reused: [], gone: [] }, 'its own run\'s group is not a leftover')
+  t.equal(liveMembers(pgid).length, 2, 'still running')
+  stop.abort()
+  t.equal((await running).killed, true)
+  t.same(readdirSync(dir), [], 'the entry is removed with the group')
+  t.same(liveMembers(pgid), [])
+})

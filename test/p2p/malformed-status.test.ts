@@ -1,0 +1,62 @@
+import { pino } from 'pino'
+import t from 'tap'
+import { STATUS_TOPIC } from '../../src/p2p/index.js'
+import { readPskFile } from '../../src/p2p/psk.js'
+import { meshTestBed, startTestMesh } from '../fixtures/mesh.js'
+import { newIdentity, startOutsider, statusClaim } from '../fixtures/outsider.js'
+import { freePort, waitFor } from '../fixtures/poll.js'
+import { writePskFile } from '../fixtures/psk.js'
+
+const { client, dir } = await meshTestBed(t, 'malformed')
+const psk = readPskFile(writePskFile())
+
+t.test('a member with the PSK flooding malformed statuses is disconnected, with a few warning lines', async (t) => {
+  // A plain libp2p peer with the key, configured by name and peer id: a member, so no grace period ends its connection.
+  const rogueId = await newIdentity()
+  const roguePort = await freePort()
+  const rogue = await startOutsider({ key: rogueId.key, psk, listen: `/ip4/127.0.0.1/tcp/${roguePort}` })
+  t.teardown(() => rogue.stop())
+  const lines: { msg: string, level: number }[] = []
+  const root = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as { msg: string, level: number }) })
+  const counted: Record<string, number> = {}
+  const count = (what: string) => () => {
+    counted[what] = (counted[what] ?? 0) + 1
+  }
+  const mesh = await startTestMesh({
+    name: 'genesis', dir, port: await freePort(), redis: client, prefix: 'malformed:', psk,
+    peers: [{ name: 'rogue', address: `127.0.0.1:${roguePort}`, peerId: rogueId.peerId }],
+    log: (component) => root.child({ component }),
+    more: {
+      onMalformedStatus: (kind) => count(kind)(),
+      onMalformedDisconnect: count('disconnect'),
+      onWarningSuppressed: count('suppressed'),
+    },
+  })
+  t.teardown(() => mesh.stop())
+  const genesis = mesh.node.peerId
+  await waitFor('the rogue to see genesis subscribed to status', () => rogue.services.pubsub.getSubscribers(STATUS_TOPIC).some((p) => p.equals(genesis)))
+
+  const started = Date.now()
+  const enc = new TextEncoder()
+  let sent = 0
+  while (sent < 2000 && rogue.getConnections(genesis).length > 0) {
+    // Alternately not JSON and off the schema (a negative seq).
+    const body = sent % 2 === 0 ? enc.encode(`not json ${sent}`) : statusClaim(rogueId.peerId, 'rogue', { seq: -sent })
+    await rogue.services.pubsub.publish(STATUS_TOPIC, body)
+    sent++
+  }
+  await waitFor('the rogue to be disconnected', () => mesh.node.getConnections(rogue.peerId).length === 0, { timeoutMs: 5000 })
+  t.pass(`disconnected ${Date.now() - started} ms after the flood began, ${sent} statuses sent`)
+
+  const malformedLines = lines.filter((l) => /status gossip|malformed/.test(l.msg))
+  t.ok(malformedLines.length <= 3, `${malformedLines.length} warning lines (one per kind, one for the disconnect): ${malformedLines.map((l) => l.msg).join(' | ')}`)
+  t.equal(lines.filter((l) => /malformed statuses within .* disconnected/.test(l.msg)).length, 1, 'the disconnect is logged once')
+  t.equal(counted.disconnect, 1, 'and counted')
+  t.ok((counted.not_json ?? 0) + (counted.schema ?? 0) >= 50, `each malformed status counted by kind (${JSON.stringify(counted)})`)
+  t.ok((counted.suppressed ?? 0) > 0, 'the warnings left out are counted')
+
+  // Kept out for a while: it cannot come straight back.
+  await rogue.dial(mesh.node.getMultiaddrs()[0]!).catch(() => undefined)
+  await waitFor('no connection held', () => mesh.node.getConnections(rogue.peerId).length === 0)
+  t.equal(mesh.node.getConnections(rogue.peerId).length, 0, 'a dial back is refused')
+})

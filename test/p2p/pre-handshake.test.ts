@@ -104,19 +104,41 @@ t.test('a socket that never finishes its handshake is closed after handshakeTime
     onInboundDrop: (reason) => drops.push(reason),
   })
   const closed = new Set<string>()
-  const sockets = ['127.0.0.1', '127.0.0.2'].map((host) => {
+  for (const host of ['127.0.0.1', '127.0.0.2']) {
     const s = connect({ host: '127.0.0.1', port: portOf(node), localAddress: host })
     s.on('error', () => {})
     s.on('close', () => closed.add(host))
     t.teardown(() => s.destroy())
-    return s
-  })
+  }
   const started = Date.now()
   await waitFor('the unknown host\'s idle socket to be closed', () => closed.has('127.0.0.2'), { timeoutMs: 4000 })
   t.ok(Date.now() - started < 4000, `closed after ${Date.now() - started} ms`)
   t.notOk(closed.has('127.0.0.1'), 'the configured peer\'s host keeps libp2p\'s longer upgrade timeout')
   t.same(drops, ['handshake_timeout'], 'counted')
-  t.equal(sockets.length, 2)
+})
+
+t.test('a host\'s slot is freed when its connection closes or is upgraded, not only at the deadline', async (t) => {
+  const drops: string[] = []
+  const node = await meshNode(t, {
+    psk,
+    inbound: { maxPending: 256, maxPendingPerHost: 1, handshakeTimeoutMs: 30_000 },
+    onInboundDrop: (reason) => drops.push(reason),
+  })
+  const host = '127.0.0.40'
+  const idle = () => {
+    const s = connect({ host: '127.0.0.1', port: portOf(node), localAddress: host })
+    s.on('error', () => {})
+    t.teardown(() => s.destroy())
+    return s
+  }
+  const first = idle()
+  idle()
+  await waitFor('the second socket from the host to be refused', () => drops.includes('host_pending'))
+  first.destroy()
+  const target = node.getMultiaddrs()[0]!.toString()
+  await waitFor('a peer from the host to get in once the idle socket closed', () => joins(t, target, host), { timeoutMs: 5000, intervalMs: 300 })
+  t.ok(await joins(t, target, host), 'and another after it: the upgraded one no longer holds the slot')
+  t.same(drops, ['host_pending'])
 })
 
 t.test('per-host slots: one IPv4 address, or one IPv6 /64', async (t) => {

@@ -37,11 +37,6 @@ export class PendingInbound {
     }
   }
 
-  /** Connections from the host of `address` still in their handshake. */
-  heldBy(address: string): number {
-    return this.pending.get(hostKey(address)) ?? 0
-  }
-
   /**
    * The connection gater's denyInboundConnection: true refuses the socket.
    * An accepted one holds its host's slot until it is upgraded or closed; if

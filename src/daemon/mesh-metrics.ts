@@ -48,7 +48,7 @@ export function createMeshMetrics(registry: Registry): MeshMetrics {
   })
   const inboundDropped = new Counter({
     name: 'aitbc_p2p_inbound_dropped_total',
-    help: 'Inbound connections dropped before their handshake ended: host_pending (the host\'s bound), handshake_timeout',
+    help: 'Inbound connections dropped before their handshake ended: host_pending, total_pending, handshake_timeout',
     labelNames: ['reason'] as const,
     registers: [registry],
   })

@@ -46,7 +46,7 @@ export interface MeshNodeInit {
 
 /** Bounds on inbound connections that have not finished their handshake. */
 export interface InboundLimits {
-  /** In all, from hosts that are no configured peer's (libp2p's maxIncomingPendingConnections). */
+  /** In all, from hosts that are no configured peer's. */
   maxPending: number
   /** From one host (an IPv6 /64) that is no configured peer's. */
   maxPendingPerHost: number
@@ -95,6 +95,7 @@ export async function createMeshNode(init: MeshNodeInit): Promise<MeshLibp2p> {
   const peerHosts = [...new Set(init.peerHosts ?? [])]
   const inbound = init.inbound ?? DEFAULT_INBOUND
   const pending = new PendingInbound({
+    maxTotal: inbound.maxPending,
     maxPerHost: inbound.maxPendingPerHost,
     handshakeTimeoutMs: inbound.handshakeTimeoutMs,
     peerHosts,
@@ -114,8 +115,9 @@ export async function createMeshNode(init: MeshNodeInit): Promise<MeshLibp2p> {
       // Redial of configured peers is ours (see PeerRedialer): libp2p's queue gives up.
       reconnectRetries: 0,
       allow: peerHosts,
-      // Per host, PendingInbound is the binding bound; this one only caps the total.
-      maxIncomingPendingConnections: inbound.maxPending,
+      // PendingInbound bounds (and counts) these, per host and in all. libp2p counts a socket
+      // before asking the gater, so its own bound, uncounted, is only a backstop above ours.
+      maxIncomingPendingConnections: 2 * inbound.maxPending,
     },
     // Connections are pinged by our LivenessProber, which tells a stalled peer from a stalled self.
     connectionMonitor: { enabled: false },

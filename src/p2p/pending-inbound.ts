@@ -3,9 +3,11 @@ import type { MultiaddrConnection, MultiaddrConnectionTimeline } from '@libp2p/i
 import { P2pError } from './errors.js'
 
 /** Why an inbound connection was dropped before its handshake ended. */
-export type PendingDrop = 'host_pending' | 'handshake_timeout'
+export type PendingDrop = 'host_pending' | 'total_pending' | 'handshake_timeout'
 
 export interface PendingInboundInit {
+  /** Inbound connections still in their handshake from all hosts that are no configured peer's. */
+  maxTotal: number
   /** Inbound connections still in their handshake that one host (an IPv6 /64) may hold. */
   maxPerHost: number
   /** How long a connection from a host that is no configured peer's has to finish its handshake. */
@@ -21,13 +23,14 @@ export interface PendingInboundInit {
  * handshake (pnet, noise, muxer). libp2p bounds these globally only (10 by
  * default): idle sockets from eight addresses kept that many slots full and
  * let a new peer in for 3 of 30 attempts. Here each host holds at most
- * maxPerHost slots, each for at most handshakeTimeoutMs, so the global bound
- * (set far above) is reached only by hundreds of hosts. The hosts of
+ * maxPerHost slots, each for at most handshakeTimeoutMs, so maxTotal is
+ * reached only by maxTotal / maxPerHost hosts at once. The hosts of
  * configured peers are exempt (libp2p's allow list exempts them from its
  * limits too): nodes restarting behind one address must all get in.
  */
 export class PendingInbound {
   private readonly pending = new Map<string, number>()
+  private total = 0
   private readonly exempt = new BlockList()
 
   constructor(private readonly init: PendingInboundInit) {
@@ -47,16 +50,18 @@ export class PendingInbound {
     if (this.isExempt(address)) return false
     const host = hostKey(address)
     const held = this.pending.get(host) ?? 0
-    if (held >= this.init.maxPerHost) {
-      this.init.onDrop?.('host_pending', host)
+    if (held >= this.init.maxPerHost || this.total >= this.init.maxTotal) {
+      this.init.onDrop?.(held >= this.init.maxPerHost ? 'host_pending' : 'total_pending', host)
       return true
     }
     this.pending.set(host, held + 1)
+    this.total++
     const deadline = AbortSignal.timeout(this.init.handshakeTimeoutMs)
     let done = false
     const release = (): void => {
       if (done) return
       done = true
+      this.total--
       deadline.removeEventListener('abort', expire)
       const left = (this.pending.get(host) ?? 1) - 1
       if (left <= 0) this.pending.delete(host)

@@ -141,6 +141,22 @@ t.test('a host\'s slot is freed when its connection closes or is upgraded, not o
   t.same(drops, ['host_pending'])
 })
 
+t.test('all unknown hosts together hold at most maxPending; a configured peer\'s host still gets in', async (t) => {
+  const drops: string[] = []
+  const node = await meshNode(t, {
+    psk,
+    peerHosts: ['/ip4/127.0.0.1'],
+    inbound: { maxPending: 3, maxPendingPerHost: 1, handshakeTimeoutMs: 30_000 },
+    onInboundDrop: (reason) => drops.push(reason),
+  })
+  const attack = idleSockets(portOf(node), ATTACKERS.slice(0, 4), 1)
+  t.teardown(() => attack.stop())
+  await waitFor('the fourth host to be refused', () => drops.includes('total_pending'))
+  t.notOk(drops.includes('host_pending'), 'not for its own bound')
+  t.ok(await joins(t, node.getMultiaddrs()[0]!.toString(), '127.0.0.1'), 'a peer from a configured peer\'s host got in')
+  attack.stop()
+})
+
 t.test('per-host slots: one IPv4 address, or one IPv6 /64', async (t) => {
   t.equal(hostKey('10.0.0.7'), '10.0.0.7')
   t.equal(hostKey('::ffff:10.0.0.7'), '10.0.0.7')

@@ -46,8 +46,9 @@ t.test('2,000 malformed statuses from a member: disconnected, a few log lines, c
     await rogue.services.pubsub.publish(STATUS_TOPIC, body)
     sent++
   }
-  await waitFor('the daemon to disconnect the rogue', async () => await metric(daemon, 'aitbc_p2p_malformed_status_disconnects_total') === 1)
-  await waitFor('no connection between them', () => rogue.getConnections(genesis).length === 0)
+  const patience = { timeoutMs: 20_000 }
+  await waitFor('the daemon to disconnect the rogue', async () => await metric(daemon, 'aitbc_p2p_malformed_status_disconnects_total') === 1, patience)
+  await waitFor('no connection between them', () => rogue.getConnections(genesis).length === 0, patience)
   const lines = daemon.logs.filter((l) => /status gossip|malformed/.test(l.msg ?? ''))
   t.ok(lines.length <= 3, `${lines.length} log lines about it: ${lines.map((l) => l.msg).join(' | ')}`)
   t.equal(lines.filter((l) => /sent 20 malformed statuses/.test(l.msg ?? '')).length, 1, 'the configured threshold, logged once')
@@ -62,6 +63,6 @@ t.test('idle sockets from one host past p2p.inbound.maxPendingPerHost are refuse
     return s
   })
   t.teardown(() => sockets.forEach((s) => s.destroy()))
-  const refused = await waitFor('host_pending refusals', async () => await metric(daemon, 'aitbc_p2p_inbound_dropped_total') || false)
+  const refused = await waitFor('host_pending refusals', async () => await metric(daemon, 'aitbc_p2p_inbound_dropped_total') || false, { timeoutMs: 20_000 })
   t.ok(refused >= 1, `${refused} refused`)
 })

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client'
-import type { Mesh, NodeTransition, ReceiptState, RefusalReason } from '../p2p/index.js'
+import type { MalformedKind, Mesh, NodeTransition, PendingDrop, ReceiptState, RefusalReason } from '../p2p/index.js'
 
 /** Prometheus metrics of the mesh: node states and transitions, connections, messages. */
 export interface MeshMetrics {
@@ -12,6 +12,14 @@ export interface MeshMetrics {
   refusals(): Record<string, number>
   /** Gauges read from the mesh at scrape time. */
   attach(mesh: Mesh): void
+  /** Counts an inbound connection refused or closed before its handshake ended. */
+  inboundDropped(reason: PendingDrop): void
+  /** Counts a malformed status by kind. */
+  malformedStatus(kind: MalformedKind): void
+  /** Counts a peer disconnected for its malformed statuses. */
+  malformedDisconnect(): void
+  /** Counts a rate-limited warning line left out. */
+  warningSuppressed(): void
 }
 
 export function createMeshMetrics(registry: Registry): MeshMetrics {
@@ -36,6 +44,28 @@ export function createMeshMetrics(registry: Registry): MeshMetrics {
     name: 'aitbc_p2p_refusals_total',
     help: 'Claims and calls refused for their sender: name_taken, unknown_name, peer_has_other_name, unknown_peer, forged_from, forbidden',
     labelNames: ['reason'] as const,
+    registers: [registry],
+  })
+  const inboundDropped = new Counter({
+    name: 'aitbc_p2p_inbound_dropped_total',
+    help: 'Inbound connections dropped before their handshake ended: host_pending, total_pending, handshake_timeout',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  })
+  const malformed = new Counter({
+    name: 'aitbc_p2p_malformed_statuses_total',
+    help: 'Status gossip refused as malformed, by kind: not_json, too_large, schema, foreign_peer_id',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  })
+  const malformedDisconnects = new Counter({
+    name: 'aitbc_p2p_malformed_status_disconnects_total',
+    help: 'Peers disconnected for sending too many malformed statuses',
+    registers: [registry],
+  })
+  const suppressed = new Counter({
+    name: 'aitbc_p2p_warnings_suppressed_total',
+    help: 'Warning lines about malformed statuses left out by the rate limit (counted in the next line)',
     registers: [registry],
   })
   const counted: Record<string, number> = {}
@@ -80,5 +110,9 @@ export function createMeshMetrics(registry: Registry): MeshMetrics {
     attach: (m) => {
       mesh = m
     },
+    inboundDropped: (reason) => inboundDropped.inc({ reason }),
+    malformedStatus: (kind) => malformed.inc({ kind }),
+    malformedDisconnect: () => malformedDisconnects.inc(),
+    warningSuppressed: () => suppressed.inc(),
   }
 }

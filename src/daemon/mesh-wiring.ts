@@ -140,6 +140,12 @@ export async function buildMesh(
     },
     onReceipt: (_target, state) => metrics.receipt(state),
     onInbound: () => metrics.inbound(),
+    inbound: config.p2p.inbound,
+    onInboundDrop: (reason) => metrics.inboundDropped(reason),
+    malformedStatuses: config.p2p.malformedStatuses,
+    onMalformedStatus: (kind) => metrics.malformedStatus(kind),
+    onMalformedDisconnect: () => metrics.malformedDisconnect(),
+    onWarningSuppressed: () => metrics.warningSuppressed(),
   })
   metrics.attach(mesh)
 

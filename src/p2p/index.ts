@@ -3,6 +3,9 @@
 export { type PeerDirectory } from './dial-node.js'
 export { P2pError } from './errors.js'
 export { Mesh, type MeshInit } from './mesh.js'
+export { type InboundLimits } from './mesh-node.js'
+export { type MalformedKind, type MalformedStatusLimits } from './malformed-statuses.js'
+export { type PendingDrop } from './pending-inbound.js'
 export { type Admission, type BindingStore, NameBindings, type Refusal, type RefusalReason } from './name-bindings.js'
 export { type MembershipView, type NodeState, type NodeTransition, type NodeView } from './membership-view.js'
 export {

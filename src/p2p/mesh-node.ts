@@ -2,11 +2,12 @@ import { gossipsub, type GossipsubEvents } from '@chainsafe/libp2p-gossipsub'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { type Identify, identify } from '@libp2p/identify'
-import type { ConnectionGater, Libp2p, PeerId, PrivateKey, PubSub } from '@libp2p/interface'
+import type { ConnectionGater, Libp2p, MultiaddrConnection, PeerId, PrivateKey, PubSub } from '@libp2p/interface'
 import { type PingService, ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
+import { PendingInbound, type PendingDrop } from './pending-inbound.js'
 import { installPromiseWithResolvers } from './polyfill.js'
 import { installLazyWindowUpdates } from './yamux-window.js'
 
@@ -37,19 +38,41 @@ export interface MeshNodeInit {
    * against the PSK, the allowlist and the name bindings like any other.
    */
   peerHosts?: readonly string[]
+  /** Bounds on inbound connections still in their handshake (see PendingInbound); defaults in the config schema. */
+  inbound?: InboundLimits
+  /** Each inbound connection refused or closed by those bounds. */
+  onInboundDrop?(reason: PendingDrop): void
 }
+
+/** Bounds on inbound connections that have not finished their handshake. */
+export interface InboundLimits {
+  /** In all, from hosts that are no configured peer's. */
+  maxPending: number
+  /** From one host (an IPv6 /64) that is no configured peer's. */
+  maxPendingPerHost: number
+  /** Time such a connection has to finish its handshake. */
+  handshakeTimeoutMs: number
+}
+
+/** What tests and embedders get without a config (the config schema's defaults). */
+const DEFAULT_INBOUND: InboundLimits = { maxPending: 256, maxPendingPerHost: 4, handshakeTimeoutMs: 3000 }
 
 /**
  * Keeps out, inbound and outbound, every peer not on the allowlist (when
  * there is one) and every peer refused for now.
  */
-export function meshGater(allowlist: readonly string[], isRefused: (peerId: string) => boolean = () => false): ConnectionGater {
+export function meshGater(
+  allowlist: readonly string[],
+  isRefused: (peerId: string) => boolean = () => false,
+  pending: PendingInbound | null = null,
+): ConnectionGater {
   const allowed = new Set(allowlist)
   const deny = (peer: PeerId): boolean => {
     const id = peer.toString()
     return (allowed.size > 0 && !allowed.has(id)) || isRefused(id)
   }
   return {
+    ...(pending === null ? {} : { denyInboundConnection: (maConn: MultiaddrConnection) => pending.deny(maConn) }),
     denyDialPeer: deny,
     denyInboundEncryptedConnection: deny,
     denyOutboundEncryptedConnection: deny,
@@ -69,6 +92,15 @@ export async function createMeshNode(init: MeshNodeInit): Promise<MeshLibp2p> {
   installPromiseWithResolvers()
   installLazyWindowUpdates()
   const psk = init.psk ?? null
+  const peerHosts = [...new Set(init.peerHosts ?? [])]
+  const inbound = init.inbound ?? DEFAULT_INBOUND
+  const pending = new PendingInbound({
+    maxTotal: inbound.maxPending,
+    maxPerHost: inbound.maxPendingPerHost,
+    handshakeTimeoutMs: inbound.handshakeTimeoutMs,
+    peerHosts,
+    onDrop: (reason) => init.onInboundDrop?.(reason),
+  })
   return createLibp2p({
     start: false,
     privateKey: init.privateKey,
@@ -77,12 +109,15 @@ export async function createMeshNode(init: MeshNodeInit): Promise<MeshLibp2p> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(psk === null ? {} : { connectionProtector: preSharedKey({ psk }) }),
-    connectionGater: meshGater(init.allowlist ?? [], init.isRefused),
+    connectionGater: meshGater(init.allowlist ?? [], init.isRefused, pending),
     connectionManager: {
       dialTimeout: init.dialTimeoutMs ?? 5000,
       // Redial of configured peers is ours (see PeerRedialer): libp2p's queue gives up.
       reconnectRetries: 0,
-      allow: [...new Set(init.peerHosts ?? [])],
+      allow: peerHosts,
+      // PendingInbound bounds (and counts) these, per host and in all. libp2p counts a socket
+      // before asking the gater, so its own bound, uncounted, is only a backstop above ours.
+      maxIncomingPendingConnections: 2 * inbound.maxPending,
     },
     // Connections are pinged by our LivenessProber, which tells a stalled peer from a stalled self.
     connectionMonitor: { enabled: false },

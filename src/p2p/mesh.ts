@@ -4,7 +4,8 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { loadOrCreateNodeKey } from './identity.js'
 import { type BindingStore, NameBindings, type Refusal } from './name-bindings.js'
 import { MembershipView, type NodeTransition } from './membership-view.js'
-import { createMeshNode, type MeshLibp2p } from './mesh-node.js'
+import { MalformedStatuses, type MalformedKind, type MalformedStatusLimits } from './malformed-statuses.js'
+import { createMeshNode, type InboundLimits, type MeshLibp2p } from './mesh-node.js'
 import type { MessageStore, ReceiptState } from './messages/message-store.js'
 import { LivenessProber, type LivenessProberInit } from './liveness.js'
 import type { MessageRefusalReason } from './messages/message-receiver.js'
@@ -12,6 +13,7 @@ import { type InboundLimits, Messenger } from './messages/messenger.js'
 import type { MessageFrame } from './messages/wire.js'
 import type { LocalStatus } from './node-status.js'
 import { peerHostAddress } from './peer-address.js'
+import type { PendingDrop } from './pending-inbound.js'
 import { PeerRedialer } from './peer-redialer.js'
 import { RpcService } from './rpc/rpc-service.js'
 import { StatusGossip } from './status-gossip.js'
@@ -56,7 +58,22 @@ export interface MeshInit {
   refuseForMs?: number
   /** How long a connected peer may stay without a bound name before it is disconnected (default 10000 ms). */
   unknownPeerGraceMs?: number
+  /** Bounds on inbound connections still in their handshake (default: the config schema's). */
+  inbound?: InboundLimits
+  /** Each inbound connection refused or closed by those bounds. */
+  onInboundDrop?(reason: PendingDrop): void
+  /** When a peer's malformed statuses get it disconnected (default: the config schema's). */
+  malformedStatuses?: MalformedStatusLimits
+  /** Each malformed status received. */
+  onMalformedStatus?(kind: MalformedKind): void
+  /** Each peer disconnected for its malformed statuses. */
+  onMalformedDisconnect?(): void
+  /** Each warning line about a malformed status left out (rate-limited). */
+  onWarningSuppressed?(): void
 }
+
+/** The config schema's defaults, for a Mesh built without a config (tests). */
+const DEFAULT_MALFORMED: MalformedStatusLimits = { disconnectAfter: 50, windowMs: 10_000, warnEveryMs: 10_000 }
 
 /** The p2p side of a daemon: libp2p node, redial, status gossip, ping liveness, membership, messages, RPC. */
 export class Mesh {
@@ -98,6 +115,8 @@ export class Mesh {
       allowlist: init.allowlist,
       isMember: (id) => bindings.nameOf(id) !== null || dialled.has(id),
       isRefused: (id) => guard.isRefused(id),
+      inbound: init.inbound,
+      onInboundDrop: init.onInboundDrop,
     })
     if (created) log.info({ peerId: node.peerId.toString(), keyFile: init.keyFile }, 'created a new node key')
     // A peer caught making a false claim, or no member, is disconnected and kept out for a while.
@@ -140,6 +159,16 @@ export class Mesh {
       onFirstHandLoss: () => gossip?.publish(),
       onReportDisputed: (name, by) => liveness?.verify(name, by),
     })
+    const malformed = new MalformedStatuses({
+      ...(init.malformedStatuses ?? DEFAULT_MALFORMED),
+      log: init.log('p2p:gossip'),
+      onMalformed: init.onMalformedStatus,
+      onSuppressed: init.onWarningSuppressed,
+      onTooMany: (peerId) => {
+        init.onMalformedDisconnect?.()
+        shut(peerId)
+      },
+    })
     gossip = new StatusGossip({
       node,
       selfName: init.selfName,
@@ -152,6 +181,7 @@ export class Mesh {
       bindings,
       log: init.log('p2p:gossip'),
       onRefusedPeer: (r) => shut(r.peerId),
+      malformed,
     })
     const messenger = new Messenger({
       node,

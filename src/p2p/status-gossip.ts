@@ -1,5 +1,6 @@
 import { type Message, type PeerId, type SubscriptionChangeData, TopicValidatorResult } from '@libp2p/interface'
 import type { Logger } from 'pino'
+import type { MalformedKind } from './malformed-statuses.js'
 import type { MembershipView } from './membership-view.js'
 import type { NameBindings, Refusal } from './name-bindings.js'
 import type { MeshLibp2p } from './mesh-node.js'
@@ -26,6 +27,8 @@ export interface StatusGossipInit {
   log: Logger
   /** Called when a directly connected peer made a claim that was refused (the mesh closes it). */
   onRefusedPeer?(refusal: Refusal): void
+  /** Counts and logs (rate-limited) a malformed status by the peer it came from (see MalformedStatuses). */
+  malformed: { record(peerId: string, kind: MalformedKind, fields: Record<string, unknown>): void }
 }
 
 const MAX_STATUS_BYTES = 16 * 1024
@@ -190,24 +193,24 @@ export class StatusGossip {
   private async receive(source: PeerId, msg: Message): Promise<TopicValidatorResult> {
     const from = msg.type === 'signed' ? msg.from.toString() : null
     // Unsigned status has no author to bind a name to.
-    if (from === null || msg.data.byteLength > MAX_STATUS_BYTES) return TopicValidatorResult.Reject
+    if (from === null) return TopicValidatorResult.Reject
+    // Counted against the peer that sent it here: a validator on every node refuses a malformed
+    // status before it is relayed, so no honest node forwards one.
+    const malformed = (kind: MalformedKind, fields: Record<string, unknown>): TopicValidatorResult => {
+      this.init.malformed.record(source.toString(), kind, { from, ...fields })
+      return TopicValidatorResult.Reject
+    }
+    if (msg.data.byteLength > MAX_STATUS_BYTES) return malformed('too_large', { bytes: msg.data.byteLength })
     let parsed: unknown
     try {
       parsed = JSON.parse(this.decoder.decode(msg.data))
     } catch {
-      this.init.log.warn({ from }, 'status gossip that is not JSON refused')
-      return TopicValidatorResult.Reject
+      return malformed('not_json', {})
     }
     const result = nodeStatus.safeParse(parsed)
-    if (!result.success) {
-      this.init.log.warn({ from, issue: result.error.issues[0]?.path.join('.') }, 'malformed status gossip refused')
-      return TopicValidatorResult.Reject
-    }
+    if (!result.success) return malformed('schema', { issue: result.error.issues[0]?.path.join('.') })
     const status = result.data
-    if (from !== status.peer_id) {
-      this.init.log.warn({ from, claimed: status.peer_id, name: status.name }, 'status gossip with a foreign peer id refused')
-      return TopicValidatorResult.Reject
-    }
+    if (from !== status.peer_id) return malformed('foreign_peer_id', { claimed: status.peer_id, name: status.name })
     let admission
     try {
       admission = await this.init.bindings.admit(status.name, from)

@@ -96,6 +96,31 @@ export const configSchema = z.strictObject({
           helpers: z.number().int().min(0).max(10).default(2),
         })
         .prefault({}),
+      /**
+       * Inbound connections still in their handshake (pnet, noise, muxer), from hosts that are
+       * no configured peer's: libp2p's only bound was 10 for the whole node, which idle sockets
+       * from a few addresses kept full. Per host (an IPv4 address or an IPv6 /64) at most
+       * maxPendingPerHost, each closed after handshakeTimeoutMs; maxPending caps them all.
+       * Past a bound a connection is refused and counted (aitbc_p2p_inbound_dropped_total).
+       */
+      inbound: z
+        .strictObject({
+          maxPending: z.number().int().min(1).max(100_000).default(256),
+          maxPendingPerHost: z.number().int().min(1).max(1000).default(4),
+          handshakeTimeoutMs: ms(100).default(3000),
+        })
+        .prefault({}),
+      /**
+       * A peer that sends disconnectAfter malformed statuses within windowMs is disconnected and
+       * kept out for a minute; a warning per peer and kind at most every warnEveryMs.
+       */
+      malformedStatuses: z
+        .strictObject({
+          disconnectAfter: z.number().int().min(1).max(100_000).default(50),
+          windowMs: ms(100).default(10_000),
+          warnEveryMs: ms(100).default(10_000),
+        })
+        .prefault({}),
     })
     .prefault({}),
   coordinator: z

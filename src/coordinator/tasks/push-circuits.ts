@@ -77,7 +77,10 @@ export class PushCircuits {
   }
 }
 
-/** Whether a claim may take the agent now: its circuit is closed, or open with its probe time come. */
+/**
+ * Whether a claim may take the agent now: its circuit is closed, or its probe time has come
+ * (open, or half open with the probing push's hold run out: that daemon may have died).
+ */
 export function circuitAllows(agent: AgentSlot, nowMs: number): boolean {
-  return agent.circuit === 'closed' || (agent.circuit === 'open' && agent.probeAtMs <= nowMs)
+  return agent.circuit === 'closed' || agent.probeAtMs <= nowMs
 }

@@ -223,9 +223,21 @@ export class TaskDistributor {
    */
   private async push(taskId: string, agent: AgentSlot): Promise<void> {
     const { tasks } = this.init
+    let payload: string
+    try {
+      payload = await this.payload(taskId)
+    } catch (err) {
+      await this.failed(taskId, agent, (err as Error).message)
+      return
+    }
     let res: Response
     try {
-      res = await this.send(taskId, agent)
+      res = await fetch(new URL('/tasks/execute', agent.http!), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: payload,
+        signal: AbortSignal.timeout(this.init.pushTimeoutMs),
+      })
     } catch (err) {
       const why = unreachedReason(err, this.init.pushTimeoutMs)
       if (why !== null) {
@@ -247,23 +259,19 @@ export class TaskDistributor {
     }
   }
 
-  private async send(taskId: string, agent: AgentSlot): Promise<Response> {
+  /** The push's body: the task as seed 001's agents take it, with the URLs to report to. */
+  private async payload(taskId: string): Promise<string> {
     const task = await this.init.tasks.get(taskId)
     const api = this.init.apiUrl()
-    return fetch(new URL('/tasks/execute', agent.http!), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        task_id: task.task_id,
-        task_data: task.task_data,
-        priority: task.priority,
-        requirements: task.requirements,
-        attempt: task.attempts,
-        lease_until: task.lease_until,
-        complete_url: api === null ? null : `${api}/tasks/${task.task_id}/complete`,
-        fail_url: api === null ? null : `${api}/tasks/${task.task_id}/fail`,
-      }),
-      signal: AbortSignal.timeout(this.init.pushTimeoutMs),
+    return JSON.stringify({
+      task_id: task.task_id,
+      task_data: task.task_data,
+      priority: task.priority,
+      requirements: task.requirements,
+      attempt: task.attempts,
+      lease_until: task.lease_until,
+      complete_url: api === null ? null : `${api}/tasks/${task.task_id}/complete`,
+      fail_url: api === null ? null : `${api}/tasks/${task.task_id}/fail`,
     })
   }
 

@@ -277,7 +277,11 @@ export class TaskDistributor {
 
   /** The agent answered: its failure run ends and an open circuit closes. */
   private async reached(agent: AgentSlot, taskId: string, note: string): Promise<void> {
-    const closed = await this.init.tasks.push.reached(agent.agent_id, taskId, note)
+    // The agent has the task: a failure to record that must not cost the task an attempt.
+    const closed = await this.init.tasks.push.reached(agent.agent_id, taskId, note).catch((err: unknown) => {
+      this.init.log.warn({ agent: agent.agent_id, err: (err as Error).message }, `could not record that agent ${agent.agent_id} answered a push`)
+      return false
+    })
     if (closed) this.init.log.info({ agent: agent.agent_id }, `agent ${agent.agent_id} answered a push again; its circuit is closed and it takes tasks`)
   }
 
@@ -286,7 +290,7 @@ export class TaskDistributor {
     try {
       const out = await tasks.push.unreached(taskId, agent.agent_id, why, this.init.circuit)
       log.warn({ task: taskId, agent: agent.agent_id, err: why, failures: out.failures },
-        `push of task ${taskId} to agent ${agent.agent_id} at ${agent.http} failed (${why}); never reached, so not counted as an attempt${out.requeued ? '; the task goes to another agent' : ''}`)
+        `push of task ${taskId} to agent ${agent.agent_id} at ${agent.http} failed (${why}); never reached, so not counted as an attempt${out.requeued ? '; the task is back in its queue, other agents first' : ''}`)
       if (out.opened) {
         log.warn({ agent: agent.agent_id, failures: out.failures },
           `circuit of agent ${agent.agent_id} opened after ${out.failures} pushes in a row that never reached it: it takes no task until a later push reaches it`)

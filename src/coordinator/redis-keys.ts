@@ -64,6 +64,8 @@ export interface RedisKeys {
   readonly failedTasks: string
   /** SET of the ids of agents with an endpoints.http (tasks are pushed to them). */
   readonly pushAgents: string
+  /** SET of the ids of push agents whose circuit is open or half open (members may be stale: read the hash). */
+  readonly pushCircuits: string
   /** Pub/sub channel of task events (work ready, ready later, assigned to a pull agent, agents changed). */
   readonly taskEvents: string
   /** Pub/sub channel of the tasks handed to the polls one daemon instance holds (only that daemon hears them). */
@@ -154,6 +156,7 @@ export function redisKeys(prefix = ''): RedisKeys {
     completedTasks: `${prefix}tasks:completed`,
     failedTasks: `${prefix}tasks:failed`,
     pushAgents: `${prefix}agents:push`,
+    pushCircuits: `${prefix}agents:push-circuits`,
     taskEvents: `${prefix}tasks:events`,
     handOffs: (instance) => `${prefix}tasks:handoffs:${instance}`,
     handOffsPrefix: `${prefix}tasks:handoffs:`,

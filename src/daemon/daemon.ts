@@ -161,6 +161,7 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
     defaultCapacity: config.tasks.agentCapacity,
     reclaimIntervalMs: config.tasks.reclaimIntervalMs,
     pushTimeoutMs: config.tasks.pushTimeoutMs,
+    circuit: config.tasks.pushCircuit,
     apiUrl: () => apiUrlNow,
     onAssigned: (priority, waitedMs) => taskMetrics?.assigned(priority, waitedMs),
   })

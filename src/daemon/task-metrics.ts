@@ -39,6 +39,29 @@ export function createTaskMetrics(registry: Registry, store: TaskRepository): Ta
       }
     },
   })
+  new Gauge({
+    name: 'aitbc_push_events',
+    help: 'Push delivery in the shared registry: unreached (pushes that never reached their agent, not counted as attempts), circuits_opened, circuits_closed',
+    labelNames: ['event'] as const,
+    registers: [registry],
+    async collect() {
+      const c = await store.counters().catch(() => null)
+      if (c === null) return
+      for (const event of ['push_unreached', 'circuits_opened', 'circuits_closed']) this.set({ event: event.replace(/^push_/, '') }, c[event] ?? 0)
+    },
+  })
+  new Gauge({
+    name: 'aitbc_push_circuit_open',
+    help: 'Push agents whose circuit is open or half open (state): they take no task until a push reaches them again (shared Redis)',
+    labelNames: ['agent', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      const open = await store.push.open().catch(() => null)
+      if (open === null) return
+      this.reset()
+      for (const c of open) this.set({ agent: c.agent_id, state: c.state }, 1)
+    },
+  })
   const latency = new Histogram({
     name: 'aitbc_task_assignment_seconds',
     help: 'Time from submission to assignment, for tasks this daemon assigned',

@@ -37,7 +37,7 @@ t.test('the operator guide verbs: register, list, status, update-status, remove'
 
   const list = await cli(['agents', 'list'])
   t.match(list.stdout, /AGENT\s+TYPE\s+STATUS/)
-  t.match(list.stdout, /my-agent\s+worker\s+active\s+1\.00\s+data-processing,analysis,debugging/)
+  t.match(list.stdout, /my-agent\s+worker\s+active\s+1\.00\s+closed\s+data-processing,analysis,debugging/)
   t.match(list.stdout, /Found 1 agents/)
 
   const json = await cli(['--json', 'agents', 'list', '--status', 'active'])

@@ -83,6 +83,38 @@ export interface Agent {
   registered_at: string
   last_heartbeat: string
   updated_at: string
+  /** Push delivery to endpoints.http (always closed for a pull agent); see PushCircuit. */
+  circuit: PushCircuit
+}
+
+export const CIRCUIT_STATES = ['closed', 'open', 'half_open'] as const
+/** closed: pushed to; open: left out after pushes that never reached it; half_open: one push is trying it. */
+export type CircuitState = (typeof CIRCUIT_STATES)[number]
+
+/** An agent's push circuit as the API shows it. */
+export interface PushCircuit {
+  state: CircuitState
+  /** Pushes in a row that never reached the agent (reset by any answer). */
+  failures: number
+  /** When the circuit opened; null while closed. */
+  since: string | null
+  /** When a push may try the agent again; null while closed. */
+  next_probe_at: string | null
+  /** Why the last push failed to reach it. */
+  last_error: string | null
+}
+
+/** The circuit fields of an agent hash (written by the push scripts, tasks/push-scripts.ts). */
+export function circuitFromHash(h: Record<string, string>): PushCircuit {
+  const state = (CIRCUIT_STATES as readonly string[]).includes(h.circuit ?? '') ? (h.circuit as CircuitState) : 'closed'
+  const iso = (ms: string | undefined): string | null => (state === 'closed' || !ms ? null : new Date(Number(ms)).toISOString())
+  return {
+    state,
+    failures: Number(h.push_failures ?? 0) || 0,
+    since: iso(h.circuit_since),
+    next_probe_at: iso(h.circuit_probe_at),
+    last_error: h.push_error || null,
+  }
 }
 
 /** Mean of cpu and memory percentages, the figure the health score is taken from. */
@@ -122,6 +154,7 @@ export function agentFromHash(h: Record<string, string>): Agent | null {
     registered_at: h.registered_at ?? '',
     last_heartbeat: h.last_heartbeat ?? '',
     updated_at: h.updated_at ?? '',
+    circuit: circuitFromHash(h),
   }
 }
 
@@ -162,6 +195,12 @@ export interface AgentSlot {
   region: string | null
   /** Where tasks are pushed; null for a pull agent. */
   http: string | null
+  /** Its push circuit: an open one takes no task before probeAtMs. */
+  circuit: CircuitState
+  /** When an open circuit lets one push try the agent (ms since the epoch). */
+  probeAtMs: number
+  /** Pushes in a row that never reached it. */
+  pushFailures: number
 }
 
 /** An agent hash read through the registry's parser, with the counters assignment keeps beside it. */
@@ -180,5 +219,8 @@ export function slotFromHash(h: Record<string, string>, defaultCapacity: number)
     weight: weightOf(agent.metadata),
     region: regionOf(agent.metadata),
     http: pushUrlOf(agent.endpoints),
+    circuit: agent.circuit.state,
+    probeAtMs: Number(h.circuit_probe_at ?? 0) || 0,
+    pushFailures: agent.circuit.failures,
   }
 }

@@ -6,13 +6,18 @@
 
 // Health score: 1.0 is an active agent with no load. Status sets the ceiling,
 // load (0-100, mean of cpu and memory percent) can take off up to half of it.
-const healthScore = `
-local function health_score(status, load)
+// An open push circuit (circuit: open or half_open, tasks/push-scripts.ts) makes it 0:
+// the agent is not reached whatever it reports.
+export const healthScoreFunction = `
+local function health_score(status, load, circuit)
+  if circuit and circuit ~= '' then return '0.000' end
   local base = { active = 1.0, busy = 0.5, maintenance = 0.2, inactive = 0.1, error = 0.0, stale = 0.0 }
   local b = base[status] or 0.0
   local score = b * (1 - (tonumber(load) or 0) / 200)
   return string.format('%.3f', score)
 end
+`
+const healthScore = `${healthScoreFunction}
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -57,7 +62,13 @@ local ip = { ARGV[7], ARGV[8], ARGV[9] }
 -- A re-registration may change type, capabilities or services: out of the old sets first.
 unindex_profile(KEYS[1], ARGV[1], ip)
 redis.call('HSETNX', KEYS[1], 'registered_at', ARGV[2])
-local score = health_score(ARGV[3], ARGV[4])
+-- New endpoints: the push circuit of the old ones says nothing of them.
+for i = 10, #ARGV - 1, 2 do
+  if ARGV[i] == 'endpoints' and ARGV[i + 1] ~= redis.call('HGET', KEYS[1], 'endpoints') then
+    redis.call('HDEL', KEYS[1], 'circuit', 'circuit_since', 'circuit_probe_at', 'circuit_opens', 'push_failures', 'push_error')
+  end
+end
+local score = health_score(ARGV[3], ARGV[4], redis.call('HGET', KEYS[1], 'circuit'))
 redis.call('HSET', KEYS[1], 'status', ARGV[3], 'load', ARGV[4], 'health_score', score,
   'updated_at', ARGV[2], 'last_heartbeat', ARGV[2], unpack(ARGV, 10))
 redis.call('HINCRBY', KEYS[1], 'rev', 1)
@@ -89,7 +100,7 @@ end
 if status ~= before then redis.call('PUBLISH', ARGV[6], 'g') end
 local load = ARGV[4]
 if load == '' then load = redis.call('HGET', KEYS[1], 'load') or '0' end
-local score = health_score(status, load)
+local score = health_score(status, load, redis.call('HGET', KEYS[1], 'circuit'))
 redis.call('HSET', KEYS[1], 'status', status, 'load', load, 'health_score', score,
   'updated_at', ARGV[2], 'last_heartbeat', ARGV[2])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'load_metrics', ARGV[5]) end

@@ -132,6 +132,16 @@ local function drop_class_if_empty(class)
   redis.call('HDEL', K.classes, class)
 end
 
+-- Adds a line to a task's history (the newest HISTORY_MAX kept): what happened besides its state.
+local HISTORY_MAX = 20
+local function add_history(task_key, now, text)
+  local ok, h = pcall(cjson.decode, redis.call('HGET', task_key, 'history') or '[]')
+  if not ok or type(h) ~= 'table' then h = {} end
+  table.insert(h, { at = now, event = text })
+  while #h > HISTORY_MAX do table.remove(h, 1) end
+  redis.call('HSET', task_key, 'history', cjson.encode(h))
+end
+
 -- Back to its queue after a backoff, or to the dead letters once retries are spent.
 local function retry_or_dead(task_key, id, now, reason)
   local f = redis.call('HMGET', task_key, 'attempts', 'max_retries', 'priority', 'class', 'class_req')
@@ -415,8 +425,12 @@ return 'OK'
 /**
  * A distributor's claim for one agent.
  * KEYS: task hash, agent hash
- * ARGV: task id, agent id, "1" for a pull agent (the task goes to its pull list)
- * Returns OK, TAKEN (another daemon or agent got it), AGENT_UNAVAILABLE or AGENT_FULL.
+ * ARGV: task id, agent id, "1" for a pull agent (the task goes to its pull list),
+ *   how long a push that probes an open circuit holds it half open (ms)
+ * Returns OK, TAKEN (another daemon or agent got it), AGENT_UNAVAILABLE (not active, or
+ * its push circuit is open) or AGENT_FULL.
+ * An open circuit whose probe time has come lets this one push through (half open);
+ * the push's outcome closes or reopens it (push-scripts.ts).
  */
 export const assignTask = `local task_key, agent_key, id, agent = KEYS[KS + 1], KEYS[KS + 2], ARGV[1], ARGV[2]
 local f = redis.call('HMGET', task_key, 'state', 'priority', 'class')
@@ -424,10 +438,21 @@ if f[1] ~= 'queued' then return 'TAKEN' end
 local a = profile(agent_key)
 if a.status ~= 'active' then return 'AGENT_UNAVAILABLE' end
 if a.in_flight >= a.capacity then return 'AGENT_FULL' end
+local c = redis.call('HMGET', agent_key, 'circuit', 'circuit_probe_at')
+local probe = false
+if c[1] and c[1] ~= '' then
+  if tonumber(c[2] or '0') > now_ms() then return 'AGENT_UNAVAILABLE' end
+  probe = true
+end
 local qk = queue_key(f[2], f[3] or '')
 if redis.call('ZREM', qk, id) == 0 then return 'TAKEN' end
 if redis.call('ZCARD', qk) == 0 then drop_class_if_empty(f[3] or '') end
-take(task_key, id, agent, agent_key, 'assigned', now_ms())
+local now = now_ms()
+if probe then
+  redis.call('HSET', agent_key, 'circuit', 'half_open', 'circuit_probe_at', now + tonumber(ARGV[4] or '30000'))
+  redis.call('HINCRBY', agent_key, 'rev', 1)
+end
+take(task_key, id, agent, agent_key, 'assigned', now)
 if ARGV[3] == '1' then
   redis.call('RPUSH', P.pull .. agent, id)
   notify('a|' .. agent)
@@ -569,7 +594,8 @@ return n
 /**
  * ARGV: most tasks per queue
  * For a distributor: the tasks that may be assigned now, in serving order, as
- * {next ready time or -1, then per task: priority, id, requirements JSON, submitted ms}.
+ * {next ready time or -1, then per task: priority, id, requirements JSON, submitted ms,
+ * JSON list of the agents a push of it failed to reach}.
  * With aging, priorities whose oldest ready task waited longer come first, lowest first.
  */
 export const readyTasks = `local now = now_ms()
@@ -603,12 +629,13 @@ local out = { tostring(next_at) }
 for _, pi in ipairs(order) do
   for i = 1, math.min(#per[pi], limit) do
     local id = per[pi][i].id
-    local f = redis.call('HMGET', P.task .. id, 'requirements', 'submitted_ms')
+    local f = redis.call('HMGET', P.task .. id, 'requirements', 'submitted_ms', 'push_avoid')
     if f[1] then
       table.insert(out, PRIORITIES[pi])
       table.insert(out, id)
       table.insert(out, f[1])
       table.insert(out, f[2] or '0')
+      table.insert(out, f[3] or '[]')
     end
   end
 end

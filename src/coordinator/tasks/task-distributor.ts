@@ -2,6 +2,8 @@ import type { Logger } from 'pino'
 import type { AgentSlot } from '../registry/agent.js'
 import type { AgentRegistry } from '../registry/agent-registry.js'
 import type { LoadBalancerState } from './load-balancer-state.js'
+import { circuitAllows, type CircuitSettings } from './push-circuits.js'
+import { unreachedReason } from './push-outcome.js'
 import { eligible, pickAgent } from './strategies.js'
 import type { TaskRepository } from './task-repository.js'
 import type { TaskEvent, TaskWakeups } from './task-wakeups.js'
@@ -23,6 +25,8 @@ export interface TaskDistributorInit {
   reclaimIntervalMs: number
   /** Timeout of a push to an agent's /tasks/execute. */
   pushTimeoutMs: number
+  /** When pushes that never reach an agent open its circuit (tasks.pushCircuit). */
+  circuit: CircuitSettings
   /** Base URL agents report back to (this daemon's API). */
   apiUrl(): string | null
   /** Called for every assignment (metrics). */
@@ -112,7 +116,10 @@ export class TaskDistributor {
     this.strategy ??= await balancer.strategy()
     const strategy = this.strategy
     // Under least_connections pull agents claim for themselves; the distributor serves push agents.
-    const agents = await registry.activeSlots(this.init.defaultCapacity, { pushOnly: strategy === 'least_connections' })
+    // An agent whose push circuit is open takes nothing until its probe time (then one push tries it).
+    const now = Date.now()
+    const agents = (await registry.activeSlots(this.init.defaultCapacity, { pushOnly: strategy === 'least_connections' }))
+      .filter((a) => circuitAllows(a, now))
     if (agents.length === 0) {
       this.noCandidates = true
       return
@@ -128,13 +135,16 @@ export class TaskDistributor {
     // locally first and given back if the claim fails.
     const claims: Promise<void>[] = []
     for (const task of ready) {
-      const candidates = agents.filter((a) => eligible(a, task.requirements))
+      let candidates = agents.filter((a) => eligible(a, task.requirements))
+      // Agents a push of this task failed to reach come last: only when no other can take it.
+      const untried = candidates.filter((a) => !task.avoid.includes(a.agent_id))
+      if (untried.length > 0) candidates = untried
       if (candidates.length === 0) continue
       const turn = strategy === 'round_robin' || strategy === 'weighted_round_robin' ? await balancer.nextTurn() : 0
       const agent = pickAgent(strategy, candidates, task.requirements, turn)
       if (agent === undefined) continue
       agent.in_flight++
-      claims.push(tasks.assign(task.id, agent).then((res) => {
+      claims.push(tasks.assign(task.id, agent, this.init.pushTimeoutMs + 1000).then((res) => {
         if (res !== 'OK') {
           agent.in_flight = res === 'TAKEN' ? agent.in_flight - 1 : agent.capacity
           return
@@ -206,37 +216,95 @@ export class TaskDistributor {
     void p.finally(() => this.pushes.delete(p))
   }
 
-  /** POST {http}/tasks/execute; a refusal or timeout counts as a failed attempt. */
+  /**
+   * POST {http}/tasks/execute. A push that never reached the agent (refused,
+   * no such host, no answer in time) goes back uncounted and counts toward the
+   * agent's circuit; an answer that refuses the task counts as a failed attempt.
+   */
   private async push(taskId: string, agent: AgentSlot): Promise<void> {
-    const { tasks, log } = this.init
+    const { tasks } = this.init
+    let payload: string
     try {
-      const task = await tasks.get(taskId)
-      const api = this.init.apiUrl()
-      const res = await fetch(new URL('/tasks/execute', agent.http!), {
+      payload = await this.payload(taskId)
+    } catch (err) {
+      await this.failed(taskId, agent, (err as Error).message)
+      return
+    }
+    let res: Response
+    try {
+      res = await fetch(new URL('/tasks/execute', agent.http!), {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          task_id: task.task_id,
-          task_data: task.task_data,
-          priority: task.priority,
-          requirements: task.requirements,
-          attempt: task.attempts,
-          lease_until: task.lease_until,
-          complete_url: api === null ? null : `${api}/tasks/${task.task_id}/complete`,
-          fail_url: api === null ? null : `${api}/tasks/${task.task_id}/fail`,
-        }),
+        body: payload,
         signal: AbortSignal.timeout(this.init.pushTimeoutMs),
       })
+    } catch (err) {
+      const why = unreachedReason(err, this.init.pushTimeoutMs)
+      if (why !== null) {
+        await this.unreached(taskId, agent, why)
+        return
+      }
+      await this.failed(taskId, agent, (err as Error).message)
+      return
+    }
+    try {
       const body = await res.json().catch(() => ({})) as { status?: string, result?: unknown }
+      if (agent.pushFailures > 0 || agent.circuit !== 'closed' || !res.ok) await this.reached(agent, taskId, res.ok ? '' : `push to ${agent.agent_id} answered HTTP ${res.status}`)
       if (!res.ok) throw new Error(`HTTP ${res.status}`)
       // An agent may answer with the result at once, as the original's agents did.
       if (body.status === 'completed') await tasks.report(taskId, agent.agent_id, 'completed', JSON.stringify(body.result ?? null))
       else await tasks.report(taskId, agent.agent_id, 'running', '')
     } catch (err) {
-      const reason = `push to agent ${agent.agent_id} at ${agent.http} failed: ${(err as Error).message}`
-      log.warn({ task: taskId, agent: agent.agent_id, err: (err as Error).message }, `push of task ${taskId} to agent ${agent.agent_id} failed (${(err as Error).message}); the task goes back to its queue or to the dead letters`)
-      await tasks.report(taskId, agent.agent_id, 'retry', reason).catch(() => {})
-      this.wake()
+      await this.failed(taskId, agent, (err as Error).message)
     }
+  }
+
+  /** The push's body: the task as seed 001's agents take it, with the URLs to report to. */
+  private async payload(taskId: string): Promise<string> {
+    const task = await this.init.tasks.get(taskId)
+    const api = this.init.apiUrl()
+    return JSON.stringify({
+      task_id: task.task_id,
+      task_data: task.task_data,
+      priority: task.priority,
+      requirements: task.requirements,
+      attempt: task.attempts,
+      lease_until: task.lease_until,
+      complete_url: api === null ? null : `${api}/tasks/${task.task_id}/complete`,
+      fail_url: api === null ? null : `${api}/tasks/${task.task_id}/fail`,
+    })
+  }
+
+  /** The agent answered: its failure run ends and an open circuit closes. */
+  private async reached(agent: AgentSlot, taskId: string, note: string): Promise<void> {
+    // The agent has the task: a failure to record that must not cost the task an attempt.
+    const closed = await this.init.tasks.push.reached(agent.agent_id, taskId, note).catch((err: unknown) => {
+      this.init.log.warn({ agent: agent.agent_id, err: (err as Error).message }, `could not record that agent ${agent.agent_id} answered a push`)
+      return false
+    })
+    if (closed) this.init.log.info({ agent: agent.agent_id }, `agent ${agent.agent_id} answered a push again; its circuit is closed and it takes tasks`)
+  }
+
+  private async unreached(taskId: string, agent: AgentSlot, why: string): Promise<void> {
+    const { tasks, log } = this.init
+    try {
+      const out = await tasks.push.unreached(taskId, agent.agent_id, why, this.init.circuit)
+      log.warn({ task: taskId, agent: agent.agent_id, err: why, failures: out.failures },
+        `push of task ${taskId} to agent ${agent.agent_id} at ${agent.http} failed (${why}); never reached, so not counted as an attempt${out.requeued ? '; the task is back in its queue, other agents first' : ''}`)
+      if (out.opened) {
+        log.warn({ agent: agent.agent_id, failures: out.failures },
+          `circuit of agent ${agent.agent_id} opened after ${out.failures} pushes in a row that never reached it: it takes no task until a later push reaches it`)
+      }
+    } catch (err) {
+      log.warn({ task: taskId, err: (err as Error).message }, `push of task ${taskId} failed and could not be handed back; its lease will take it back`)
+    }
+    this.wake()
+  }
+
+  private async failed(taskId: string, agent: AgentSlot, message: string): Promise<void> {
+    const reason = `push to agent ${agent.agent_id} at ${agent.http} failed: ${message}`
+    this.init.log.warn({ task: taskId, agent: agent.agent_id, err: message }, `push of task ${taskId} to agent ${agent.agent_id} failed (${message}); the task goes back to its queue or to the dead letters`)
+    await this.init.tasks.report(taskId, agent.agent_id, 'retry', reason).catch(() => {})
+    this.wake()
   }
 }

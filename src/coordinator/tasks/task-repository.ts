@@ -1,6 +1,7 @@
 import type { RedisKeys } from '../redis-keys.js'
 import type { AgentSlot } from '../registry/agent.js'
 import { type RedisClient, withRedis } from '../registry/agent-registry.js'
+import { PushCircuits } from './push-circuits.js'
 import { requirementClassOf } from './requirement-class.js'
 import {
   assignTask, clearQueue, finishTask, handBack, header, nextTask, queueSizes, readyTasks, reclaimTasks, requeueTask,
@@ -62,6 +63,8 @@ export interface ReadyTask {
   priority: Priority
   requirements: Requirements
   submittedMs: number
+  /** Agents a push of it failed to reach: others are tried first. */
+  avoid: string[]
 }
 
 /** Why a pull agent got no task: not active, tasks come from a distributor, at capacity, or nothing it can take. */
@@ -115,6 +118,8 @@ const REPORT_ERRORS: Record<string, [TaskError['code'], string]> = {
 export class TaskRepository {
   private readonly redis: RedisClient
   private readonly scripts: TaskFunctions<ScriptName>
+  /** Push agents' circuits (tasks whose push never reached the agent go back through it). */
+  readonly push: PushCircuits
 
   constructor(redis: RedisClient, private readonly keys: RedisKeys, private readonly limits: TaskLimits) {
     this.redis = redis
@@ -142,7 +147,9 @@ export class TaskRepository {
       defaultStrategy: limits.defaultStrategy,
       agingMs: limits.agingMs ?? -1,
     }
-    this.scripts = new TaskFunctions(redis, header(layout), SCRIPTS)
+    const head = header(layout)
+    this.scripts = new TaskFunctions(redis, head, SCRIPTS)
+    this.push = new PushCircuits(redis, keys, head)
   }
 
   /** Runs a script; the leases key goes first (a Cluster routes the call by it), then the script's own keys. */
@@ -258,12 +265,15 @@ export class TaskRepository {
     throw reportError(taskId, res)
   }
 
-  /** A distributor's atomic claim of a queued task for an agent. */
-  assign(taskId: string, agent: AgentSlot): Promise<AssignOutcome> {
+  /**
+   * A distributor's atomic claim of a queued task for an agent. A push that
+   * tries an open circuit's agent holds it half open for probeHoldMs.
+   */
+  assign(taskId: string, agent: AgentSlot, probeHoldMs = 30_000): Promise<AssignOutcome> {
     return this.run<AssignOutcome>(
       'assign',
       [this.keys.task(taskId), this.keys.agent(agent.agent_id)],
-      [taskId, agent.agent_id, agent.http === null ? '1' : '0'],
+      [taskId, agent.agent_id, agent.http === null ? '1' : '0', String(probeHoldMs)],
     )
   }
 
@@ -271,12 +281,14 @@ export class TaskRepository {
   async readyTasks(limitPerQueue: number): Promise<{ tasks: ReadyTask[], nextReadyAt: number | null }> {
     const flat = await this.run<string[]>('ready', [], [String(limitPerQueue)])
     const tasks: ReadyTask[] = []
-    for (let i = 1; i + 3 < flat.length; i += 4) {
+    for (let i = 1; i + 4 < flat.length; i += 5) {
+      const avoid = JSON.parse(flat[i + 4]!) as unknown
       tasks.push({
         priority: flat[i] as Priority,
         id: flat[i + 1]!,
         requirements: JSON.parse(flat[i + 2]!) as Requirements,
         submittedMs: Number(flat[i + 3]),
+        avoid: Array.isArray(avoid) ? avoid.map(String) : [],
       })
     }
     const next = Number(flat[0])

@@ -78,6 +78,23 @@ export interface Task {
   result: unknown
   error: string | null
   submitted_via: string
+  /** What happened besides its state changes (pushes that failed, circuits), oldest first; the newest 20 kept. */
+  history: TaskHistoryEntry[]
+}
+
+/** One line of a task's history. */
+export interface TaskHistoryEntry {
+  at: string
+  event: string
+}
+
+function historyOf(raw: string | undefined): TaskHistoryEntry[] {
+  const list = raw === undefined || raw === '' ? [] : JSON.parse(raw) as unknown
+  if (!Array.isArray(list)) return []
+  return list.map((e: { at?: unknown, event?: unknown }) => ({
+    at: new Date(Number(e.at)).toISOString(),
+    event: String(e.event),
+  }))
 }
 
 const iso = (ms: string | undefined): string | null => (ms === undefined || ms === '' ? null : new Date(Number(ms)).toISOString())
@@ -102,5 +119,6 @@ export function taskFromHash(h: Record<string, string>): Task | null {
     result: json(h.result),
     error: h.error || null,
     submitted_via: h.submitted_via ?? '',
+    history: historyOf(h.history),
   }
 }

@@ -9,6 +9,7 @@ interface Agentish {
   health_score: number
   capabilities: string[]
   last_heartbeat: string
+  circuit?: { state: string, failures: number }
 }
 
 const list = (v: string): string[] =>
@@ -33,14 +34,21 @@ function print(json: boolean, body: unknown, human: () => string): void {
   process.stdout.write(`${json ? JSON.stringify(body, null, 2) : human()}\n`)
 }
 
+/** closed, or the state and the pushes in a row that never reached it ("open (3 failed)"). */
+function circuitCell(c: Agentish['circuit']): string {
+  if (c === undefined) return '-'
+  return c.state === 'closed' && c.failures === 0 ? 'closed' : `${c.state} (${c.failures} failed)`
+}
+
 function agentRows(agents: Agentish[]): string {
   return table(
-    ['AGENT', 'TYPE', 'STATUS', 'HEALTH', 'CAPABILITIES', 'LAST HEARTBEAT'],
+    ['AGENT', 'TYPE', 'STATUS', 'HEALTH', 'CIRCUIT', 'CAPABILITIES', 'LAST HEARTBEAT'],
     agents.map((a) => [
       a.agent_id,
       a.agent_type,
       a.status,
       a.health_score.toFixed(2),
+      circuitCell(a.circuit),
       a.capabilities.join(','),
       a.last_heartbeat,
     ]),

@@ -203,6 +203,20 @@ export const configSchema = z.strictObject({
       /** Accepted from older configs and ignored: tasks are no longer distributed by polling (a warning at start). */
       pollIntervalMs: ms(10).optional(),
       pushTimeoutMs: ms(100).default(10_000),
+      /**
+       * A push that never reaches its agent (refused, no such host, no answer within pushTimeoutMs)
+       * is not counted as an attempt and the task goes to another agent. After openAfterFailures such
+       * pushes in a row the agent's circuit opens: it takes no task (health 0) until, probeAfterMs later
+       * (doubled at each failed probe, at most maxProbeAfterMs), one push tries it again.
+       */
+      pushCircuit: z
+        .strictObject({
+          openAfterFailures: z.number().int().min(1).max(1000).default(3),
+          probeAfterMs: ms(100).default(5000),
+          maxProbeAfterMs: ms(100).default(300_000),
+        })
+        .refine((c) => c.maxProbeAfterMs >= c.probeAfterMs, { message: 'expected maxProbeAfterMs >= probeAfterMs', path: ['maxProbeAfterMs'] })
+        .prefault({}),
       /** Retention of finished tasks, like BullMQ's removeOnComplete / removeOnFail: by age and by count. */
       keepCompleted: keep(24 * 3600_000, 10_000),
       keepFailed: keep(7 * 24 * 3600_000, 10_000),

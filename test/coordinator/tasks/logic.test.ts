@@ -9,7 +9,7 @@ import { slotFromHash } from '../../../src/coordinator/registry/agent.js'
 
 const slot = (id: string, extra: Partial<AgentSlot> = {}): AgentSlot => ({
   agent_id: id, agent_type: 'worker', capabilities: [], services: [], health_score: 1, load: 0, in_flight: 0,
-  capacity: 4, weight: 1, region: null, http: null, ...extra,
+  capacity: 4, weight: 1, region: null, http: null, circuit: 'closed', probeAtMs: 0, pushFailures: 0, ...extra,
 })
 
 t.test('requirement classes: canonical, order-free, region-free', async (t) => {

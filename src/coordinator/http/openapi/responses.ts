@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { AGENT_STATUSES } from '../../registry/agent.js'
+import { AGENT_STATUSES, CIRCUIT_STATES } from '../../registry/agent.js'
 import { PRIORITIES, STRATEGIES, TASK_STATES } from '../../tasks/task.js'
 
 /**
@@ -35,6 +35,13 @@ export const agent = z.looseObject({
   registered_at: time,
   last_heartbeat: time,
   updated_at: time,
+  circuit: z.looseObject({
+    state: z.enum(CIRCUIT_STATES).describe('closed: tasks are pushed to it; open: left out after pushes that never reached it; half_open: one push is trying it'),
+    failures: z.number().describe('pushes in a row that never reached it'),
+    since: time.nullable(),
+    next_probe_at: time.nullable(),
+    last_error: z.string().nullable(),
+  }).describe('push delivery to endpoints.http (tasks.pushCircuit)'),
 })
 
 export const task = z.looseObject({
@@ -53,6 +60,7 @@ export const task = z.looseObject({
   lease_until: time.nullable(),
   result: z.unknown(),
   error: z.string().nullable(),
+  history: z.array(z.looseObject({ at: time, event: z.string() })).describe('what happened besides state changes (failed pushes, circuits), oldest first'),
 })
 
 const receipt = z.looseObject({

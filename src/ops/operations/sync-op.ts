@@ -56,27 +56,31 @@ async function forceChain(
   targets: string[],
   status: Map<string, TargetResult<LiveStatus>>,
 ): Promise<OpIssue[]> {
-  const issues: OpIssue[] = []
   const restarted = new Set<string>()
-  for (const { node } of laggingNodes(targets, status)) {
+  // Each lagging node is checked and restarted on its own, side by side (at most the peer concurrency).
+  const lagging = laggingNodes(targets, status).map((l) => l.node)
+  const outcomes = await ctx.eachTarget(lagging, async (node, signal): Promise<OpIssue | null> => {
+    const call = callOf(ctx, signal)
     const problem = await gitProblem(access, ctx, node)
-    if (problem !== null) {
-      issues.push({ node, step: 'verify-git', error: problem, suggestion: `fix git on ${node} before forcing a restart` })
-      continue
-    }
-    const health = await access.invoke(node, 'node.health', null, ctx).catch((e: Error) => e)
+    if (problem !== null) return { node, step: 'verify-git', error: problem, suggestion: `fix git on ${node} before forcing a restart` }
+    const health = await access.invoke(node, 'node.health', null, call).catch((e: Error) => e)
     if (health instanceof Error || !health.redis.ok) {
-      issues.push({
+      return {
         node, step: 'check-health', error: health instanceof Error ? health.message : 'its Redis registry is unreachable',
         suggestion: `fix ${node}'s health (aitbc-node health --target ${node}) before forcing a restart`,
-      })
-      continue
+      }
     }
     ctx.progress(node, 'restart', 'restarting the chain service (force)')
-    const res = await access.invoke(node, 'node.service', { verb: 'restart' }, ctx).catch((e: Error) => ({ ok: false, output: e.message }))
-    if (res.ok) restarted.add(node)
-    else issues.push({ node, step: 'restart', error: res.output, suggestion: `check journalctl -u aitbc-blockchain-node on ${node}` })
-  }
+    const res = await access.invoke(node, 'node.service', { verb: 'restart' }, call).catch((e: Error) => ({ ok: false, output: e.message }))
+    if (!res.ok) return { node, step: 'restart', error: res.output, suggestion: `check journalctl -u aitbc-blockchain-node on ${node}` }
+    restarted.add(node)
+    return null
+  })
+  const issues = lagging.flatMap((node) => {
+    const r = outcomes.get(node)!
+    if (!r.ok) return [{ node, step: 'restart', error: r.error.message, suggestion: `check journalctl -u aitbc-blockchain-node on ${node}` }]
+    return r.value === null ? [] : [r.value]
+  })
   // Only the nodes restarted here are waited for: the others will not move by themselves.
   while (!ctx.signal.aborted && laggingNodes(targets, status).some((l) => restarted.has(l.node))) {
     await pause(500, ctx.signal)

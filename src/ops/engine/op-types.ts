@@ -21,6 +21,11 @@ export function opRequestSchema(maxTimeoutS: number) {
 }
 export type OpRequest = z.infer<ReturnType<typeof opRequestSchema>>
 
+export const SYNC_KINDS = ['git', 'blockchain', 'mempool', 'configuration'] as const
+export type SyncKind = (typeof SYNC_KINDS)[number]
+/** not_configured: no target has the kind's config key set, a fact about the config, not a failed sync. */
+export type SyncKindState = 'synced' | 'not_synced' | 'not_configured'
+
 /** One node's line of nodes_status (seed 000). */
 export interface NodeStatusLine {
   status: 'online' | 'offline' | 'degraded'
@@ -46,7 +51,14 @@ export interface OpReport {
   target_node: string
   nodes_status: Record<string, NodeStatusLine>
   sync_result: 'success' | 'partial' | 'failed'
-  sync_details: { blockchain_synced: boolean, mempool_synced: boolean, configuration_synced: boolean, git_synced: boolean }
+  sync_details: {
+    blockchain_synced: boolean
+    mempool_synced: boolean
+    configuration_synced: boolean
+    git_synced: boolean
+    /** Each requested kind's state; a kind no target is configured for names the key to set. */
+    kinds?: Partial<Record<SyncKind, { state: SyncKindState, config_key: string | null }>>
+  }
   message_delivery: { sent: number, delivered: number, failed: number }
   issues: OpIssue[]
   recommendations: string[]

@@ -1,7 +1,7 @@
 import type { OpRunner } from '../engine/ops-engine.js'
 import type { OpIssue } from '../engine/op-types.js'
 import { type ClusterAccess, resolveTargets } from './cluster-access.js'
-import { buildReport, lineFromView, noAnswer, unreachableIssue } from './report.js'
+import { buildReport, unreachableIssue, verifiedLine } from './report.js'
 
 /** An allowlisted action as the coordinate operation sees it. */
 export interface ActionInfo {
@@ -30,11 +30,6 @@ export function checkAction(actions: Record<string, ActionInfo>, action: string 
   if (info.requiresForce && !force) throw new ActionRefusedError(`action: "${action}" changes the node (${info.description || 'requiresForce'}); send force: true to run it`)
 }
 
-/** Targets of stages that never started (failure threshold): their state is unknown. */
-function skippedCount(issues: OpIssue[]): number {
-  return issues.filter((i) => i.error.startsWith('skipped:')).length
-}
-
 /**
  * `coordinate`: runs an allowlisted action on the targets in stages of at most
  * stageSize nodes; once stopAfterFailures targets failed, no new stage starts.
@@ -42,12 +37,10 @@ function skippedCount(issues: OpIssue[]): number {
 export function coordinateRunner(access: ClusterAccess, stageSize: number, stopAfterFailures: number): OpRunner {
   return async (req, ctx) => {
     const targets = resolveTargets(access, req.target_node)
-    const rows = new Map(access.view().map((r) => [r.name, r]))
     const issues: OpIssue[] = []
     const succeeded: string[] = []
     // The action's own output (its tail), per node: in the report and, as progress, in the journal.
     const output: Record<string, unknown> = {}
-    const unanswered = new Set<string>()
     let failures = 0
     for (let i = 0; i < targets.length; i += stageSize) {
       const stage = targets.slice(i, i + stageSize)
@@ -62,7 +55,6 @@ export function coordinateRunner(access: ClusterAccess, stageSize: number, stopA
         const r = results.get(node)!
         if (!r.ok) {
           failures++
-          if (noAnswer(r.error, r.timedOut)) unanswered.add(node)
           issues.push(unreachableIssue(node, req.action ?? 'action', r.error, r.timedOut))
         } else if (!r.value.ok) {
           failures++
@@ -81,12 +73,24 @@ export function coordinateRunner(access: ClusterAccess, stageSize: number, stopA
         }
       }
     }
+    // The table shows each node as it answered after the action, never the gossip from before it.
+    const status = ctx.signal.aborted ? new Map() : await ctx.eachTarget(targets, (node, signal) =>
+      access.invoke(node, 'node.status', null, { signal, deadlineAt: ctx.deadlineAt, opId: ctx.opId }))
+    const withIssue = new Set(issues.map((i) => i.node))
+    for (const t of targets) {
+      const r = status.get(t)
+      if (r?.ok !== true && !withIssue.has(t)) {
+        issues.push(r === undefined
+          ? { node: t, step: 'verify', error: 'its state was not read after the action: the deadline had passed', suggestion: `aitbc-node status --target ${t}` }
+          : unreachableIssue(t, 'verify', r.error, r.timedOut))
+      }
+    }
     return buildReport({
       operation: 'coordinate', target: req.target_node, targets,
-      nodes: Object.fromEntries(targets.map((t) => [t, lineFromView(rows.get(t))])),
-      issues, succeeded,
-      // Confidence is how much of the cluster answered (README), not how much succeeded; skipped stages count as unknown.
-      confidence: (targets.length - unanswered.size - skippedCount(issues)) / targets.length,
+      nodes: Object.fromEntries(targets.map((t) => [t, verifiedLine(status.get(t))])),
+      issues,
+      // Confidence is how much of the cluster answered (README), not how much succeeded.
+      confidence: targets.filter((t) => status.get(t)?.ok === true).length / targets.length,
       recommendations: issues.length === 0 ? [`${req.action} succeeded on every target`] : [],
       summary: `${req.action}: succeeded on ${succeeded.length} of ${targets.length} nodes`,
       details: { output },

@@ -29,7 +29,7 @@ export function messageRunner(access: ClusterAccess): OpRunner {
     }
     const failed = Object.values(rec.receipts).filter((r) => r.state === 'rejected' || r.state === 'expired').length
     return buildReport({
-      operation: 'message', target: req.target_node, targets, nodes, issues, succeeded,
+      operation: 'message', target: req.target_node, targets, nodes, issues,
       confidence: targets.length === 0 ? 1 : succeeded.length / targets.length,
       recommendations: issues.length === 0 ? ['Message delivered with receipts to every target'] : [],
       messageDelivery: { sent: targets.length, delivered: succeeded.length, failed },

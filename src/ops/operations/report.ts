@@ -1,7 +1,12 @@
-import type { NodeView } from '../../p2p/index.js'
+import { formatUptime, type NodeView } from '../../p2p/index.js'
+import type { TargetResult } from '../engine/fan-out.js'
 import type { NodeStatusLine, Operation, OpIssue, OpReport } from '../engine/op-types.js'
+import type { LiveStatus } from '../node-actions/contract.js'
 
-/** The nodes_status line of a node from the membership view. */
+/** What each target answered to one kind of call in this operation (or why it did not). */
+export type Answers<T> = ReadonlyMap<string, TargetResult<T>>
+
+/** The nodes_status line of a node from the membership view (gossip, not verified in this operation). */
 export function lineFromView(row: NodeView | undefined): NodeStatusLine {
   return {
     status: row?.status ?? 'offline',
@@ -13,14 +18,36 @@ export function lineFromView(row: NodeView | undefined): NodeStatusLine {
   }
 }
 
+/** The line of a node that did not answer: offline, and no figure claimed for it. */
+export const OFFLINE_LINE: NodeStatusLine = Object.freeze({
+  status: 'offline', block_height: null, mempool_size: null, p2p_connections: null, service_uptime: null, last_sync: null,
+})
+
+/**
+ * A node's nodes_status line from what it answered live in this operation.
+ * Chain figures are shown only when its chain RPC answered now: a failing
+ * RPC leaves the last good reading in the answer, which is not verified.
+ */
+export function verifiedLine(answer: TargetResult<LiveStatus> | undefined, problems: readonly string[] = []): NodeStatusLine {
+  if (answer === undefined || !answer.ok) return { ...OFFLINE_LINE }
+  const s = answer.value
+  const chainOk = s.chain_error === null
+  return {
+    status: chainOk && problems.length === 0 ? 'online' : 'degraded',
+    block_height: chainOk ? s.chain?.height ?? null : null,
+    mempool_size: chainOk ? s.chain?.mempool_size ?? null : null,
+    p2p_connections: s.p2p_connections,
+    service_uptime: formatUptime(s.uptime_s),
+    last_sync: s.last_sync,
+  }
+}
+
 export interface ReportParts {
   operation: Operation
   target: string
   targets: string[]
   nodes: Record<string, NodeStatusLine>
   issues: OpIssue[]
-  /** Targets whose part of the operation succeeded. */
-  succeeded: string[]
   /** Share of targets whose state was checked live in this operation (see README). */
   confidence: number
   recommendations: string[]
@@ -33,10 +60,26 @@ export interface ReportParts {
 
 const NOTHING_SYNCED = { blockchain_synced: false, mempool_synced: false, configuration_synced: false, git_synced: false }
 
-/** Seed 000's report; validation_status is success when every target succeeded, failed when none did. */
+/** The validation of a set of issues: success with none, failed when every target has one, else partial. */
+export function validationOf(targets: readonly string[], issues: readonly OpIssue[]): OpReport['validation_status'] {
+  if (issues.length === 0) return 'success'
+  const hit = new Set(issues.map((i) => i.node))
+  return targets.length > 0 && targets.every((t) => hit.has(t)) ? 'failed' : 'partial'
+}
+
+/** What to do about targets that did not answer: bring them back first, since nothing about them is known. */
+export function offlineRecommendations(nodes: Record<string, NodeStatusLine>): string[] {
+  return Object.entries(nodes).filter(([, l]) => l.status === 'offline').map(([n]) =>
+    `bring ${n} back before acting on it: check its host and daemon (aitbc-node status --target ${n} --force starts the daemon over SSH when configured); its state is unknown until it answers`)
+}
+
+/**
+ * Seed 000's report. validation_status comes from the issues (success with
+ * none, failed when every target has one); targets that did not answer get
+ * their "bring it back" recommendation here, so no operation can forget it.
+ */
 export function buildReport(p: ReportParts): OpReport {
-  const ok = p.succeeded.length
-  const validation: OpReport['validation_status'] = ok === p.targets.length ? 'success' : ok === 0 ? 'failed' : 'partial'
+  const validation = validationOf(p.targets, p.issues)
   return {
     summary: p.summary,
     operation: p.operation,
@@ -47,7 +90,7 @@ export function buildReport(p: ReportParts): OpReport {
     sync_details: p.sync?.details ?? NOTHING_SYNCED,
     message_delivery: p.messageDelivery ?? { sent: 0, delivered: 0, failed: 0 },
     issues: p.issues,
-    recommendations: p.recommendations,
+    recommendations: [...p.recommendations, ...offlineRecommendations(p.nodes)],
     confidence: Math.round(p.confidence * 100) / 100,
     execution_time: 0,
     validation_status: validation,
@@ -73,4 +116,13 @@ export function unreachableIssue(node: string, step: string, error: Error, timed
         ? `check that aitbc-node runs on ${node} (systemctl status aitbc-node) and that TCP 7070 is open between the nodes`
         : `${node} answered with this error: fix what it names on ${node} (journalctl -u aitbc-node), then run again`,
   }
+}
+
+/** The issues of the targets that did not answer one kind of call. */
+export function unansweredIssues<T>(targets: readonly string[], answers: Answers<T>, step: string): OpIssue[] {
+  return targets.flatMap((t) => {
+    const r = answers.get(t)
+    if (r === undefined) return [{ node: t, step, error: 'not asked: the operation ended first', suggestion: 'increase timeout' }]
+    return r.ok ? [] : [unreachableIssue(t, step, r.error, r.timedOut)]
+  })
 }

@@ -97,6 +97,8 @@ export const opReport = z.looseObject({
   sync_result: z.enum(['success', 'partial', 'failed']),
   sync_details: z.looseObject({
     blockchain_synced: z.boolean(), mempool_synced: z.boolean(), configuration_synced: z.boolean(), git_synced: z.boolean(),
+    kinds: z.record(z.string(), z.looseObject({ state: z.enum(['synced', 'not_synced', 'not_configured']), config_key: z.string().nullable() }))
+      .optional().describe('each requested kind; not_configured names the config key to set and is left out of sync_result'),
   }),
   message_delivery: z.looseObject({ sent: z.number(), delivered: z.number(), failed: z.number() }),
   issues: z.array(z.looseObject({ node: z.string(), step: z.string(), error: z.string(), suggestion: z.string() })),

@@ -64,7 +64,7 @@ t.test('the Tasks summary counts the dead letters its list shows, before and aft
   const view = async () => {
     const [summary, listed] = await page.evaluate(`[document.getElementById('tasks-summary').textContent,
       document.querySelectorAll('#dead li').length]`) as [string, number]
-    const said = /(\d+) dead/.exec(summary)
+    const said = /(\d+) dead letters? waiting/.exec(summary)
     return { said: said === null ? NaN : Number(said[1]), listed, summary }
   }
   await page.locator('#dead li').nth(2).waitFor({ timeout: 15_000 })
@@ -98,6 +98,7 @@ t.test('the Tasks summary counts the dead letters its list shows, before and aft
 t.test('a task submitted from the page shows completed when it completes, without a reload', async (t) => {
   t.equal((await call('POST', '/agents/register', { agent_id: 'worker', agent_type: 'uitest' })).status, 200)
   const page = await signedIn()
+  const completedBefore = Number(await page.locator('#tasks-summary').getAttribute('data-completed'))
   await page.getByRole('button', { name: 'Submit a test task' }).click()
   await page.locator('#submit-result[data-task]').waitFor()
   const id = await page.locator('#submit-result').getAttribute('data-task')
@@ -108,6 +109,9 @@ t.test('a task submitted from the page shows completed when it completes, withou
   t.comment(`completed on the page ${Date.now() - completedAt} ms after the agent reported it`)
   t.match(await page.locator('#task-history li').allTextContents(), [/^Submitted/, /^Assigned to worker/, /^Completed /], 'its history, to the end')
   t.equal(await page.locator('#task-view').getAttribute('data-following'), 'false', 'and the page stopped reading it')
+  await waitFor('the summary counting it', async () =>
+    Number(await page.locator('#tasks-summary').getAttribute('data-completed')) === completedBefore + 1, { timeoutMs: 10_000, intervalMs: 100 })
+  t.pass('the summary counts it as completed too')
   await page.locator('#tasks').screenshot({ path: '/tmp/truth-task-completed.png' })
 })
 

@@ -55,11 +55,11 @@ export function lineChart(target: SVGSVGElement, samples: Sample[], series: read
     line.dataset.peak = String(Math.max(0, ...samples.map((s) => s.values[k] ?? 0)))
     return line
   })
-  const yMax = node('text', { 'x': LEFT - 6, 'y': TOP + 5, 'text-anchor': 'end', 'class': 'axis' }, figure(peak))
+  const yMax = node('text', { 'x': LEFT - 6, 'y': TOP + 5, 'text-anchor': 'end', 'class': 'axis' }, figure(top))
   yMax.dataset.axis = 'y-max'
   const yName = node('text', { 'x': 16, 'y': (TOP + bottom) / 2, 'text-anchor': 'middle', 'class': 'axis', 'transform': `rotate(-90 16 ${(TOP + bottom) / 2})` }, axes.y)
   yName.dataset.axis = 'y-label'
-  const xName = node('text', { 'x': (LEFT + W - RIGHT) / 2, 'y': H - 4, 'text-anchor': 'middle', 'class': 'axis' }, axes.x ?? `time (last ${Math.round(span / 1000)} s)`)
+  const xName = node('text', { 'x': (LEFT + W - RIGHT) / 2, 'y': H - 4, 'text-anchor': 'middle', 'class': 'axis' }, axes.x ?? `time (last ${Math.max(1, Math.round(span / 1000))} s)`)
   xName.dataset.axis = 'x-label'
   target.replaceChildren(
     node('line', { x1: LEFT, y1: bottom, x2: W - RIGHT, y2: bottom, class: 'axis-line' }),

@@ -44,15 +44,16 @@ const pause = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) =
 /**
  * One task's history from its record, read again (every 0.5 s, backing off to 5 s) until the
  * task ends, so that the page never shows a task running that has finished; after 10 minutes
- * it stops and says so.
+ * it stops and says so. `changed` runs when the task's state moves, for the panel's counts to follow.
  */
-export async function showTask(id: string): Promise<void> {
+export async function showTask(id: string, changed?: () => void): Promise<void> {
   following?.abort()
   const mine = new AbortController()
   following = mine
   $<HTMLInputElement>('task-id').value = id
   alertIn('task-error', null)
   const until = Date.now() + FOLLOW_MS
+  let last: Task['state'] | null = null
   for (let gap = FIRST_GAP_MS; !mine.signal.aborted; gap = Math.min(MAX_GAP_MS, gap * 1.5)) {
     let task: Task
     try {
@@ -64,6 +65,8 @@ export async function showTask(id: string): Promise<void> {
     }
     if (mine.signal.aborted) return
     render(task)
+    if (last !== null && last !== task.state) changed?.()
+    last = task.state
     const done = FINAL.has(task.state)
     const over = !done && Date.now() + gap > until
     $('task-view').dataset.following = String(!done && !over)

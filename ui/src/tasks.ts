@@ -9,6 +9,7 @@ interface Stats {
   tasks_submitted: number
   tasks_completed: number
   tasks_failed: number
+  tasks_dead: number
   tasks_in_flight: number
   load_balancer_stats: { active_agents: number }
 }
@@ -29,6 +30,10 @@ const depths = new History(200)
 const counters = new History<CounterReading>(200)
 
 const fail = (err: unknown, what: string): void => alertIn('tasks-error', explain(err, what, 'admin'))
+/** Follows one task; when its state moves the panel reads its figures again, so that they agree with it. */
+const follow = (id: string): Promise<void> => showTask(id, () => {
+  refreshTasks().catch((err: unknown) => alertIn('tasks-error', explain(err, 'The task figures')))
+})
 
 function deadList(dead: Snapshot['dead_letters']): void {
   $('dead-empty').hidden = dead.count > 0
@@ -38,7 +43,7 @@ function deadList(dead: Snapshot['dead_letters']): void {
     const li = el('li')
     li.dataset.task = t.task_id
     const open = el('button', t.task_id, { 'type': 'button', 'class': 'link', 'aria-label': `History of ${t.task_id}` })
-    open.addEventListener('click', () => void showTask(t.task_id))
+    open.addEventListener('click', () => void follow(t.task_id))
     const requeue = el('button', 'Requeue', { 'type': 'button', 'aria-label': `Requeue ${t.task_id}` })
     requeue.addEventListener('click', () => {
       post(`/tasks/${t.task_id}/requeue`, {}).then(() => refreshTasks(), (err: unknown) => fail(err, 'Requeue refused'))
@@ -55,17 +60,19 @@ function deadList(dead: Snapshot['dead_letters']): void {
 export async function refreshTasks(): Promise<void> {
   const q = await get<Snapshot>(`/tasks/queues/stats?dead=${DEAD_SHOWN}`)
   const s = q.stats
-  const reports = s.tasks_completed + s.tasks_failed
-  const failure = reports === 0 ? 0 : Math.round((s.tasks_failed / reports) * 1000) / 10
+  // A task ends completed, failed, or out of retries (dead-lettered; a requeue can give it another ending).
+  const badEndings = s.tasks_failed + s.tasks_dead
+  const endings = s.tasks_completed + badEndings
+  const failure = endings === 0 ? 0 : Math.round((badEndings / endings) * 1000) / 10
   const now = Date.now()
   depths.add({ at: now, values: Object.fromEntries(PRIORITIES.map((p) => [p, q.queue_sizes[p] ?? 0])) })
-  counters.add({ at: now, counts: { completed: s.tasks_completed, failed: s.tasks_failed } })
+  counters.add({ at: now, counts: { completed: s.tasks_completed, failed: badEndings } })
   const rates = perMinute(counters.samples, RATES)
   const lastMinute = rates.at(-1)?.values.completed
   const summary = $('tasks-summary')
-  summary.textContent = `${q.total_queued} queued, ${s.tasks_in_flight} running, ${s.tasks_completed} completed, `
-    + `${s.tasks_failed} failed (${failure}%), ${plural(q.dead_letters.count, 'dead letter')}; `
-    + `${lastMinute === undefined ? 'throughput: collecting figures' : `${lastMinute} completed in the last minute`}; ${s.load_balancer_stats.active_agents} active agents`
+  summary.textContent = `${q.total_queued} queued, ${s.tasks_in_flight} running; ${q.dead_letters.count} dead ${q.dead_letters.count === 1 ? 'letter' : 'letters'} waiting; `
+    + `ended so far: ${s.tasks_completed} completed, ${s.tasks_failed} failed, ${s.tasks_dead} out of retries (${failure}% not completed); `
+    + `${lastMinute === undefined ? 'throughput: collecting figures' : `${lastMinute} completed in the last minute`}; ${plural(s.load_balancer_stats.active_agents, 'active agent')}`
   summary.dataset.completed = String(s.tasks_completed)
   summary.dataset.submitted = String(s.tasks_submitted)
   summary.dataset.dead = String(q.dead_letters.count)
@@ -90,13 +97,13 @@ export function setUpTasks(): void {
       .then((r) => {
         $('submit-result').textContent = `Submitted ${r.task_id}`
         $('submit-result').dataset.task = r.task_id
-        void showTask(r.task_id)
+        void follow(r.task_id)
         return refreshTasks()
       }, (err: unknown) => alertIn('tasks-error', explain(err, 'Submit refused', 'agent or operate')))
   })
   $('task-form').addEventListener('submit', (e) => {
     e.preventDefault()
     const id = $<HTMLInputElement>('task-id').value.trim()
-    if (id !== '') void showTask(id)
+    if (id !== '') void follow(id)
   })
 }

@@ -1,7 +1,7 @@
 import { svgEl as node } from './dom.js'
+import type { Sample } from './sample.js'
 
-/** A sample of several series at one time (ms since the epoch). */
-export interface Sample { at: number, values: Record<string, number> }
+export type { Sample }
 
 /** What the axes say: the unit of the values (y) and of the time (x). */
 export interface Axes { y: string, x?: string }

@@ -1,4 +1,4 @@
-import type { Sample } from './chart.js'
+import type { Sample } from './sample.js'
 
 /** The cluster's cumulative counters as one read gave them, at the time of that read (ms since the epoch). */
 export interface CounterReading { at: number, counts: Record<string, number> }

@@ -158,10 +158,17 @@ t.test('an agent that stops heartbeating mid-task: its task goes to another agen
   await failer.stop()
   t.match(await task(a, id), { state: 'dead', attempts: 2, error: 'out of memory' })
   const dead = await api(a.url, 'GET', '/tasks/dead')
-  t.match(dead.body, { count: 1, tasks: [{ task_id: id, state: 'dead' }] })
+  t.match(dead.body, { count: 1, total: 1, tasks: [{ task_id: id, state: 'dead' }] })
+  // The dashboard's one read: the counters and the dead letters waiting, counted and listed together.
+  const view = async () => (await api(a.url, 'GET', '/tasks/queues/stats?dead=5')).body as { stats: Stats, dead_letters: { count: number, tasks: unknown[] } }
+  t.match((await view()).dead_letters, { count: 1, tasks: [{ task_id: id, state: 'dead' }] })
+  t.match((await api(a.url, 'GET', '/tasks/queues/stats?dead=x')).body, { code: 'VALIDATION_FAILED', message: /dead/ }, 'a bad dead= names the field')
 
   const requeued = await api(a.url, 'POST', `/tasks/${id}/requeue`)
   t.equal(requeued.status, 200)
+  const after = await view()
+  t.match(after.dead_letters, { count: 0, tasks: [] }, 'requeued: no dead letter waits, none listed')
+  t.equal(after.stats.tasks_dead, 1, 'while tasks_dead still counts every letter ever dead-lettered')
   const worker = startPullAgent(a.url, 'failer')
   await waitFor('completed after requeue', async () => (await task(a, id)).state === 'completed', { timeoutMs: 10_000 })
   await worker.stop()

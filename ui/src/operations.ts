@@ -1,9 +1,9 @@
 import { explain, follow, get, post } from './api.js'
 import { $, alertIn, badge, cell, el, emptyRow, fillOptions, item, since, type Tone } from './dom.js'
+import { forceEffect } from './force-effects.js'
+import { type OpReport, showReport } from './op-report.js'
 
 interface OpEvent { node: string | null, step: string, detail: string }
-interface OpIssue { node: string, step: string, error: string, suggestion: string }
-interface OpReport { summary: string, validation_status: string, issues: OpIssue[], recommendations: string[] }
 interface JournalLine {
   op_id: string
   operation: string
@@ -48,14 +48,7 @@ async function view(id: string, title: string): Promise<void> {
         if (e.node !== null) li.dataset.node = e.node
         $('op-log').append(li)
       } else if (type === 'done') {
-        const r = data as OpReport | null
-        $('op-report').hidden = false
-        const verdict = r?.validation_status ?? 'interrupted'
-        $('op-verdict').replaceWith(Object.assign(badge(verdict, VERDICT[verdict] ?? 'offline'), { id: 'op-verdict' }))
-        $('op-summary').textContent = r?.summary ?? 'the daemon running it stopped before it finished; start it again'
-        const issues = r?.issues ?? []
-        $('op-issues').replaceChildren(...(issues.length > 0 ? issues.map((i) => item(`${i.node} ${i.step}: ${i.error} (${i.suggestion})`)) : [item('none')]))
-        $('op-recommendations').replaceChildren(...(r?.recommendations.length ? r.recommendations.map(item) : [item('none')]))
+        showReport(data as OpReport | null)
         void refreshJournal().catch(() => {})
       }
     }, mine.signal)
@@ -76,9 +69,9 @@ async function start(title: string, body: Record<string, unknown>): Promise<void
   await view(started.op_id, title)
 }
 
-/** Seed 000: never force without asking. */
-const confirmForce = (what: string): boolean =>
-  window.confirm(`${what} with force? Force overwrites local changes on the nodes (git) or replaces their files (configuration).`)
+/** Seed 000: never force without asking, and say what force will do for this operation. */
+const confirmForce = (what: string, operation: string, syncType?: string): boolean =>
+  window.confirm(`${what} with force? What force does here:\n${forceEffect(operation, syncType)}`)
 
 function journalRow(l: JournalLine): HTMLTableRowElement {
   const tr = el('tr')
@@ -124,7 +117,7 @@ export function setUpOperations(): void {
     void start('Check status of all nodes', { operation: 'status', target_node: 'all' })
   })
   $('op-sync-git').addEventListener('click', () => {
-    if (!confirmForce('Sync the git repository on every node')) return
+    if (!confirmForce('Sync the git repository on every node', 'sync', 'git')) return
     void start('Sync git repository across all nodes (force)', { operation: 'sync', sync_type: 'git', target_node: 'all', force: true })
   })
   $('op-kind').addEventListener('change', formFields)
@@ -141,7 +134,7 @@ export function setUpOperations(): void {
     body.force = $<HTMLInputElement>('op-force').checked
     const title = describe({ operation, target_node: String(body.target_node), force: body.force === true,
       sync_type: body.sync_type as string | undefined, action: body.action as string | undefined })
-    if (body.force === true && !confirmForce(`Run ${title}`)) return
+    if (body.force === true && !confirmForce(`Run ${title}`, operation, body.sync_type as string | undefined)) return
     void start(title, body)
   })
   $('journal-older').addEventListener('click', () => {

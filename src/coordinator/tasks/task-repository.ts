@@ -325,11 +325,29 @@ export class TaskRepository {
 
   /** The newest dead letters. */
   async dead(limit: number): Promise<Task[]> {
-    const ids = await withRedis(() => this.redis.zrevrange(this.keys.deadTasks, 0, limit - 1))
+    return (await this.deadLetters(limit)).tasks
+  }
+
+  /**
+   * How many dead letters wait now and the newest `limit` of them, counted and
+   * listed in one transaction so that the count and the list always agree.
+   */
+  async deadLetters(limit: number): Promise<{ count: number, tasks: Task[] }> {
+    const read = this.redis.multi().zcard(this.keys.deadTasks)
+    if (limit > 0) read.zrevrange(this.keys.deadTasks, 0, limit - 1)
+    const answers = ((await withRedis(() => read.exec())) ?? []).map(([err, value]) => {
+      if (err !== null) throw err
+      return value
+    })
+    const count = Number(answers[0] ?? 0)
+    const ids = (answers[1] ?? []) as string[]
+    if (ids.length === 0) return { count, tasks: [] }
     const pipe = this.redis.pipeline()
     for (const id of ids) pipe.hgetall(this.keys.task(id))
     const rows = (await withRedis(() => pipe.exec())) ?? []
-    return rows.map(([, h]) => taskFromHash((h ?? {}) as Record<string, string>)).filter((t): t is Task => t !== null)
+    // A letter requeued (or expired) between the two reads has left the list: it leaves the count too.
+    const tasks = rows.map(([, h]) => taskFromHash((h ?? {}) as Record<string, string>)).filter((t): t is Task => t?.state === 'dead')
+    return { count: count - (ids.length - tasks.length), tasks }
   }
 
   async counters(): Promise<Record<string, number>> {

@@ -5,7 +5,7 @@ import { completeSchema, failSchema, MAX_SUBMIT_BATCH, PRIORITIES, submitBatchSc
 import type { Scope } from '../auth.js'
 import { inboxQuery, sendMessageBody } from '../routes/messages.js'
 import { journalQuery, opsQuery } from '../routes/ops.js'
-import { completeQuery, deadQuery, nextTaskQuery, strategyBody } from '../routes/tasks.js'
+import { completeQuery, deadQuery, nextTaskQuery, queueStatsQuery, strategyBody } from '../routes/tasks.js'
 import { errorBody, responses } from './responses.js'
 
 /** The limits that shape the request schemas (the daemon's config). */
@@ -82,7 +82,10 @@ function routes(l: OpenApiLimits): RouteDoc[] {
     },
     { method: 'get', path: '/tasks/status', tag: 'tasks', summary: 'Distribution stats (seed 001)', scopes: read, ok: { 200: { description: 'stats', schema: responses.taskStatus } } },
     { method: 'get', path: '/tasks/queues', tag: 'tasks', summary: 'Queue sizes by priority', scopes: read, ok: { 200: { description: 'sizes', schema: responses.queues } } },
-    { method: 'get', path: '/tasks/queues/stats', tag: 'tasks', summary: 'Queue sizes and stats', scopes: read, ok: { 200: { description: 'stats', schema: responses.queueStats } } },
+    {
+      method: 'get', path: '/tasks/queues/stats', tag: 'tasks', summary: 'Queue sizes, stats and the dead letters waiting (?dead=N lists the newest N), from one read',
+      scopes: read, query: queueStatsQuery, ok: { 200: { description: 'stats', schema: responses.queueStats } },
+    },
     {
       method: 'post', path: '/tasks/queues/{priority}/clear', tag: 'tasks', summary: 'End a queue\'s tasks as failed (cancelled)', scopes: ['admin'],
       params: { priority: z.enum(PRIORITIES) }, ok: { 200: { description: 'cleared', schema: responses.queueCleared } },

@@ -47,6 +47,8 @@ const waitMs = z.coerce.number().int().min(0).max(60_000, 'expected at most 6000
 export const completeQuery = z.strictObject({ next: z.enum(['0', '1']).default('0'), wait_ms: waitMs })
 /** GET /agents/:id/tasks/next's query: how long to wait for a task. */
 export const nextTaskQuery = z.strictObject({ wait_ms: waitMs })
+/** GET /tasks/queues/stats's query: dead=N adds the newest N dead letters to the answer (the dashboard's one read). */
+export const queueStatsQuery = z.strictObject({ dead: z.coerce.number().int().min(0).max(1000).default(0) })
 /** GET /tasks/dead's query. */
 export const deadQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).default(100) })
 /** PUT /load-balancer/strategy's body. */
@@ -134,9 +136,15 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
     ctx.body = { status: 'success', queue_sizes: await store.queueSizes() }
   })
 
+  // One answer for a whole view: the sizes are read once (stats carries them), and the dead letters'
+  // count and list in one transaction, so that no figure of the answer contradicts another.
   router.get('/tasks/queues/stats', readScope, async (ctx) => {
-    const [sizes, s] = await Promise.all([store.queueSizes(), stats(deps)])
-    ctx.body = { status: 'success', queue_sizes: sizes, total_queued: Object.values(sizes).reduce((a, b) => a + b, 0), stats: s }
+    const { dead } = validate(queueStatsQuery, { ...ctx.query }, 'query')
+    const [s, deadLetters] = await Promise.all([stats(deps), store.deadLetters(dead)])
+    const sizes = s.queue_sizes
+    ctx.body = {
+      status: 'success', queue_sizes: sizes, total_queued: Object.values(sizes).reduce((a, b) => a + b, 0), stats: s, dead_letters: deadLetters,
+    }
   })
 
   router.post('/tasks/queues/:priority/clear', adminScope, async (ctx) => {
@@ -148,8 +156,8 @@ export function taskRoutes(router: Router, deps: TaskRouteDeps): void {
 
   router.get('/tasks/dead', readScope, async (ctx) => {
     const { limit } = validate(deadQuery, { ...ctx.query }, 'query')
-    const tasks = await store.dead(limit)
-    ctx.body = { status: 'success', tasks, count: tasks.length }
+    const { count: total, tasks } = await store.deadLetters(limit)
+    ctx.body = { status: 'success', tasks, count: tasks.length, total }
   })
 
   router.get('/tasks/:id', readScope, async (ctx) => {

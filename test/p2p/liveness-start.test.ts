@@ -18,7 +18,9 @@ t.teardown(() => beta.stop())
 const held: IncomingStreamData[] = []
 async function silence(m: Mesh): Promise<void> {
   await m.node.unhandle(LIVENESS_PROTOCOL)
-  await m.node.handle(LIVENESS_PROTOCOL, (data) => held.push(data), { maxInboundStreams: 8 })
+  await m.node.handle(LIVENESS_PROTOCOL, (data) => {
+    held.push(data)
+  }, { maxInboundStreams: 8 })
   for (const c of m.node.getConnections()) {
     for (const s of c.streams) if (s.protocol === LIVENESS_PROTOCOL && s.direction === 'inbound') s.abort(new Error('silenced'))
   }

@@ -8,12 +8,12 @@ export interface RedisHealthMonitorInit {
   intervalMs?: number
   /** How long one check may take before Redis counts as down (default 2000 ms). */
   timeoutMs?: number
-  /** How often a PING checks between those reads that Redis answers at all (default 200 ms). */
+  /** How often a PING checks between those reads that Redis answers at all (default 200 ms; the daemon's: redis.healthPingMs). */
   pingIntervalMs?: number
   /**
    * A PING unanswered this long marks Redis down at once (default 450 ms): a hung
    * Redis keeps its connections open, so no event says so, and every call
-   * already waits on it. Down until a PING is answered again.
+   * already waits on it. Down until a PING is answered again. The daemon's: redis.hungAfterMs.
    */
   hungAfterMs?: number
 }

@@ -48,7 +48,10 @@ export interface AgentWorkerEvents {
   completed: [task: AgentTask, result: unknown]
   failed: [task: AgentTask, error: Error]
   drained: []
+  /** The first failure of an outage (no daemon answered); one per outage, not one per failed request. */
   error: [error: Error]
+  /** A daemon answered again after an outage that 'error' announced. */
+  recovered: []
   closed: []
 }
 
@@ -73,7 +76,8 @@ export class AgentWorker extends EventEmitter<AgentWorkerEvents> {
   private push: PushServer | null = null
   private closing: Promise<void> | null = null
   private drainedSent = false
-  private outage = false
+  /** When the outage that 'error' announced began (performance.now()), or null while daemons answer. */
+  private outageSince: number | null = null
 
   constructor(private readonly init: AgentWorkerInit) {
     super()
@@ -162,9 +166,10 @@ export class AgentWorker extends EventEmitter<AgentWorkerEvents> {
   }
 
   private async beat(): Promise<void> {
+    const sent = performance.now()
     try {
       await this.client.request('POST', `/agents/${encodeURIComponent(this.agentId)}/heartbeat`, { load_metrics: this.load() })
-      this.outage = false
+      this.answered(sent)
     } catch (err) {
       // The registry lost us (removed after a long outage, or a fresh Redis): register again.
       if (err instanceof CoordinatorApiError && err.code === 'AGENT_NOT_FOUND') await this.register().catch(() => undefined)
@@ -177,12 +182,13 @@ export class AgentWorker extends EventEmitter<AgentWorkerEvents> {
     let backoff = 250
     while (!signal.aborted) {
       let task: AgentTask | null
+      const sent = performance.now()
       try {
         const wait = this.init.pollWaitMs ?? 20_000
         const res = await this.client.request('GET', `/agents/${encodeURIComponent(this.agentId)}/tasks/next?wait_ms=${wait}`, undefined, { waitMs: wait, signal })
         task = (res.body?.task as AgentTask | undefined) ?? null
         backoff = 250
-        this.outage = false
+        this.answered(sent)
       } catch (err) {
         if (signal.aborted) return
         if (err instanceof CoordinatorApiError && err.code === 'AGENT_NOT_FOUND') await this.register().catch(() => undefined)
@@ -250,13 +256,16 @@ export class AgentWorker extends EventEmitter<AgentWorkerEvents> {
     let backoff = 100
     let uncertain = false
     for (;;) {
+      const sent = performance.now()
       try {
         if (outcome.ok) {
           const res = await this.client.request('POST', `/tasks/${id}/complete${wantNext ? '?next=1' : ''}`, { agent_id: this.agentId, result: outcome.result })
+          this.answered(sent)
           this.emit('completed', task, outcome.result)
           return (res.body?.next_task as AgentTask | null | undefined) ?? null
         }
         await this.client.request('POST', `/tasks/${id}/fail`, { agent_id: this.agentId, error: outcome.error.message.slice(0, 10_000) || 'failed', retryable: outcome.retryable })
+        this.answered(sent)
         this.emit('failed', task, outcome.error)
         return null
       } catch (err) {
@@ -310,8 +319,11 @@ export class AgentWorker extends EventEmitter<AgentWorkerEvents> {
   private async retrying<T>(fn: () => Promise<T>): Promise<T> {
     let backoff = 250
     for (;;) {
+      const sent = performance.now()
       try {
-        return await fn()
+        const value = await fn()
+        this.answered(sent)
+        return value
       } catch (err) {
         if (err instanceof CoordinatorApiError) throw err
         this.reportError(err as Error)
@@ -321,11 +333,23 @@ export class AgentWorker extends EventEmitter<AgentWorkerEvents> {
     }
   }
 
-  /** One 'error' event per outage, not one per failed request. */
+  /**
+   * One 'error' event per outage, not one per failed request. A failure
+   * opens an outage; only an answer to a request sent after it began closes
+   * it: a long poll sent before a daemon stopped can still come back empty
+   * while it drains, which proves nothing about the outage.
+   */
   private reportError(err: Error): void {
-    if (this.outage) return
-    this.outage = true
+    if (this.outageSince !== null) return
+    this.outageSince = performance.now()
     this.warn(err)
+  }
+
+  /** A daemon answered a request sent at `sent`: an outage that began before that is over. */
+  private answered(sent: number): void {
+    if (this.outageSince === null || sent < this.outageSince) return
+    this.outageSince = null
+    this.emit('recovered')
   }
 
   /** An 'error' event; without a listener a warning on stderr instead of a crash. */

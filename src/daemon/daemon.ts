@@ -94,7 +94,9 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
   const { client, location } = createRedisClient(redisUrl, config.redis.prefix)
   components.push(redisComponent(client, location, logs))
   // /health answers from this, refreshed in the background and marked down the moment the connection drops.
-  const redisHealth = new RedisHealthMonitor({ redis: client })
+  const redisHealth = new RedisHealthMonitor({
+    redis: client, pingIntervalMs: config.redis.healthPingMs, hungAfterMs: config.redis.hungAfterMs,
+  })
   components.push({ name: 'redis health', start: () => redisHealth.start(), stop: () => redisHealth.stop() })
 
   const keys = redisKeys(config.redis.prefix)

@@ -321,6 +321,10 @@ export class LivenessProber {
   }
 
   private missed(name: string): void {
+    // A member never heard shows offline ("never heard") already, and its first pings meet it
+    // while it (or this process) is still starting: a suspicion then only turns its first status
+    // into a false "degraded". It is judged by pings from its first status on.
+    if (!this.init.view.heard(name)) return
     let s = this.suspects.get(name)
     if (s === undefined) {
       s = fresh()

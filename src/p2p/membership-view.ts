@@ -230,6 +230,11 @@ export class MembershipView {
     return name === this.init.selfName || this.members.has(name)
   }
 
+  /** Whether a status of the node was ever taken (until then it shows offline, "never heard"). */
+  heard(name: string): boolean {
+    return (this.members.get(name)?.heardAt ?? null) !== null
+  }
+
   stateOf(name: string): NodeState | null {
     return this.members.get(name)?.state ?? null
   }

@@ -8,6 +8,14 @@ export interface RedisHealthMonitorInit {
   intervalMs?: number
   /** How long one check may take before Redis counts as down (default 2000 ms). */
   timeoutMs?: number
+  /** How often a PING checks between those reads that Redis answers at all (default 200 ms; the daemon's: redis.healthPingMs). */
+  pingIntervalMs?: number
+  /**
+   * A PING unanswered this long marks Redis down at once (default 450 ms): a hung
+   * Redis keeps its connections open, so no event says so, and every call
+   * already waits on it. Down until a PING is answered again. The daemon's: redis.hungAfterMs.
+   */
+  hungAfterMs?: number
 }
 
 /**
@@ -21,6 +29,9 @@ export class RedisHealthMonitor {
   private timer: NodeJS.Timeout | undefined
   private running = false
   private checking: Promise<void> | undefined
+  private pingTimer: NodeJS.Timeout | undefined
+  /** The PING in flight: since when, and the down health it turned into once past hungAfterMs. */
+  private pinging: { since: number, hung: RedisHealth | null } | null = null
   private readonly onDown = (err?: Error): void => {
     this.health = down(err instanceof Error ? err.message : 'the connection to Redis closed')
   }
@@ -31,8 +42,14 @@ export class RedisHealthMonitor {
 
   constructor(private readonly init: RedisHealthMonitorInit) {}
 
-  /** The last known health. */
+  /** The last known health; down while a PING has waited past hungAfterMs. */
   get current(): RedisHealth {
+    const p = this.pinging
+    const hungAfterMs = this.init.hungAfterMs ?? 450
+    if (this.health.ok && p !== null && performance.now() - p.since > hungAfterMs) {
+      p.hung ??= down(`no answer to PING within ${hungAfterMs} ms`)
+      return p.hung
+    }
     return this.health
   }
 
@@ -45,12 +62,14 @@ export class RedisHealthMonitor {
     r.on('ready', this.onReady)
     await this.refresh()
     this.schedule()
+    this.schedulePing()
   }
 
   async stop(): Promise<void> {
     if (!this.running) return
     this.running = false
     clearTimeout(this.timer)
+    clearTimeout(this.pingTimer)
     const r = this.init.redis
     r.off('close', this.onDown)
     r.off('error', this.onDown)
@@ -67,6 +86,29 @@ export class RedisHealthMonitor {
         this.checking = undefined
       })
     return this.checking
+  }
+
+  /** One PING: a failure marks Redis down; an answer after a failure reads the whole health again. */
+  private async ping(): Promise<void> {
+    const p = { since: performance.now(), hung: null }
+    this.pinging = p
+    try {
+      await this.init.redis.ping()
+      this.pinging = null
+      if (!this.health.ok) await this.refresh()
+    } catch (err) {
+      this.health = down(err instanceof Error ? err.message : String(err))
+    } finally {
+      if (this.pinging === p) this.pinging = null
+    }
+  }
+
+  private schedulePing(): void {
+    if (!this.running) return
+    this.pingTimer = setTimeout(() => {
+      void this.ping().finally(() => this.schedulePing())
+    }, this.init.pingIntervalMs ?? 200)
+    this.pingTimer.unref()
   }
 
   private schedule(): void {

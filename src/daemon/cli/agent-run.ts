@@ -83,6 +83,7 @@ export function agentRunCommand(agent: Command, target: (cmd: Command) => ApiTar
       worker.on('completed', (task) => say(`completed ${task.task_id}`))
       worker.on('failed', (task, err) => say(`failed ${task.task_id}: ${err.message}`))
       worker.on('error', (err) => say(`error: ${err.message}`))
+      worker.on('recovered', () => say(`the coordinator answers again (${worker.url})`))
       let stopping = false
       const stop = (): void => {
         if (stopping) process.exit(1)

@@ -2,6 +2,7 @@ import { createParser } from 'eventsource-parser'
 import type { Command } from 'commander'
 import type { OpReport } from '../../ops/index.js'
 import { type ApiTarget, CliError, callApi } from './api-client.js'
+import { healthChecksText } from './health-checks-text.js'
 import { send } from './http.js'
 import { table } from './table.js'
 
@@ -25,6 +26,8 @@ function reportText(r: OpReport): string {
     `${r.summary} (${r.validation_status}, confidence ${r.confidence}, ${r.execution_time} s)`,
     table(['NODE', 'STATUS', 'HEIGHT', 'MEMPOOL', 'PEERS', 'UPTIME'], rows),
   ]
+  const checks = r.details?.checks
+  if (r.operation === 'health' && checks !== undefined) lines.push(healthChecksText(checks))
   for (const i of r.issues) lines.push(`! ${i.node} [${i.step}] ${i.error}\n    -> ${i.suggestion}`)
   for (const rec of r.recommendations) lines.push(`* ${rec}`)
   return lines.join('\n')

@@ -20,9 +20,20 @@ function jsonArg(flag: string, raw: string | undefined): Record<string, unknown>
   }
 }
 
-const taskRows = (tasks: Task[]): string => table(
+/**
+ * The outcome of the task's last attempt that ended: a task keeps the error of
+ * an attempt that failed and was retried, which a completed retry (or one still
+ * running) does not make true of the task.
+ */
+function lastAttemptError(t: Task): string {
+  const ended = t.state === 'failed' || t.state === 'dead' || (t.state === 'queued' && t.attempts > 0)
+  return ended ? t.error ?? '-' : '-'
+}
+
+/** Tasks as the CLI's table shows them. */
+export const taskRows = (tasks: Task[]): string => table(
   ['TASK', 'STATE', 'PRIORITY', 'ATTEMPTS', 'AGENT', 'SUBMITTED', 'ERROR'],
-  tasks.map((t) => [t.task_id, t.state, t.priority, String(t.attempts), t.agent_id ?? '-', t.submitted_at, t.error ?? '-']),
+  tasks.map((t) => [t.task_id, t.state, t.priority, String(t.attempts), t.agent_id ?? '-', t.submitted_at, lastAttemptError(t)]),
 )
 
 interface Stats {

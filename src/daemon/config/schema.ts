@@ -158,6 +158,13 @@ export const configSchema = z.strictObject({
         .nullable()
         .default(null),
       prefix: z.string().max(64).default(''),
+      /**
+       * /health's check that Redis answers at all: a PING this often, and one unanswered for
+       * hungAfterMs marks Redis down (503) at once. A hung Redis keeps its connections open,
+       * so nothing else says so before the full check (every 2 s) times out.
+       */
+      healthPingMs: ms(50).default(200),
+      hungAfterMs: ms(100).default(450),
       embedded: z
         .strictObject({
           port: port.default(0),

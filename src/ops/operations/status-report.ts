@@ -108,9 +108,11 @@ function healthChecks(h: LiveHealth, now: number): Record<string, unknown> {
 }
 
 function suggestionFor(problem: string, node: string): string {
+  // Before the catch-all Redis rule: these problems name Redis too, and their fix is a setting.
+  if (/AOF/.test(problem)) return 'turn AOF on in the shared Redis: appendonly yes in redis.conf (at once: redis-cli CONFIG SET appendonly yes)'
+  if (/eviction|maxmemory/i.test(problem)) return 'set maxmemory-policy noeviction on the shared Redis (redis.conf, or redis-cli CONFIG SET maxmemory-policy noeviction)'
   if (/Redis/i.test(problem)) return `check REDIS_URL on ${node} and that the shared Redis runs (redis-cli ping)`
   if (/disk/i.test(problem)) return `free space in ${node}'s data directory`
-  if (/AOF|eviction|maxmemory/i.test(problem)) return 'set appendonly yes and maxmemory-policy noeviction on the shared Redis'
   return `look at journalctl -u aitbc-node on ${node}`
 }
 

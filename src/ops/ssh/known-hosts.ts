@@ -9,6 +9,8 @@ export function knownHostsName(host: string, port: number): string {
 /** The entries known_hosts has for one host, by kind (base64 key blobs). */
 export interface KnownHostKeys {
   keys: string[]
+  /** The key types of `keys` (ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa, ...), in file order. */
+  keyTypes: string[]
   /** Keys marked @revoked: refused whatever else the file says. */
   revoked: string[]
   /** Keys of @cert-authority lines: certificate host keys, which this client does not accept. */
@@ -22,7 +24,7 @@ export interface KnownHostKeys {
  * host, @revoked and @cert-authority markers.
  */
 export async function knownHostKeys(file: string, host: string, port: number, signal: AbortSignal): Promise<KnownHostKeys> {
-  const found: KnownHostKeys = { keys: [], revoked: [], authorities: [] }
+  const found: KnownHostKeys = { keys: [], keyTypes: [], revoked: [], authorities: [] }
   if (!existsSync(file)) return found
   const r = await runProcess(['ssh-keygen', '-F', knownHostsName(host, port), '-f', file], { signal, timeoutMs: 5000 })
   if (r.spawnError !== null) throw new Error(`ssh-keygen (OpenSSH) is needed to read ${file}: ${r.spawnError.message}; apt-get install openssh-client`)
@@ -36,9 +38,46 @@ export async function knownHostKeys(file: string, host: string, port: number, si
     }
     const fields = line.trim().split(/\s+/)
     const rest = fields[0]?.startsWith('@') === true ? fields.slice(1) : fields
-    if (rest.length >= 3) found[kind].push(rest[2]!)
+    if (rest.length >= 3) {
+      found[kind].push(rest[2]!)
+      if (kind === 'keys' && !found.keyTypes.includes(rest[1]!)) found.keyTypes.push(rest[1]!)
+    }
   }
   return found
+}
+
+/** The host key algorithms the SSH client offers by default, in its order (ssh2's). */
+const HOST_KEY_ALGORITHMS = [
+  'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa',
+] as const
+
+/** The signature algorithms a key type of known_hosts can be verified with (RSA keys sign with SHA-2 too, RFC 8332). */
+const ALGORITHMS_OF_TYPE: Record<string, readonly string[]> = {
+  'ssh-ed25519': ['ssh-ed25519'],
+  'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
+  'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
+  'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
+  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
+}
+
+/**
+ * The host key algorithms to offer, as OpenSSH orders them: those of the key
+ * types known_hosts holds for the host first, then the others, each group in
+ * the default order. Otherwise a server with several host keys presents its
+ * preferred one (ed25519), which a known_hosts entry holding only its ECDSA
+ * or RSA key cannot match.
+ */
+export function hostKeyAlgorithms(known: KnownHostKeys): string[] {
+  const usable = new Set(known.keyTypes.flatMap((type) => ALGORITHMS_OF_TYPE[type] ?? []))
+  return [...HOST_KEY_ALGORITHMS.filter((a) => usable.has(a)), ...HOST_KEY_ALGORITHMS.filter((a) => !usable.has(a))]
+}
+
+/** The key type named inside a public key blob (its first SSH string), or null when it is not one. */
+function typeOfKey(blob: string): string | null {
+  const b = Buffer.from(blob, 'base64')
+  if (b.length < 4) return null
+  const n = b.readUInt32BE(0)
+  return n > 0 && n <= 64 && b.length >= 4 + n ? b.subarray(4, 4 + n).toString('latin1') : null
 }
 
 /** Why a presented host key is refused, or null when it is known and not revoked. */
@@ -54,5 +93,9 @@ export function hostKeyProblem(
     return `${node}: ${file} trusts ${name} only through a @cert-authority line; certificate host keys are not supported, add the host's own key: ssh-keyscan -H -p ${port} ${host} >> ${file}`
   }
   if (known.keys.length === 0) return `${node}: host key of ${name} is not in ${file}; add it with: ssh-keyscan -H -p ${port} ${host} >> ${file}`
+  const type = typeOfKey(presented)
+  if (type !== null && !known.keyTypes.includes(type)) {
+    return `${node}: ${name} presented a ${type} host key and ${file} holds only ${known.keyTypes.join(', ')} for it; refusing to connect (add its ${type} key once checked: ssh-keyscan -H -t ${type} -p ${port} ${host} >> ${file})`
+  }
   return `${node}: host key of ${name} CHANGED from the one in ${file}; refusing to connect (possible man-in-the-middle)`
 }

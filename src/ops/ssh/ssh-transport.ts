@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
-import { hostKeyProblem, knownHostKeys, knownHostsName } from './known-hosts.js'
+import type { ServerHostKeyAlgorithm } from 'ssh2'
+import { hostKeyAlgorithms, hostKeyProblem, knownHostKeys, knownHostsName } from './known-hosts.js'
 
 /** How to reach one node over SSH (from its peer entry in the config). */
 export interface SshTarget {
@@ -88,6 +89,7 @@ export async function sshExec(
       username: target.user,
       privateKey,
       readyTimeout: opts.connectTimeoutMs,
+      algorithms: { serverHostKey: hostKeyAlgorithms(known) as ServerHostKeyAlgorithm[] },
       hostVerifier: (key: Buffer) => {
         const problem = hostKeyProblem(known, key.toString('base64'), { node: target.node, name, file: target.knownHostsFile, host: target.host, port: target.port })
         if (problem === null) return true

@@ -43,12 +43,13 @@ t.test('a Redis that stops answering is down at the next check, within its timeo
   await waitFor('up again', () => monitor.current.ok, { timeoutMs: 3000 })
 })
 
-t.test('/health answers from the kept health: a hundred requests ask Redis at most one background check', async (t) => {
+t.test('/health answers from the kept health: a hundred requests send Redis no PING of their own', async (t) => {
   const redis = await startRedis()
   t.teardown(() => redis.stop())
   const api = await startCoordinator({ redisUrl: redis.url })
   t.teardown(() => api.close())
   const seen = await monitorRedis(redis.port)
+  const started = performance.now()
   for (let i = 0; i < 100; i++) {
     const res = await fetch(`${api.url}/health`)
     t.equal(res.status, 200)
@@ -57,5 +58,29 @@ t.test('/health answers from the kept health: a hundred requests ask Redis at mo
   await new Promise((r) => setTimeout(r, 20))
   seen.stop()
   const pings = seen.lines.filter((l) => /"ping"/i.test(l)).length
-  t.ok(pings <= 1, `${pings} PING for 100 requests`)
+  // The background PING every 200 ms (a hung Redis is found by it), and one check that may be running.
+  const background = Math.ceil((performance.now() - started) / 200) + 1
+  t.ok(pings <= background, `${pings} PING for 100 requests, the background's ${background} at most`)
+})
+
+t.test('a PING unanswered past hungAfterMs marks Redis down at once, long before any command times out', async (t) => {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const client = new Redis(redis.url, { maxRetriesPerRequest: 1, commandTimeout: 5000 })
+  client.on('error', () => {})
+  t.teardown(() => client.disconnect())
+  const monitor = new RedisHealthMonitor({ redis: client, intervalMs: 60_000, pingIntervalMs: 100, hungAfterMs: 300 })
+  await monitor.start()
+  t.teardown(() => monitor.stop())
+  t.ok(monitor.current.ok)
+  process.kill(redis.pid()!, 'SIGSTOP')
+  const stoppedAt = performance.now()
+  t.teardown(() => process.kill(redis.pid()!, 'SIGCONT'))
+  await waitFor('marked down', () => !monitor.current.ok, { timeoutMs: 3000, intervalMs: 10 })
+  const took = performance.now() - stoppedAt
+  t.ok(took < 1000, `down ${Math.round(took)} ms after the hang (the full check waits 60 s, commands 5 s)`)
+  t.equal(monitor.current.error, 'no answer to PING within 300 ms')
+  process.kill(redis.pid()!, 'SIGCONT')
+  await waitFor('up again once PING is answered', () => monitor.current.ok, { timeoutMs: 3000 })
+  t.match(monitor.current, { ok: true, aof_enabled: true, error: null }, 'the whole health read again')
 })

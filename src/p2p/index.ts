@@ -3,7 +3,7 @@
 export { type PeerDirectory } from './dial-node.js'
 export { P2pError } from './errors.js'
 export { Mesh, type MeshInit } from './mesh.js'
-export { type InboundLimits } from './mesh-node.js'
+export { type InboundConnectionLimits } from './mesh-node.js'
 export { type MalformedKind, type MalformedStatusLimits } from './malformed-statuses.js'
 export { type PendingDrop } from './pending-inbound.js'
 export { type Admission, type BindingStore, NameBindings, type Refusal, type RefusalReason } from './name-bindings.js'
@@ -18,7 +18,7 @@ export {
   RECEIPT_STATES,
   type ReceiptState,
 } from './messages/message-store.js'
-export { type InboundLimits, type Messenger, type SendRequest } from './messages/messenger.js'
+export { type InboundMessageLimits, type Messenger, type SendRequest } from './messages/messenger.js'
 export { type MessageRefusalReason } from './messages/message-receiver.js'
 export { SenderRate, type SenderRateInit } from './messages/sender-rate.js'
 export { MAX_MESSAGE_BODY_CEILING_BYTES, MAX_MESSAGE_FRAME_BYTES, MESSAGE_PROTOCOL, messageBodyBytes } from './messages/wire.js'

@@ -39,13 +39,13 @@ export interface MeshNodeInit {
    */
   peerHosts?: readonly string[]
   /** Bounds on inbound connections still in their handshake (see PendingInbound); defaults in the config schema. */
-  inbound?: InboundLimits
+  inbound?: InboundConnectionLimits
   /** Each inbound connection refused or closed by those bounds. */
   onInboundDrop?(reason: PendingDrop): void
 }
 
 /** Bounds on inbound connections that have not finished their handshake. */
-export interface InboundLimits {
+export interface InboundConnectionLimits {
   /** In all, from hosts that are no configured peer's. */
   maxPending: number
   /** From one host (an IPv6 /64) that is no configured peer's. */
@@ -55,7 +55,7 @@ export interface InboundLimits {
 }
 
 /** What tests and embedders get without a config (the config schema's defaults). */
-const DEFAULT_INBOUND: InboundLimits = { maxPending: 256, maxPendingPerHost: 4, handshakeTimeoutMs: 3000 }
+const DEFAULT_INBOUND: InboundConnectionLimits = { maxPending: 256, maxPendingPerHost: 4, handshakeTimeoutMs: 3000 }
 
 /**
  * Keeps out, inbound and outbound, every peer not on the allowlist (when

@@ -5,11 +5,11 @@ import { loadOrCreateNodeKey } from './identity.js'
 import { type BindingStore, NameBindings, type Refusal } from './name-bindings.js'
 import { MembershipView, type NodeTransition } from './membership-view.js'
 import { MalformedStatuses, type MalformedKind, type MalformedStatusLimits } from './malformed-statuses.js'
-import { createMeshNode, type InboundLimits, type MeshLibp2p } from './mesh-node.js'
+import { createMeshNode, type InboundConnectionLimits, type MeshLibp2p } from './mesh-node.js'
 import type { MessageStore, ReceiptState } from './messages/message-store.js'
 import { LivenessProber, type LivenessProberInit } from './liveness.js'
 import type { MessageRefusalReason } from './messages/message-receiver.js'
-import { type InboundLimits, Messenger } from './messages/messenger.js'
+import { type InboundMessageLimits, Messenger } from './messages/messenger.js'
 import type { MessageFrame } from './messages/wire.js'
 import type { LocalStatus } from './node-status.js'
 import { peerHostAddress } from './peer-address.js'
@@ -43,7 +43,7 @@ export interface MeshInit {
   local(): LocalStatus
   messageStore: MessageStore
   /** Bounds on what members may send this node. */
-  inboundLimits: InboundLimits
+  inboundLimits: InboundMessageLimits
   /** Called for a member's message refused by a bound (metrics). */
   onMessageLimited?(reason: MessageRefusalReason, sender: string): void
   /** A logger per p2p part. */
@@ -59,7 +59,7 @@ export interface MeshInit {
   /** How long a connected peer may stay without a bound name before it is disconnected (default 10000 ms). */
   unknownPeerGraceMs?: number
   /** Bounds on inbound connections still in their handshake (default: the config schema's). */
-  inbound?: InboundLimits
+  inbound?: InboundConnectionLimits
   /** Each inbound connection refused or closed by those bounds. */
   onInboundDrop?(reason: PendingDrop): void
   /** When a peer's malformed statuses get it disconnected (default: the config schema's). */

@@ -29,13 +29,13 @@ export interface MessengerInit {
   /** Called for inbound traffic refused for its sender (non-member, forged from). */
   onRefused?(refusal: Refusal): void
   /** Bounds on what members may send this node. */
-  inboundLimits: InboundLimits
+  inboundLimits: InboundMessageLimits
   /** Called for a member's message refused by a bound (metrics). */
   onLimited?(reason: MessageRefusalReason, sender: string): void
 }
 
 /** What a member may send this node (see messages.* in the config schema). */
-export interface InboundLimits {
+export interface InboundMessageLimits {
   /** Largest message body in bytes, the same bound as the API's. */
   maxBodyBytes: number
   /** Per authenticated sender; null: unlimited. */

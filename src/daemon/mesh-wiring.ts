@@ -122,6 +122,7 @@ export async function buildMesh(
     messageStore: store,
     inboundLimits: { maxBodyBytes: config.messages.maxBodyBytes, rate: config.messages.rate },
     onMessageLimited: (reason) => messageMetrics.refused(reason),
+    outboxBounds: config.messages.outbox,
     bindingStore: new RedisBindingStore(client, keys),
     onRefused: (r) => {
       metrics.refused(r.reason)

@@ -46,6 +46,8 @@ export interface MeshInit {
   inboundLimits: InboundMessageLimits
   /** Called for a member's message refused by a bound (metrics). */
   onMessageLimited?(reason: MessageRefusalReason, sender: string): void
+  /** The message store's outbox bounds; near them a message is stored before it is sent. */
+  outboxBounds?: { maxMessages: number, maxBytes: number }
   /** A logger per p2p part. */
   log(component: string): Logger
   onTransition?(t: NodeTransition): void
@@ -193,6 +195,7 @@ export class Mesh {
       onInbound: init.onInbound,
       inboundLimits: init.inboundLimits,
       onLimited: init.onMessageLimited,
+      outboxBounds: init.outboxBounds,
       onRefused: (r) => {
         if (r.reason === 'unknown_peer') shutUnlessMember(r)
         else init.onRefused?.(r)

@@ -32,6 +32,12 @@ export interface MessengerInit {
   inboundLimits: InboundMessageLimits
   /** Called for a member's message refused by a bound (metrics). */
   onLimited?(reason: MessageRefusalReason, sender: string): void
+  /**
+   * The store's outbox bounds (messages.outbox), when it refuses a message past them. While this
+   * node's undelivered messages stay under half of either bound, the first delivery overlaps the
+   * outbox write; nearer the bound the write comes first, so a refused message is never sent.
+   */
+  outboxBounds?: { maxMessages: number, maxBytes: number }
 }
 
 /** What a member may send this node (see messages.* in the config schema). */
@@ -63,7 +69,12 @@ interface Pending {
   saved: Promise<boolean>
   /** The final receipt's write, while it runs (one at a time). */
   recording: Promise<Receipt> | null
+  /** What the message weighs in the outbox, at most (see outboxBytes). */
+  bytes: number
 }
+
+/** An upper bound of what the store counts for a message: its JSON plus each target's receipt. */
+const outboxBytes = (msg: OutgoingMessage): number => Buffer.byteLength(JSON.stringify(msg)) + 256 * msg.targets.length
 
 const key = (id: string, target: string): string => `${id}\u0000${target}`
 const SAVED = Promise.resolve(true)
@@ -78,6 +89,8 @@ const SAVED = Promise.resolve(true)
  */
 export class Messenger {
   private readonly pending = new Map<string, Pending>()
+  /** The outbox weight of the queued pairs (a message to n targets counts n times: an upper bound). */
+  private pendingBytes = 0
   private readonly links = new Map<string, Promise<MessageLink>>()
   private readonly downUntil = new Map<string, number>()
   /** Whether start() ran and stop() has not. */
@@ -147,12 +160,18 @@ export class Messenger {
     }
     // The outbox write and the first delivery overlap: a receiver stores before it acks either way, and
     // the caller hears of the message only once it is in the outbox (a failed write is a failed send).
+    // Only a write the store may refuse for room (OUTBOX_FULL) goes first: a refused message is never sent.
+    const bytes = outboxBytes(msg)
+    const bounds = this.init.outboxBounds
+    const mayBeRefused = bounds !== undefined
+      && (this.pending.size + targets.length > bounds.maxMessages / 2 || this.pendingBytes + bytes > bounds.maxBytes / 2)
     let saveError: unknown = null
     const saved = this.init.store.saveOutgoing(msg).then(() => true, (err: unknown) => {
       saveError = err
-      for (const t of targets) this.pending.delete(key(msg.id, t))
+      for (const t of targets) this.forget(key(msg.id, t))
       return false
     })
+    if (mayBeRefused && !(await saved)) throw saveError
     const receipts: Record<string, Receipt> = {}
     for (const t of targets) receipts[t] = { state: 'queued', attempts: 0, updated_at: now, reason: null }
     const attempts = targets.map((t) =>
@@ -169,6 +188,15 @@ export class Messenger {
     return { ...msg, receipts: { ...receipts } }
   }
 
+  /** Drops a queued (message, target) pair; false when it was not queued. */
+  private forget(k: string): boolean {
+    const p = this.pending.get(k)
+    if (p === undefined) return false
+    this.pending.delete(k)
+    this.pendingBytes -= p.bytes
+    return true
+  }
+
   /** Number of (message, target) pairs still queued in this process. */
   get queued(): number {
     return this.pending.size
@@ -178,8 +206,9 @@ export class Messenger {
     const k = key(msg.id, target)
     let p = this.pending.get(k)
     if (p === undefined) {
-      p = { msg, target, attempts, nextAt: Date.now(), inflight: null, final: null, saved, recording: null }
+      p = { msg, target, attempts, nextAt: Date.now(), inflight: null, final: null, saved, recording: null, bytes: outboxBytes(msg) }
       this.pending.set(k, p)
+      this.pendingBytes += p.bytes
       this.schedulePump()
     }
     return p
@@ -271,7 +300,7 @@ export class Messenger {
       p.nextAt = Date.now() + 1000
       return receipt
     }
-    if (this.pending.delete(key(p.msg.id, p.target))) this.init.onReceipt?.(p.target, receipt.state)
+    if (this.forget(key(p.msg.id, p.target))) this.init.onReceipt?.(p.target, receipt.state)
     return receipt
   }
 

@@ -206,7 +206,9 @@ export class Messenger {
     const k = key(msg.id, target)
     let p = this.pending.get(k)
     if (p === undefined) {
-      p = { msg, target, attempts, nextAt: Date.now(), inflight: null, final: null, saved, recording: null, bytes: outboxBytes(msg) }
+      p = {
+        msg, target, attempts, nextAt: Date.now(), inflight: null, final: null, saved, recording: null, bytes: outboxBytes(msg),
+      }
       this.pending.set(k, p)
       this.pendingBytes += p.bytes
       this.schedulePump()

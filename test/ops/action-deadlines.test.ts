@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
@@ -12,6 +12,7 @@ import { startDaemon } from '../fixtures/daemon.js'
 import { daemonAddress, exchangeFrames, newIdentity, startOutsider } from '../fixtures/outsider.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
 import { startRedis } from '../fixtures/redis-server.js'
+import { liveMembers } from '../fixtures/process-groups.js'
 
 // Seed 000: "MUST respect timeout limits". The node that does the work owns
 // the deadline: its operation's, as the journal records it, whatever the
@@ -64,18 +65,6 @@ async function probeOp(action: string, deadlineInMs: number): Promise<string> {
 const req = (method: string, params: unknown, opId: string | null, deadlineMs: number) => ({ t: 'req', method, params, deadline_ms: deadlineMs, op_id: opId })
 const call = async (frame: unknown) => (await exchangeFrames(probe, addr, '/aitbc/rpc/1.0.0', [frame])).replies
 const metric = async (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(await (await fetch(`${follower.url}/metrics`)).text())?.[1])
-
-/** Processes of a group that still run (a zombie only waits for its parent to reap it). */
-function liveMembers(pgid: number): number[] {
-  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((d) => {
-    try {
-      const rest = readFileSync(`/proc/${d}/stat`, 'utf8').split(') ').at(-1)!.split(' ')
-      return Number(rest[2]) === pgid && rest[0] !== 'Z' ? [Number(d)] : []
-    } catch {
-      return []
-    }
-  })
-}
 
 t.test('an action whose operation is past its deadline never starts, nor one whose deadline passes while it waits', async (t) => {
   const expired = await call(req('node.action', { name: 'mark' }, await probeOp('mark', -1), 60_000))

@@ -5,6 +5,7 @@ import t from 'tap'
 import { api, startDaemon } from '../fixtures/daemon.js'
 import { waitFor } from '../fixtures/poll.js'
 import { startRedis } from '../fixtures/redis-server.js'
+import { liveMembers } from '../fixtures/process-groups.js'
 
 // A daemon SIGKILLed while its actions run cannot kill their process groups
 // (systemd's control group does, ./dev up and a daemon run by hand do not):
@@ -16,17 +17,6 @@ t.teardown(() => rmSync(scratch, { recursive: true, force: true }))
 const dataDir = join(scratch, 'data')
 const pids = join(scratch, 'tree.pids')
 
-/** Processes of a group that still run (a zombie only waits for its parent to reap it). */
-function liveMembers(pgid: number): number[] {
-  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((d) => {
-    try {
-      const rest = readFileSync(`/proc/${d}/stat`, 'utf8').split(') ').at(-1)!.split(' ')
-      return Number(rest[2]) === pgid && rest[0] !== 'Z' ? [Number(d)] : []
-    } catch {
-      return []
-    }
-  })
-}
 const entries = (): string[] => (existsSync(join(dataDir, 'action-groups')) ? readdirSync(join(dataDir, 'action-groups')) : [])
 const groups = (): number[] => (existsSync(pids) ? readFileSync(pids, 'utf8').trim().split('\n').map(Number) : [])
 t.teardown(() => {

@@ -6,21 +6,10 @@ import t from 'tap'
 import { ProcessGroupFiles, procStat, reapLeftGroups } from '../../../src/ops/local/process-groups.js'
 import { runProcess } from '../../../src/ops/local/run-process.js'
 import { waitFor } from '../../fixtures/poll.js'
+import { liveMembers } from '../../fixtures/process-groups.js'
 
 // A daemon that crashed left its actions' process groups running; the next run
 // kills them, knowing each by its leader's pid and start time, never by name.
-
-/** Processes of the group that still run (zombies wait only for their parent to reap them). */
-function liveMembers(pgid: number): number[] {
-  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((d) => {
-    try {
-      const rest = readFileSync(`/proc/${d}/stat`, 'utf8').split(') ').at(-1)!.split(' ')
-      return Number(rest[2]) === pgid && rest[0] !== 'Z' ? [Number(d)] : []
-    } catch {
-      return []
-    }
-  })
-}
 
 const started: ChildProcess[] = []
 /** A shell leading its own group with two sleeping children, as runProcess starts an action. */

@@ -18,6 +18,17 @@ interface GroupEntry {
   argv0: string
   /** The daemon run that started it: a run never reaps its own groups. */
   run: string
+  /** The kernel's boot id: start times count from boot, so an entry of another boot matches nothing. */
+  boot: string
+}
+
+/** This boot's id (a fresh random id at every boot), or '' where /proc does not have it. */
+export function bootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+  } catch {
+    return ''
+  }
 }
 
 /** A process as /proc shows it. */
@@ -45,6 +56,7 @@ export function procStat(pid: number): ProcStat | null {
 /** One small file per running group in a directory of the data dir. */
 export class ProcessGroupFiles implements ProcessGroupLedger {
   private readonly run = randomUUID()
+  private readonly boot = bootId()
 
   constructor(private readonly dir: string) {}
 
@@ -57,7 +69,7 @@ export class ProcessGroupFiles implements ProcessGroupLedger {
     const stat = procStat(pgid)
     // Gone already (it cannot be: the leader is not reaped until the event loop runs); nothing to leave behind.
     if (stat === null) return
-    const entry: GroupEntry = { pgid, start_time: stat.startTime, argv0: argv0.slice(0, 200), run: this.run }
+    const entry: GroupEntry = { pgid, start_time: stat.startTime, argv0: argv0.slice(0, 200), run: this.run, boot: this.boot }
     mkdirSync(this.dir, { recursive: true })
     // Synchronous on purpose: the entry exists before the daemon can crash in an await.
     writeFileSync(join(this.dir, `${pgid}.json`), JSON.stringify(entry))
@@ -78,7 +90,7 @@ export interface ReapResult {
   killed: number[]
   /** Entries whose pid now belongs to another process (reused pid, another start time): left alone. */
   reused: number[]
-  /** Entries with nothing left to kill. */
+  /** Entries with nothing left to kill, or written before a reboot (their processes ended with it). */
   gone: number[]
 }
 
@@ -99,10 +111,13 @@ export function reapLeftGroups(dir: string, ownRun?: string): ReapResult {
   } catch {
     return result
   }
+  const boot = bootId()
   for (const file of files) {
     const entry = readEntry(join(dir, file))
     if (entry !== null && entry.run === ownRun) continue
-    if (entry !== null) {
+    // Another boot's groups died with it; the same pid and tick count now name someone else's.
+    if (entry !== null && entry.boot !== boot) result.gone.push(entry.pgid)
+    else if (entry !== null) {
       const outcome = reapGroup(entry)
       result[outcome].push(entry.pgid)
     }
@@ -115,7 +130,9 @@ function readEntry(path: string): GroupEntry | null {
   try {
     const e = JSON.parse(readFileSync(path, 'utf8')) as Partial<GroupEntry>
     if (!Number.isInteger(e.pgid) || (e.pgid as number) <= 1 || typeof e.start_time !== 'string' || !/^\d+$/.test(e.start_time)) return null
-    return { pgid: e.pgid as number, start_time: e.start_time, argv0: String(e.argv0 ?? ''), run: String(e.run ?? '') }
+    return {
+      pgid: e.pgid as number, start_time: e.start_time, argv0: String(e.argv0 ?? ''), run: String(e.run ?? ''), boot: String(e.boot ?? ''),
+    }
   } catch {
     return null
   }

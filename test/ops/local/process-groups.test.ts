@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { ProcessGroupFiles, procStat, reapLeftGroups } from '../../../src/ops/local/process-groups.js'
+import { bootId, ProcessGroupFiles, procStat, reapLeftGroups } from '../../../src/ops/local/process-groups.js'
 import { runProcess } from '../../../src/ops/local/run-process.js'
 import { waitFor } from '../../fixtures/poll.js'
 import { liveMembers } from '../../fixtures/process-groups.js'
@@ -50,6 +50,20 @@ t.test('a recorded group is killed whole; a recorded pid whose start time differ
   await waitFor('no process of the left group', () => liveMembers(left).length === 0, { timeoutMs: 3000 })
   t.equal(liveMembers(reused).length, 3, 'the reused pid\'s group still runs, all three processes')
   t.same(readdirSync(dir), [], 'both entries removed')
+})
+
+t.test('an entry written before a reboot kills nothing: its pid and start time may name another group now', async (t) => {
+  const dir = join(scratch, 'reboot')
+  const live = await group()
+  new ProcessGroupFiles(dir).record(live, '/bin/sh')
+  const file = join(dir, `${live}.json`)
+  const entry = JSON.parse(readFileSync(file, 'utf8')) as { boot: string }
+  t.equal(entry.boot, bootId(), 'the entry names this boot')
+  entry.boot = 'another-boot'
+  writeFileSync(file, JSON.stringify(entry))
+  t.same(reapLeftGroups(dir), { killed: [], reused: [], gone: [live] })
+  t.equal(liveMembers(live).length, 3, 'the group that now has the pid still runs')
+  t.same(readdirSync(dir), [], 'the entry is removed')
 })
 
 t.test('a group whose leader exited is still found by its members\' group id and start times', async (t) => {

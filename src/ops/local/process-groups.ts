@@ -20,6 +20,14 @@ interface GroupEntry {
   run: string
   /** The kernel's boot id: start times count from boot, so an entry of another boot matches nothing. */
   boot: string
+  /** The daemon that started it (pid and start time): a group whose daemon still runs is not left over. */
+  owner: string
+}
+
+/** A process's identity that a reused pid cannot share: "pid:start time", or '' when it is gone. */
+function identity(pid: number): string {
+  const stat = procStat(pid)
+  return stat === null ? '' : `${pid}:${stat.startTime}`
 }
 
 /** This boot's id (a fresh random id at every boot), or '' where /proc does not have it. */
@@ -57,6 +65,7 @@ export function procStat(pid: number): ProcStat | null {
 export class ProcessGroupFiles implements ProcessGroupLedger {
   private readonly run = randomUUID()
   private readonly boot = bootId()
+  private readonly owner = identity(process.pid)
 
   constructor(private readonly dir: string) {}
 
@@ -69,7 +78,9 @@ export class ProcessGroupFiles implements ProcessGroupLedger {
     const stat = procStat(pgid)
     // Gone already (it cannot be: the leader is not reaped until the event loop runs); nothing to leave behind.
     if (stat === null) return
-    const entry: GroupEntry = { pgid, start_time: stat.startTime, argv0: argv0.slice(0, 200), run: this.run, boot: this.boot }
+    const entry: GroupEntry = {
+      pgid, start_time: stat.startTime, argv0: argv0.slice(0, 200), run: this.run, boot: this.boot, owner: this.owner,
+    }
     mkdirSync(this.dir, { recursive: true })
     // Synchronous on purpose: the entry exists before the daemon can crash in an await.
     writeFileSync(join(this.dir, `${pgid}.json`), JSON.stringify(entry))
@@ -115,6 +126,8 @@ export function reapLeftGroups(dir: string, ownRun?: string): ReapResult {
   for (const file of files) {
     const entry = readEntry(join(dir, file))
     if (entry !== null && entry.run === ownRun) continue
+    // Another daemon still running on this data dir owns it: its groups are not left over.
+    if (entry !== null && entry.boot === boot && entry.owner !== '' && identity(Number(entry.owner.split(':')[0])) === entry.owner) continue
     // Another boot's groups died with it; the same pid and tick count now name someone else's.
     if (entry !== null && entry.boot !== boot) result.gone.push(entry.pgid)
     else if (entry !== null) {
@@ -132,6 +145,7 @@ function readEntry(path: string): GroupEntry | null {
     if (!Number.isInteger(e.pgid) || (e.pgid as number) <= 1 || typeof e.start_time !== 'string' || !/^\d+$/.test(e.start_time)) return null
     return {
       pgid: e.pgid as number, start_time: e.start_time, argv0: String(e.argv0 ?? ''), run: String(e.run ?? ''), boot: String(e.boot ?? ''),
+      owner: String(e.owner ?? ''),
     }
   } catch {
     return null

@@ -29,6 +29,15 @@ t.teardown(() => {
   }
 })
 
+/** As if the daemon that wrote the entries had crashed: their owner names a process that is gone. */
+function ownerCrashed(dir: string): void {
+  for (const f of readdirSync(dir)) {
+    const entry = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { owner: string }
+    entry.owner = '2147483647:1'
+    writeFileSync(join(dir, f), JSON.stringify(entry))
+  }
+}
+
 const scratch = mkdtempSync(join(tmpdir(), 'aitbc-groups-'))
 t.teardown(() => rmSync(scratch, { recursive: true, force: true }))
 
@@ -45,6 +54,9 @@ t.test('a recorded group is killed whole; a recorded pid whose start time differ
   entry.start_time = String(BigInt(entry.start_time) - 1n)
   writeFileSync(file, JSON.stringify(entry))
 
+  t.same(new ProcessGroupFiles(dir).reapLeftovers(), { killed: [], reused: [], gone: [] }, 'nothing while their daemon runs')
+  t.equal(liveMembers(left).length, 3, 'the group of a daemon still running is left alone')
+  ownerCrashed(dir)
   const result = new ProcessGroupFiles(dir).reapLeftovers()
   t.same(result, { killed: [left], reused: [reused], gone: [] })
   await waitFor('no process of the left group', () => liveMembers(left).length === 0, { timeoutMs: 3000 })
@@ -73,6 +85,7 @@ t.test('a group whose leader exited is still found by its members\' group id and
   started.push(child)
   new ProcessGroupFiles(dir).record(child.pid!, '/bin/sh')
   await waitFor('the leader gone, its two children left', () => procStat(child.pid!) === null && liveMembers(child.pid!).length === 2)
+  ownerCrashed(dir)
   t.same(reapLeftGroups(dir), { killed: [child.pid], reused: [], gone: [] })
   await waitFor('no process of the group', () => liveMembers(child.pid!).length === 0, { timeoutMs: 3000 })
 })

@@ -474,11 +474,17 @@ if not state then return 'NOT_FOUND' end
 if state == 'completed' or state == 'failed' or state == 'dead' then return 'ALREADY_' .. string.upper(state) end
 if state == 'queued' then return 'NOT_ASSIGNED' end
 if f[2] ~= agent then return 'WRONG_AGENT' end
+local agent_key = P.agent .. agent
+-- The agent answered: a run of pushes that never reached it is over (whichever daemon counted them).
+local function answered()
+  local pf = redis.call('HMGET', agent_key, 'push_failures', 'circuit')
+  if pf[1] and pf[1] ~= '0' and (pf[2] or '') == '' then redis.call('HSET', agent_key, 'push_failures', 0) end
+end
 if outcome == 'running' then
   redis.call('HSET', task_key, 'state', 'running')
+  answered()
   return 'OK'
 end
-local agent_key = P.agent .. agent
 local now = now_ms()
 -- completed+next reads the agent's profile once, for the release and the next claim.
 local a = nil
@@ -489,6 +495,7 @@ if outcome == 'completed' or outcome == 'completed+next' then
   redis.call('HSET', task_key, 'state', 'completed', 'result', ARGV[4], 'finished_ms', now)
   redis.call('HINCRBY', K.stats, 'completed', 1)
   redis.call('HINCRBY', agent_key, 'tasks_completed', 1)
+  answered()
   retain('completed', task_key, id, now)
   if outcome == 'completed+next' then return next_for(agent, tonumber(ARGV[5] or '0') or 0, ARGV[6] or '', now, a) end
   return 'OK'

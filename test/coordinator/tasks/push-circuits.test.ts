@@ -106,3 +106,23 @@ t.test('re-registering with new endpoints resets the circuit; the same endpoints
   await registry.register({ ...input, endpoints: { http: 'http://127.0.0.1:10' } })
   t.match(await registry.get('dead'), { health_score: 1, circuit: { state: 'closed', failures: 0 } })
 })
+
+t.test('an answered push ends the run of failures even when the answering daemon saw none (failures not in a row)', async (t) => {
+  const { tasks, registry, slot } = await setup()
+  const submit = async () => (await tasks.submit({ task_data: {}, priority: 'normal', requirements: {} }, 'test')).task_id
+  for (let i = 0; i < 2; i++) {
+    const id = await submit()
+    t.equal(await tasks.assign(id, await slot()), 'OK')
+    await tasks.push.unreached(id, 'dead', 'connection refused', settings)
+  }
+  t.equal((await registry.get('dead')).circuit.failures, 2, 'two failures so far')
+  // Another daemon's push reaches the agent: it reports the task running, and calls nothing else.
+  const id = await submit()
+  t.equal(await tasks.assign(id, await slot()), 'OK')
+  t.equal(await tasks.report(id, 'dead', 'running', ''), 'OK')
+  t.equal((await registry.get('dead')).circuit.failures, 0, 'the answer ended the run')
+  const next = await submit()
+  t.equal(await tasks.assign(next, await slot()), 'OK')
+  t.same(await tasks.push.unreached(next, 'dead', 'connection refused', settings), { requeued: true, opened: false, failures: 1 },
+    'a later failure starts a new run: the circuit does not open on failures that were not in a row')
+})

@@ -3,7 +3,7 @@ import type { AgentSlot } from '../registry/agent.js'
 import type { AgentRegistry } from '../registry/agent-registry.js'
 import type { LoadBalancerState } from './load-balancer-state.js'
 import { circuitAllows, type CircuitSettings } from './push-circuits.js'
-import { unreachedReason } from './push-outcome.js'
+import { type PushAnswer, postToAgent, unreachedReason } from './push-outcome.js'
 import { eligible, pickAgent } from './strategies.js'
 import type { TaskRepository } from './task-repository.js'
 import type { TaskEvent, TaskWakeups } from './task-wakeups.js'
@@ -230,16 +230,11 @@ export class TaskDistributor {
       await this.failed(taskId, agent, (err as Error).message)
       return
     }
-    let res: Response
+    let res: PushAnswer
     try {
-      res = await fetch(new URL('/tasks/execute', agent.http!), {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: payload,
-        signal: AbortSignal.timeout(this.init.pushTimeoutMs),
-      })
+      res = await postToAgent(agent.http!, payload, this.init.pushTimeoutMs)
     } catch (err) {
-      const why = unreachedReason(err, this.init.pushTimeoutMs)
+      const why = unreachedReason(err)
       if (why !== null) {
         await this.unreached(taskId, agent, why)
         return
@@ -247,10 +242,11 @@ export class TaskDistributor {
       await this.failed(taskId, agent, (err as Error).message)
       return
     }
+    const ok = res.status >= 200 && res.status < 300
     try {
-      const body = await res.json().catch(() => ({})) as { status?: string, result?: unknown }
-      if (agent.pushFailures > 0 || agent.circuit !== 'closed' || !res.ok) await this.reached(agent, taskId, res.ok ? '' : `push to ${agent.agent_id} answered HTTP ${res.status}`)
-      if (!res.ok) throw new Error(`HTTP ${res.status}`)
+      const body = parseAnswer(res.text)
+      if (agent.pushFailures > 0 || agent.circuit !== 'closed' || !ok) await this.reached(agent, taskId, ok ? '' : `push to ${agent.agent_id} answered HTTP ${res.status}`)
+      if (!ok) throw new Error(`HTTP ${res.status}`)
       // An agent may answer with the result at once, as the original's agents did.
       if (body.status === 'completed') await tasks.report(taskId, agent.agent_id, 'completed', JSON.stringify(body.result ?? null))
       else await tasks.report(taskId, agent.agent_id, 'running', '')
@@ -306,5 +302,15 @@ export class TaskDistributor {
     this.init.log.warn({ task: taskId, agent: agent.agent_id, err: message }, `push of task ${taskId} to agent ${agent.agent_id} failed (${message}); the task goes back to its queue or to the dead letters`)
     await this.init.tasks.report(taskId, agent.agent_id, 'retry', reason).catch(() => {})
     this.wake()
+  }
+}
+
+/** An agent's answer body: JSON with an optional status and result; anything else reads as accepted. */
+function parseAnswer(text: string): { status?: unknown, result?: unknown } {
+  try {
+    const v = JSON.parse(text) as unknown
+    return typeof v === 'object' && v !== null ? v as { status?: unknown, result?: unknown } : {}
+  } catch {
+    return {}
   }
 }

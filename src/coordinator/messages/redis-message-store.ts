@@ -69,6 +69,8 @@ export class RedisMessageStore implements MessageStore {
   /** Per inbox: the messages that arrived while its store call was out, and whether one is out. */
   private readonly arrivals = new Map<string, Arrival[]>()
   private readonly storing = new Set<string>()
+  /** Per inbox, the entries on their way in (waiting or being stored), with their outcome. */
+  private readonly incoming = new Map<string, Map<string, Promise<'delivered' | 'duplicate'>>>()
 
   constructor(private readonly init: RedisMessageStoreInit) {
     const { redis } = init
@@ -133,12 +135,32 @@ export class RedisMessageStore implements MessageStore {
    * alone, it goes at once. Each caller learns its own message's outcome.
    */
   acceptInbound(msg: InboundMessage): Promise<'delivered' | 'duplicate'> {
-    return new Promise((resolve, reject) => {
+    const outcome = new Promise<'delivered' | 'duplicate'>((resolve, reject) => {
       const waiting = this.arrivals.get(msg.to)
       if (waiting === undefined) this.arrivals.set(msg.to, [{ msg, resolve, reject }])
       else waiting.push({ msg, resolve, reject })
       if (!this.storing.has(msg.to)) void this.store(msg.to)
     })
+    const entry = inboxEntry(msg)
+    let incoming = this.incoming.get(msg.to)
+    if (incoming === undefined) this.incoming.set(msg.to, incoming = new Map())
+    if (!incoming.has(entry)) {
+      incoming.set(entry, outcome)
+      const done = (): void => {
+        if (incoming.get(entry) === outcome) incoming.delete(entry)
+        if (incoming.size === 0 && this.incoming.get(msg.to) === incoming) this.incoming.delete(msg.to)
+      }
+      outcome.then(done, done)
+    }
+    return outcome
+  }
+
+  async hasInbound(to: string, from: string, id: string): Promise<boolean> {
+    const entry = `${from}/${id}`
+    // A copy on its way in decides: stored (now or before) or not.
+    const incoming = this.incoming.get(to)?.get(entry)
+    if (incoming !== undefined) return incoming.then(() => true, () => false)
+    return (await withRedis(() => this.redis.hexists(this.init.keys.inboxData(to), entry))) === 1
   }
 
   /** Stores the inbox's waiting messages, a group at a time, until none wait. */

@@ -95,6 +95,11 @@ async function accept(
   // A rejected receipt is final, so the sender stops retrying that message.
   const waitMs = init.rate?.take(sender, now) ?? 0
   if (waitMs > 0) {
+    // A copy of a message already stored (its ack was lost) is a duplicate, not a refusal: a final
+    // rate_limited receipt would contradict the inbox. Only refusals cost a read, and only past the rate.
+    const stored = await init.store.hasInbound(init.selfName, sender, frame.id).catch(() => null)
+    if (stored === null) return null
+    if (stored) return { t: 'ack', id: frame.id, result: 'duplicate', reason: null }
     init.onLimited?.('rate_limited', sender)
     return reject(`rate_limited: ${sender} sent more than ${init.rate!.describe()} to ${init.selfName}; send again after ${waitMs} ms`)
   }

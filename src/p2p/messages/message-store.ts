@@ -57,6 +57,8 @@ export interface MessageStore {
   pendingOutgoing(): Promise<OutgoingRecord[]>
   /** Persists an inbound message once; a second copy from the same sender with the same id is a duplicate. */
   acceptInbound(msg: InboundMessage): Promise<'delivered' | 'duplicate'>
+  /** Whether node `to`'s inbox holds (or is storing) the message `id` from `from`. */
+  hasInbound(to: string, from: string, id: string): Promise<boolean>
   /** Newest first. */
   inbox(limit: number): Promise<InboundMessage[]>
 }

@@ -95,6 +95,17 @@ t.test('the squat: another member\'s copy of an id stores its own entry and supp
   t.same((await s.inbox(10)).map((m) => `${m.from}: ${String(m.body)}`).sort(), ['peer: real', 'squatter: fake'])
 })
 
+t.test('hasInbound: per (sender, id), stored or on its way in', async (t) => {
+  const { store: s } = store()
+  t.equal(await s.hasInbound('me', 'peer', 'h1'), false, 'nothing yet')
+  const storing = s.acceptInbound(message('h1'))
+  t.equal(await s.hasInbound('me', 'peer', 'h1'), true, 'a copy being stored counts once it lands')
+  t.equal(await storing, 'delivered')
+  t.equal(await s.hasInbound('me', 'peer', 'h1'), true, 'stored')
+  t.equal(await s.hasInbound('me', 'other', 'h1'), false, 'another sender\'s id is another message')
+  t.equal(await store().store.hasInbound('me', 'peer', 'h1'), false, 'another prefix sees nothing')
+})
+
 function bounded(inboxBounds: { maxMessages: number, maxBytes: number }, outboxBounds = BIG) {
   const keys = redisKeys(`ms${n++}:`)
   const seen: { dropped: number, messages: number, bytes: number }[] = []

@@ -25,6 +25,7 @@ const store: MessageStore = {
   getOutgoing: (id) => real.getOutgoing(id),
   pendingOutgoing: () => real.pendingOutgoing(),
   acceptInbound: (msg) => real.acceptInbound(msg),
+  hasInbound: (to, from, id) => real.hasInbound(to, from, id),
   inbox: (limit) => real.inbox(limit),
 }
 

@@ -211,7 +211,7 @@ export const configSchema = z.strictObject({
       pollIntervalMs: ms(10).optional(),
       pushTimeoutMs: ms(100).default(10_000),
       /**
-       * A push that never reaches its agent (refused, no such host, no answer within pushTimeoutMs)
+       * A push that never reaches its agent (refused, no such host, no connection within pushTimeoutMs)
        * is not counted as an attempt and the task goes to another agent. After openAfterFailures such
        * pushes in a row the agent's circuit opens: it takes no task (health 0) until, probeAfterMs later
        * (doubled at each failed probe, at most maxProbeAfterMs), one push tries it again.

@@ -2,7 +2,7 @@ import { healthScoreFunction } from '../registry/scripts.js'
 
 /**
  * Lua bodies of push delivery's circuit, run after the task scripts' head
- * (scripts.ts header(): KS, K, P, now_ms, release_slot, enqueue, add_history).
+ * (scripts.ts header(): KS, K, P, now_ms, release_slot, enqueue, give_back, add_history).
  *
  * An agent hash carries its circuit: `push_failures` (pushes in a row that
  * never reached it), `push_error`, and while not closed `circuit` (open or
@@ -68,24 +68,13 @@ local f = redis.call('HMGET', task_key, 'state', 'agent_id', 'attempts', 'priori
 local out = 'GONE'
 local note = 'push to ' .. agent .. ' failed: ' .. why
 if f[1] == 'assigned' and f[2] == agent then
-  local attempts = tonumber(f[3] or '1') - 1
-  release_slot(agent_key)
-  redis.call('HINCRBY', agent_key, 'tasks_assigned', -1)
-  redis.call('ZREM', K.leases, id)
   local ok, avoid = pcall(cjson.decode, f[9] or '[]')
   if not ok or type(avoid) ~= 'table' then avoid = {} end
   local seen = false
   for _, x in ipairs(avoid) do if x == agent then seen = true end end
   if not seen then table.insert(avoid, agent) end
   while #avoid > 16 do table.remove(avoid, 1) end
-  redis.call('HSET', task_key, 'state', 'queued', 'agent_id', '', 'attempts', attempts, 'assigned_ms', '', 'lease_until', '',
-    'push_avoid', cjson.encode(avoid))
-  redis.call('HINCRBY', K.stats, 'assignments', -1)
-  if attempts == 0 then
-    redis.call('HINCRBY', K.stats, 'distributed', -1)
-    redis.call('HINCRBY', K.stats, 'distribution_ms', tonumber(f[8] or '0') - tonumber(f[7] or '0'))
-  end
-  enqueue(id, f[4], f[5] or '', f[6] or '', now, now)
+  give_back(task_key, id, agent_key, f, now, 'push_avoid', cjson.encode(avoid))
   note = note .. '; not counted as an attempt'
   out = 'REQUEUED'
 end

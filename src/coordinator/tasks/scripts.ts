@@ -123,6 +123,25 @@ local function enqueue(id, priority, class, class_req, at, now)
   if at <= now then notify('r|' .. class) else notify('d|' .. at) end
 end
 
+-- A task its agent never started goes back to its queue as if never taken: the attempt is not
+-- counted, the agent's slot and the distribution stats are given back. f holds the task's
+-- state, agent_id, attempts, priority, class, class_req, assigned_ms, submitted_ms; more
+-- field/value pairs for the task hash may follow. Returns the attempts left counted.
+local function give_back(task_key, id, agent_key, f, now, ...)
+  local attempts = tonumber(f[3] or '1') - 1
+  release_slot(agent_key)
+  redis.call('HINCRBY', agent_key, 'tasks_assigned', -1)
+  redis.call('ZREM', K.leases, id)
+  redis.call('HSET', task_key, 'state', 'queued', 'agent_id', '', 'attempts', attempts, 'assigned_ms', '', 'lease_until', '', ...)
+  redis.call('HINCRBY', K.stats, 'assignments', -1)
+  if attempts == 0 then
+    redis.call('HINCRBY', K.stats, 'distributed', -1)
+    redis.call('HINCRBY', K.stats, 'distribution_ms', tonumber(f[8] or '0') - tonumber(f[7] or '0'))
+  end
+  enqueue(id, f[4], f[5] or '', f[6] or '', now, now)
+  return attempts
+end
+
 -- A class whose queues are all empty leaves the index (it comes back with its next task).
 local function drop_class_if_empty(class)
   if class == nil or class == '' then return end
@@ -407,18 +426,7 @@ export const nextTask = `return next_for(ARGV[1], tonumber(ARGV[2]), ARGV[3])
 export const handBack = `local task_key, id, agent = KEYS[KS + 1], ARGV[1], ARGV[2]
 local f = redis.call('HMGET', task_key, 'state', 'agent_id', 'attempts', 'priority', 'class', 'class_req', 'assigned_ms', 'submitted_ms')
 if f[1] ~= 'running' or f[2] ~= agent then return 'GONE' end
-local now = now_ms()
-local attempts = tonumber(f[3] or '1') - 1
-release_slot(P.agent .. agent)
-redis.call('HINCRBY', P.agent .. agent, 'tasks_assigned', -1)
-redis.call('ZREM', K.leases, id)
-redis.call('HSET', task_key, 'state', 'queued', 'agent_id', '', 'attempts', attempts, 'assigned_ms', '', 'lease_until', '')
-redis.call('HINCRBY', K.stats, 'assignments', -1)
-if attempts == 0 then
-  redis.call('HINCRBY', K.stats, 'distributed', -1)
-  redis.call('HINCRBY', K.stats, 'distribution_ms', tonumber(f[8] or '0') - tonumber(f[7] or '0'))
-end
-enqueue(id, f[4], f[5] or '', f[6] or '', now, now)
+give_back(task_key, id, P.agent .. agent, f, now_ms())
 return 'OK'
 `
 

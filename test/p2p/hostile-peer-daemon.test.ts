@@ -3,7 +3,7 @@ import t from 'tap'
 import { STATUS_TOPIC } from '../../src/p2p/index.js'
 import { readPskFile } from '../../src/p2p/psk.js'
 import { startDaemon, type TestDaemon } from '../fixtures/daemon.js'
-import { newIdentity, startOutsider, statusClaim } from '../fixtures/outsider.js'
+import { floodMalformedStatuses, newIdentity, startOutsider } from '../fixtures/outsider.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
 import { writePskFile } from '../fixtures/psk.js'
 import { startRedis } from '../fixtures/redis-server.js'
@@ -39,13 +39,7 @@ t.test('2,000 malformed statuses from a member: disconnected, a few log lines, c
   await waitFor('the daemon subscribed to status, as seen by the rogue', () =>
     rogue.services.pubsub.getSubscribers(STATUS_TOPIC).some((p) => rogue.getConnections(p).length > 0), { timeoutMs: 15_000 })
   const genesis = rogue.services.pubsub.getSubscribers(STATUS_TOPIC)[0]!
-  const enc = new TextEncoder()
-  let sent = 0
-  while (sent < 2000 && rogue.getConnections(genesis).length > 0) {
-    const body = sent % 2 === 0 ? enc.encode(`not json ${sent}`) : statusClaim(rogueId.peerId, 'rogue', { seq: -sent })
-    await rogue.services.pubsub.publish(STATUS_TOPIC, body)
-    sent++
-  }
+  await floodMalformedStatuses(rogue, rogueId.peerId, genesis, STATUS_TOPIC)
   const patience = { timeoutMs: 20_000 }
   await waitFor('the daemon to disconnect the rogue', async () => await metric(daemon, 'aitbc_p2p_malformed_status_disconnects_total') === 1, patience)
   await waitFor('no connection between them', () => rogue.getConnections(genesis).length === 0, patience)

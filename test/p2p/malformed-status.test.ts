@@ -4,7 +4,7 @@ import { STATUS_TOPIC } from '../../src/p2p/index.js'
 import { MalformedStatuses } from '../../src/p2p/malformed-statuses.js'
 import { readPskFile } from '../../src/p2p/psk.js'
 import { meshTestBed, startTestMesh } from '../fixtures/mesh.js'
-import { newIdentity, startOutsider, statusClaim } from '../fixtures/outsider.js'
+import { floodMalformedStatuses, newIdentity, startOutsider } from '../fixtures/outsider.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
 import { writePskFile } from '../fixtures/psk.js'
 
@@ -42,16 +42,7 @@ t.test('a member with the PSK flooding malformed statuses is disconnected, with 
   await waitFor('the rogue to see genesis subscribed to status', () => rogue.services.pubsub.getSubscribers(STATUS_TOPIC).some((p) => p.equals(genesis)))
 
   const started = Date.now()
-  const enc = new TextEncoder()
-  let sent = 0
-  while (sent < 2000 && rogue.getConnections(genesis).length > 0) {
-    // Alternately not JSON and off the schema (a negative seq).
-    const body = sent % 2 === 0 ? enc.encode(`not json ${sent}`) : statusClaim(rogueId.peerId, 'rogue', { seq: -sent })
-    await rogue.services.pubsub.publish(STATUS_TOPIC, body)
-    sent++
-    // The rogue shares this process's event loop with the mesh: let the sockets be read.
-    if (sent % 10 === 0) await new Promise((resolve) => setImmediate(resolve))
-  }
+  const sent = await floodMalformedStatuses(rogue, rogueId.peerId, genesis, STATUS_TOPIC)
   await waitFor('the rogue to be disconnected', () => mesh.node.getConnections(rogue.peerId).length === 0, { timeoutMs: 5000 })
   t.pass(`disconnected ${disconnectedAt - started} ms after the flood began (${sent} statuses sent in ${Date.now() - started} ms)`)
 

@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
-import { type ApiTarget, CliError, callApi } from './api-client.js'
-import { table } from './table.js'
+import { CliError, callApi } from '../api-client.js'
+import { print, type TargetOf } from '../output.js'
+import { table } from '../table.js'
 
 interface Agentish {
   agent_id: string
@@ -30,17 +31,14 @@ function jsonFlag(name: string, v: string | undefined): Record<string, unknown> 
   }
 }
 
-function print(json: boolean, body: unknown, human: () => string): void {
-  process.stdout.write(`${json ? JSON.stringify(body, null, 2) : human()}\n`)
-}
-
 /** closed, or the state and the pushes in a row that never reached it ("open (3 failed)"). */
 function circuitCell(c: Agentish['circuit']): string {
   if (c === undefined) return '-'
   return c.state === 'closed' && c.failures === 0 ? 'closed' : `${c.state} (${c.failures} failed)`
 }
 
-function agentRows(agents: Agentish[]): string {
+/** Agents as `agents list` shows them. */
+export function agentRows(agents: Agentish[]): string {
   return table(
     ['AGENT', 'TYPE', 'STATUS', 'HEALTH', 'CIRCUIT', 'CAPABILITIES', 'LAST HEARTBEAT'],
     agents.map((a) => [
@@ -55,22 +53,20 @@ function agentRows(agents: Agentish[]): string {
   )
 }
 
-type Target = (cmd: Command) => ApiTarget & { json: boolean }
-
 /**
  * `aitbc-node agents register|list|status|update-status|remove`, the operator
  * guide's verbs, also spelled as the guide does: `agent sdk register ...
  * --coordinator-url URL`.
  */
-export function agentCommands(program: Command, target: Target): Command {
+export function agentCommands(program: Command, target: TargetOf): Command {
   addAgentVerbs(program.command('agents').description('register, list and manage agents through a daemon'), target)
   const agent = program.command('agent').description('run an agent (agent run), or the operator guide\'s agent sdk verbs')
   addAgentVerbs(agent.command('sdk').description('the operator guide\'s spelling of the agents verbs (--coordinator-url for --url)'), target)
   return agent
 }
 
-function addAgentVerbs(parent: Command, base: Target): void {
-  const target: Target = (cmd) => {
+function addAgentVerbs(parent: Command, base: TargetOf): void {
+  const target: TargetOf = (cmd) => {
     const t = base(cmd)
     const url = (cmd.opts() as { coordinatorUrl?: string }).coordinatorUrl
     return url === undefined ? t : { ...t, url }
@@ -99,7 +95,7 @@ function addAgentVerbs(parent: Command, base: Target): void {
         metadata: jsonFlag('metadata', o.metadata) ?? {},
       }
       const res = await callApi(t, 'POST', '/agents/register', body)
-      print(t.json, res, () => `${res.message} (registered at ${res.registered_at})`)
+      print(t, res, () => `${res.message} (registered at ${res.registered_at})`)
     })
 
   agents
@@ -117,7 +113,7 @@ function addAgentVerbs(parent: Command, base: Target): void {
         capabilities: o.capabilities,
         limit: o.limit,
       })
-      print(t.json, res, () => `${agentRows(res.agents as Agentish[])}\nFound ${res.count} agents`)
+      print(t, res, () => `${agentRows(res.agents as Agentish[])}\nFound ${res.count} agents`)
     })
 
   agents
@@ -128,7 +124,7 @@ function addAgentVerbs(parent: Command, base: Target): void {
       const t = target(cmd)
       const res = await callApi(t, 'GET', `/agents/${encodeURIComponent(o.agentId)}`)
       const a = res.agent as Record<string, unknown>
-      print(t.json, res, () =>
+      print(t, res, () =>
         Object.entries(a)
           .map(([k, v]) => `${k.padEnd(16)} ${typeof v === 'string' ? v : JSON.stringify(v)}`)
           .join('\n'),
@@ -147,7 +143,7 @@ function addAgentVerbs(parent: Command, base: Target): void {
         status: o.status,
         load_metrics: jsonFlag('load-metrics', o.loadMetrics),
       })
-      print(t.json, res, () => `agent ${o.agentId} is now ${res.agent_status}`)
+      print(t, res, () => `agent ${o.agentId} is now ${res.agent_status}`)
     })
 
   agents
@@ -157,6 +153,6 @@ function addAgentVerbs(parent: Command, base: Target): void {
     .action(async (o, cmd: Command) => {
       const t = target(cmd)
       const res = await callApi(t, 'DELETE', `/agents/${encodeURIComponent(o.agentId)}`)
-      print(t.json, res, () => String(res.message))
+      print(t, res, () => String(res.message))
     })
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
-import { type ApiTarget, CliError } from './api-client.js'
+import { CliError } from '../api-client.js'
+import type { TargetOf } from '../output.js'
 
 const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean)
 const collect = (v: string, prev: string[] = []): string[] => [...prev, ...list(v)]
@@ -42,7 +43,7 @@ function whole(name: string, raw: string | undefined, min: number, max = Number.
  * JSON and its stdout is the result; or, with --http-port, the worker serves
  * seed 001's push (POST /tasks/execute) and runs COMMAND for each push.
  */
-export function agentRunCommand(agent: Command, target: (cmd: Command) => ApiTarget & { urls: string[] }): void {
+export function agentRunCommand(agent: Command, target: TargetOf): void {
   agent
     .command('run')
     .description('run an agent: register, heartbeat, take tasks and run COMMAND for each (task_data on stdin, result on stdout)')
@@ -78,7 +79,7 @@ export function agentRunCommand(agent: Command, target: (cmd: Command) => ApiTar
         push: o.httpPort === undefined ? undefined : { port: whole('http-port', o.httpPort, 0, 65535)!, host: o.httpHost, publicUrl: o.publicUrl },
       })
       const say = (line: string): void => {
-        process.stdout.write(`${new Date().toISOString()} ${line}\n`)
+        t.io.out(`${new Date().toISOString()} ${line}\n`)
       }
       worker.on('completed', (task) => say(`completed ${task.task_id}`))
       worker.on('failed', (task, err) => say(`failed ${task.task_id}: ${err.message}`))

@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
-import { CliError, callApi } from '../api-client.js'
+import { callApi } from '../api-client.js'
+import { commaList, jsonObject } from '../arguments.js'
 import { print, type TargetOf } from '../output.js'
 import { table } from '../table.js'
 
@@ -13,23 +14,8 @@ interface Agentish {
   circuit?: { state: string, failures: number }
 }
 
-const list = (v: string): string[] =>
-  v
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-
-function jsonFlag(name: string, v: string | undefined): Record<string, unknown> | undefined {
-  if (v === undefined) return undefined
-  try {
-    const parsed = JSON.parse(v) as unknown
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-      throw new Error('not an object')
-    return parsed as Record<string, unknown>
-  } catch {
-    throw new CliError(`--${name} expects a JSON object, e.g. --${name} '{"http":"http://host:9002"}'`, 2)
-  }
-}
+const ENDPOINTS_EXAMPLE = '{"http":"http://host:9002"}'
+const jsonFlag = (name: string, v: string | undefined) => jsonObject(name, v, ENDPOINTS_EXAMPLE)
 
 /** closed, or the state and the pushes in a row that never reached it ("open (3 failed)"). */
 function circuitCell(c: Agentish['circuit']): string {
@@ -80,8 +66,8 @@ function addAgentVerbs(parent: Command, base: TargetOf): void {
     .description('register an agent (re-registering updates it)')
     .requiredOption('--agent-id <id>', 'agent id')
     .requiredOption('--type <type>', 'agent type, e.g. worker')
-    .option('--capabilities <list>', 'comma-separated capabilities', list, [])
-    .option('--services <list>', 'comma-separated services', list, [])
+    .option('--capabilities <list>', 'comma-separated capabilities', commaList, [])
+    .option('--services <list>', 'comma-separated services', commaList, [])
     .option('--endpoints <json>', 'endpoints as JSON, e.g. {"http":"http://host:9002"}')
     .option('--metadata <json>', 'metadata as JSON')
     .action(async (o, cmd: Command) => {
@@ -103,7 +89,7 @@ function addAgentVerbs(parent: Command, base: TargetOf): void {
     .description('list agents, healthiest first')
     .option('--status <status>', 'only agents with this status')
     .option('--type <type>', 'only agents of this type')
-    .option('--capabilities <list>', 'only agents with all of these capabilities', list)
+    .option('--capabilities <list>', 'only agents with all of these capabilities', commaList)
     .option('--limit <n>', 'at most this many', (v) => Number(v), 100)
     .action(async (o, cmd: Command) => {
       const t = target(cmd)

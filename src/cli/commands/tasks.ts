@@ -1,19 +1,11 @@
 import type { Command } from 'commander'
 import type { Task } from '../../coordinator/index.js'
-import { CliError, callApi } from '../api-client.js'
+import { callApi } from '../api-client.js'
+import { jsonObject } from '../arguments.js'
 import { print, type TargetOf } from '../output.js'
 import { table } from '../table.js'
 
-function jsonArg(flag: string, raw: string | undefined): Record<string, unknown> | undefined {
-  if (raw === undefined) return undefined
-  try {
-    const v = JSON.parse(raw) as unknown
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object')
-    return v as Record<string, unknown>
-  } catch {
-    throw new CliError(`--${flag} expects a JSON object, e.g. --${flag} '{"model":"llama2","prompt":"hi"}'`, 2)
-  }
-}
+const jsonArg = (flag: string, raw: string | undefined) => jsonObject(flag, raw, '{"model":"llama2","prompt":"hi"}')
 
 /**
  * The outcome of the task's last attempt that ended: a task keeps the error of

@@ -21,6 +21,7 @@ export interface Target extends ApiTarget {
   urls: string[]
   /** --json: print the API's answer as JSON instead of text. */
   json: boolean
+  /** Where the command writes. */
   io: CliIo
 }
 

@@ -1,6 +1,7 @@
 /**
  * Module boundaries of DESIGN.md: daemon -> coordinator, ops, p2p, agent; coordinator -> ops, p2p;
- * ops -> p2p; p2p -> nothing of ours; agent -> ops' process runner only.
+ * ops -> p2p; p2p -> nothing of ours; agent -> ops' process runner only; cli -> the daemon's
+ * entry.ts and config/load.ts only (it is a client of the API, not part of the daemon's wiring).
  */
 module.exports = {
   forbidden: [
@@ -23,6 +24,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/agent' },
       to: { path: '^src/(daemon|coordinator|p2p|cli|ops/(?!local/run-process))' },
+    },
+    {
+      name: 'cli-is-a-client',
+      comment: 'src/cli may import of src/daemon only entry.ts (the commands that run daemon code, loaded when they run) and config/load.ts (config check); never the composition root',
+      severity: 'error',
+      from: { path: '^src/cli' },
+      to: { path: '^src/daemon/(?!(entry|config/load)\\.ts$)' },
     },
     {
       name: 'coordinator-not-daemon',

@@ -2,8 +2,9 @@
  * The daemon command as one file: `dist/daemon/run-daemon.bundle.js`, made from
  * tsc's output with its dependencies inlined. Node loads it in about a third of
  * the time it takes to resolve, read and link the ~1,000 modules it is made of
- * (bench:serf's join time starts with that load). The client commands keep
- * loading their few modules unbundled.
+ * (bench:serf's join time starts with that load). `aitbc-node daemon` loads it
+ * through src/daemon/entry.ts; the client commands (src/cli) keep loading
+ * their few modules unbundled.
  *
  * Written as ASCII without whitespace or comments (names kept, nothing else
  * rewritten): V8 keeps a script's whole source in the heap for as long as the

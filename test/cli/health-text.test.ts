@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { BIN, startDaemon } from '../../fixtures/daemon.js'
-import { startRedis } from '../../fixtures/redis-server.js'
+import { BIN, startDaemon } from '../fixtures/daemon.js'
+import { startRedis } from '../fixtures/redis-server.js'
 
 // Issue 28: plain `health` hid the deep checks (Redis, AOF, eviction, disk, clock skew) that
 // `--json` shows, and named the wrong fix for AOF off. A real daemon on a real Redis without AOF.

@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { redisKeys, type Task, TaskRepository } from '../../../src/coordinator/index.js'
-import { taskRows } from '../../../src/daemon/cli/tasks.js'
-import { startRedis } from '../../fixtures/redis-server.js'
+import { redisKeys, type Task, TaskRepository } from '../../src/coordinator/index.js'
+import { taskRows } from '../../src/cli/commands/tasks.js'
+import { startRedis } from '../fixtures/redis-server.js'
 
 // Issue 28: a task that completed on a retry still showed its first attempt's error in the
 // CLI's ERROR column. Tasks here go through the real task scripts on a real redis-server.

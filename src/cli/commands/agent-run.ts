@@ -1,8 +1,9 @@
 import type { Command } from 'commander'
-import { type ApiTarget, CliError } from './api-client.js'
+import { CliError } from '../api-client.js'
+import { commaList, jsonObject, wholeNumber } from '../arguments.js'
+import type { TargetOf } from '../output.js'
 
-const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean)
-const collect = (v: string, prev: string[] = []): string[] => [...prev, ...list(v)]
+const collect = (v: string, prev: string[] = []): string[] => [...prev, ...commaList(v)]
 
 interface RunFlags {
   agentId: string
@@ -18,38 +19,20 @@ interface RunFlags {
   publicUrl?: string
 }
 
-function metadataOf(raw: string | undefined): Record<string, unknown> {
-  if (raw === undefined) return {}
-  try {
-    const v = JSON.parse(raw) as unknown
-    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>
-  } catch {
-    // Falls through to the usage error.
-  }
-  throw new CliError('--metadata expects a JSON object, e.g. --metadata \'{"region":"eu-west-1"}\'', 2)
-}
-
-function whole(name: string, raw: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (raw === undefined) return undefined
-  const n = Number(raw)
-  if (!Number.isInteger(n) || n < min || n > max) throw new CliError(`--${name} expects a whole number from ${min} to ${max} (got "${raw}")`, 2)
-  return n
-}
-
 /**
  * `aitbc-node agent run`: the AgentWorker as a command, for agents not
  * written in TypeScript. Each task's task_data goes to COMMAND's stdin as
  * JSON and its stdout is the result; or, with --http-port, the worker serves
  * seed 001's push (POST /tasks/execute) and runs COMMAND for each push.
  */
-export function agentRunCommand(agent: Command, target: (cmd: Command) => ApiTarget & { urls: string[] }): void {
+export function agentRunCommand(agent: Command, target: TargetOf): void {
   agent
     .command('run')
     .description('run an agent: register, heartbeat, take tasks and run COMMAND for each (task_data on stdin, result on stdout)')
     .requiredOption('--agent-id <id>', 'agent id')
     .requiredOption('--type <type>', 'agent type, e.g. worker')
-    .option('--capabilities <list>', 'comma-separated capabilities', list, [])
-    .option('--services <list>', 'comma-separated services', list, [])
+    .option('--capabilities <list>', 'comma-separated capabilities', commaList, [])
+    .option('--services <list>', 'comma-separated services', commaList, [])
     .option('--metadata <json>', 'metadata as JSON (region, weight, ...)')
     .option('--coordinator-url <url>', 'a daemon API URL, repeatable or comma-separated (the operator guide\'s spelling of --url)', collect)
     .option('--concurrency <n>', 'tasks run at once (default 1)')
@@ -70,15 +53,15 @@ export function agentRunCommand(agent: Command, target: (cmd: Command) => ApiTar
           agent_type: o.type,
           capabilities: o.capabilities,
           services: o.services,
-          metadata: metadataOf(o.metadata),
+          metadata: jsonObject('metadata', o.metadata, '{"region":"eu-west-1"}') ?? {},
         },
         processor: execProcessor(command),
-        concurrency: whole('concurrency', o.concurrency, 1, 1000) ?? 1,
+        concurrency: wholeNumber('concurrency', o.concurrency, 1, 1000) ?? 1,
         // Port 0 picks a free one; the registered endpoint says which.
-        push: o.httpPort === undefined ? undefined : { port: whole('http-port', o.httpPort, 0, 65535)!, host: o.httpHost, publicUrl: o.publicUrl },
+        push: o.httpPort === undefined ? undefined : { port: wholeNumber('http-port', o.httpPort, 0, 65535)!, host: o.httpHost, publicUrl: o.publicUrl },
       })
       const say = (line: string): void => {
-        process.stdout.write(`${new Date().toISOString()} ${line}\n`)
+        t.io.out(`${new Date().toISOString()} ${line}\n`)
       }
       worker.on('completed', (task) => say(`completed ${task.task_id}`))
       worker.on('failed', (task, err) => say(`failed ${task.task_id}: ${err.message}`))

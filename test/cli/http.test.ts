@@ -1,7 +1,7 @@
 import t from 'tap'
-import { send, text } from '../../../src/daemon/cli/http.js'
-import { serveLocal } from '../../fixtures/http-server.js'
-import { freePort } from '../../fixtures/poll.js'
+import { send, text } from '../../src/cli/http.js'
+import { serveLocal } from '../fixtures/http-server.js'
+import { freePort } from '../fixtures/poll.js'
 
 // The CLI's HTTP client against a server that is not a well-behaved daemon.
 

@@ -1,12 +1,11 @@
 import { createParser } from 'eventsource-parser'
 import type { Command } from 'commander'
 import type { OpReport } from '../../ops/index.js'
-import { type ApiTarget, CliError, callApi } from './api-client.js'
-import { healthChecksText } from './health-checks-text.js'
-import { send } from './http.js'
-import { table } from './table.js'
-
-type Target = (cmd: Command) => ApiTarget & { json: boolean }
+import { CliError, callApi } from '../api-client.js'
+import { healthChecksText } from '../health-checks-text.js'
+import { send } from '../http.js'
+import type { Target, TargetOf } from '../output.js'
+import { table } from '../table.js'
 
 interface OpFlags {
   target: string
@@ -17,7 +16,8 @@ interface OpFlags {
   action?: string
 }
 
-function reportText(r: OpReport): string {
+/** An operation's report as text: summary, a row per node, deep checks of a health report, issues, recommendations. */
+export function reportText(r: OpReport): string {
   const rows = Object.entries(r.nodes_status).map(([name, n]) => [
     name, n.status, n.block_height === null ? '-' : String(n.block_height), n.mempool_size === null ? '-' : String(n.mempool_size),
     n.p2p_connections === null ? '-' : String(n.p2p_connections), n.service_uptime ?? '-',
@@ -34,7 +34,7 @@ function reportText(r: OpReport): string {
 }
 
 /** Exit codes of seed 000 operations: 0 success, 1 failed, 2 partial. */
-const exitCodeOf = (r: OpReport): number => (r.validation_status === 'success' ? 0 : r.validation_status === 'partial' ? 2 : 1)
+export const exitCodeOf = (r: OpReport): number => (r.validation_status === 'success' ? 0 : r.validation_status === 'partial' ? 2 : 1)
 
 export function timeoutSeconds(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined
@@ -54,7 +54,7 @@ const DESCRIPTIONS = {
  * Starts an operation and follows its server-sent events, printing a line
  * per node as results arrive, then the report; sets the seed exit code.
  */
-export async function runOperation(t: ApiTarget & { json: boolean }, body: Record<string, unknown>): Promise<void> {
+export async function runOperation(t: Target, body: Record<string, unknown>): Promise<void> {
   const started = await callApi(t, 'POST', '/ops?wait=0', body)
   const headers: Record<string, string> = { accept: 'text/event-stream' }
   if (t.token) headers.authorization = `Bearer ${t.token}`
@@ -67,7 +67,7 @@ export async function runOperation(t: ApiTarget & { json: boolean }, body: Recor
       if (e.event === 'done') got.report = JSON.parse(e.data) as OpReport | null
       else if (e.event === 'progress' && !t.json) {
         const p = JSON.parse(e.data) as { node: string | null, step: string, detail: string }
-        process.stdout.write(`  ${p.node ?? '*'} ${p.step}: ${p.detail}\n`)
+        t.io.out(`  ${p.node ?? '*'} ${p.step}: ${p.detail}\n`)
       }
     },
   })
@@ -88,12 +88,12 @@ export async function runOperation(t: ApiTarget & { json: boolean }, body: Recor
   }
   const { report } = got
   if (report === null) throw new CliError(`operation ${String(started.op_id)} ended without a report (its daemon stopped); see GET /ops/${String(started.op_id)}`)
-  process.stdout.write(`${t.json ? JSON.stringify({ op_id: started.op_id, ...report }, null, 2) : reportText(report)}\n`)
-  process.exitCode = exitCodeOf(report)
+  t.io.out(`${t.json ? JSON.stringify({ op_id: started.op_id, ...report }, null, 2) : reportText(report)}\n`)
+  t.io.exitCode = exitCodeOf(report)
 }
 
 /** `aitbc-node status|health|sync|coordinate` (seed 000 operations run by the daemon at --url). */
-export function opsCommands(program: Command, target: Target): void {
+export function opsCommands(program: Command, target: TargetOf): void {
   for (const operation of ['status', 'health', 'sync', 'coordinate'] as const) {
     const cmd = program
       .command(operation)

@@ -1,24 +1,11 @@
 import type { Command } from 'commander'
 import type { Task } from '../../coordinator/index.js'
-import { type ApiTarget, CliError, callApi } from './api-client.js'
-import { table } from './table.js'
+import { callApi } from '../api-client.js'
+import { jsonObject } from '../arguments.js'
+import { print, type TargetOf } from '../output.js'
+import { table } from '../table.js'
 
-type Target = (cmd: Command) => ApiTarget & { json: boolean }
-
-function print(json: boolean, body: unknown, human: () => string): void {
-  process.stdout.write(`${json ? JSON.stringify(body, null, 2) : human()}\n`)
-}
-
-function jsonArg(flag: string, raw: string | undefined): Record<string, unknown> | undefined {
-  if (raw === undefined) return undefined
-  try {
-    const v = JSON.parse(raw) as unknown
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object')
-    return v as Record<string, unknown>
-  } catch {
-    throw new CliError(`--${flag} expects a JSON object, e.g. --${flag} '{"model":"llama2","prompt":"hi"}'`, 2)
-  }
-}
+const jsonArg = (flag: string, raw: string | undefined) => jsonObject(flag, raw, '{"model":"llama2","prompt":"hi"}')
 
 /**
  * The outcome of the task's last attempt that ended: a task keeps the error of
@@ -36,7 +23,8 @@ export const taskRows = (tasks: Task[]): string => table(
   tasks.map((t) => [t.task_id, t.state, t.priority, String(t.attempts), t.agent_id ?? '-', t.submitted_at, lastAttemptError(t)]),
 )
 
-interface Stats {
+/** GET /tasks/status's stats, as far as the text shows them. */
+export interface Stats {
   tasks_submitted: number
   tasks_distributed: number
   tasks_completed: number
@@ -49,7 +37,8 @@ interface Stats {
   queue_sizes: Record<string, number>
 }
 
-function statsText(s: Stats): string {
+/** Distribution statistics as `tasks status` and `ai distribution-stats` print them. */
+export function statsText(s: Stats): string {
   const lb = s.load_balancer_stats
   return [
     `submitted ${s.tasks_submitted}  distributed ${s.tasks_distributed}  completed ${s.tasks_completed}  failed ${s.tasks_failed}  dead ${s.tasks_dead}  retried ${s.tasks_retried}  in flight ${s.tasks_in_flight}`,
@@ -68,8 +57,8 @@ interface SubmitFlags {
   idempotencyKey?: string
 }
 
-/** `aitbc-node tasks ...`, `aitbc-node strategy get|set`, `aitbc-node ai distribution-stats`. */
-export function taskCommands(program: Command, target: Target): void {
+/** `aitbc-node tasks submit|get|status|queues|clear|dead|requeue`. */
+export function taskCommands(program: Command, target: TargetOf): void {
   const tasks = program.command('tasks').description('submit and follow tasks')
   tasks
     .command('submit')
@@ -90,7 +79,7 @@ export function taskCommands(program: Command, target: Target): void {
         max_retries: o.maxRetries === undefined ? undefined : Number(o.maxRetries),
         idempotency_key: o.idempotencyKey,
       })
-      print(t.json, res, () => `${res.message} (priority ${res.priority})`)
+      print(t, res, () => `${res.message} (priority ${res.priority})`)
     })
   tasks
     .command('get')
@@ -99,7 +88,7 @@ export function taskCommands(program: Command, target: Target): void {
     .action(async (id: string, _o, cmd: Command) => {
       const t = target(cmd)
       const res = await callApi(t, 'GET', `/tasks/${encodeURIComponent(id)}`)
-      print(t.json, res, () => {
+      print(t, res, () => {
         const task = res.task as Task
         return `${taskRows([task])}\nresult: ${JSON.stringify(task.result)}`
       })
@@ -110,7 +99,7 @@ export function taskCommands(program: Command, target: Target): void {
     .action(async (_o, cmd: Command) => {
       const t = target(cmd)
       const res = await callApi(t, 'GET', '/tasks/status')
-      print(t.json, res, () => statsText(res.stats as Stats))
+      print(t, res, () => statsText(res.stats as Stats))
     })
   tasks
     .command('queues')
@@ -118,7 +107,7 @@ export function taskCommands(program: Command, target: Target): void {
     .action(async (_o, cmd: Command) => {
       const t = target(cmd)
       const res = await callApi(t, 'GET', '/tasks/queues')
-      print(t.json, res, () => table(['QUEUE', 'TASKS'], Object.entries(res.queue_sizes as Record<string, number>).map(([p, n]) => [p, String(n)])))
+      print(t, res, () => table(['QUEUE', 'TASKS'], Object.entries(res.queue_sizes as Record<string, number>).map(([p, n]) => [p, String(n)])))
     })
   tasks
     .command('clear')
@@ -127,7 +116,7 @@ export function taskCommands(program: Command, target: Target): void {
     .action(async (priority: string, _o, cmd: Command) => {
       const t = target(cmd)
       const res = await callApi(t, 'POST', `/tasks/queues/${encodeURIComponent(priority)}/clear`)
-      print(t.json, res, () => String(res.message))
+      print(t, res, () => String(res.message))
     })
   tasks
     .command('dead')
@@ -135,7 +124,7 @@ export function taskCommands(program: Command, target: Target): void {
     .action(async (_o, cmd: Command) => {
       const t = target(cmd)
       const res = await callApi(t, 'GET', '/tasks/dead')
-      print(t.json, res, () => taskRows(res.tasks as Task[]))
+      print(t, res, () => taskRows(res.tasks as Task[]))
     })
   tasks
     .command('requeue')
@@ -144,35 +133,6 @@ export function taskCommands(program: Command, target: Target): void {
     .action(async (id: string, _o, cmd: Command) => {
       const t = target(cmd)
       const res = await callApi(t, 'POST', `/tasks/${encodeURIComponent(id)}/requeue`)
-      print(t.json, res, () => String(res.message))
-    })
-
-  const strategy = program.command('strategy').description('the load-balancing strategy all daemons share')
-  strategy.command('get').action(async (_o, cmd: Command) => {
-    const t = target(cmd)
-    const res = await callApi(t, 'GET', '/load-balancer/strategy')
-    print(t.json, res, () => `${res.strategy} (available: ${(res.available as string[]).join(', ')})`)
-  })
-  strategy.command('set').argument('<strategy>', 'least_connections, round_robin, weighted_round_robin, resource_based, geographic or random')
-    .action(async (name: string, _o, cmd: Command) => {
-      const t = target(cmd)
-      const res = await callApi(t, 'PUT', '/load-balancer/strategy', { strategy: name })
-      print(t.json, res, () => String(res.message))
-    })
-
-  const ai = program.command('ai').description('the operator guide\'s ai commands')
-  ai.command('distribution-stats').description('task distribution statistics (same as tasks status)')
-    .action(async (_o, cmd: Command) => {
-      const t = target(cmd)
-      const res = await callApi(t, 'GET', '/tasks/status')
-      print(t.json, res, () => statsText(res.stats as Stats))
-    })
-  ai.command('status').description('the guide\'s "CLI health check": the daemon\'s health, its checks and warnings (exit 1 when unhealthy)')
-    .action(async (_o, cmd: Command) => {
-      const t = target(cmd)
-      const res = await callApi(t, 'GET', '/health')
-      const checks = Object.entries(res.checks as Record<string, { ok: boolean }>).map(([k, c]) => `${k}: ${c.ok ? 'ok' : 'NOT OK'}`)
-      const warnings = (res.warnings as string[]).map((w) => `! ${w}`)
-      print(t.json, res, () => [`${res.node}: ${res.status} (version ${res.version})`, ...checks, ...warnings].join('\n'))
+      print(t, res, () => String(res.message))
     })
 }

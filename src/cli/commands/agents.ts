@@ -1,6 +1,8 @@
 import type { Command } from 'commander'
-import { type ApiTarget, CliError, callApi } from './api-client.js'
-import { table } from './table.js'
+import { callApi } from '../api-client.js'
+import { commaList, jsonObject } from '../arguments.js'
+import { print, type TargetOf } from '../output.js'
+import { table } from '../table.js'
 
 interface Agentish {
   agent_id: string
@@ -12,27 +14,8 @@ interface Agentish {
   circuit?: { state: string, failures: number }
 }
 
-const list = (v: string): string[] =>
-  v
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-
-function jsonFlag(name: string, v: string | undefined): Record<string, unknown> | undefined {
-  if (v === undefined) return undefined
-  try {
-    const parsed = JSON.parse(v) as unknown
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-      throw new Error('not an object')
-    return parsed as Record<string, unknown>
-  } catch {
-    throw new CliError(`--${name} expects a JSON object, e.g. --${name} '{"http":"http://host:9002"}'`, 2)
-  }
-}
-
-function print(json: boolean, body: unknown, human: () => string): void {
-  process.stdout.write(`${json ? JSON.stringify(body, null, 2) : human()}\n`)
-}
+const ENDPOINTS_EXAMPLE = '{"http":"http://host:9002"}'
+const jsonFlag = (name: string, v: string | undefined) => jsonObject(name, v, ENDPOINTS_EXAMPLE)
 
 /** closed, or the state and the pushes in a row that never reached it ("open (3 failed)"). */
 function circuitCell(c: Agentish['circuit']): string {
@@ -40,7 +23,8 @@ function circuitCell(c: Agentish['circuit']): string {
   return c.state === 'closed' && c.failures === 0 ? 'closed' : `${c.state} (${c.failures} failed)`
 }
 
-function agentRows(agents: Agentish[]): string {
+/** Agents as `agents list` shows them. */
+export function agentRows(agents: Agentish[]): string {
   return table(
     ['AGENT', 'TYPE', 'STATUS', 'HEALTH', 'CIRCUIT', 'CAPABILITIES', 'LAST HEARTBEAT'],
     agents.map((a) => [
@@ -55,22 +39,20 @@ function agentRows(agents: Agentish[]): string {
   )
 }
 
-type Target = (cmd: Command) => ApiTarget & { json: boolean }
-
 /**
  * `aitbc-node agents register|list|status|update-status|remove`, the operator
  * guide's verbs, also spelled as the guide does: `agent sdk register ...
  * --coordinator-url URL`.
  */
-export function agentCommands(program: Command, target: Target): Command {
+export function agentCommands(program: Command, target: TargetOf): Command {
   addAgentVerbs(program.command('agents').description('register, list and manage agents through a daemon'), target)
   const agent = program.command('agent').description('run an agent (agent run), or the operator guide\'s agent sdk verbs')
   addAgentVerbs(agent.command('sdk').description('the operator guide\'s spelling of the agents verbs (--coordinator-url for --url)'), target)
   return agent
 }
 
-function addAgentVerbs(parent: Command, base: Target): void {
-  const target: Target = (cmd) => {
+function addAgentVerbs(parent: Command, base: TargetOf): void {
+  const target: TargetOf = (cmd) => {
     const t = base(cmd)
     const url = (cmd.opts() as { coordinatorUrl?: string }).coordinatorUrl
     return url === undefined ? t : { ...t, url }
@@ -84,8 +66,8 @@ function addAgentVerbs(parent: Command, base: Target): void {
     .description('register an agent (re-registering updates it)')
     .requiredOption('--agent-id <id>', 'agent id')
     .requiredOption('--type <type>', 'agent type, e.g. worker')
-    .option('--capabilities <list>', 'comma-separated capabilities', list, [])
-    .option('--services <list>', 'comma-separated services', list, [])
+    .option('--capabilities <list>', 'comma-separated capabilities', commaList, [])
+    .option('--services <list>', 'comma-separated services', commaList, [])
     .option('--endpoints <json>', 'endpoints as JSON, e.g. {"http":"http://host:9002"}')
     .option('--metadata <json>', 'metadata as JSON')
     .action(async (o, cmd: Command) => {
@@ -99,7 +81,7 @@ function addAgentVerbs(parent: Command, base: Target): void {
         metadata: jsonFlag('metadata', o.metadata) ?? {},
       }
       const res = await callApi(t, 'POST', '/agents/register', body)
-      print(t.json, res, () => `${res.message} (registered at ${res.registered_at})`)
+      print(t, res, () => `${res.message} (registered at ${res.registered_at})`)
     })
 
   agents
@@ -107,7 +89,7 @@ function addAgentVerbs(parent: Command, base: Target): void {
     .description('list agents, healthiest first')
     .option('--status <status>', 'only agents with this status')
     .option('--type <type>', 'only agents of this type')
-    .option('--capabilities <list>', 'only agents with all of these capabilities', list)
+    .option('--capabilities <list>', 'only agents with all of these capabilities', commaList)
     .option('--limit <n>', 'at most this many', (v) => Number(v), 100)
     .action(async (o, cmd: Command) => {
       const t = target(cmd)
@@ -117,7 +99,7 @@ function addAgentVerbs(parent: Command, base: Target): void {
         capabilities: o.capabilities,
         limit: o.limit,
       })
-      print(t.json, res, () => `${agentRows(res.agents as Agentish[])}\nFound ${res.count} agents`)
+      print(t, res, () => `${agentRows(res.agents as Agentish[])}\nFound ${res.count} agents`)
     })
 
   agents
@@ -128,7 +110,7 @@ function addAgentVerbs(parent: Command, base: Target): void {
       const t = target(cmd)
       const res = await callApi(t, 'GET', `/agents/${encodeURIComponent(o.agentId)}`)
       const a = res.agent as Record<string, unknown>
-      print(t.json, res, () =>
+      print(t, res, () =>
         Object.entries(a)
           .map(([k, v]) => `${k.padEnd(16)} ${typeof v === 'string' ? v : JSON.stringify(v)}`)
           .join('\n'),
@@ -147,7 +129,7 @@ function addAgentVerbs(parent: Command, base: Target): void {
         status: o.status,
         load_metrics: jsonFlag('load-metrics', o.loadMetrics),
       })
-      print(t.json, res, () => `agent ${o.agentId} is now ${res.agent_status}`)
+      print(t, res, () => `agent ${o.agentId} is now ${res.agent_status}`)
     })
 
   agents
@@ -157,6 +139,6 @@ function addAgentVerbs(parent: Command, base: Target): void {
     .action(async (o, cmd: Command) => {
       const t = target(cmd)
       const res = await callApi(t, 'DELETE', `/agents/${encodeURIComponent(o.agentId)}`)
-      print(t.json, res, () => String(res.message))
+      print(t, res, () => String(res.message))
     })
 }

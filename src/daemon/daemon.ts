@@ -77,16 +77,12 @@ export async function buildDaemon(config: Readonly<Config>, logs: LogRoot): Prom
   const log = logs.component('daemon')
   const services = new ServiceGraph((name, err) => log.error({ err, component: name }, 'component failed to stop'))
 
-  let redisUrl = config.redis.url
-  if (redisUrl === null) {
-    const embedded = services.add('embedded redis', new EmbeddedRedis({
-      dir: join(config.node.dataDir, 'redis'),
-      port: config.redis.embedded.port,
-      binary: config.redis.embedded.binary,
-      log: logs.component('redis:embedded'),
-    }))
-    redisUrl = embedded.url
-  }
+  const redisUrl = config.redis.url ?? services.add('embedded redis', new EmbeddedRedis({
+    dir: join(config.node.dataDir, 'redis'),
+    port: config.redis.embedded.port,
+    binary: config.redis.embedded.binary,
+    log: logs.component('redis:embedded'),
+  })).url
   const { client, location } = createRedisClient(redisUrl, config.redis.prefix)
   services.add('redis client', new RedisConnection(client, location, logs.component('redis')))
   // /health answers from this, refreshed in the background and marked down the moment the connection drops.

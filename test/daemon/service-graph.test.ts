@@ -43,8 +43,16 @@ t.test('every service the root builds: stop before start, a second start and a s
     'operation events', 'operations', 'coordinator http',
   ], 'the services of the graph, in start order')
 
+  // The mesh starts its own parts once; each of them must bear the same as the services.
+  const { mesh } = graph
+  const meshParts = {
+    'name bindings': mesh.bindings, 'rpc': mesh.rpc, 'messenger': mesh.messenger, 'status gossip': mesh.gossip, 'liveness prober': mesh.liveness,
+  }
   for (const { name, service } of graph.services.services) {
     await t.resolves(async () => service.stop(), `${name}: stop before start`)
+  }
+  for (const [name, part] of Object.entries(meshParts)) {
+    await t.resolves(async () => part.stop(), `mesh ${name}: stop before start`)
   }
   await graph.services.start()
   t.teardown(() => graph.services.stop())
@@ -54,6 +62,9 @@ t.test('every service the root builds: stop before start, a second start and a s
 
   for (const { name, service } of graph.services.services) {
     await t.resolves(async () => service.start(), `${name}: a second start`)
+  }
+  for (const [name, part] of Object.entries(meshParts)) {
+    await t.resolves(async () => part.start(), `mesh ${name}: a second start`)
   }
   t.equal(graph.http.url, url, 'the API still listens where it did')
   t.equal((graph.services.services[0]!.service as { pid?: number }).pid, redisPid, 'one embedded redis-server')
@@ -66,6 +77,9 @@ t.test('every service the root builds: stop before start, a second start and a s
   await graph.services.stop()
   for (const { name, service } of graph.services.services) {
     await t.resolves(async () => service.stop(), `${name}: a second stop`)
+  }
+  for (const [name, part] of Object.entries(meshParts)) {
+    await t.resolves(async () => part.stop(), `mesh ${name}: a second stop`)
   }
   // A service whose second start made a second timer, server or process still holds it here.
   await t.resolves(waitFor('every timer, socket and process to be gone', () => exceeds(resources(), base).length === 0, {

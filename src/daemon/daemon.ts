@@ -61,9 +61,13 @@ export interface RunningDaemon {
 
 /** The daemon's services, built and not started. */
 export interface DaemonGraph {
+  /** Every service, in start order. */
   readonly services: ServiceGraph
+  /** Where the Redis registry is, without secrets. */
   readonly registry: RegistryLocation
+  /** The p2p side (its peer id and addresses are logged once started). */
   readonly mesh: Mesh
+  /** The coordinator API's listener (its URL is known once started). */
   readonly http: HttpListener
 }
 

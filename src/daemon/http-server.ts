@@ -76,6 +76,10 @@ export class HttpListener implements Startable {
         else reject(err)
       })
       server.listen(this.requestedPort, this.host, () => resolve())
+    }).catch((err: unknown) => {
+      // Nothing is bound: a later start may try again.
+      this.started = false
+      throw err
     })
     this.server = server
   }

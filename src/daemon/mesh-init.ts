@@ -19,9 +19,13 @@ import { VERSION } from './version.js'
 
 /** What the mesh is built on besides the config. */
 export interface MeshComponents {
+  /** Where messages wait (inbox, outbox, receipts). */
   messageStore: MessageStore
+  /** The shared store of names pinned on first sight. */
   bindingStore: BindingStore
+  /** Counters of transitions, refusals, receipts and drops. */
   meshMetrics: MeshMetrics
+  /** Counters of messages refused by a bound, and box sizes. */
   messageMetrics: MessageMetrics
   /** What this node says about itself each status interval. */
   local(): LocalStatus

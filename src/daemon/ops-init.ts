@@ -33,10 +33,15 @@ export const AVAILABLE_OPERATIONS = ['status', 'health', 'sync', 'message', 'coo
 
 /** What the node-action server reads besides the config. */
 export interface NodeActionComponents {
+  /** What the health action reports of the mesh. */
   mesh: Pick<Mesh, 'connectedPeers' | 'problems'>
+  /** Where operations and their actions are recorded. */
   journal: RedisOpsJournal
+  /** Bounds node actions running at once, for any caller. */
   slots: ActionSlots
+  /** Records action process groups so a crash's leftovers can be killed. */
   groups: ProcessGroupFiles
+  /** The registry client the health action checks. */
   client: RedisClient
   /** Reads the chain RPC now (null when no chain is configured). */
   readChain(): Promise<ChainReading | null>

@@ -4,11 +4,17 @@ import type { Mesh } from './mesh.js'
 export type MeshHealth = {
   /** False when a peer is not online or the registry is not shared. */
   ok: boolean
+  /** Registry mismatches, then every peer that is not online, with its reason. */
   warnings: string[]
+  /** This node's libp2p peer id. */
   peer_id: string
+  /** Distinct peers with an open connection. */
   connected_peers: number
+  /** Nodes in the membership view, this one included. */
   nodes: number
+  /** Of those, the ones online. */
   online: number
+  /** Peers on another Redis registry, and this node's name pinned elsewhere. */
   registry_mismatches: string[]
 }
 

@@ -4,10 +4,15 @@ import type { ChainReading } from './chain-monitor.js'
 export type ChainHealth = {
   /** False when the last chain poll failed. */
   ok: boolean
+  /** The last poll's problem, if any. */
   warnings: string[]
+  /** Whether a chain RPC is configured at all. */
   configured: boolean
+  /** Height of the last good reading. */
   height: number | null
+  /** Unix seconds of the last good reading. */
   last_sync: number | null
+  /** Why the last poll failed, or null. */
   error: string | null
 }
 

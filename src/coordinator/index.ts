@@ -23,6 +23,7 @@ export {
 export { LoadBalancerState } from './tasks/load-balancer-state.js'
 export { TaskError, type TaskErrorCode } from './tasks/task-errors.js'
 export { TaskWakeups, type TaskWakeupsInit } from './tasks/task-wakeups.js'
+export { handBackUnclaimed } from './tasks/hand-back.js'
 export { type AgentSlot } from './registry/agent.js'
 export { PRIORITIES, type Priority, STRATEGIES, type Strategy, type Task } from './tasks/task.js'
 export { migrateAgentTaskLists } from './tasks/migrate-keys.js'

@@ -1,15 +1,14 @@
 import type { Logger } from 'pino'
 import { readClusterId, type RedisClient, type RedisKeys } from '../coordinator/index.js'
-import type { Component } from './lifecycle.js'
 
 /**
  * Reads (or creates) the registry's cluster id, retrying while Redis is away,
  * so the gossiped registry fingerprint fills in as soon as Redis answers.
  */
-export class ClusterIdReader implements Component {
-  readonly name = 'registry cluster id'
+export class ClusterIdReader {
   private id: string | null = null
   private timer: NodeJS.Timeout | null = null
+  private started = false
 
   constructor(
     private readonly redis: RedisClient,
@@ -23,10 +22,14 @@ export class ClusterIdReader implements Component {
   }
 
   async start(): Promise<void> {
+    if (this.started) return
+    this.started = true
     await this.attempt()
   }
 
   async stop(): Promise<void> {
+    if (!this.started) return
+    this.started = false
     if (this.timer !== null) clearTimeout(this.timer)
     this.timer = null
   }
@@ -37,6 +40,8 @@ export class ClusterIdReader implements Component {
       this.log.info({ clusterId: this.id }, 'registry cluster id')
     } catch (err) {
       this.log.debug({ err: (err as Error).message }, 'cluster id not readable yet')
+      // A retry that fires after stop would leave a timer behind: only a started reader retries.
+      if (!this.started) return
       this.timer = setTimeout(() => {
         this.attempt().catch((e: unknown) => this.log.error({ err: e }, 'cluster id retry failed'))
       }, this.retryMs)

@@ -6,27 +6,46 @@ import {
   AgentSweeper,
   createCoordinatorApp,
   createHttpMetrics,
-  type RedisClient,
+  handBackUnclaimed,
+  LoadBalancerState,
+  RedisBindingStore,
   RedisHealthMonitor,
   redisKeys,
-  LoadBalancerState,
-  migrateAgentTaskLists,
+  RedisMessageStore,
+  RedisOpEvents,
+  RedisOpsJournal,
   TaskDistributor,
-  type Task,
   TaskRepository,
   TaskWakeups,
 } from '../coordinator/index.js'
+import {
+  ActionSlots,
+  ChainMonitor,
+  ChainRpc,
+  chainHealth,
+  LeftoverGroups,
+  localStatus,
+  NodeActionServer,
+  OpsEngine,
+  ProcessGroupFiles,
+} from '../ops/index.js'
+import { Mesh, meshHealth } from '../p2p/index.js'
+import { ClusterIdReader } from './cluster-id-reader.js'
 import type { Config } from './config/schema.js'
+import { registerDaemonMetrics } from './daemon-metrics.js'
 import { EmbeddedRedis } from './embedded-redis.js'
 import { HttpListener } from './http-server.js'
-import { type Component, StartError, startAll, stopAll } from './lifecycle.js'
 import type { LogRoot } from './logger.js'
-import { buildMesh } from './mesh-wiring.js'
-import { AVAILABLE_OPERATIONS, buildOps } from './ops-wiring.js'
-import { registerDaemonMetrics } from './daemon-metrics.js'
-import { createTaskMetrics, type TaskMetrics } from './task-metrics.js'
-import { createRedisClient, type RegistryLocation } from './redis-connection.js'
+import { createMeshMetrics, registerMeshGauges } from './mesh-metrics.js'
+import { messageRouteDeps, meshInit } from './mesh-init.js'
+import { createMessageMetrics } from './message-metrics.js'
+import { AVAILABLE_OPERATIONS, clusterAccess, nodeActionServerInit, opsEngineInit, registerNodeActions } from './ops-init.js'
+import { registerOpsGauges } from './ops-metrics.js'
+import { createRedisClient, RedisConnection, type RegistryLocation } from './redis-connection.js'
+import { RegistryUpkeep } from './registry-upkeep.js'
 import { apiHostNames, resolveAnonymous, resolveMeshSecurity } from './secure-defaults.js'
+import { ServiceGraph, StartError } from './startable.js'
+import { createTaskMetrics } from './task-metrics.js'
 import { VERSION } from './version.js'
 
 /** A started daemon. */
@@ -36,35 +55,218 @@ export interface RunningDaemon {
   readonly registry: RegistryLocation
   /** This node's libp2p peer id. */
   readonly peerId: string
-  /** Graceful stop: drain HTTP, then stop every component in reverse order. */
+  /** Graceful stop: drain HTTP, then stop every service in reverse order. */
   stop(): Promise<void>
 }
 
-function redisComponent(client: RedisClient, location: RegistryLocation, logs: LogRoot): Component {
-  const log = logs.component('redis')
-  return {
-    name: 'redis client',
-    async start() {
-      client.on('error', (err: Error) => log.debug({ err: err.message }, 'redis connection error'))
-      client.on('ready', () => log.info({ registry: location }, 'connected to the Redis registry'))
-      client.on('end', () => log.debug('redis connection ended'))
-      try {
-        await client.connect()
-      } catch (err) {
-        // Keep going: the client reconnects by itself and the API answers 503 until then.
-        log.error(
-          { err: (err as Error).message, registry: location },
-          'Redis registry not reachable yet; API answers 503 until it is',
-        )
-      }
-    },
-    async stop() {
-      client.disconnect()
-    },
-  }
+/** The daemon's services, built and not started. */
+export interface DaemonGraph {
+  /** Every service, in start order. */
+  readonly services: ServiceGraph
+  /** Where the Redis registry is, without secrets. */
+  readonly registry: RegistryLocation
+  /** The p2p side (its peer id and addresses are logged once started). */
+  readonly mesh: Mesh
+  /** The coordinator API's listener (its URL is known once started). */
+  readonly http: HttpListener
 }
 
-/** The composition root: builds everything, starts in order, stops in reverse. */
+/**
+ * The composition root: builds every service of the daemon once, in start
+ * order, and only wires them. Where two services need each other (the mesh
+ * gossips the engine's running count, the engine runs over the mesh), one of
+ * them reads the other through a function called once the graph has started.
+ */
+export async function buildDaemon(config: Readonly<Config>, logs: LogRoot): Promise<DaemonGraph> {
+  const log = logs.component('daemon')
+  const services = new ServiceGraph((name, err) => log.error({ err, component: name }, 'component failed to stop'))
+
+  const redisUrl = config.redis.url ?? services.add('embedded redis', new EmbeddedRedis({
+    dir: join(config.node.dataDir, 'redis'),
+    port: config.redis.embedded.port,
+    binary: config.redis.embedded.binary,
+    log: logs.component('redis:embedded'),
+  })).url
+  const { client, location } = createRedisClient(redisUrl, config.redis.prefix)
+  services.add('redis client', new RedisConnection(client, location, logs.component('redis')))
+  // /health answers from this, refreshed in the background and marked down the moment the connection drops.
+  const redisHealth = services.add('redis health', new RedisHealthMonitor({
+    redis: client, pingIntervalMs: config.redis.healthPingMs, hungAfterMs: config.redis.hungAfterMs,
+  }))
+
+  const keys = redisKeys(config.redis.prefix)
+  const registry = new AgentRegistry(client, keys)
+  services.add('registry upkeep', new RegistryUpkeep(client, keys, registry, log))
+  services.add('agent sweeper', new AgentSweeper({
+    registry,
+    log: logs.component('coordinator:sweeper'),
+    staleAfterMs: config.agents.staleAfterMs,
+    removeAfterMs: config.agents.removeAfterMs,
+    intervalMs: config.agents.sweepIntervalMs ?? undefined,
+  }))
+
+  const metrics = createHttpMetrics({ defaultMetrics: true })
+  const tasks = new TaskRepository(client, keys, {
+    defaultTimeoutMs: config.tasks.defaultTimeoutMs,
+    defaultMaxRetries: config.tasks.defaultMaxRetries,
+    maxQueueSize: config.tasks.maxQueueSize,
+    retryBackoffMs: config.tasks.retryBackoffMs,
+    agentCapacity: config.tasks.agentCapacity,
+    defaultStrategy: config.tasks.strategy,
+    agingMs: config.tasks.agingMs,
+    retention: { completed: config.tasks.keepCompleted, failed: config.tasks.keepFailed, dead: config.tasks.keepDead },
+  })
+  const taskMetrics = createTaskMetrics(metrics.registry, tasks)
+  const balancer = new LoadBalancerState(client, keys, config.tasks.strategy)
+  const taskLog = logs.component('coordinator:tasks')
+  const unclaimed = handBackUnclaimed(tasks, taskLog)
+  const instance = randomUUID()
+  const wakeups = services.add('task wake-ups', new TaskWakeups({
+    subscriber: client.duplicate(), channel: keys.taskEvents, handOffChannel: keys.handOffs(instance), log: taskLog, instance,
+    onUnclaimed: unclaimed,
+  }))
+  const distributor = services.add('task distributor', new TaskDistributor({
+    tasks,
+    registry,
+    balancer,
+    wakeups,
+    log: taskLog,
+    defaultCapacity: config.tasks.agentCapacity,
+    reclaimIntervalMs: config.tasks.reclaimIntervalMs,
+    pushTimeoutMs: config.tasks.pushTimeoutMs,
+    circuit: config.tasks.pushCircuit,
+    apiUrl: () => http.url,
+    onAssigned: (priority, waitedMs) => taskMetrics.assigned(priority, waitedMs),
+  }))
+  registerDaemonMetrics(metrics.registry, {
+    version: VERSION, node: config.node.name, redisHealth: () => redisHealth.current, agentCounts: () => registry.counts(),
+  })
+
+  const clusterId = services.add('registry cluster id',
+    new ClusterIdReader(client, keys, config.p2p.statusIntervalMs, logs.component('redis')))
+  // A chain change is published at once instead of at the next status tick.
+  const chain = config.chain.rpcUrl === null
+    ? null
+    : services.add('chain monitor', new ChainMonitor(
+        new ChainRpc(config.chain.rpcUrl, config.chain.timeoutMs),
+        config.p2p.statusIntervalMs,
+        logs.component('ops:chain'),
+        () => mesh.gossip.publish(),
+      ))
+  const meshMetrics = createMeshMetrics(metrics.registry)
+  const messageMetrics = createMessageMetrics(metrics.registry)
+  const messageStore = new RedisMessageStore({
+    redis: client,
+    keys,
+    node: config.node.name,
+    inboxBounds: config.messages.inbox,
+    outboxBounds: config.messages.outbox,
+    onInbox: (size) => messageMetrics.inbox(size),
+    onOutbox: (size) => {
+      messageMetrics.outbox(size)
+      if (size.refused) messageMetrics.refused('outbox_full')
+    },
+  })
+  const mesh = await Mesh.create(meshInit(config, logs, {
+    messageStore,
+    bindingStore: new RedisBindingStore(client, keys),
+    meshMetrics,
+    messageMetrics,
+    local: () => localStatus({
+      chain,
+      registry: () => ({ cluster_id: clusterId.clusterId, host: location.hosts.join(','), db: location.db, prefix: location.prefix }),
+      registryReachable: () => client.status === 'ready',
+      runningOps: () => engine.runningCount,
+      coordinatorUrl: () => http.url,
+    }),
+  })).catch((err: unknown) => {
+    throw new StartError((err as Error).message, { cause: err })
+  })
+  services.add('p2p mesh', mesh)
+  registerMeshGauges(metrics.registry, mesh)
+
+  const journal = new RedisOpsJournal(client, keys)
+  const groups = new ProcessGroupFiles(join(config.node.dataDir, 'action-groups'))
+  const slots = new ActionSlots(config.ops.maxConcurrent)
+  const actionServer = new NodeActionServer(nodeActionServerInit(config, logs, {
+    mesh, journal, slots, groups, client,
+    readChain: async () => (chain === null ? null : chain.readNow()),
+    clusterId: () => clusterId.clusterId,
+    onForbidden: () => meshMetrics.refused('forbidden'),
+  }))
+  registerNodeActions(mesh.rpc, actionServer)
+  services.add('leftover action groups', new LeftoverGroups(groups, logs.component('ops:actions')))
+  const events = services.add('operation events', new RedisOpEvents({
+    redis: client, subscriber: client.duplicate(), keys, log: logs.component('ops:events'),
+  }))
+  const access = clusterAccess(config, mesh, actionServer)
+  const engine = services.add('operations', new OpsEngine(opsEngineInit(config, logs, { access, journal, events })))
+  registerOpsGauges(metrics.registry, engine, slots)
+
+  const app = createCoordinatorApp({
+    registry,
+    redisHealth: () => redisHealth.current,
+    uiDir: fileURLToPath(new URL('../ui', import.meta.url)),
+    auth: { tokens: config.auth.tokens, anonymous: resolveAnonymous(config) },
+    allowedHosts: apiHostNames(config),
+    metrics,
+    nodes: {
+      nodes: () => mesh.view.snapshot(),
+      refusals: () => meshMetrics.refusals(),
+      forget: (name) => mesh.bindings.forget(name),
+    },
+    messages: messageRouteDeps(config, mesh, messageStore, messageMetrics),
+    ops: {
+      engine,
+      events,
+      journal,
+      bodyLimitBytes: config.coordinator.bodyLimitBytes,
+      maxTimeoutMs: config.ops.maxTimeoutMs,
+      available: AVAILABLE_OPERATIONS,
+    },
+    tasks: {
+      tasks,
+      balancer,
+      registry,
+      distributor,
+      wakeups,
+      defaultCapacity: config.tasks.agentCapacity,
+      onAssigned: (priority, waitedMs) => taskMetrics.assigned(priority, waitedMs),
+      onOutcome: (outcome) => taskMetrics.outcome(outcome),
+      onUnclaimed: unclaimed,
+      nodeName: config.node.name,
+      bodyLimitBytes: config.coordinator.bodyLimitBytes,
+      maxTaskBytes: config.tasks.maxTaskBytes,
+      maxTimeoutMs: config.tasks.maxTimeoutMs,
+    },
+    extraChecks: () => ({ mesh: meshHealth(mesh), chain: chainHealth(chain) }),
+    log: logs.component('coordinator:http'),
+    nodeName: config.node.name,
+    version: VERSION,
+    bodyLimitBytes: config.coordinator.bodyLimitBytes,
+    staleAfterMs: config.agents.staleAfterMs,
+    openapi: {
+      maxTaskTimeoutMs: config.tasks.maxTimeoutMs,
+      maxOpsTimeoutMs: config.ops.maxTimeoutMs,
+      maxMessageTtlMs: config.messages.maxTtlMs,
+      version: VERSION,
+    },
+  })
+  const http = services.add('coordinator http', new HttpListener(
+    app,
+    config.coordinator.host,
+    config.coordinator.port,
+    config.coordinator.shutdownTimeoutMs,
+    {
+      headersTimeoutMs: config.coordinator.headersTimeoutMs,
+      requestTimeoutMs: config.coordinator.requestTimeoutMs,
+      maxConnections: config.coordinator.maxConnections,
+    },
+  ))
+  return { services, registry: location, mesh, http }
+}
+
+/** Builds the daemon, starts every service in order and logs it ready. */
 export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Promise<RunningDaemon> {
   const log = logs.component('daemon')
   const anonymous = resolveAnonymous(config)
@@ -78,195 +280,27 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
   if (config.tasks.pollIntervalMs !== undefined) {
     log.warn('tasks.pollIntervalMs is ignored: nothing polls any more (work is announced on Redis); tasks.reclaimIntervalMs sets how often expired leases are looked for at the least')
   }
-  const components: Component[] = []
-
-  let redisUrl = config.redis.url
-  if (redisUrl === null) {
-    const embedded = new EmbeddedRedis({
-      dir: join(config.node.dataDir, 'redis'),
-      port: config.redis.embedded.port,
-      binary: config.redis.embedded.binary,
-      log: logs.component('redis:embedded'),
-    })
-    components.push({ name: 'embedded redis', start: () => embedded.start(), stop: () => embedded.stop() })
-    redisUrl = embedded.url
-  }
-  const { client, location } = createRedisClient(redisUrl, config.redis.prefix)
-  components.push(redisComponent(client, location, logs))
-  // /health answers from this, refreshed in the background and marked down the moment the connection drops.
-  const redisHealth = new RedisHealthMonitor({
-    redis: client, pingIntervalMs: config.redis.healthPingMs, hungAfterMs: config.redis.hungAfterMs,
-  })
-  components.push({ name: 'redis health', start: () => redisHealth.start(), stop: () => redisHealth.stop() })
-
-  const keys = redisKeys(config.redis.prefix)
-  const registry = new AgentRegistry(client, keys)
-  components.push({
-    name: 'key migration',
-    async start() {
-      // Lists of an older layout; a Redis that is down (or a Cluster, where SCAN is per node) is left for the next start.
-      const moved = await migrateAgentTaskLists(client, keys).catch((err: unknown) => {
-        log.warn({ err: (err as Error).message }, 'pull lists of the old key layout not migrated now; the next start tries again')
-        return 0
-      })
-      if (moved > 0) log.info({ lists: moved }, 'moved agent pull lists from agent:{id}:tasks to agent-tasks:{id}')
-      // A registry older than discover's index gets it once (agents registered since are indexed as they register).
-      const indexed = await registry.buildIndex().catch((err: unknown) => {
-        log.warn({ err: (err as Error).message }, 'agents not indexed for discover now; the next start tries again')
-        return -1
-      })
-      if (indexed > 0) log.info({ agents: indexed }, 'indexed the registered agents for discover')
-    },
-    async stop() {},
-  })
-  const sweeper = new AgentSweeper({
-    registry,
-    log: logs.component('coordinator:sweeper'),
-    staleAfterMs: config.agents.staleAfterMs,
-    removeAfterMs: config.agents.removeAfterMs,
-    intervalMs: config.agents.sweepIntervalMs ?? undefined,
-  })
-  components.push({ name: 'agent sweeper', start: async () => sweeper.start(), stop: () => sweeper.stop() })
-
-  let apiUrlNow: string | null = null
-  let taskMetrics: TaskMetrics | null = null
-  const tasks = new TaskRepository(client, keys, {
-    defaultTimeoutMs: config.tasks.defaultTimeoutMs,
-    defaultMaxRetries: config.tasks.defaultMaxRetries,
-    maxQueueSize: config.tasks.maxQueueSize,
-    retryBackoffMs: config.tasks.retryBackoffMs,
-    agentCapacity: config.tasks.agentCapacity,
-    defaultStrategy: config.tasks.strategy,
-    agingMs: config.tasks.agingMs,
-    retention: { completed: config.tasks.keepCompleted, failed: config.tasks.keepFailed, dead: config.tasks.keepDead },
-  })
-  const balancer = new LoadBalancerState(client, keys, config.tasks.strategy)
-  const taskLog = logs.component('coordinator:tasks')
-  // A task handed to a poll that had ended goes back to its queue, its attempt not counted.
-  const unclaimed = (agentId: string, task: Task): void => {
-    tasks.handBack(task.task_id, agentId)
-      .then((res) => taskLog.info({ task: task.task_id, agent: agentId, res }, `task ${task.task_id} was handed to agent ${agentId} after its poll ended; back to its queue`))
-      .catch((err: unknown) => taskLog.warn({ task: task.task_id, err: (err as Error).message }, `task ${task.task_id} could not be handed back; its lease will take it back`))
-  }
-  const instance = randomUUID()
-  const wakeups = new TaskWakeups({
-    subscriber: client.duplicate(), channel: keys.taskEvents, handOffChannel: keys.handOffs(instance), log: taskLog, instance,
-    onUnclaimed: unclaimed,
-  })
-  components.push({ name: 'task wake-ups', start: () => wakeups.start(), stop: () => wakeups.stop() })
-  const distributor = new TaskDistributor({
-    tasks,
-    registry,
-    balancer,
-    wakeups,
-    log: logs.component('coordinator:tasks'),
-    defaultCapacity: config.tasks.agentCapacity,
-    reclaimIntervalMs: config.tasks.reclaimIntervalMs,
-    pushTimeoutMs: config.tasks.pushTimeoutMs,
-    circuit: config.tasks.pushCircuit,
-    apiUrl: () => apiUrlNow,
-    onAssigned: (priority, waitedMs) => taskMetrics?.assigned(priority, waitedMs),
-  })
-  components.push({ name: 'task distributor', start: async () => distributor.start(), stop: () => distributor.stop() })
-
-  const metrics = createHttpMetrics({ defaultMetrics: true })
-  taskMetrics = createTaskMetrics(metrics.registry, tasks)
-  registerDaemonMetrics(metrics.registry, {
-    version: VERSION, node: config.node.name, redisHealth: () => redisHealth.current, agentCounts: () => registry.counts(),
-  })
-  let mesh
-  try {
-    mesh = await buildMesh(config, logs, { client, location, keys }, metrics.registry)
-  } catch (err) {
-    throw new StartError((err as Error).message, { cause: err })
-  }
-  components.push(...mesh.components)
-  const ops = buildOps(config, logs, mesh, { client, keys }, metrics.registry)
-  components.push(ops.component)
-
-  const app = createCoordinatorApp({
-    registry,
-    redisHealth: () => redisHealth.current,
-    uiDir: fileURLToPath(new URL('../ui', import.meta.url)),
-    auth: { tokens: config.auth.tokens, anonymous },
-    allowedHosts: apiHostNames(config),
-    metrics,
-    nodes: mesh.nodes,
-    messages: mesh.messages,
-    ops: {
-      engine: ops.engine,
-      events: ops.events,
-      journal: ops.journal,
-      bodyLimitBytes: config.coordinator.bodyLimitBytes,
-      maxTimeoutMs: config.ops.maxTimeoutMs,
-      available: AVAILABLE_OPERATIONS,
-    },
-    tasks: {
-      tasks,
-      balancer,
-      registry,
-      distributor,
-      wakeups,
-      defaultCapacity: config.tasks.agentCapacity,
-      onAssigned: (priority, waitedMs) => taskMetrics?.assigned(priority, waitedMs),
-      onOutcome: (outcome) => taskMetrics?.outcome(outcome),
-      onUnclaimed: unclaimed,
-      nodeName: config.node.name,
-      bodyLimitBytes: config.coordinator.bodyLimitBytes,
-      maxTaskBytes: config.tasks.maxTaskBytes,
-      maxTimeoutMs: config.tasks.maxTimeoutMs,
-    },
-    extraChecks: mesh.extraChecks,
-    log: logs.component('coordinator:http'),
-    nodeName: config.node.name,
-    version: VERSION,
-    bodyLimitBytes: config.coordinator.bodyLimitBytes,
-    staleAfterMs: config.agents.staleAfterMs,
-    openapi: {
-      maxTaskTimeoutMs: config.tasks.maxTimeoutMs,
-      maxOpsTimeoutMs: config.ops.maxTimeoutMs,
-      maxMessageTtlMs: config.messages.maxTtlMs,
-      version: VERSION,
-    },
-  })
-  const http = new HttpListener(
-    app,
-    config.coordinator.host,
-    config.coordinator.port,
-    config.coordinator.shutdownTimeoutMs,
-    {
-      headersTimeoutMs: config.coordinator.headersTimeoutMs,
-      requestTimeoutMs: config.coordinator.requestTimeoutMs,
-      maxConnections: config.coordinator.maxConnections,
-    },
-  )
-  components.push(http)
-
-  const onStopError = (c: Component, err: unknown) =>
-    log.error({ err, component: c.name }, 'component failed to stop')
-  await startAll(components, onStopError)
-
-  const shownHost = config.coordinator.host === '0.0.0.0' ? '127.0.0.1' : config.coordinator.host
-  const apiUrl = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${http.port}`
-  mesh.setApiUrl(apiUrl)
-  apiUrlNow = apiUrl
+  const graph = await buildDaemon(config, logs)
+  await graph.services.start()
+  const apiUrl = graph.http.url
+  if (apiUrl === null) throw new StartError('the coordinator API did not start listening')
   log.info(
     {
       node: config.node.name,
       api: apiUrl,
-      registry: location,
+      registry: graph.registry,
       anonymous,
       meshSecurity,
       version: VERSION,
-      peerId: mesh.mesh.peerId,
-      p2p: mesh.mesh.addresses(),
+      peerId: graph.mesh.peerId,
+      p2p: graph.mesh.addresses(),
     },
     'daemon ready',
   )
   return {
     apiUrl,
-    registry: location,
-    peerId: mesh.mesh.peerId,
-    stop: () => stopAll(components, onStopError),
+    registry: graph.registry,
+    peerId: graph.mesh.peerId,
+    stop: () => graph.services.stop(),
   }
 }

@@ -30,6 +30,7 @@ const READY = /ready to accept connections/i
 export class EmbeddedRedis {
   private child: ChildProcess | undefined
   private stopping = false
+  private started = false
   private restarts = 0
   private restartTimer: NodeJS.Timeout | undefined
   private readonly init: EmbeddedRedisInit
@@ -51,6 +52,8 @@ export class EmbeddedRedis {
   }
 
   async start(): Promise<void> {
+    if (this.started) return
+    this.started = true
     mkdirSync(this.init.dir, { recursive: true, mode: 0o700 })
     await this.stopLeftover()
     this.stopping = false
@@ -169,6 +172,8 @@ export class EmbeddedRedis {
   }
 
   async stop(): Promise<void> {
+    if (!this.started) return
+    this.started = false
     this.stopping = true
     clearTimeout(this.restartTimer)
     const child = this.child

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http'
 import type { CoordinatorApp } from '../coordinator/index.js'
-import { type Component, StartError } from './lifecycle.js'
+import { type Startable, StartError } from './startable.js'
 
 /** Bounds on what one client can hold (coordinator.* in the config). */
 export interface HttpLimits {
@@ -13,9 +13,9 @@ export interface HttpLimits {
 }
 
 /** The coordinator's HTTP listener: binds at start, drains at stop. */
-export class HttpListener implements Component {
-  readonly name = 'coordinator http'
+export class HttpListener implements Startable {
   private server: Server | undefined
+  private started = false
   private readonly app: CoordinatorApp
   private readonly host: string
   private readonly requestedPort: number
@@ -36,7 +36,16 @@ export class HttpListener implements Component {
     return typeof addr === 'object' && addr !== null ? addr.port : this.requestedPort
   }
 
+  /** The API's URL once the listener is bound, else null (port 0 is resolved by binding). */
+  get url(): string | null {
+    if (this.server === undefined) return null
+    const shown = this.host === '0.0.0.0' ? '127.0.0.1' : this.host
+    return `http://${shown.includes(':') ? `[${shown}]` : shown}:${this.port}`
+  }
+
   async start(): Promise<void> {
+    if (this.started) return
+    this.started = true
     // A client that sends its headers or body slowly (or stalls) is cut off with 408; long polls are
     // unaffected: these bound receiving the request, not answering it. Node checks them every
     // connectionsCheckingInterval (30 s by default), so that follows the shorter timeout.
@@ -67,12 +76,18 @@ export class HttpListener implements Component {
         else reject(err)
       })
       server.listen(this.requestedPort, this.host, () => resolve())
+    }).catch((err: unknown) => {
+      // Nothing is bound: a later start may try again.
+      this.started = false
+      throw err
     })
     this.server = server
   }
 
   /** New requests get 503 while in-flight ones finish; after the drain timeout every connection is cut. */
   async stop(): Promise<void> {
+    if (!this.started) return
+    this.started = false
     const server = this.server
     if (server === undefined) return
     this.app.startDraining()

@@ -10,8 +10,6 @@ export interface MeshMetrics {
   refused(reason: RefusalReason): void
   /** Refusals counted so far, by reason. */
   refusals(): Record<string, number>
-  /** Gauges read from the mesh at scrape time. */
-  attach(mesh: Mesh): void
   /** Counts an inbound connection refused or closed before its handshake ended. */
   inboundDropped(reason: PendingDrop): void
   /** Counts a malformed status by kind. */
@@ -69,13 +67,30 @@ export function createMeshMetrics(registry: Registry): MeshMetrics {
     registers: [registry],
   })
   const counted: Record<string, number> = {}
-  let mesh: Mesh | null = null
+  return {
+    transition: (t) => transitions.inc({ node: t.name, to: t.to }),
+    receipt: (state) => receipts.inc({ state }),
+    inbound: () => inbound.inc(),
+    refused: (reason) => {
+      refusals.inc({ reason })
+      counted[reason] = (counted[reason] ?? 0) + 1
+    },
+    refusals: () => ({ ...counted }),
+    inboundDropped: (reason) => inboundDropped.inc({ reason }),
+    malformedStatus: (kind) => malformed.inc({ kind }),
+    malformedDisconnect: () => malformedDisconnects.inc(),
+    warningSuppressed: () => suppressed.inc(),
+  }
+}
+
+/** Gauges read from the mesh at scrape time (registered once the mesh exists; the counters come before it). */
+export function registerMeshGauges(registry: Registry, mesh: Pick<Mesh, 'connectedPeers' | 'view' | 'messenger'>): void {
   new Gauge({
     name: 'aitbc_mesh_connected_peers',
     help: 'Peers with an open libp2p connection',
     registers: [registry],
     collect() {
-      this.set(mesh?.connectedPeers() ?? 0)
+      this.set(mesh.connectedPeers())
     },
   })
   new Gauge({
@@ -84,7 +99,7 @@ export function createMeshMetrics(registry: Registry): MeshMetrics {
     labelNames: ['state'] as const,
     registers: [registry],
     collect() {
-      const rows = mesh?.view.snapshot() ?? []
+      const rows = mesh.view.snapshot()
       for (const state of ['online', 'degraded', 'offline'] as const) {
         this.set({ state }, rows.filter((r) => r.status === state).length)
       }
@@ -95,24 +110,7 @@ export function createMeshMetrics(registry: Registry): MeshMetrics {
     help: 'Message deliveries (message x target) still queued in this process',
     registers: [registry],
     collect() {
-      this.set(mesh?.messenger.queued ?? 0)
+      this.set(mesh.messenger.queued)
     },
   })
-  return {
-    transition: (t) => transitions.inc({ node: t.name, to: t.to }),
-    receipt: (state) => receipts.inc({ state }),
-    inbound: () => inbound.inc(),
-    refused: (reason) => {
-      refusals.inc({ reason })
-      counted[reason] = (counted[reason] ?? 0) + 1
-    },
-    refusals: () => ({ ...counted }),
-    attach: (m) => {
-      mesh = m
-    },
-    inboundDropped: (reason) => inboundDropped.inc({ reason }),
-    malformedStatus: (kind) => malformed.inc({ kind }),
-    malformedDisconnect: () => malformedDisconnects.inc(),
-    warningSuppressed: () => suppressed.inc(),
-  }
 }

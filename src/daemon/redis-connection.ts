@@ -1,4 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
+import type { Logger } from 'pino'
 import type { RedisClient } from '../coordinator/index.js'
 import { redactUrl } from './config/load.js'
 
@@ -78,5 +79,39 @@ export function createRedisClient(
   return {
     client,
     location: { kind: 'single', hosts: [`${u.hostname}:${u.port || 6379}`], db, prefix, url: safe },
+  }
+}
+
+/**
+ * The registry client as a service: connects at start (a Redis that is not
+ * there yet is no start failure: the client reconnects by itself and the API
+ * answers 503 until then) and disconnects at stop.
+ */
+export class RedisConnection {
+  private started = false
+
+  constructor(private readonly client: RedisClient, private readonly location: RegistryLocation, private readonly log: Logger) {
+    client.on('error', (err: Error) => log.debug({ err: err.message }, 'redis connection error'))
+    client.on('ready', () => log.info({ registry: location }, 'connected to the Redis registry'))
+    client.on('end', () => log.debug('redis connection ended'))
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return
+    this.started = true
+    try {
+      await this.client.connect()
+    } catch (err) {
+      this.log.error(
+        { err: (err as Error).message, registry: this.location },
+        'Redis registry not reachable yet; API answers 503 until it is',
+      )
+    }
+  }
+
+  stop(): void {
+    if (!this.started) return
+    this.started = false
+    this.client.disconnect()
   }
 }

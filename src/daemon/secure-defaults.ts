@@ -1,7 +1,7 @@
 import { isIP } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Config } from './config/schema.js'
-import { StartError } from './lifecycle.js'
+import { StartError } from './startable.js'
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/
 

@@ -1,6 +1,9 @@
 /** Public face of ops: node-local actions (chain RPC), the operation engine and the operations. */
 
 export { type ChainReading, ChainMonitor } from './chain/chain-monitor.js'
+export { type ChainHealth, chainHealth } from './chain/chain-health.js'
+export { localStatus, type LocalStatusSources } from './local/local-status.js'
+export { LeftoverGroups } from './local/leftover-groups.js'
 export { type ChainHead, ChainRpc, ChainRpcError } from './chain/chain-rpc.js'
 export { type TargetResult } from './engine/fan-out.js'
 export {

@@ -103,6 +103,7 @@ export class LivenessProber {
   private readonly helpers: number
   private readonly maxHelping: number
   private timer: NodeJS.Timeout | null = null
+  private started = false
   private readonly inFlight = new Set<string>()
   private readonly suspects = new Map<string, Suspicion>()
   /** One ping per peer at a time, shared by our probes and helpers'. */
@@ -129,7 +130,8 @@ export class LivenessProber {
   }
 
   async start(): Promise<void> {
-    if (this.timer !== null) return
+    if (this.started) return
+    this.started = true
     await this.init.node.handle(LIVENESS_PROTOCOL, (data) => this.serve(data), { maxInboundStreams: 2 })
     this.init.rpc.register(PROBE_METHOD, {
       params: probeParams,
@@ -141,8 +143,9 @@ export class LivenessProber {
   }
 
   async stop(): Promise<void> {
-    if (this.timer === null) return
-    clearInterval(this.timer)
+    if (!this.started) return
+    this.started = false
+    if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
     this.stopping.abort()
     for (const name of [...this.suspects.keys()]) this.endSuspicion(name)

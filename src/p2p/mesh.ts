@@ -79,6 +79,8 @@ const DEFAULT_MALFORMED: MalformedStatusLimits = { disconnectAfter: 50, windowMs
 
 /** The p2p side of a daemon: libp2p node, redial, status gossip, ping liveness, membership, messages, RPC. */
 export class Mesh {
+  private started = false
+
   private constructor(
     readonly node: MeshLibp2p,
     readonly view: MembershipView,
@@ -146,20 +148,20 @@ export class Mesh {
         shut(refusal.peerId, true)
       })
     }
-    let gossip: StatusGossip | null = null
-    let liveness: LivenessProber | null = null
-    const view = new MembershipView({
+    // The view and the gossip, prober read each other: the view reaches them through
+    // functions it calls only once the mesh runs (both are built below).
+    const view: MembershipView = new MembershipView({
       selfName: init.selfName,
       suspectAfterMs: init.suspectAfterMs,
       offlineAfterMs: init.offlineAfterMs,
       peers,
       bindings,
-      selfStatus: () => gossip!.current(),
+      selfStatus: () => gossip.current(),
       onTransition: init.onTransition,
       onRegistryMismatch: init.onRegistryMismatch,
       // Nodes not connected to it hear of the loss with our next status: sent at once.
-      onFirstHandLoss: () => gossip?.publish(),
-      onReportDisputed: (name, by) => liveness?.verify(name, by),
+      onFirstHandLoss: () => gossip.publish(),
+      onReportDisputed: (name, by) => liveness.verify(name, by),
     })
     const malformed = new MalformedStatuses({
       ...(init.malformedStatuses ?? DEFAULT_MALFORMED),
@@ -171,7 +173,7 @@ export class Mesh {
         shut(peerId)
       },
     })
-    gossip = new StatusGossip({
+    const gossip: StatusGossip = new StatusGossip({
       node,
       selfName: init.selfName,
       version: init.version,
@@ -209,7 +211,7 @@ export class Mesh {
         shutUnlessMember({ reason: 'unknown_peer', name: null, peerId, message: `peer ${peerId} is no cluster member; its RPC call was refused` })
       },
     })
-    liveness = new LivenessProber({
+    const liveness: LivenessProber = new LivenessProber({
       // Each connected member is pinged from here at least twice within the view's suspectAfterMs.
       refreshMs: Math.floor(init.suspectAfterMs / 2),
       ...init.probe,
@@ -272,6 +274,8 @@ export class Mesh {
   }
 
   async start(): Promise<void> {
+    if (this.started) return
+    this.started = true
     try {
       await this.node.start()
     } catch (err) {
@@ -292,6 +296,8 @@ export class Mesh {
   }
 
   async stop(): Promise<void> {
+    if (!this.started) return
+    this.started = false
     await this.redialer.stop()
     await this.liveness.stop()
     this.gossip.stop()

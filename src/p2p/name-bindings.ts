@@ -60,6 +60,7 @@ export class NameBindings {
   private byPeerId: Map<string, string> | null = null
   private readonly conflicts = new Map<string, string>()
   private timer: NodeJS.Timeout | null = null
+  private started = false
   private lastReread = 0
   /** Reads of the store under way for peers not bound here (see nameOfRechecked). */
   private readonly rechecks = new Map<string, Promise<string | null>>()
@@ -72,15 +73,19 @@ export class NameBindings {
 
   /** Loads the pins and pins this node's own name; a store that is down only delays pinning. */
   async start(): Promise<void> {
+    if (this.started) return
+    this.started = true
     await this.reread().catch((err: unknown) => this.init.log.warn({ err }, 'name bindings not readable yet; retrying'))
     await this.pinSelf().catch((err: unknown) => this.init.log.warn({ err }, 'could not pin this node\'s name yet; retrying'))
-    this.timer ??= setInterval(() => {
+    this.timer = setInterval(() => {
       this.refresh().catch((err: unknown) => this.init.log.debug({ err }, 'name bindings refresh failed'))
     }, this.init.refreshMs ?? 10_000)
     this.timer.unref()
   }
 
   stop(): void {
+    if (!this.started) return
+    this.started = false
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
   }

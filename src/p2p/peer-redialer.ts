@@ -52,6 +52,7 @@ interface Target {
 export class PeerRedialer {
   private readonly targets: Target[]
   private controller: AbortController | null = null
+  private started = false
   private loops: Promise<void>[] = []
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     for (const t of this.targets) if (t.peerId?.equals(evt.detail)) t.wake?.()
@@ -62,7 +63,8 @@ export class PeerRedialer {
   }
 
   start(): void {
-    if (this.controller !== null) return
+    if (this.started) return
+    this.started = true
     this.controller = new AbortController()
     this.init.node.addEventListener('peer:disconnect', this.onDisconnect)
     const signal = this.controller.signal
@@ -73,7 +75,8 @@ export class PeerRedialer {
   }
 
   async stop(): Promise<void> {
-    if (this.controller === null) return
+    if (!this.started || this.controller === null) return
+    this.started = false
     this.controller.abort()
     this.init.node.removeEventListener('peer:disconnect', this.onDisconnect)
     await Promise.all(this.loops)

@@ -44,6 +44,7 @@ const SENT_BEFORE_LINKED = 2
  */
 export class StatusGossip {
   private seq = 0
+  private started = false
   /** What was last published, without the fields that change every time (seq, time, uptime). */
   private lastContent = ''
   private lastPublishedAt = -Infinity
@@ -120,6 +121,8 @@ export class StatusGossip {
   }
 
   start(): void {
+    if (this.started) return
+    this.started = true
     const pubsub = this.init.node.services.pubsub
     // Validation decides before anything is relayed: a refused status goes no further than this node.
     pubsub.topicValidators.set(STATUS_TOPIC, this.validate)
@@ -134,6 +137,8 @@ export class StatusGossip {
   }
 
   stop(): void {
+    if (!this.started) return
+    this.started = false
     if (this.publishTimer !== null) clearInterval(this.publishTimer)
     if (this.tickTimer !== null) clearInterval(this.tickTimer)
     this.publishTimer = null

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { loadConfig } from '../../src/daemon/config/load.js'
-import { StartError } from '../../src/daemon/lifecycle.js'
+import { StartError } from '../../src/daemon/startable.js'
 import { apiHostNames, resolveAnonymous } from '../../src/daemon/secure-defaults.js'
 
 // Who may call the API without a token, decided once at start from the effective config.

@@ -19,6 +19,7 @@ export interface AgentSweeperInit {
  */
 export class AgentSweeper {
   private timer: NodeJS.Timeout | undefined
+  private started = false
   private running: Promise<void> | undefined
   private readonly init: AgentSweeperInit
 
@@ -27,7 +28,8 @@ export class AgentSweeper {
   }
 
   start(): void {
-    if (this.timer !== undefined) return
+    if (this.started) return
+    this.started = true
     const interval = this.init.intervalMs ?? Math.max(100, Math.floor(this.init.staleAfterMs / 4))
     this.timer = setInterval(() => {
       if (this.running !== undefined) return
@@ -41,6 +43,8 @@ export class AgentSweeper {
   }
 
   async stop(): Promise<void> {
+    if (!this.started) return
+    this.started = false
     clearInterval(this.timer)
     this.timer = undefined
     await this.running

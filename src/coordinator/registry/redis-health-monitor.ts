@@ -27,7 +27,7 @@ export interface RedisHealthMonitorInit {
 export class RedisHealthMonitor {
   private health: RedisHealth = down('not checked yet')
   private timer: NodeJS.Timeout | undefined
-  private running = false
+  private started = false
   private checking: Promise<void> | undefined
   private pingTimer: NodeJS.Timeout | undefined
   /** The PING in flight: since when, and the down health it turned into once past hungAfterMs. */
@@ -54,8 +54,8 @@ export class RedisHealthMonitor {
   }
 
   async start(): Promise<void> {
-    if (this.running) return
-    this.running = true
+    if (this.started) return
+    this.started = true
     const r = this.init.redis
     r.on('close', this.onDown)
     r.on('error', this.onDown)
@@ -66,8 +66,8 @@ export class RedisHealthMonitor {
   }
 
   async stop(): Promise<void> {
-    if (!this.running) return
-    this.running = false
+    if (!this.started) return
+    this.started = false
     clearTimeout(this.timer)
     clearTimeout(this.pingTimer)
     const r = this.init.redis
@@ -104,7 +104,7 @@ export class RedisHealthMonitor {
   }
 
   private schedulePing(): void {
-    if (!this.running) return
+    if (!this.started) return
     this.pingTimer = setTimeout(() => {
       void this.ping().finally(() => this.schedulePing())
     }, this.init.pingIntervalMs ?? 200)
@@ -112,7 +112,7 @@ export class RedisHealthMonitor {
   }
 
   private schedule(): void {
-    if (!this.running) return
+    if (!this.started) return
     this.timer = setTimeout(() => {
       void this.refresh().finally(() => this.schedule())
     }, this.init.intervalMs ?? 2000)

@@ -20,6 +20,7 @@ export interface ChainReading {
 export class ChainMonitor {
   private reading: ChainReading = { chain: null, lastSync: null, problem: null }
   private timer: NodeJS.Timeout | null = null
+  private started = false
   private polling = false
 
   constructor(
@@ -35,6 +36,8 @@ export class ChainMonitor {
   }
 
   async start(): Promise<void> {
+    if (this.started) return
+    this.started = true
     await this.poll()
     this.timer = setInterval(() => {
       this.poll().catch((err: unknown) => this.log.error({ err }, 'chain poll failed'))
@@ -42,6 +45,8 @@ export class ChainMonitor {
   }
 
   stop(): void {
+    if (!this.started) return
+    this.started = false
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
   }

@@ -68,6 +68,7 @@ interface Job {
  */
 export class OpsEngine {
   private running = 0
+  private started = false
   private readonly queue: Job[] = []
   private readonly events = new EventEmitter()
   private readonly active = new Map<string, Job>()
@@ -81,6 +82,8 @@ export class OpsEngine {
   }
 
   async start(): Promise<void> {
+    if (this.started) return
+    this.started = true
     const cut = await this.init.journal.interruptLeftovers(this.init.node)
     if (cut.length > 0) this.init.log.warn({ operations: cut.length }, 'operations cut off by the last stop are marked interrupted')
     // Whoever follows them (on any daemon) hears the end: the last event, then done without a report.
@@ -93,6 +96,8 @@ export class OpsEngine {
 
   /** Aborts every running and queued operation (their reports say so). */
   async stop(): Promise<void> {
+    if (!this.started) return
+    this.started = false
     for (const job of [...this.active.values(), ...this.queue]) {
       if (job.expiry !== null) clearTimeout(job.expiry)
       job.controller.abort(new Error('the daemon is stopping'))

@@ -95,6 +95,7 @@ export class Messenger {
   private readonly downUntil = new Map<string, number>()
   /** Whether start() ran and stop() has not. */
   private running = false
+  private started = false
   /** The retry pump; it runs only while something is queued (an idle daemon has no timer here). */
   private timer: NodeJS.Timeout | null = null
   private readonly onConnect = (): void => {
@@ -106,6 +107,8 @@ export class Messenger {
   constructor(private readonly init: MessengerInit) {}
 
   async start(): Promise<void> {
+    if (this.started) return
+    this.started = true
     const { node, selfName, store, log, inboundLimits } = this.init
     await node.handle(
       MESSAGE_PROTOCOL,
@@ -135,6 +138,8 @@ export class Messenger {
   }
 
   async stop(): Promise<void> {
+    if (!this.started) return
+    this.started = false
     this.running = false
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null

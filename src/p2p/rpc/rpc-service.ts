@@ -54,6 +54,7 @@ export interface RpcServiceInit {
 export class RpcService {
   private readonly methods = new Map<string, RpcMethod<z.ZodType, unknown>>()
   private readonly stopping = new AbortController()
+  private started = false
 
   constructor(private readonly init: RpcServiceInit) {
     // Each call served (up to maxInboundStreams at once) listens on it: no leak warning past ten.
@@ -66,12 +67,16 @@ export class RpcService {
   }
 
   async start(): Promise<void> {
+    if (this.started) return
+    this.started = true
     await this.init.node.handle(RPC_PROTOCOL, (data) => this.serve(data), {
       maxInboundStreams: this.init.maxInboundStreams ?? 32,
     })
   }
 
   async stop(): Promise<void> {
+    if (!this.started) return
+    this.started = false
     this.stopping.abort()
     await this.init.node.unhandle(RPC_PROTOCOL).catch(() => {})
   }

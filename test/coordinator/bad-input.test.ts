@@ -1,6 +1,6 @@
 import t from 'tap'
 import { startCoordinator } from '../fixtures/coordinator.js'
-import { api } from '../fixtures/daemon.js'
+import { api } from '../fixtures/api.js'
 import { startRedis } from '../fixtures/redis-server.js'
 
 const redis = await startRedis()

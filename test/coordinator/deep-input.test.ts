@@ -1,13 +1,14 @@
 import t from 'tap'
 import { jsonDepth, MAX_JSON_DEPTH } from '../../src/coordinator/http/body.js'
 import { registerAgent } from '../fixtures/agents.js'
-import { api, startDaemon } from '../fixtures/daemon.js'
+import { api } from '../fixtures/api.js'
+import { startCoordinator } from '../fixtures/coordinator.js'
 import { startRedis } from '../fixtures/redis-server.js'
 
 const redis = await startRedis()
 t.teardown(() => redis.stop())
-const d = await startDaemon({ args: ['--redis-url', redis.url, '--set', 'coordinator.bodyLimitBytes=1048576'] })
-t.teardown(() => d.stop())
+const d = await startCoordinator({ redisUrl: redis.url, engine: { coordinator: { bodyLimitBytes: 1048576 } } })
+t.teardown(() => d.close())
 
 const nested = (depth: number): string => `{"task_data":${'['.repeat(depth)}${']'.repeat(depth)}}`
 
@@ -19,11 +20,12 @@ t.test('jsonDepth counts objects and arrays outside strings', async (t) => {
   t.equal(jsonDepth(nested(5000), 70), 71, 'stops counting past the limit')
 })
 
+// The same for POST /messages and POST /ops, which need the mesh and operations: fuzz-routes.test.ts.
 t.test('JSON nested 2,000 and 5,000 deep gets 400 naming the limit on every body route, never a 500', async (t) => {
   const routes: [string, string][] = [
     ['POST', '/agents/register'], ['POST', '/agents/discover'], ['POST', '/agents/w/heartbeat'], ['PUT', '/agents/w/status'],
     ['POST', '/tasks/submit'], ['POST', '/tasks/00000000-0000-4000-8000-000000000000/complete'],
-    ['POST', '/tasks/00000000-0000-4000-8000-000000000000/fail'], ['POST', '/messages'], ['POST', '/ops'], ['PUT', '/load-balancer/strategy'],
+    ['POST', '/tasks/00000000-0000-4000-8000-000000000000/fail'], ['PUT', '/load-balancer/strategy'],
   ]
   for (const depth of [2000, 5000]) {
     for (const [method, path] of routes) {

@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import t from 'tap'
+import { MAX_JSON_DEPTH } from '../../src/coordinator/http/body.js'
 import { OPENAPI } from '../fixtures/contract.js'
 import { api, startDaemon } from '../fixtures/daemon.js'
 import { startRedis } from '../fixtures/redis-server.js'
@@ -47,4 +48,16 @@ t.test(`${routes.length} routes x ${RUNS} generated requests: never a 5xx, alway
   t.equal((await api(d.url, 'GET', '/health')).status, 200, 'the daemon still serves')
   t.equal(await registrySize(), agentsBefore, 'no agent appeared or vanished')
   t.ok((await taskTotal()) - queuedBefore <= 2, 'at most a stray valid submit (a generated {task_data: {...}} is a valid task)')
+})
+
+// deep-input.test.ts checks the other body routes on an in-process coordinator; these two need the mesh and operations.
+t.test('JSON nested 2,000 and 5,000 deep gets 400 naming the limit on POST /messages and POST /ops, never a 500', async (t) => {
+  const nested = (depth: number): string => `{"task_data":${'['.repeat(depth)}${']'.repeat(depth)}}`
+  for (const depth of [2000, 5000]) {
+    for (const [method, path] of [['POST', '/messages'], ['POST', '/ops']] as const) {
+      const res = await api(d.url, method, path, nested(depth))
+      t.equal(res.status, 400, `${method} ${path} at depth ${depth}`)
+      t.match(res.body, { code: 'JSON_TOO_DEEP', message: new RegExp(`deeper than ${MAX_JSON_DEPTH} levels`) })
+    }
+  }
 })

@@ -1,7 +1,8 @@
 import SwaggerParser from '@apidevtools/swagger-parser'
 import t from 'tap'
 import { checkContract, OPENAPI } from '../fixtures/contract.js'
-import { api, startDaemon } from '../fixtures/daemon.js'
+import { api } from '../fixtures/api.js'
+import { startCoordinator } from '../fixtures/coordinator.js'
 import { startRedis } from '../fixtures/redis-server.js'
 
 t.test('the document is valid OpenAPI 3.1 (swagger-parser) and covers every route', async (t) => {
@@ -23,8 +24,9 @@ t.test('the document is valid OpenAPI 3.1 (swagger-parser) and covers every rout
 t.test('every daemon serves it at /openapi.json and /v1/openapi.json, without a token', async (t) => {
   const redis = await startRedis()
   t.teardown(() => redis.stop())
-  const d = await startDaemon({ args: ['--redis-url', redis.url, '--set', 'auth.anonymous=false', '--set', 'auth.tokens=[{"name":"x","token":"0123456789abcdef0123","scopes":["read"]}]'] })
-  t.teardown(() => d.stop())
+  const tokens = [{ name: 'x', token: '0123456789abcdef0123', scopes: ['read'] as const }]
+  const d = await startCoordinator({ redisUrl: redis.url, auth: { tokens, anonymous: false }, engine: {} })
+  t.teardown(() => d.close())
   for (const path of ['/openapi.json', '/v1/openapi.json']) {
     const res = await api(d.url, 'GET', path)
     t.equal(res.status, 200)

@@ -4,26 +4,32 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { registerAgent, startPullAgent } from '../fixtures/agents.js'
-import { api, startDaemon } from '../fixtures/daemon.js'
+import { migrateAgentTaskLists, redisKeys } from '../../src/coordinator/index.js'
+import { api } from '../fixtures/api.js'
+import { startCoordinator } from '../fixtures/coordinator.js'
 import { waitFor } from '../fixtures/poll.js'
 import { startRedis } from '../fixtures/redis-server.js'
 
-// Seed 002's redis-cli runbook, against a live daemon (no key prefix: the guide's layout).
+// Seed 002's redis-cli runbook, against a live coordinator API and sweeper (no key prefix: the guide's layout).
 const redis = await startRedis()
 t.teardown(() => redis.stop())
 const cli = (...args: string[]): string => execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).trim()
 
 // An agent pull list in the old layout, as a daemon before 0.2 left it: moved at start.
 cli('RPUSH', 'agent:old-agent:tasks', 'some-task-id')
-const d = await startDaemon({ args: ['--redis-url', redis.url, '--set', 'agents.staleAfterMs=1500', '--set', 'agents.removeAfterMs=600000', '--set', 'agents.sweepIntervalMs=100'] })
-t.teardown(() => d.stop())
+const d = await startCoordinator({
+  redisUrl: redis.url, prefix: '', engine: { agents: { staleAfterMs: 1500, removeAfterMs: 600000, sweepIntervalMs: 100 } },
+})
+t.teardown(() => d.close())
+// What the daemon's start runs before it serves.
+const moved = await migrateAgentTaskLists(d.redis, redisKeys(''))
 const scratch = mkdtempSync(join(tmpdir(), 'aitbc-runbook-'))
 t.teardown(() => rmSync(scratch, { recursive: true, force: true }))
 
 t.test('the old pull lists moved out of agent:* at start', async (t) => {
   t.equal(cli('EXISTS', 'agent:old-agent:tasks'), '0')
   t.equal(cli('LRANGE', 'agent-tasks:old-agent', '0', '-1'), 'some-task-id')
-  t.ok(d.logs.some((l) => /moved agent pull lists/.test(String(l.msg)) && l.lists === 1))
+  t.equal(moved, 1, 'one list moved, as the start reports it')
 })
 
 t.test('KEYS agent:* lists agent hashes only, so HGETALL works on every key it returns', async (t) => {
@@ -36,6 +42,8 @@ t.test('KEYS agent:* lists agent hashes only, so HGETALL works on every key it r
   const keys = cli('KEYS', 'agent:*').split('\n').sort()
   t.same(keys, ['agent:hermes-agent', 'agent:worker-1'])
   for (const key of keys) t.match(cli('HGETALL', key), /agent_id\n.*\n/s, `HGETALL ${key}`)
+  // staleAfterMs is 1.5 s for the cleanup below: a heartbeat keeps hermes-agent active however long the task took.
+  await api(d.url, 'POST', '/agents/hermes-agent/heartbeat', {})
   t.match(cli('SMEMBERS', 'agents:active'), /hermes-agent/)
   t.match(cli('HGET', 'agent:worker-1', 'tasks_completed'), '1')
 })

@@ -1,16 +1,17 @@
 import t, { type Test } from 'tap'
 import { type PullAgent, registerAgent, startPullAgent } from '../fixtures/agents.js'
-import { api, startDaemon, type TestDaemon } from '../fixtures/daemon.js'
+import { api } from '../fixtures/api.js'
+import { startCoordinator, type TestCoordinator } from '../fixtures/coordinator.js'
 import { waitFor } from '../fixtures/poll.js'
 import { startRedis } from '../fixtures/redis-server.js'
 
 const redis = await startRedis()
 t.teardown(() => redis.stop())
 
-/** A daemon using `strategy`, with agents that take tasks and hold them (never complete). */
+/** A coordinator using `strategy`, with agents that take tasks and hold them (never complete). */
 async function setup(t: Test, strategy: string, agents: [string, Record<string, unknown>][]) {
-  const d = await startDaemon({ args: ['--redis-url', redis.url, '--set', `redis.prefix="${strategy}:"`, '--set', `tasks.strategy=${strategy}`] })
-  t.teardown(() => d.stop())
+  const d = await startCoordinator({ redisUrl: redis.url, prefix: `${strategy}:`, engine: { tasks: { strategy } } })
+  t.teardown(() => d.close())
   const pulls: Record<string, PullAgent> = {}
   for (const [id, extra] of agents) {
     await registerAgent(d.url, id, { metadata: { capacity: 1000 }, ...extra })
@@ -22,7 +23,7 @@ async function setup(t: Test, strategy: string, agents: [string, Record<string, 
 
 /** Submits n tasks one after the other, each once the previous one is assigned; returns who got each. */
 async function handOut(
-  d: TestDaemon,
+  d: TestCoordinator,
   pulls: Record<string, PullAgent>,
   n: number,
   body: Record<string, unknown> = {},

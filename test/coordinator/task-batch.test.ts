@@ -1,16 +1,17 @@
 import t from 'tap'
 import { registerAgent, startPullAgent } from '../fixtures/agents.js'
-import { api, startDaemon } from '../fixtures/daemon.js'
+import { api } from '../fixtures/api.js'
+import { startCoordinator } from '../fixtures/coordinator.js'
 import { waitFor } from '../fixtures/poll.js'
 import { startRedis } from '../fixtures/redis-server.js'
 
 // POST /tasks/submit-batch: many tasks in one request, each stored as /tasks/submit stores it.
 const redis = await startRedis()
 t.teardown(() => redis.stop())
-const args = ['--redis-url', redis.url, '--set', 'redis.prefix="batch:"', '--set', 'tasks.maxQueueSize=5', '--set', 'tasks.maxTaskBytes=1000']
+const opts = { redisUrl: redis.url, prefix: 'batch:', engine: { tasks: { maxQueueSize: 5, maxTaskBytes: 1000 } } }
 // On loopback without tokens, as agents of the local cluster call it.
-const d = await startDaemon({ args })
-t.teardown(() => d.stop())
+const d = await startCoordinator(opts)
+t.teardown(() => d.close())
 const batch = (body: unknown) => api(d.url, 'POST', '/tasks/submit-batch', body)
 const sizes = async () => (await api(d.url, 'GET', '/tasks/queues')).body.queue_sizes as Record<string, number>
 type Item = { task_id?: string, priority?: string, duplicate?: boolean, error?: { code: string, message: string } }
@@ -73,11 +74,11 @@ t.test('bad batches get a 4xx naming the field, and nothing of them is stored', 
 
 t.test('the outsider: no token, a wrong token and a read token are refused before anything is stored', async (t) => {
   const tokens = [
-    { name: 'viewer', token: 'read-token-0123456789abcdef', scopes: ['read'] },
-    { name: 'producer', token: 'operate-token-0123456789abcd', scopes: ['operate'] },
+    { name: 'viewer', token: 'read-token-0123456789abcdef', scopes: ['read'] as const },
+    { name: 'producer', token: 'operate-token-0123456789abcd', scopes: ['operate'] as const },
   ]
-  const guarded = await startDaemon({ args: [...args, '--set', `auth.tokens=${JSON.stringify(tokens)}`, '--set', 'auth.anonymous=false'] })
-  t.teardown(() => guarded.stop())
+  const guarded = await startCoordinator({ ...opts, auth: { tokens, anonymous: false } })
+  t.teardown(() => guarded.close())
   const post = (body: unknown, headers: Record<string, string>) => api(guarded.url, 'POST', '/tasks/submit-batch', body, headers)
   const before = await sizes()
   const one = { tasks: [{ task_data: { x: 1 } }] }

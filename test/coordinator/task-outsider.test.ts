@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { api, startDaemon } from '../fixtures/daemon.js'
+import { api } from '../fixtures/api.js'
+import { startCoordinator } from '../fixtures/coordinator.js'
 import { waitFor } from '../fixtures/poll.js'
 import { startRedis } from '../fixtures/redis-server.js'
 
@@ -9,17 +10,14 @@ import { startRedis } from '../fixtures/redis-server.js'
 const redis = await startRedis()
 const client = new Redis(redis.url)
 const tokens = [
-  { name: 'viewer', token: 'read-token-0123456789abcdef', scopes: ['read'] },
-  { name: 'fleet', token: 'agent-token-0123456789abcdef', scopes: ['agent'] },
-  { name: 'root', token: 'admin-token-0123456789abcdef', scopes: ['admin'] },
+  { name: 'viewer', token: 'read-token-0123456789abcdef', scopes: ['read'] as const },
+  { name: 'fleet', token: 'agent-token-0123456789abcdef', scopes: ['agent'] as const },
+  { name: 'root', token: 'admin-token-0123456789abcdef', scopes: ['admin'] as const },
 ]
-const d = await startDaemon({
-  args: ['--redis-url', redis.url, '--set', 'redis.prefix="out:"', '--set', `auth.tokens=${JSON.stringify(tokens)}`,
-    '--set', 'auth.anonymous=false'],
-})
+const d = await startCoordinator({ redisUrl: redis.url, prefix: 'out:', auth: { tokens, anonymous: false }, engine: {} })
 t.teardown(async () => {
   client.disconnect()
-  await d.stop()
+  await d.close()
   await redis.stop()
 })
 const as = (i: number) => ({ authorization: `Bearer ${tokens[i]!.token}` })

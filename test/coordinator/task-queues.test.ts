@@ -2,7 +2,9 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { registerAgent, startPullAgent } from '../fixtures/agents.js'
-import { api, BIN, startDaemon } from '../fixtures/daemon.js'
+import { api } from '../fixtures/api.js'
+import { startCoordinator } from '../fixtures/coordinator.js'
+import { BIN } from '../fixtures/daemon.js'
 import { waitFor } from '../fixtures/poll.js'
 import { startRedis } from '../fixtures/redis-server.js'
 
@@ -11,8 +13,8 @@ const redis = await startRedis()
 t.teardown(() => redis.stop())
 
 t.test('a full queue answers 429 QUEUE_FULL and keeps what it has', async (t) => {
-  const d = await startDaemon({ args: ['--redis-url', redis.url, '--set', 'redis.prefix="full:"', '--set', 'tasks.maxQueueSize=3'] })
-  t.teardown(() => d.stop())
+  const d = await startCoordinator({ redisUrl: redis.url, prefix: 'full:', engine: { tasks: { maxQueueSize: 3 } } })
+  t.teardown(() => d.close())
   for (let i = 0; i < 3; i++) t.equal((await api(d.url, 'POST', '/tasks/submit', { task_data: { i }, priority: 'low' })).status, 201)
   const full = await api(d.url, 'POST', '/tasks/submit', { task_data: { i: 3 }, priority: 'low' })
   t.equal(full.status, 429)
@@ -22,8 +24,8 @@ t.test('a full queue answers 429 QUEUE_FULL and keeps what it has', async (t) =>
 })
 
 t.test('with aging, a low task that waited too long is served before newer higher ones', async (t) => {
-  const d = await startDaemon({ args: ['--redis-url', redis.url, '--set', 'redis.prefix="aging:"', '--set', 'tasks.agingMs=300'] })
-  t.teardown(() => d.stop())
+  const d = await startCoordinator({ redisUrl: redis.url, prefix: 'aging:', engine: { tasks: { agingMs: 300 } } })
+  t.teardown(() => d.close())
   const old = String((await api(d.url, 'POST', '/tasks/submit', { task_data: { old: true }, priority: 'low' })).body.task_id)
   const since = Date.now()
   await waitFor('the low task to age', () => Date.now() - since > 400)
@@ -36,8 +38,9 @@ t.test('with aging, a low task that waited too long is served before newer highe
 })
 
 t.test('the CLI submits, shows and counts tasks', async (t) => {
-  const d = await startDaemon({ args: ['--redis-url', redis.url, '--set', 'redis.prefix="cli:"'] })
-  t.teardown(() => d.stop())
+  // The CLI is the process under test; the API it calls runs in-process.
+  const d = await startCoordinator({ redisUrl: redis.url, prefix: 'cli:', engine: {} })
+  t.teardown(() => d.close())
   const cli = (...args: string[]) => run(process.execPath, [BIN, '--url', d.url, ...args])
   const sub = await cli('tasks', 'submit', '--data', '{"model":"llama2"}', '--priority', 'URGENT')
   const id = /Task (\S+) submitted \(priority urgent\)/.exec(sub.stdout)?.[1]
@@ -52,8 +55,8 @@ t.test('the CLI submits, shows and counts tasks', async (t) => {
 })
 
 t.test('a pull agent can complete a task and get its next one in the same answer (?next=1, waiting with wait_ms)', async (t) => {
-  const d = await startDaemon({ args: ['--redis-url', redis.url, '--set', 'redis.prefix="next:"'] })
-  t.teardown(() => d.stop())
+  const d = await startCoordinator({ redisUrl: redis.url, prefix: 'next:', engine: {} })
+  t.teardown(() => d.close())
   await registerAgent(d.url, 'fast', { metadata: { capacity: 2 } })
   const ids = [0, 1].map(async (i) => String((await api(d.url, 'POST', '/tasks/submit', { task_data: { i } })).body.task_id))
   const submitted = await Promise.all(ids)

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { registerAgent } from '../fixtures/agents.js'
-import { api, startDaemon } from '../fixtures/daemon.js'
+import { api } from '../fixtures/api.js'
+import { startCoordinator } from '../fixtures/coordinator.js'
 import { waitFor } from '../fixtures/poll.js'
 import { monitorRedis, startRedis } from '../fixtures/redis-server.js'
 
@@ -8,15 +9,15 @@ const redis = await startRedis()
 t.teardown(() => redis.stop())
 
 // Timers are made long here, so that only the event can wake what is asserted.
-const slow = ['--set', 'tasks.reclaimIntervalMs=60000']
+const slow = { reclaimIntervalMs: 60000 }
 
 t.test('a long poll on daemon B wakes at once for a task submitted on daemon A', async (t) => {
-  const args = ['--redis-url', redis.url, '--set', 'redis.prefix="wake:"', ...slow]
-  const a = await startDaemon({ args: ['--name', 'genesis', ...args] })
-  const b = await startDaemon({ args: ['--name', 'follower', ...args] })
+  const at = (name: string) => startCoordinator({ redisUrl: redis.url, prefix: 'wake:', engine: { node: { name }, tasks: slow } })
+  const a = await at('genesis')
+  const b = await at('follower')
   t.teardown(async () => {
-    await a.stop()
-    await b.stop()
+    await a.close()
+    await b.close()
   })
   await registerAgent(b.url, 'remote')
   const waits: number[] = []
@@ -37,8 +38,8 @@ t.test('a long poll on daemon B wakes at once for a task submitted on daemon A',
 })
 
 t.test('a retried task wakes the waiting poll when its backoff ends, not at the poll\'s timeout', async (t) => {
-  const d = await startDaemon({ args: ['--redis-url', redis.url, '--set', 'redis.prefix="wake2:"', '--set', 'tasks.retryBackoffMs=300', ...slow] })
-  t.teardown(() => d.stop())
+  const d = await startCoordinator({ redisUrl: redis.url, prefix: 'wake2:', engine: { tasks: { retryBackoffMs: 300, ...slow } } })
+  t.teardown(() => d.close())
   await registerAgent(d.url, 'w')
   const sent = await api(d.url, 'POST', '/tasks/submit', { task_data: {}, max_retries: 1 })
   const first = await (await fetch(`${d.url}/agents/w/tasks/next?wait_ms=1000`)).json() as { task: { task_id: string } }
@@ -53,8 +54,8 @@ t.test('a retried task wakes the waiting poll when its backoff ends, not at the 
 })
 
 t.test('idle: the task machinery issues a few Redis commands a second, not a poll every 100 ms', async (t) => {
-  const d = await startDaemon({ args: ['--redis-url', redis.url, '--set', 'redis.prefix="idle:"', '--set', 'tasks.reclaimIntervalMs=1000'] })
-  t.teardown(() => d.stop())
+  const d = await startCoordinator({ redisUrl: redis.url, prefix: 'idle:', engine: { tasks: { reclaimIntervalMs: 1000 } } })
+  t.teardown(() => d.close())
   await registerAgent(d.url, 'sleeper')
   const idlePoll = fetch(`${d.url}/agents/sleeper/tasks/next?wait_ms=3500`)
   const monitor = await monitorRedis(redis.port)
@@ -69,8 +70,8 @@ t.test('idle: the task machinery issues a few Redis commands a second, not a pol
 })
 
 t.test('retention through the API: an expired task answers 410 TASK_EXPIRED, a never-made one 404', async (t) => {
-  const d = await startDaemon({ args: ['--redis-url', redis.url, '--set', 'redis.prefix="keep:"', '--set', 'tasks.keepCompleted={"ageMs": 60000, "count": 2}'] })
-  t.teardown(() => d.stop())
+  const d = await startCoordinator({ redisUrl: redis.url, prefix: 'keep:', engine: { tasks: { keepCompleted: { ageMs: 60000, count: 2 } } } })
+  t.teardown(() => d.close())
   await registerAgent(d.url, 'k')
   const ids: string[] = []
   for (let i = 0; i < 4; i++) {

@@ -1,15 +1,17 @@
 import { connect, type Socket } from 'node:net'
 import t from 'tap'
-import { api, startDaemon } from '../fixtures/daemon.js'
+import { api } from '../fixtures/api.js'
+import { startCoordinator } from '../fixtures/coordinator.js'
 import { waitFor } from '../fixtures/poll.js'
 import { startRedis } from '../fixtures/redis-server.js'
 
 const redis = await startRedis()
 t.teardown(() => redis.stop())
-const d = await startDaemon({
-  args: ['--redis-url', redis.url, '--set', 'coordinator.requestTimeoutMs=1500', '--set', 'coordinator.headersTimeoutMs=1000', '--set', 'coordinator.maxConnections=3'],
+// The daemon's listener with its limits, in-process: the limits are the listener's, not the process's.
+const d = await startCoordinator({
+  redisUrl: redis.url, engine: { coordinator: { requestTimeoutMs: 1500, headersTimeoutMs: 1000, maxConnections: 3 } },
 })
-t.teardown(() => d.stop())
+t.teardown(() => d.close())
 
 /** A raw TCP client to the API; resolves with everything the server sent once it closes. */
 function raw(write: string): { socket: Socket, done: Promise<{ text: string, ms: number }> } {

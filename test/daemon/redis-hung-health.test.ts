@@ -1,5 +1,5 @@
 import t from 'tap'
-import { startDaemon } from '../fixtures/daemon.js'
+import { startCoordinator } from '../fixtures/coordinator.js'
 import { waitFor } from '../fixtures/poll.js'
 import { startRedis } from '../fixtures/redis-server.js'
 
@@ -7,8 +7,9 @@ import { startRedis } from '../fixtures/redis-server.js'
 // answered 503. A hung Redis keeps its connections open, so nothing but an unanswered command says so.
 const redis = await startRedis()
 t.teardown(() => redis.stop())
-const d = await startDaemon({ args: ['--redis-url', redis.url] })
-t.teardown(() => d.stop())
+// The daemon's Redis health monitor and /health, in-process: what is hung here is Redis, not the daemon.
+const d = await startCoordinator({ redisUrl: redis.url, engine: {} })
+t.teardown(() => d.close())
 
 const health = async (): Promise<number> => {
   const res = await fetch(`${d.url}/health`, { signal: AbortSignal.timeout(2000) })

@@ -1,7 +1,7 @@
 import { connect } from 'node:net'
 import t from 'tap'
 import { startCoordinator } from '../../fixtures/coordinator.js'
-import { api } from '../../fixtures/daemon.js'
+import { api } from '../../fixtures/api.js'
 import { startRedis } from '../../fixtures/redis-server.js'
 
 // The outsider at the surface this change opened: GET /health answered before Koa (and its

@@ -17,7 +17,8 @@ for (const name of names) {
     name, dir, port: ports[name]!, redis: client, prefix: 'opsev:', api: true,
     peers: names.filter((p) => p !== name).map((p) => ({ name: p, address: `/ip4/127.0.0.1/tcp/${ports[p]}` })),
     maxConcurrent: 5, maxQueued: 20, defaultTimeoutMs: 60_000,
-    actions: { pause: { command: ['/bin/sh', '-c', 'sleep 0.4; echo paused'] } },
+    // Long enough that the first event is read while the operation runs: the three nodes share this process.
+    actions: { pause: { command: ['/bin/sh', '-c', 'sleep 1.5; echo paused'] } },
   })
   cluster.push(node)
   t.teardown(() => node.stop())

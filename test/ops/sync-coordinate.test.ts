@@ -114,7 +114,8 @@ t.test('sync blockchain reports behind-by-n and, without force, restarts nothing
 })
 
 t.test('sync blockchain --force across all: aitbc1 with a diverged git tree is not restarted', async (t) => {
-  const res = await op({ operation: 'sync', target_node: 'all', sync_type: 'blockchain', force: true, timeout: 3 })
+  // The git checks of three nodes share this process: a longer deadline than the daemons had, so the check answers.
+  const res = await op({ operation: 'sync', target_node: 'all', sync_type: 'blockchain', force: true, timeout: 10 })
   t.match(res.body.issues, [{ node: 'aitbc1', step: 'verify-git', error: /diverged/ }])
   t.equal(calledWith(), '', 'verify git before any forced operation: nothing restarted')
 })

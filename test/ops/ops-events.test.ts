@@ -17,8 +17,11 @@ for (const name of names) {
     name, dir, port: ports[name]!, redis: client, prefix: 'opsev:', api: true,
     peers: names.filter((p) => p !== name).map((p) => ({ name: p, address: `/ip4/127.0.0.1/tcp/${ports[p]}` })),
     maxConcurrent: 5, maxQueued: 20, defaultTimeoutMs: 60_000,
-    // Long enough that the first event is read while the operation runs: the three nodes share this process.
-    actions: { pause: { command: ['/bin/sh', '-c', 'sleep 1.5; echo paused'] } },
+    actions: {
+      pause: { command: ['/bin/sh', '-c', 'sleep 0.4; echo paused'] },
+      // Long enough that the first event is read while the operation runs: the three nodes share this process.
+      hold: { command: ['/bin/sh', '-c', 'sleep 3; echo held'] },
+    },
   })
   cluster.push(node)
   t.teardown(() => node.stop())
@@ -82,14 +85,14 @@ async function follow(via: TestOpsNode, id: string, opts: { lastEventId?: string
   return out
 }
 
-const startOp = async (): Promise<string> => {
-  const res = await api(genesis.url, 'POST', '/ops?wait=0', { operation: 'coordinate', action: 'pause', target_node: 'all', timeout: 30 })
+const startOp = async (action = 'pause'): Promise<string> => {
+  const res = await api(genesis.url, 'POST', '/ops?wait=0', { operation: 'coordinate', action, target_node: 'all', timeout: 30 })
   t.equal(res.status, 202)
   return String(res.body.op_id)
 }
 
 t.test('an operation started on genesis streams live through the follower, with ids, a retry hint and a clean end', async (t) => {
-  const id = await startOp()
+  const id = await startOp('hold')
   const live = await follow(follower, id)
   t.equal(live.status, 200, `answered ${live.status}`)
   t.match(live.contentType, /^text\/event-stream/)

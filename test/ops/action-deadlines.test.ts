@@ -2,28 +2,22 @@ import { randomUUID } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Redis } from 'ioredis'
 import * as lp from 'it-length-prefixed'
 import t from 'tap'
-import { RedisOpsJournal, redisKeys } from '../../src/coordinator/index.js'
 import type { OpRecord } from '../../src/ops/index.js'
-import { nodesOf } from '../fixtures/cluster.js'
-import { startDaemon } from '../fixtures/daemon.js'
+import { meshTestBed } from '../fixtures/mesh.js'
+import { startOpsNode } from '../fixtures/ops-node.js'
 import { daemonAddress, exchangeFrames, newIdentity, startOutsider } from '../fixtures/outsider.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
-import { startRedis } from '../fixtures/redis-server.js'
 import { liveMembers } from '../fixtures/process-groups.js'
 
 // Seed 000: "MUST respect timeout limits". The node that does the work owns
 // the deadline: its operation's, as the journal records it, whatever the
 // caller writes in deadline_ms; and a caller that hangs up stops the work.
 // The caller here is a member written with libp2p's own packages, so it can
-// send what a daemon never would.
-const redis = await startRedis()
-t.teardown(() => redis.stop())
-const client = new Redis(redis.url)
-t.teardown(() => client.disconnect())
-const journal = new RedisOpsJournal(client, redisKeys('deadlines:'))
+// send what a daemon never would. The serving node is in-process: its mesh, node-action
+// server and journal wired as the daemon wires them, on real libp2p and a real Redis.
+const { client, dir } = await meshTestBed(t, 'deadlines')
 const scratch = mkdtempSync(join(tmpdir(), 'aitbc-deadlines-'))
 t.teardown(() => rmSync(scratch, { recursive: true, force: true }))
 const file = (name: string) => join(scratch, name)
@@ -39,17 +33,17 @@ const actions = {
   // The shell leads the group; $$ is its pid and so the group's id.
   tree: { command: ['/bin/sh', '-c', `echo $$ >> ${file('tree')}; sleep 300 & sleep 300 & wait`] },
 }
-const follower = await startDaemon({
-  args: [
-    '--name', 'follower', '--redis-url', redis.url, '--set', 'redis.prefix="deadlines:"',
-    '--peer', `probe=/ip4/127.0.0.1/tcp/${probePort}@${probeId.peerId}`,
-    // One slot, so a call can be made to wait for it.
-    '--set', 'ops.maxConcurrent=1',
-    '--set', `ops.actions=${JSON.stringify(actions)}`,
-  ],
+const followerPort = await freePort()
+const follower = await startOpsNode({
+  name: 'follower', dir, port: followerPort, redis: client, prefix: 'deadlines:',
+  peers: [{ name: 'probe', address: `/ip4/127.0.0.1/tcp/${probePort}`, peerId: probeId.peerId }],
+  // One slot, so a call can be made to wait for it.
+  maxConcurrent: 1, maxQueued: 20, defaultTimeoutMs: 60_000,
+  actions,
 })
-t.teardown(() => follower.stop('SIGTERM'))
-const addr = daemonAddress(follower.p2pAddress, (await nodesOf(follower)).follower!.peer_id!)
+t.teardown(() => follower.stop())
+const { journal } = follower
+const addr = daemonAddress(`/ip4/127.0.0.1/tcp/${followerPort}`, follower.mesh.peerId)
 
 /** An operation the probe started, as its own daemon would have journalled it. */
 async function probeOp(action: string, deadlineInMs: number): Promise<string> {
@@ -64,7 +58,9 @@ async function probeOp(action: string, deadlineInMs: number): Promise<string> {
 }
 const req = (method: string, params: unknown, opId: string | null, deadlineMs: number) => ({ t: 'req', method, params, deadline_ms: deadlineMs, op_id: opId })
 const call = async (frame: unknown) => (await exchangeFrames(probe, addr, '/aitbc/rpc/1.0.0', [frame])).replies
-const metric = async (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(await (await fetch(`${follower.url}/metrics`)).text())?.[1])
+// What the daemon exports as aitbc_node_actions_running and aitbc_node_actions_waiting.
+const running = () => follower.slots.runningCount
+const waiting = () => follower.slots.waitingCount
 
 t.test('an action whose operation is past its deadline never starts, nor one whose deadline passes while it waits', async (t) => {
   const expired = await call(req('node.action', { name: 'mark' }, await probeOp('mark', -1), 60_000))
@@ -72,14 +68,14 @@ t.test('an action whose operation is past its deadline never starts, nor one who
 
   // The probe's own long action takes the one slot; the next call's operation ends while it waits.
   const holding = call(req('node.action', { name: 'hold' }, await probeOp('hold', 20_000), 20_000))
-  await waitFor('the hold running', async () => (await metric('aitbc_node_actions_running')) === 1)
+  await waitFor('the hold running', () => running() === 1)
   const started = Date.now()
   const late = await call(req('node.action', { name: 'mark' }, await probeOp('mark', 700), 60_000))
   t.match(late, [{ ok: false, error: { code: 'ERR_ACTION_DEADLINE' } }], 'refused at the operation\'s deadline, not the caller\'s 60 s')
   t.ok(Date.now() - started < 2000, `answered after ${Date.now() - started} ms`)
   t.match(await holding, [{ ok: true, result: { ok: true } }], 'the hold finished')
   // Had the late call still waited, it would have taken the slot the hold freed.
-  await waitFor('no action running or waiting', async () => (await metric('aitbc_node_actions_running')) === 0 && (await metric('aitbc_node_actions_waiting')) === 0)
+  await waitFor('no action running or waiting', () => running() === 0 && waiting() === 0)
   t.notOk(existsSync(file('mark')), 'the mark action never ran')
 })
 
@@ -115,7 +111,7 @@ t.test('a caller that hangs up mid-run: the action\'s whole process group is kil
   stream.abort(new Error('the caller gave up'))
   await waitFor('no process of the group left', () => liveMembers(pgid).length === 0, { timeoutMs: 3000 })
   t.pass(`the shell and both sleeps are gone ${Date.now() - hungUp} ms after the hang-up, long before the operation's 30 s`)
-  await waitFor('the slot free again', async () => (await metric('aitbc_node_actions_running')) === 0)
+  await waitFor('the slot free again', () => running() === 0)
 })
 
 t.test('node.git.sync needs an operation even to check; op_id must be an operation id', async (t) => {

@@ -1,22 +1,35 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser'
 import t from 'tap'
-import { FAST_MESH, startCluster, stopCluster, waitForState } from '../fixtures/cluster.js'
-import { api, type TestDaemon } from '../fixtures/daemon.js'
-import { startRedis } from '../fixtures/redis-server.js'
+import { api as api } from '../fixtures/api.js'
+import { meshTestBed } from '../fixtures/mesh.js'
+import { startOpsNode, type TestOpsNode } from '../fixtures/ops-node.js'
+import { freePort, waitFor } from '../fixtures/poll.js'
 
 // An operation started on genesis, followed through the follower's /ops/:id/events: progress
 // is published through Redis, so any daemon serves it, with event ids, resume and a clean end.
-const redis = await startRedis()
-t.teardown(() => redis.stop())
-const cluster = await startCluster({
-  names: ['genesis', 'follower', 'third'],
-  redisUrl: redis.url,
-  args: [...FAST_MESH, '--set', 'redis.prefix="opsev:"',
-    '--set', `ops.actions=${JSON.stringify({ pause: { command: ['/bin/sh', '-c', 'sleep 0.4; echo paused'] } })}`],
-})
-t.teardown(() => stopCluster(cluster))
-const [genesis, follower] = cluster.map((c) => c.daemon) as [TestDaemon, TestDaemon, TestDaemon]
-for (const viewer of cluster) for (const n of ['genesis', 'follower', 'third']) await waitForState(viewer.daemon, n, 'online')
+// Three in-process nodes, each serving the coordinator API's ops routes on its own port.
+const { client, dir } = await meshTestBed(t, 'opsev')
+const names = ['genesis', 'follower', 'third']
+const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()] as const)))
+const cluster: TestOpsNode[] = []
+for (const name of names) {
+  const node = await startOpsNode({
+    name, dir, port: ports[name]!, redis: client, prefix: 'opsev:', api: true,
+    peers: names.filter((p) => p !== name).map((p) => ({ name: p, address: `/ip4/127.0.0.1/tcp/${ports[p]}` })),
+    maxConcurrent: 5, maxQueued: 20, defaultTimeoutMs: 60_000,
+    actions: {
+      pause: { command: ['/bin/sh', '-c', 'sleep 0.4; echo paused'] },
+      // Long enough that the first event is read while the operation runs: the three nodes share this process.
+      hold: { command: ['/bin/sh', '-c', 'sleep 3; echo held'] },
+    },
+  })
+  cluster.push(node)
+  t.teardown(() => node.stop())
+}
+const [genesis, follower] = cluster as [TestOpsNode, TestOpsNode, TestOpsNode]
+for (const viewer of cluster) {
+  for (const n of names) if (n !== viewer.mesh.view.snapshot()[0]!.name) await waitFor(`${n} online`, () => viewer.mesh.view.stateOf(n) === 'online')
+}
 
 interface Followed {
   status: number
@@ -28,7 +41,7 @@ interface Followed {
 }
 
 /** Reads an operation's events like an EventSource would, until the server ends the stream or `stopAfter` events. */
-async function follow(via: TestDaemon, id: string, opts: { lastEventId?: string, stopAfter?: number } = {}): Promise<Followed> {
+async function follow(via: TestOpsNode, id: string, opts: { lastEventId?: string, stopAfter?: number } = {}): Promise<Followed> {
   const controller = new AbortController()
   const timer = setTimeout(() => controller.abort(), 30_000)
   const res = await fetch(`${via.url}/ops/${id}/events`, {
@@ -72,14 +85,14 @@ async function follow(via: TestDaemon, id: string, opts: { lastEventId?: string,
   return out
 }
 
-const startOp = async (): Promise<string> => {
-  const res = await api(genesis.url, 'POST', '/ops?wait=0', { operation: 'coordinate', action: 'pause', target_node: 'all', timeout: 30 })
+const startOp = async (action = 'pause'): Promise<string> => {
+  const res = await api(genesis.url, 'POST', '/ops?wait=0', { operation: 'coordinate', action, target_node: 'all', timeout: 30 })
   t.equal(res.status, 202)
   return String(res.body.op_id)
 }
 
 t.test('an operation started on genesis streams live through the follower, with ids, a retry hint and a clean end', async (t) => {
-  const id = await startOp()
+  const id = await startOp('hold')
   const live = await follow(follower, id)
   t.equal(live.status, 200, `answered ${live.status}`)
   t.match(live.contentType, /^text\/event-stream/)

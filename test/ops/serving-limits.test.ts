@@ -3,16 +3,16 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { FAST_MESH, startCluster, stopCluster, waitForState } from '../fixtures/cluster.js'
-import { api, type TestDaemon } from '../fixtures/daemon.js'
-import { waitFor } from '../fixtures/poll.js'
-import { startRedis } from '../fixtures/redis-server.js'
+import type { OpRecord } from '../../src/ops/index.js'
+import { meshTestBed } from '../fixtures/mesh.js'
+import { startOpsNode, type TestOpsNode } from '../fixtures/ops-node.js'
+import { freePort, waitFor } from '../fixtures/poll.js'
 
 // Seed 000: "MUST NOT execute more than 5 parallel cross-node operations" and
 // "MUST respect timeout limits". Both are enforced by the node that does the
-// work, counting every caller.
-const redis = await startRedis()
-t.teardown(() => redis.stop())
+// work, counting every caller. Two in-process nodes, each wired as the daemon wires its
+// operations (engine, node-action server on the mesh, journal), on real libp2p and Redis.
+const { client, dir } = await meshTestBed(t, 'limits')
 const scratch = mkdtempSync(join(tmpdir(), 'aitbc-limits-'))
 t.teardown(() => rmSync(scratch, { recursive: true, force: true }))
 
@@ -24,25 +24,30 @@ const actionsFor = (node: string) => ({
   late: { command: ['/bin/sh', '-c', `date +%s%3N >> ${join(scratch, `${node}.late`)}`] },
   tree: { command: ['/bin/sh', '-c', `sleep ${TREE_MARK} & sleep ${TREE_MARK} & wait`] },
 })
-const cluster = await startCluster({
-  names: ['genesis', 'follower'],
-  redisUrl: redis.url,
-  args: [...FAST_MESH, '--set', 'redis.prefix="limits:"', '--set', 'ops.maxQueued=30'],
-  nodeOptions: (name) => ({ args: ['--set', `ops.actions=${JSON.stringify(actionsFor(name))}`] }),
-})
-t.teardown(() => stopCluster(cluster))
-const [genesis, follower] = cluster.map((c) => c.daemon) as [TestDaemon, TestDaemon]
-await waitForState(genesis, 'follower', 'online')
-await waitForState(follower, 'genesis', 'online')
-
-type Report = {
-  op_id: string
-  validation_status: string
-  issues: { node: string, step: string, error: string }[]
-  execution_time: number
+const NAMES = ['genesis', 'follower'] as const
+const ports = { genesis: await freePort(), follower: await freePort() }
+const nodes: TestOpsNode[] = []
+for (const name of NAMES) {
+  const other = NAMES.find((n) => n !== name)!
+  const node = await startOpsNode({
+    name, dir, port: ports[name], redis: client, prefix: 'limits:',
+    peers: [{ name: other, address: `/ip4/127.0.0.1/tcp/${ports[other]}` }],
+    // ops.maxConcurrent's default is seed 000's 5.
+    maxConcurrent: 5, maxQueued: 30, defaultTimeoutMs: 60_000, actions: actionsFor(name),
+  })
+  nodes.push(node)
+  t.teardown(() => node.stop())
 }
-const coordinate = (d: TestDaemon, action: string, target: string, timeout: number, wait = true) =>
-  api(d.url, 'POST', `/ops${wait ? '' : '?wait=0'}`, { operation: 'coordinate', action, target_node: target, timeout })
+const [genesis, follower] = nodes as [TestOpsNode, TestOpsNode]
+await waitFor('follower online for genesis', () => genesis.mesh.view.stateOf('follower') === 'online')
+await waitFor('genesis online for follower', () => follower.mesh.view.stateOf('genesis') === 'online')
+
+const coordinate = (d: TestOpsNode, action: string, target: string, timeout: number): Promise<OpRecord> =>
+  d.run({ operation: 'coordinate', action, target_node: target, timeout })
+/** POST /ops?wait=0: accepted (202) is submitted without a refusal. */
+const accepted = (d: TestOpsNode, action: string, target: string, timeout: number): string =>
+  d.submit({ operation: 'coordinate', action, target_node: target, timeout }).id
+const stateOf = async (d: TestOpsNode, id: string) => (await d.journal.get(id))?.state
 
 /** The most actions that overlapped in time, from the +/- lines each run wrote. */
 function maxOverlap(file: string): { max: number, runs: number } {
@@ -61,40 +66,40 @@ function maxOverlap(file: string): { max: number, runs: number } {
 
 t.test('15 operations started on each of two daemons never run more than 5 actions at once on any node', async (t) => {
   const all = await Promise.all([genesis, follower].flatMap((d) => Array.from({ length: 15 }, () => coordinate(d, 'slow', 'all', 60))))
-  t.ok(all.every((r) => r.status === 200 && (r.body as Report).validation_status === 'success'), 'all 30 operations succeeded')
+  t.ok(all.every((r) => r.state === 'done' && r.report?.validation_status === 'success'), 'all 30 operations succeeded')
   for (const node of ['genesis', 'follower']) {
     const { max, runs } = maxOverlap(join(scratch, `${node}.slow`))
     t.equal(runs, 30, `${node} ran the action for each of the 30 operations`)
     t.ok(max <= 5, `${node}: at most 5 actions at once (saw ${max})`)
     t.ok(max >= 2, `${node}: actions did overlap (saw ${max}), so the cap was what held them`)
   }
-  const metrics = await (await fetch(`${follower.url}/metrics`)).text()
-  t.match(metrics, /aitbc_node_actions_peak_running [1-5]\b/, 'the serving node\'s peak is at most 5')
+  // aitbc_node_actions_peak_running on the daemon.
+  t.ok(follower.slots.peak >= 1 && follower.slots.peak <= 5, `the serving node's peak is at most 5 (${follower.slots.peak})`)
 })
 
 t.test('a queued operation with a 2 s timeout answers by 3 s, as not started', async (t) => {
-  const holders = await Promise.all(Array.from({ length: 5 }, () => coordinate(genesis, 'hold', 'genesis', 10, false)))
-  t.ok(holders.every((h) => h.status === 202), 'five operations hold genesis\'s slots')
-  await waitFor('five running', async () => /aitbc_ops_running 5\b/.test(await (await fetch(`${genesis.url}/metrics`)).text()))
+  const holders = Array.from({ length: 5 }, () => accepted(genesis, 'hold', 'genesis', 10))
+  t.equal(holders.length, 5, 'five operations hold genesis\'s slots')
+  await waitFor('five running', () => genesis.engine.runningCount === 5)
   const started = Date.now()
   const res = await coordinate(genesis, 'slow', 'all', 2)
   const took = Date.now() - started
   t.ok(took <= 3000, `answered after ${took} ms`)
-  const report = res.body as Report
+  const report = res.report!
   t.equal(report.validation_status, 'failed')
   t.match(report.issues, [{ step: 'queue', error: /not started/ }], 'the report says it never started')
-  for (const h of holders) await waitFor('holder done', async () => ((await api(genesis.url, 'GET', `/ops/${String(h.body.op_id)}`)).body.operation as { state?: string } | undefined)?.state === 'done', { timeoutMs: 15_000 })
+  for (const h of holders) await waitFor('holder done', async () => (await stateOf(genesis, h)) === 'done', { timeoutMs: 15_000 })
 })
 
 t.test('an action whose deadline passes while it waits for a slot never starts', async (t) => {
   // The follower's own operations take all five of its action slots for 4 s.
-  const holders = await Promise.all(Array.from({ length: 5 }, () => coordinate(follower, 'hold', 'follower', 10, false)))
-  await waitFor('five actions running on the follower', async () => /aitbc_node_actions_running 5\b/.test(await (await fetch(`${follower.url}/metrics`)).text()))
+  const holders = Array.from({ length: 5 }, () => accepted(follower, 'hold', 'follower', 10))
+  await waitFor('five actions running on the follower', () => follower.slots.runningCount === 5)
   const res = await coordinate(genesis, 'late', 'follower', 1)
-  const report = res.body as Report
+  const report = res.report!
   t.equal(report.validation_status, 'failed')
   t.match(report.issues, [{ node: 'follower' }], 'the follower is named')
-  for (const h of holders) await waitFor('holder done', async () => ((await api(follower.url, 'GET', `/ops/${String(h.body.op_id)}`)).body.operation as { state?: string } | undefined)?.state === 'done', { timeoutMs: 15_000 })
+  for (const h of holders) await waitFor('holder done', async () => (await stateOf(follower, h)) === 'done', { timeoutMs: 15_000 })
   // The slots are free again now; an action that was still waiting would start here.
   await new Promise((r) => setTimeout(r, 500))
   t.notOk(existsSync(join(scratch, 'follower.late')), 'the late action never ran, not even after the slots freed')
@@ -111,7 +116,7 @@ t.test('a deadline kills the action\'s whole process group', async (t) => {
   const pending = coordinate(genesis, 'tree', 'genesis', 1)
   await waitFor('the action\'s children running', () => alive().length === 2)
   const res = await pending
-  t.equal((res.body as Report).validation_status, 'failed', 'the action did not finish by the deadline')
+  t.equal(res.report?.validation_status, 'failed', 'the action did not finish by the deadline')
   await waitFor('no process of the group left', () => alive().length === 0, { timeoutMs: 2000 })
   t.same(alive(), [], 'both backgrounded children are gone')
 })

@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { shellQuote, SshError, sshExec } from '../../src/ops/index.js'
-import { FAST_MESH, startCluster, stopCluster, waitForState } from '../fixtures/cluster.js'
-import { api, type TestDaemon } from '../fixtures/daemon.js'
-import { waitFor } from '../fixtures/poll.js'
-import { startRedis } from '../fixtures/redis-server.js'
+import { meshTestBed } from '../fixtures/mesh.js'
+import { startOpsNode, type TestOpsNode } from '../fixtures/ops-node.js'
+import { freePort, waitFor } from '../fixtures/poll.js'
 import { canRunSshd, startSshd } from '../fixtures/sshd.js'
 
 if (!canRunSshd()) {
@@ -102,34 +101,27 @@ async function sshTests(): Promise<void> {
     const manager = join(scratch, 'fake-systemctl')
     writeFileSync(manager, `#!/bin/sh\necho "$@" >> '${calls}'\nif [ "$1" = is-active ]; then echo inactive; exit 3; fi\n`)
     chmodSync(manager, 0o755)
-    const redis = await startRedis()
-    t.teardown(() => redis.stop())
-    const nodes = await startCluster({
-      names: ['genesis', 'follower'],
-      redisUrl: redis.url,
-      args: [...FAST_MESH, '--set', 'redis.prefix="ssh:"', '--set', `ops.serviceManager=${manager}`, '--set', `ssh.knownHostsFile=${sshd.knownHosts}`],
+    // In-process nodes wired as the daemon wires its operations; the follower's mesh stops as its daemon would.
+    const { client, dir } = await meshTestBed(t, 'ssh')
+    const ports = { genesis: await freePort(), follower: await freePort() }
+    const common = { dir, redis: client, prefix: 'ssh:', maxConcurrent: 5, maxQueued: 20, defaultTimeoutMs: 60_000, serviceManager: manager }
+    // Genesis has an SSH path to the follower (the same machine, through the test sshd).
+    const g: TestOpsNode = await startOpsNode({
+      ...common, name: 'genesis', port: ports.genesis,
+      peers: [{ name: 'follower', address: `/ip4/127.0.0.1/tcp/${ports.follower}` }],
+      ssh: { paths: { follower: { host: '127.0.0.1', port: sshd.port, user: sshd.user, keyFile: sshd.clientKey } }, knownHostsFile: sshd.knownHosts },
     })
-    t.teardown(() => stopCluster(nodes))
-    const [genesis, follower] = nodes.map((n) => n.daemon) as [TestDaemon, TestDaemon]
-    await waitForState(genesis, 'follower', 'online')
-    // Give genesis an SSH path to the follower (the same machine, through the test sshd).
-    const peers = [{ name: 'follower', address: nodes[1]!.p2pAddress, ssh: { host: '127.0.0.1', port: sshd.port, user: sshd.user, keyFile: sshd.clientKey } }]
-    await genesis.stop('SIGTERM', { keepData: true })
-    nodes[0]!.daemon = await (async () => {
-      const { startDaemon } = await import('../fixtures/daemon.js')
-      return startDaemon({
-        dataDir: genesis.dataDir, port: genesis.port, p2pPort: genesis.p2pPort,
-        args: ['--name', 'genesis', '--redis-url', redis.url, ...FAST_MESH, '--set', 'redis.prefix="ssh:"', '--set', `ops.serviceManager=${manager}`,
-          '--set', `ssh.knownHostsFile=${sshd.knownHosts}`, '--set', `p2p.peers=${JSON.stringify(peers)}`],
-      })
-    })()
-    const g = nodes[0]!.daemon
-    await waitForState(g, 'follower', 'online')
-    await follower.stop('SIGTERM', { keepData: true })
-    await waitForState(g, 'follower', 'offline')
+    t.teardown(() => g.stop())
+    const follower = await startOpsNode({
+      ...common, name: 'follower', port: ports.follower, peers: [{ name: 'genesis', address: `/ip4/127.0.0.1/tcp/${ports.genesis}` }],
+    })
+    await waitFor('follower online', () => g.mesh.view.stateOf('follower') === 'online')
+    await follower.stop()
+    await waitFor('follower offline', () => g.mesh.view.stateOf('follower') === 'offline')
 
-    const res = await api(g.url, 'POST', '/ops', { operation: 'status', target_node: 'follower', timeout: 5 })
-    t.match(res.body, {
+    // Two SSH round trips on a loaded 2-core machine can pass 5 s; the deadline is not what is tested.
+    const res = await g.run({ operation: 'status', target_node: 'follower', timeout: 15 })
+    t.match(res.report, {
       validation_status: 'failed',
       nodes_status: { follower: { status: 'offline' } },
       issues: [
@@ -138,8 +130,8 @@ async function sshTests(): Promise<void> {
       ],
     })
     t.notMatch(readFileSync(calls, 'utf8'), /start/, 'nothing started without force')
-    const forced = await api(g.url, 'POST', '/ops', { operation: 'status', target_node: 'follower', timeout: 5, force: true })
-    t.match((forced.body.issues as { step: string, error: string }[]).find((i) => i.step === 'ssh'), { error: /aitbc-node was started \(force\)/ })
+    const forced = await g.run({ operation: 'status', target_node: 'follower', timeout: 15, force: true })
+    t.match(forced.report?.issues.find((i) => i.step === 'ssh'), { error: /aitbc-node was started \(force\)/ })
     await waitFor('start recorded', () => readFileSync(calls, 'utf8').includes('start aitbc-node'))
     t.pass('the daemon start went through the service manager over SSH')
   })

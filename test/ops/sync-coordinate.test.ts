@@ -3,14 +3,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { startChainStandIn } from '../fixtures/chain-rpc.js'
-import { FAST_MESH, startCluster, stopCluster, waitForState } from '../fixtures/cluster.js'
-import { api, type TestDaemon } from '../fixtures/daemon.js'
+import { ActionRefusedError } from '../../src/ops/index.js'
 import { createGitFixture } from '../fixtures/git-repos.js'
-import { waitFor } from '../fixtures/poll.js'
-import { startRedis } from '../fixtures/redis-server.js'
+import { meshTestBed } from '../fixtures/mesh.js'
+import { startOpsNode, type TestOpsNode } from '../fixtures/ops-node.js'
+import { freePort, waitFor } from '../fixtures/poll.js'
 
-const redis = await startRedis()
-t.teardown(() => redis.stop())
+// Three in-process nodes, each with its operations wired as the daemon wires them, on real
+// libp2p, Redis, git and chain RPC stand-ins; operations are submitted as POST /ops would.
+const { client, dir } = await meshTestBed(t, 'sync')
 const repo = createGitFixture()
 t.teardown(() => repo.remove())
 const scratch = mkdtempSync(join(tmpdir(), 'aitbc-ops-'))
@@ -52,19 +53,33 @@ const actions = {
   'restart-chain': { command: [manager, 'restart', 'aitbc-blockchain-node'], requiresForce: true, description: 'restarts the chain service' },
   'hang': { command: [hang], timeoutMs: 60_000 },
 }
-const cluster = await startCluster({
-  names,
-  redisUrl: redis.url,
-  args: [...FAST_MESH, '--set', 'redis.prefix="sync:"', '--set', `ops.serviceManager=${manager}`, '--set', `ops.actions=${JSON.stringify(actions)}`],
-  nodeOptions: (name) => ({
-    env: { BLOCKCHAIN_RPC_URL: chains[name]!.url },
-    args: ['--set', `ops.gitDir=${clones[name]}`, '--set', `ops.configFiles=${JSON.stringify([configFiles[name]])}`],
-  }),
-})
-t.teardown(() => stopCluster(cluster))
-const [genesis] = cluster.map((c) => c.daemon) as [TestDaemon]
-for (const n of names) await waitForState(genesis, n, 'online', 10_000)
-const op = (body: Record<string, unknown>) => api(genesis.url, 'POST', '/ops', body)
+const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()] as const)))
+const nodes: TestOpsNode[] = []
+for (const name of names) {
+  const node = await startOpsNode({
+    name, dir, port: ports[name]!, redis: client, prefix: 'sync:',
+    peers: names.filter((p) => p !== name).map((p) => ({ name: p, address: `/ip4/127.0.0.1/tcp/${ports[p]}` })),
+    maxConcurrent: 5, maxQueued: 20, defaultTimeoutMs: 60_000,
+    serviceManager: manager, actions, chainRpcUrl: chains[name]!.url,
+    gitDir: clones[name]!, configFiles: [configFiles[name]!],
+  })
+  nodes.push(node)
+  t.teardown(() => node.stop())
+}
+const [genesis] = nodes as [TestOpsNode]
+for (const n of names.slice(1)) await waitFor(`${n} online`, () => genesis.mesh.view.stateOf(n) === 'online', { timeoutMs: 10_000 })
+/** POST /ops: the report as its 200 body. */
+const op = async (body: Record<string, unknown>) =>
+  ({ body: (await genesis.run(body)).report as unknown as Record<string, unknown> })
+/** POST /ops refused before it starts: the route's 422 is this error. */
+const refused = (body: Record<string, unknown>): unknown => {
+  try {
+    genesis.submit(body)
+  } catch (err) {
+    return err
+  }
+  return null
+}
 
 t.test('sync git brings every node to the same HEAD; a diverged copy is a conflict and left untouched', async (t) => {
   const hash = repo.pushCommit('second')
@@ -99,7 +114,8 @@ t.test('sync blockchain reports behind-by-n and, without force, restarts nothing
 })
 
 t.test('sync blockchain --force across all: aitbc1 with a diverged git tree is not restarted', async (t) => {
-  const res = await op({ operation: 'sync', target_node: 'all', sync_type: 'blockchain', force: true, timeout: 3 })
+  // The git checks of three nodes share this process: a longer deadline than the daemons had, so the check answers.
+  const res = await op({ operation: 'sync', target_node: 'all', sync_type: 'blockchain', force: true, timeout: 10 })
   t.match(res.body.issues, [{ node: 'aitbc1', step: 'verify-git', error: /diverged/ }])
   t.equal(calledWith(), '', 'verify git before any forced operation: nothing restarted')
 })
@@ -131,7 +147,7 @@ t.test('configuration: differences listed by file; with force the genesis file i
   t.equal(readFileSync(configFiles.follower!, 'utf8'), 'port: 8006\nmode: old\n', 'nothing changed without force')
   const forced = await op({ operation: 'sync', target_node: 'genesis', sync_type: 'configuration', force: true })
   t.match(forced.body, { sync_details: { configuration_synced: true } }, 'genesis alone is its own reference')
-  const both = await api(genesis.url, 'POST', '/ops', { operation: 'sync', target_node: 'all', sync_type: 'configuration', force: true })
+  const both = await op({ operation: 'sync', target_node: 'all', sync_type: 'configuration', force: true })
   // aitbc1's git is diverged (an earlier test), so only the follower may be changed.
   t.equal(readFileSync(configFiles.follower!, 'utf8'), 'port: 8006\n', 'the follower got genesis\'s file')
   t.match((both.body.recommendations as string[]).join('\n'), /copied from genesis to follower; the old one is .*aitbc-backup-/)
@@ -140,12 +156,12 @@ t.test('configuration: differences listed by file; with force the genesis file i
 t.test('coordinate runs allowlisted actions only, force for changing ones, and stops at its deadline killing the process', async (t) => {
   const ok = await op({ operation: 'coordinate', target_node: 'all', action: 'health-script' })
   t.match(ok.body, { validation_status: 'success', summary: 'health-script: succeeded on 3 of 3 nodes' })
-  const unknown = await op({ operation: 'coordinate', target_node: 'all', action: 'rm -rf /' })
-  t.equal(unknown.status, 422)
-  t.match(unknown.body.message, /action: "rm -rf \/" is not in ops.actions; allowed: health-script, restart-chain, hang/)
-  const unforced = await op({ operation: 'coordinate', target_node: 'genesis', action: 'restart-chain' })
-  t.equal(unforced.status, 422)
-  t.match(unforced.body.message, /send force: true/)
+  const unknown = refused({ operation: 'coordinate', target_node: 'all', action: 'rm -rf /' })
+  t.ok(unknown instanceof ActionRefusedError, 'refused before it starts (the route\'s 422)')
+  t.match((unknown as Error).message, /action: "rm -rf \/" is not in ops.actions; allowed: health-script, restart-chain, hang/)
+  const unforced = refused({ operation: 'coordinate', target_node: 'genesis', action: 'restart-chain' })
+  t.ok(unforced instanceof ActionRefusedError, 'refused before it starts (the route\'s 422)')
+  t.match((unforced as Error).message, /send force: true/)
   const before = calledWith()
   const forced = await op({ operation: 'coordinate', target_node: 'genesis', action: 'restart-chain', force: true })
   t.match(forced.body, { validation_status: 'success' })
@@ -183,7 +199,8 @@ t.test('seed 000 error cases: chain offline, restart failure, permission denied,
 
   writeFileSync(manager, `#!/bin/sh\necho "$@" >> '${calls}'\necho "Job for $2.service failed" >&2\nexit 1\n`)
   chains.follower!.state.height = 90
-  const restart = await op({ operation: 'sync', target_node: 'all', sync_type: 'blockchain', force: true, timeout: 3 })
+  // Three nodes' git checks and restarts share this one process: a longer deadline than the daemons had.
+  const restart = await op({ operation: 'sync', target_node: 'all', sync_type: 'blockchain', force: true, timeout: 10 })
   t.ok((restart.body.issues as { node: string, step: string, error: string, suggestion: string }[]).some((i) =>
     i.node === 'follower' && i.step === 'restart' && /Job for aitbc-blockchain-node.service failed/.test(i.error) && /journalctl/.test(i.suggestion)),
   'the failed restart is reported with systemd\'s words')

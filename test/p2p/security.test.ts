@@ -1,87 +1,98 @@
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import * as lp from 'it-length-prefixed'
+import { pino } from 'pino'
 import t from 'tap'
+import { RedisMessageStore, redisKeys } from '../../src/coordinator/index.js'
+import { type Mesh, readPskFile } from '../../src/p2p/index.js'
 import { createMeshNode } from '../../src/p2p/mesh-node.js'
-import { type ClusterNode, FAST_MESH, startCluster, stopCluster, waitForState } from '../fixtures/cluster.js'
-import { api, BIN, type TestDaemon } from '../fixtures/daemon.js'
-import { waitFor } from '../fixtures/poll.js'
-import { startRedis } from '../fixtures/redis-server.js'
+import { meshTestBed, startTestMesh, TEST_STORE_BOUNDS } from '../fixtures/mesh.js'
+import { freePort, waitFor } from '../fixtures/poll.js'
+import { writePskFile } from '../fixtures/psk.js'
 
-const redis = await startRedis()
-t.teardown(() => redis.stop())
+// In-process meshes on real libp2p and a real Redis, each with its message store and its
+// log lines kept: what a daemon's /health, /nodes, /messages and log would show.
+const { client, dir } = await meshTestBed(t, 'security')
 
-const health = async (d: TestDaemon) => (await api(d.url, 'GET', '/health')).body as { checks: { mesh: { connected_peers: number } } }
-const connectedPeers = async (d: TestDaemon) => (await health(d)).checks.mesh.connected_peers
-const byName = (nodes: ClusterNode[], n: string): TestDaemon => nodes.find((c) => c.name === n)!.daemon
-const triedAndFailed = (d: TestDaemon, peer: string) =>
-  d.waitForLog(`a failed dial of ${peer}`, (l) => String(l.msg).startsWith(`peer ${peer} unreachable at `) && l.peer === peer)
+type LogLine = Record<string, unknown> & { msg?: string }
+type Peer = { name: string, address: string, peerId?: string }
+interface TestNode { mesh: Mesh, store: RedisMessageStore, logs: LogLine[], port: number }
+
+/** Starts one mesh per name, every other one its configured peer. */
+async function startNodes(
+  t: { teardown(fn: () => unknown): void },
+  prefix: string,
+  names: string[],
+  extra: (name: string) => { psk?: Uint8Array, allowlist?: string[], peers?: Peer[] } = () => ({}),
+): Promise<Record<string, TestNode>> {
+  const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()] as const)))
+  const nodes: Record<string, TestNode> = {}
+  for (const name of names) {
+    const logs: LogLine[] = []
+    const dest = { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) }
+    const store = new RedisMessageStore({ redis: client, keys: redisKeys(prefix), node: name, ...TEST_STORE_BOUNDS })
+    const more = extra(name)
+    const mesh = await startTestMesh({
+      name, dir, port: ports[name]!, redis: client, prefix, messageStore: store, psk: more.psk,
+      peers: [...names.filter((p) => p !== name).map((p) => ({ name: p, address: `/ip4/127.0.0.1/tcp/${ports[p]}` })), ...(more.peers ?? [])],
+      log: (component) => pino({ level: 'info' }, dest).child({ component }),
+      more: more.allowlist === undefined ? {} : { allowlist: more.allowlist },
+    })
+    t.teardown(() => mesh.stop())
+    nodes[name] = { mesh, store, logs, port: ports[name]! }
+  }
+  return nodes
+}
+const rowOf = (n: TestNode, name: string) => n.mesh.view.snapshot().find((r) => r.name === name)
+const triedAndFailed = (n: TestNode, peer: string) => waitFor(`a failed dial of ${peer}`, () =>
+  n.logs.some((l) => String(l.msg).startsWith(`peer ${peer} unreachable at `) && l.peer === peer))
+const delivered = (receipts: Record<string, { state: string }>) => Object.values(receipts).filter((r) => r.state === 'delivered').length
 
 t.test('a node with the wrong PSK holds no connection and receives nothing', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'aitbc-psk-'))
-  const good = join(dir, 'good.key')
-  const bad = join(dir, 'bad.key')
-  writeFileSync(good, execFileSync(process.execPath, [BIN, 'keygen', 'psk']), { mode: 0o600 })
-  writeFileSync(bad, execFileSync(process.execPath, [BIN, 'keygen', 'psk']), { mode: 0o600 })
-  const nodes = await startCluster({
-    names: ['genesis', 'follower', 'intruder'],
-    redisUrl: redis.url,
-    args: [...FAST_MESH, '--set', 'redis.prefix="psk:"'],
-    nodeOptions: (name) => ({ env: { AITBC_P2P_PSK_FILE: name === 'intruder' ? bad : good } }),
-  })
-  t.teardown(() => stopCluster(nodes))
-  const [genesis, follower, intruder] = ['genesis', 'follower', 'intruder'].map((n) => byName(nodes, n)) as [TestDaemon, TestDaemon, TestDaemon]
-  await waitForState(genesis, 'follower', 'online')
-  await waitForState(follower, 'genesis', 'online')
+  const good = readPskFile(writePskFile())
+  const bad = readPskFile(writePskFile())
+  const nodes = await startNodes(t, 'psk:', ['genesis', 'follower', 'intruder'], (name) => ({ psk: name === 'intruder' ? bad : good }))
+  const { genesis, follower, intruder } = nodes as Record<'genesis' | 'follower' | 'intruder', TestNode>
+  await waitFor('follower online for genesis', () => genesis.mesh.view.stateOf('follower') === 'online')
+  await waitFor('genesis online for follower', () => follower.mesh.view.stateOf('genesis') === 'online')
   await triedAndFailed(intruder, 'genesis')
   await triedAndFailed(intruder, 'follower')
   await triedAndFailed(genesis, 'intruder')
 
-  t.equal(await connectedPeers(genesis), 1, 'genesis holds only the follower')
-  t.equal(await connectedPeers(follower), 1, 'follower holds only genesis')
-  t.equal(await connectedPeers(intruder), 0, 'the intruder holds nothing')
-  t.match((await api(genesis.url, 'GET', '/nodes')).body.nodes_status, { intruder: { status: 'offline', reason: 'never heard' } })
+  t.equal(genesis.mesh.connectedPeers(), 1, 'genesis holds only the follower')
+  t.equal(follower.mesh.connectedPeers(), 1, 'follower holds only genesis')
+  t.equal(intruder.mesh.connectedPeers(), 0, 'the intruder holds nothing')
+  t.match(rowOf(genesis, 'intruder'), { status: 'offline', reason: 'never heard' })
 
-  const sent = await api(genesis.url, 'POST', '/messages', { to: 'intruder', body: 'secret', wait_ms: 500, ttl_ms: 60_000 })
-  t.equal((sent.body.receipts as Record<string, { state: string }>).intruder?.state, 'queued', 'not delivered')
-  const inbox = await api(intruder.url, 'GET', '/messages/inbox')
-  t.equal(inbox.body.count, 0, 'the intruder received nothing')
-  const toAll = await api(intruder.url, 'POST', '/messages', { to: 'all', body: 'let me in', wait_ms: 500 })
-  t.match(toAll.body.message_delivery, { delivered: 0 })
-  t.equal((await api(genesis.url, 'GET', '/messages/inbox')).body.count, 0, 'genesis received nothing from the intruder')
+  const sent = await genesis.mesh.messenger.send({ to: 'intruder', body: 'secret', waitMs: 500, ttlMs: 60_000 })
+  t.equal(sent.receipts.intruder?.state, 'queued', 'not delivered')
+  t.equal((await intruder.store.inbox(100)).length, 0, 'the intruder received nothing')
+  const toAll = await intruder.mesh.messenger.send({ to: 'all', body: 'let me in', waitMs: 500, ttlMs: 300_000 })
+  t.equal(delivered(toAll.receipts), 0, 'delivered to none')
+  t.equal((await genesis.store.inbox(100)).length, 0, 'genesis received nothing from the intruder')
 })
 
 t.test('a peer not on the allowlist holds no connection', async (t) => {
-  const keys = await Promise.all([0, 1, 2].map(() => generateKeyPair('Ed25519')))
-  const ids = keys.map((k) => peerIdFromPrivateKey(k).toString())
   const names = ['genesis', 'follower', 'stranger']
-  const dirs = names.map((n, i) => {
-    const d = mkdtempSync(join(tmpdir(), `aitbc-allow-${n}-`))
-    writeFileSync(join(d, 'node.key'), privateKeyToProtobuf(keys[i]!), { mode: 0o600 })
-    return d
-  })
+  const keys = await Promise.all(names.map(() => generateKeyPair('Ed25519')))
+  const ids = keys.map((k) => peerIdFromPrivateKey(k).toString())
+  // The node keys are written before the start, so each allowlist can name the others' ids.
+  names.forEach((n, i) => writeFileSync(join(dir, `${n}.key`), privateKeyToProtobuf(keys[i]!), { mode: 0o600 }))
   const allow: Record<string, string[]> = { genesis: [ids[1]!], follower: [ids[0]!], stranger: [] }
-  const nodes = await startCluster({
-    names,
-    redisUrl: redis.url,
-    args: [...FAST_MESH, '--set', 'redis.prefix="allow:"'],
-    nodeOptions: (name, i) => ({ dataDir: dirs[i], args: ['--set', `p2p.allowlist=${JSON.stringify(allow[name])}`] }),
-  })
-  t.teardown(() => stopCluster(nodes))
-  const [genesis, follower, stranger] = names.map((n) => byName(nodes, n)) as [TestDaemon, TestDaemon, TestDaemon]
-  await waitForState(genesis, 'follower', 'online')
+  const nodes = await startNodes(t, 'allow:', names, (name) => ({ allowlist: allow[name] }))
+  const { genesis, follower, stranger } = nodes as Record<'genesis' | 'follower' | 'stranger', TestNode>
+  await waitFor('follower online for genesis', () => genesis.mesh.view.stateOf('follower') === 'online')
   await triedAndFailed(stranger, 'genesis')
   await triedAndFailed(stranger, 'follower')
   await triedAndFailed(genesis, 'stranger')
-  t.equal(await connectedPeers(genesis), 1, 'genesis holds only the follower')
-  t.equal(await connectedPeers(follower), 1)
-  t.equal(await connectedPeers(stranger), 0, 'the stranger holds no connection although its dials reached the port')
-  t.match((await api(stranger.url, 'GET', '/nodes')).body.nodes_status, { genesis: { status: 'offline' }, follower: { status: 'offline' } })
+  t.equal(genesis.mesh.connectedPeers(), 1, 'genesis holds only the follower')
+  t.equal(follower.mesh.connectedPeers(), 1)
+  t.equal(stranger.mesh.connectedPeers(), 0, 'the stranger holds no connection although its dials reached the port')
+  t.match(rowOf(stranger, 'genesis'), { status: 'offline' })
+  t.match(rowOf(stranger, 'follower'), { status: 'offline' })
 })
 
 t.test('oversized and malformed frames from a member are rejected without a crash', async (t) => {
@@ -91,23 +102,17 @@ t.test('oversized and malformed frames from a member are rejected without a cras
   await probe.start()
   t.teardown(() => probe.stop())
   // The probe is a configured member (bound by peer id), so its streams are served and its bad frames judged.
-  const member = ['--peer', `probe=${probe.getMultiaddrs()[0]!.decapsulate('/p2p').toString()}@${probeId}`]
-  const nodes = await startCluster({
-    names: ['genesis', 'follower'],
-    redisUrl: redis.url,
-    args: [...FAST_MESH, '--set', 'redis.prefix="frames:"', ...member],
-  })
-  t.teardown(() => stopCluster(nodes))
-  const [genesis, follower] = ['genesis', 'follower'].map((n) => byName(nodes, n)) as [TestDaemon, TestDaemon]
-  await waitForState(genesis, 'follower', 'online')
+  const member = { name: 'probe', address: probe.getMultiaddrs()[0]!.decapsulate('/p2p').toString(), peerId: probeId }
+  const nodes = await startNodes(t, 'frames:', ['genesis', 'follower'], () => ({ peers: [member] }))
+  const { genesis, follower } = nodes as Record<'genesis' | 'follower', TestNode>
+  await waitFor('follower online for genesis', () => genesis.mesh.view.stateOf('follower') === 'online')
 
   // With the peer id in the address every stream reuses one connection (a bare
   // address dials anew each time, and libp2p limits new inbound connections per host).
-  const followerId = String(follower.logs.find((l) => l.msg === 'daemon ready')?.peerId)
-  const target = multiaddr(`${nodes.find((n) => n.name === 'follower')!.p2pAddress}/p2p/${followerId}`)
+  const target = multiaddr(`/ip4/127.0.0.1/tcp/${follower.port}/p2p/${follower.mesh.peerId}`)
   const enc = new TextEncoder()
 
-  /** Sends raw bytes on a fresh stream and collects whatever comes back until the daemon closes it. */
+  /** Sends raw bytes on a fresh stream and collects whatever comes back until the node closes it. */
   async function exchange(protocol: string, chunks: Uint8Array[]): Promise<{ replies: number, ended: boolean }> {
     const stream = await probe.dialProtocol(target, protocol, { signal: AbortSignal.timeout(5000) })
     void stream.sink((async function* () {
@@ -117,7 +122,7 @@ t.test('oversized and malformed frames from a member are rejected without a cras
     try {
       for await (const _ of stream.source) replies++
     } catch {
-      // A reset is one of the ways the daemon may close it.
+      // A reset is one of the ways the node may close it.
     }
     return { replies, ended: true }
   }
@@ -138,7 +143,7 @@ t.test('oversized and malformed frames from a member are rejected without a cras
     follower.logs.filter((l) => l.msg === 'bad message frame; stream closed' || l.msg === 'bad rpc frame; stream closed').length >= 5)
   t.ok(follower.logs.some((l) => /larger than/.test(String(l.err))), 'the oversized frame is named as such')
 
-  t.equal((await api(follower.url, 'GET', '/health')).status, 200, 'the daemon still serves')
-  const sent = await api(genesis.url, 'POST', '/messages', { to: 'follower', body: 'still works' })
-  t.equal((sent.body.receipts as Record<string, { state: string }>).follower?.state, 'delivered', 'and still takes messages')
+  t.equal(follower.mesh.node.status, 'started', 'the node still serves')
+  const sent = await genesis.mesh.messenger.send({ to: 'follower', body: 'still works', waitMs: 5000, ttlMs: 300_000 })
+  t.equal(sent.receipts.follower?.state, 'delivered', 'and still takes messages')
 })

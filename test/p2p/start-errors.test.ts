@@ -52,10 +52,14 @@ t.test('a mesh on 0.0.0.0 with neither PSK nor allowlist is refused, naming the 
 })
 
 t.test('each way out starts the daemon on 0.0.0.0, and the insecure one is logged', async (t) => {
-  const { writePskFile } = await import('../fixtures/psk.js')
+  const { execFileSync } = await import('node:child_process')
+  const { BIN } = await import('../fixtures/daemon.js')
   const { newIdentity } = await import('../fixtures/outsider.js')
+  // The key `aitbc-node keygen psk` prints is one the daemon starts with.
+  const pskFile = join(mkdtempSync(join(tmpdir(), 'aitbc-psk-')), 'swarm.key')
+  writeFileSync(pskFile, execFileSync(process.execPath, [BIN, 'keygen', 'psk']), { mode: 0o600 })
   const ways: [string, string[], Record<string, string>][] = [
-    ['psk', [], { AITBC_P2P_PSK_FILE: writePskFile() }],
+    ['psk', [], { AITBC_P2P_PSK_FILE: pskFile }],
     ['allowlist', ['--set', `p2p.allowlist=${JSON.stringify([(await newIdentity()).peerId])}`], {}],
     ['insecure', ['--set', 'p2p.insecure=true'], {}],
   ]

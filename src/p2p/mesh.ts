@@ -7,7 +7,7 @@ import { MembershipView, type NodeTransition } from './membership-view.js'
 import { MalformedStatuses, type MalformedKind, type MalformedStatusLimits } from './malformed-statuses.js'
 import { createMeshNode, type InboundConnectionLimits, type MeshLibp2p } from './mesh-node.js'
 import type { MessageStore, ReceiptState } from './messages/message-store.js'
-import { LivenessProber, type LivenessProberInit } from './liveness.js'
+import { LivenessProber, type LivenessSettings } from './liveness/prober.js'
 import type { MessageRefusalReason } from './messages/message-receiver.js'
 import { type InboundMessageLimits, Messenger } from './messages/messenger.js'
 import type { MessageFrame } from './messages/wire.js'
@@ -34,8 +34,8 @@ export interface MeshInit {
   statusKeepaliveMs?: number
   /** The same while this node is connected to every member it knows (see StatusGossipInit.linkedKeepaliveMs). */
   statusLinkedKeepaliveMs?: number
-  /** Ping liveness of connected members (see LivenessProber for the defaults). */
-  probe?: Pick<LivenessProberInit, 'intervalMs' | 'fanout' | 'timeoutMs' | 'suspicionMs' | 'helpers'>
+  /** Ping liveness of connected members. */
+  probe: LivenessSettings
   suspectAfterMs: number
   offlineAfterMs: number
   version: string

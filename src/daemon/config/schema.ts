@@ -94,6 +94,7 @@ export const configSchema = z.strictObject({
           timeoutMs: ms(20).default(400),
           suspicionMs: ms(100).default(1000),
           helpers: z.number().int().min(0).max(10).default(2),
+          maxHelping: z.number().int().min(1).max(1000).default(8),
         })
         .prefault({}),
       /**

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import type { z } from 'zod'
-import { type Config, configSchema } from './schema.js'
+import { type Config, configSchema, RETIRED_KEYS } from './schema.js'
 
 /** A configuration problem; the message names the key, where it came from and the expected form. */
 export class ConfigError extends Error {
@@ -103,7 +103,7 @@ function envOverrides(env: NodeJS.ProcessEnv, warnings: string[]): Override[] {
     ['AITBC_COORDINATOR_HOST', 'coordinator.host', String],
     ['AITBC_COORDINATOR_PORT', 'coordinator.port', scalar],
     ['AITBC_REDIS_PREFIX', 'redis.prefix', String],
-    ['AITBC_P2P_PSK_FILE', 'p2p.psk', String],
+    ['AITBC_P2P_PSK_FILE', 'p2p.pskFile', String],
     ['BLOCKCHAIN_RPC_URL', 'chain.rpcUrl', String],
     ['AITBC_LOG_LEVEL', 'log.level', (v) => v.toLowerCase()],
   ]
@@ -261,6 +261,11 @@ export function loadConfig(opts: { flags?: ConfigFlags, env?: NodeJS.ProcessEnv 
     origins.set('auth.tokens', `tokens file ${tokensFile}`)
   }
 
+  const retired = Object.keys(RETIRED_KEYS).filter((key) => getPath(tree, key) !== undefined)
+  if (retired.length > 0) {
+    const where = (key: string): string => origins.get(key) ?? (file ? `file ${file}` : 'default')
+    throw new ConfigError(retired.map((key) => `config ${key} from ${where(key)}: ${RETIRED_KEYS[key]}`).join('\n'))
+  }
   const result = configSchema.safeParse(tree)
   if (!result.success) {
     const lines = result.error.issues.map((i) => describe(i, tree, origins, file))

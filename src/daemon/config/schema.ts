@@ -65,7 +65,7 @@ export const configSchema = z.strictObject({
         .startsWith('/', 'expected a multiaddr such as /ip4/0.0.0.0/tcp/7070')
         .default('/ip4/0.0.0.0/tcp/7070'),
       peers: z.array(peer).default([]),
-      psk: z.string().min(1).nullable().default(null),
+      pskFile: z.string().min(1).nullable().default(null),
       allowlist: z.array(peerId).default([]),
       /** Accept any peer on a non-loopback listener with neither psk nor allowlist: must be written explicitly. */
       insecure: z.boolean().default(false),
@@ -208,8 +208,6 @@ export const configSchema = z.strictObject({
       agingMs: ms(100).nullable().default(null),
       /** Longest gap between two looks for expired leases (sooner when a lease ends sooner). */
       reclaimIntervalMs: ms(10).default(1000),
-      /** Accepted from older configs and ignored: tasks are no longer distributed by polling (a warning at start). */
-      pollIntervalMs: ms(10).optional(),
       pushTimeoutMs: ms(100).default(10_000),
       /**
        * A push that never reaches its agent (refused, no such host, no connection within pushTimeoutMs)
@@ -302,6 +300,12 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
 })
+
+/** Keys that are gone, and what to write instead: a config that sets one fails to load with this. */
+export const RETIRED_KEYS: Readonly<Record<string, string>> = {
+  'p2p.psk': 'renamed to p2p.pskFile (the path of the private-network key file); write p2p.pskFile instead',
+  'tasks.pollIntervalMs': 'removed: nothing polls (work is announced on Redis); delete it, and use tasks.reclaimIntervalMs to bound how often expired leases are looked for',
+}
 
 /** The validated, frozen configuration. */
 export type Config = z.infer<typeof configSchema>

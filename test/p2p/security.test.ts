@@ -10,6 +10,7 @@ import t from 'tap'
 import { createMeshNode } from '../../src/p2p/mesh-node.js'
 import { type ClusterNode, FAST_MESH, startCluster, stopCluster, waitForState } from '../fixtures/cluster.js'
 import { api, BIN, type TestDaemon } from '../fixtures/daemon.js'
+import { P2P_DEFAULTS } from '../fixtures/mesh.js'
 import { waitFor } from '../fixtures/poll.js'
 import { startRedis } from '../fixtures/redis-server.js'
 
@@ -87,7 +88,7 @@ t.test('a peer not on the allowlist holds no connection', async (t) => {
 t.test('oversized and malformed frames from a member are rejected without a crash', async (t) => {
   const probeKey = await generateKeyPair('Ed25519')
   const probeId = peerIdFromPrivateKey(probeKey).toString()
-  const probe = await createMeshNode({ privateKey: probeKey, listen: '/ip4/127.0.0.1/tcp/0' })
+  const probe = await createMeshNode({ privateKey: probeKey, listen: '/ip4/127.0.0.1/tcp/0', inbound: P2P_DEFAULTS.inbound })
   await probe.start()
   t.teardown(() => probe.stop())
   // The probe is a configured member (bound by peer id), so its streams are served and its bad frames judged.

@@ -24,6 +24,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import * as lp from 'it-length-prefixed'
 import { Redis } from 'ioredis'
 import { redisKeys } from '../src/coordinator/index.js'
+import { configSchema } from '../src/daemon/config/schema.js'
 import { createMeshNode } from '../src/p2p/mesh-node.js'
 import { startDaemon } from '../test/fixtures/daemon.js'
 import { startTestMesh } from '../test/fixtures/mesh.js'
@@ -63,7 +64,7 @@ const naiveChild = spawn(process.execPath, [fileURLToPath(new URL('./naive-recei
   stdio: ['ignore', 'pipe', 'inherit'],
 })
 const naiveAddr = await new Promise<string>((resolve) => naiveChild.stdout.once('data', (b: Buffer) => resolve(b.toString().trim())))
-const naiveClient = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: '/ip4/127.0.0.1/tcp/0' })
+const naiveClient = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: '/ip4/127.0.0.1/tcp/0', inbound: configSchema.parse({}).p2p.inbound })
 await naiveClient.start()
 const naiveTarget = multiaddr(naiveAddr)
 await naiveClient.dial(naiveTarget)

@@ -4,11 +4,12 @@
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import * as lp from 'it-length-prefixed'
+import { configSchema } from '../src/daemon/config/schema.js'
 import { createMeshNode } from '../src/p2p/mesh-node.js'
 import { NAIVE_PROTOCOL } from './stats.js'
 
 const port = Number(process.argv[2])
-const node = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: `/ip4/127.0.0.1/tcp/${port}` })
+const node = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: `/ip4/127.0.0.1/tcp/${port}`, inbound: configSchema.parse({}).p2p.inbound })
 await node.handle(NAIVE_PROTOCOL, ({ stream }) => {
   void (async () => {
     for await (const frame of lp.decode(stream.source)) {

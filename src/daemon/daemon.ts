@@ -277,9 +277,6 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
   if (meshSecurity === 'insecure') {
     log.warn({ listen: config.p2p.listen }, 'p2p.insecure: true: the mesh accepts a connection from any peer that reaches it (names are still bound to peer ids)')
   }
-  if (config.tasks.pollIntervalMs !== undefined) {
-    log.warn('tasks.pollIntervalMs is ignored: nothing polls any more (work is announced on Redis); tasks.reclaimIntervalMs sets how often expired leases are looked for at the least')
-  }
   const graph = await buildDaemon(config, logs)
   await graph.services.start()
   const apiUrl = graph.http.url

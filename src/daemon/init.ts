@@ -64,7 +64,7 @@ export async function initNode(o: InitOptions): Promise<string[]> {
   write('tokens.yaml', stringify([{ name: 'admin', token, scopes: ['admin'] }]), 'API tokens; add read, agent and operate tokens as needed')
   const config = {
     node: { name: o.name, dataDir: o.dataDir },
-    p2p: { listen: '/ip4/0.0.0.0/tcp/7070', psk: pskPath, peers: [] },
+    p2p: { listen: '/ip4/0.0.0.0/tcp/7070', pskFile: pskPath, peers: [] },
     auth: { tokensFile: tokensPath },
   }
   write('aitbc-node.yaml', `# Written by aitbc-node init; every key is documented in config/aitbc-node.example.yaml.\n# Add the other nodes under p2p.peers, each with the peerId its own init printed.\n${stringify(config)}`, 'the daemon config')

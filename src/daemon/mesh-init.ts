@@ -40,7 +40,7 @@ export function meshInit(config: Readonly<Config>, logs: LogRoot, c: MeshCompone
     selfName: config.node.name,
     keyFile: join(config.node.dataDir, 'node.key'),
     listen: config.p2p.listen,
-    psk: config.p2p.psk === null ? null : readPskFile(config.p2p.psk),
+    psk: config.p2p.pskFile === null ? null : readPskFile(config.p2p.pskFile),
     allowlist: config.p2p.allowlist,
     peers: config.p2p.peers,
     statusIntervalMs: config.p2p.statusIntervalMs,

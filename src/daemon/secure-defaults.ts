@@ -40,7 +40,7 @@ export function apiHostNames(config: Config): string[] {
  * first two is refused unless p2p.insecure is set.
  */
 export function resolveMeshSecurity(config: Config): 'psk' | 'allowlist' | 'loopback' | 'insecure' {
-  if (config.p2p.psk !== null) return 'psk'
+  if (config.p2p.pskFile !== null) return 'psk'
   if (config.p2p.allowlist.length > 0) return 'allowlist'
   let host = ''
   try {
@@ -51,6 +51,6 @@ export function resolveMeshSecurity(config: Config): 'psk' | 'allowlist' | 'loop
   if (LOOPBACK.test(host)) return 'loopback'
   if (config.p2p.insecure) return 'insecure'
   throw new StartError(
-    `refusing to open the mesh on ${config.p2p.listen} to any peer that reaches it: set p2p.psk (aitbc-node init writes one), list the peers in p2p.allowlist, or set p2p.insecure: true explicitly`,
+    `refusing to open the mesh on ${config.p2p.listen} to any peer that reaches it: set p2p.pskFile (aitbc-node init writes one), list the peers in p2p.allowlist, or set p2p.insecure: true explicitly`,
   )
 }

@@ -14,6 +14,9 @@ import { installLazyWindowUpdates } from './yamux-window.js'
 /** The libp2p node every other p2p part is built on. */
 export type MeshLibp2p = Libp2p<{ pubsub: PubSub<GossipsubEvents>, identify: Identify, ping: PingService }>
 
+/** How long a dial may take. */
+export const DEFAULT_DIAL_TIMEOUT_MS = 5000
+
 export interface MeshNodeInit {
   /** The node's persisted key (see loadOrCreateNodeKey). */
   privateKey: PrivateKey
@@ -23,7 +26,7 @@ export interface MeshNodeInit {
   psk?: Uint8Array | null
   /** Peer IDs allowed to connect in either direction; empty means anyone (with the PSK, if set). */
   allowlist?: readonly string[]
-  /** How long a dial may take (default 5000 ms). */
+  /** How long a dial may take (default DEFAULT_DIAL_TIMEOUT_MS). */
   dialTimeoutMs?: number
   /** Whether a peer id is a cluster member (bound to a name); gossip is neither published nor gossiped to others. */
   isMember?(peerId: string): boolean
@@ -38,8 +41,8 @@ export interface MeshNodeInit {
    * against the PSK, the allowlist and the name bindings like any other.
    */
   peerHosts?: readonly string[]
-  /** Bounds on inbound connections still in their handshake (see PendingInbound); defaults in the config schema. */
-  inbound?: InboundConnectionLimits
+  /** Bounds on inbound connections still in their handshake (see PendingInbound); the daemon's: p2p.inbound. */
+  inbound: InboundConnectionLimits
   /** Each inbound connection refused or closed by those bounds. */
   onInboundDrop?(reason: PendingDrop): void
 }
@@ -53,9 +56,6 @@ export interface InboundConnectionLimits {
   /** Time such a connection has to finish its handshake. */
   handshakeTimeoutMs: number
 }
-
-/** What tests and embedders get without a config (the config schema's defaults). */
-const DEFAULT_INBOUND: InboundConnectionLimits = { maxPending: 256, maxPendingPerHost: 4, handshakeTimeoutMs: 3000 }
 
 /**
  * Keeps out, inbound and outbound, every peer not on the allowlist (when
@@ -93,7 +93,7 @@ export async function createMeshNode(init: MeshNodeInit): Promise<MeshLibp2p> {
   installLazyWindowUpdates()
   const psk = init.psk ?? null
   const peerHosts = [...new Set(init.peerHosts ?? [])]
-  const inbound = init.inbound ?? DEFAULT_INBOUND
+  const inbound = init.inbound
   const pending = new PendingInbound({
     maxTotal: inbound.maxPending,
     maxPerHost: inbound.maxPendingPerHost,
@@ -111,7 +111,7 @@ export async function createMeshNode(init: MeshNodeInit): Promise<MeshLibp2p> {
     ...(psk === null ? {} : { connectionProtector: preSharedKey({ psk }) }),
     connectionGater: meshGater(init.allowlist ?? [], init.isRefused, pending),
     connectionManager: {
-      dialTimeout: init.dialTimeoutMs ?? 5000,
+      dialTimeout: init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
       // Redial of configured peers is ours (see PeerRedialer): libp2p's queue gives up.
       reconnectRetries: 0,
       allow: peerHosts,

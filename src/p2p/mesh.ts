@@ -7,7 +7,7 @@ import { MembershipView, type NodeTransition } from './membership-view.js'
 import { MalformedStatuses, type MalformedKind, type MalformedStatusLimits } from './malformed-statuses.js'
 import { createMeshNode, type InboundConnectionLimits, type MeshLibp2p } from './mesh-node.js'
 import type { MessageStore, ReceiptState } from './messages/message-store.js'
-import { LivenessProber, type LivenessProberInit } from './liveness.js'
+import { LivenessProber, type LivenessSettings } from './liveness/prober.js'
 import type { MessageRefusalReason } from './messages/message-receiver.js'
 import { type InboundMessageLimits, Messenger } from './messages/messenger.js'
 import type { MessageFrame } from './messages/wire.js'
@@ -17,6 +17,12 @@ import type { PendingDrop } from './pending-inbound.js'
 import { PeerRedialer } from './peer-redialer.js'
 import { RpcService } from './rpc/rpc-service.js'
 import { StatusGossip } from './status-gossip.js'
+
+/** How long a peer whose claim or call was refused is kept out. */
+export const DEFAULT_REFUSE_FOR_MS = 60_000
+
+/** How long a connected peer may stay without a bound name before it is disconnected. */
+export const DEFAULT_UNKNOWN_PEER_GRACE_MS = 10_000
 
 export interface MeshInit {
   selfName: string
@@ -34,8 +40,8 @@ export interface MeshInit {
   statusKeepaliveMs?: number
   /** The same while this node is connected to every member it knows (see StatusGossipInit.linkedKeepaliveMs). */
   statusLinkedKeepaliveMs?: number
-  /** Ping liveness of connected members (see LivenessProber for the defaults). */
-  probe?: Pick<LivenessProberInit, 'intervalMs' | 'fanout' | 'timeoutMs' | 'suspicionMs' | 'helpers'>
+  /** Ping liveness of connected members. */
+  probe: LivenessSettings
   suspectAfterMs: number
   offlineAfterMs: number
   version: string
@@ -56,16 +62,16 @@ export interface MeshInit {
   onInbound?(msg: MessageFrame): void
   /** Every refused claim or call (logs, metrics). */
   onRefused?(refusal: Refusal): void
-  /** How long a peer whose claim was refused is kept out (default 60000 ms). */
+  /** How long a peer whose claim was refused is kept out (default DEFAULT_REFUSE_FOR_MS). */
   refuseForMs?: number
-  /** How long a connected peer may stay without a bound name before it is disconnected (default 10000 ms). */
+  /** How long a peer may stay connected without a bound name (default DEFAULT_UNKNOWN_PEER_GRACE_MS). */
   unknownPeerGraceMs?: number
-  /** Bounds on inbound connections still in their handshake (default: the config schema's). */
-  inbound?: InboundConnectionLimits
+  /** Bounds on inbound connections still in their handshake (the daemon's: p2p.inbound). */
+  inbound: InboundConnectionLimits
   /** Each inbound connection refused or closed by those bounds. */
   onInboundDrop?(reason: PendingDrop): void
-  /** When a peer's malformed statuses get it disconnected (default: the config schema's). */
-  malformedStatuses?: MalformedStatusLimits
+  /** When a peer's malformed statuses get it disconnected (the daemon's: p2p.malformedStatuses). */
+  malformedStatuses: MalformedStatusLimits
   /** Each malformed status received. */
   onMalformedStatus?(kind: MalformedKind): void
   /** Each peer disconnected for its malformed statuses. */
@@ -73,9 +79,6 @@ export interface MeshInit {
   /** Each warning line about a malformed status left out (rate-limited). */
   onWarningSuppressed?(): void
 }
-
-/** The config schema's defaults, for a Mesh built without a config (tests). */
-const DEFAULT_MALFORMED: MalformedStatusLimits = { disconnectAfter: 50, windowMs: 10_000, warnEveryMs: 10_000 }
 
 /** The p2p side of a daemon: libp2p node, redial, status gossip, ping liveness, membership, messages, RPC. */
 export class Mesh {
@@ -107,7 +110,7 @@ export class Mesh {
       onRefused: init.onRefused,
     })
     // A peer kept out as unknown is let in again once its name is bound here (its pin reached us).
-    const guard = new PeerGuard(init.refuseForMs ?? 60_000, (id) => bindings.nameOf(id) !== null)
+    const guard = new PeerGuard(init.refuseForMs ?? DEFAULT_REFUSE_FOR_MS, (id) => bindings.nameOf(id) !== null)
     // The peer that answered at a configured address may hear our status before its name is bound
     // (else two nodes that have not pinned each other would each wait for the other's status).
     const dialled = new Map<string, string>()
@@ -164,7 +167,7 @@ export class Mesh {
       onReportDisputed: (name, by) => liveness.verify(name, by),
     })
     const malformed = new MalformedStatuses({
-      ...(init.malformedStatuses ?? DEFAULT_MALFORMED),
+      ...init.malformedStatuses,
       log: init.log('p2p:gossip'),
       onMalformed: init.onMalformedStatus,
       onSuppressed: init.onWarningSuppressed,
@@ -247,7 +250,7 @@ export class Mesh {
         if (node.getConnections(evt.detail).length === 0) return
         log.warn({ peerId }, 'peer never proved a cluster name; disconnected')
         for (const c of node.getConnections(evt.detail)) c.abort(new Error('no cluster name bound to this peer'))
-      }, init.unknownPeerGraceMs ?? 10_000).unref()
+      }, init.unknownPeerGraceMs ?? DEFAULT_UNKNOWN_PEER_GRACE_MS).unref()
     })
     return new Mesh(node, view, gossip, messenger, rpc, liveness, redialer, log, init.listen, bindings)
   }

@@ -28,6 +28,12 @@ export interface Refusal {
 
 export type Admission = { ok: true } | { ok: false, refusal: Refusal }
 
+/** How often pins are re-read from the store, so that a forget on another node is seen. */
+export const DEFAULT_REFRESH_MS = 10_000
+
+/** Shortest gap between store reads caused by refused claims. */
+export const DEFAULT_REREAD_GAP_MS = 1000
+
 export interface NameBindingsInit {
   selfName: string
   selfPeerId: string
@@ -36,9 +42,9 @@ export interface NameBindingsInit {
   store: BindingStore
   log: Logger
   onRefused?(r: Refusal): void
-  /** How often pins are re-read from the store, so a forget on another node is seen (default 10000 ms). */
+  /** How often pins are re-read from the store, so a forget on another node is seen (default DEFAULT_REFRESH_MS). */
   refreshMs?: number
-  /** Shortest gap between store reads caused by refused claims (default 1000 ms). */
+  /** Shortest gap between store reads caused by refused claims (default DEFAULT_REREAD_GAP_MS). */
   rereadGapMs?: number
 }
 
@@ -79,7 +85,7 @@ export class NameBindings {
     await this.pinSelf().catch((err: unknown) => this.init.log.warn({ err }, 'could not pin this node\'s name yet; retrying'))
     this.timer = setInterval(() => {
       this.refresh().catch((err: unknown) => this.init.log.debug({ err }, 'name bindings refresh failed'))
-    }, this.init.refreshMs ?? 10_000)
+    }, this.init.refreshMs ?? DEFAULT_REFRESH_MS)
     this.timer.unref()
   }
 
@@ -173,7 +179,7 @@ export class NameBindings {
     }
     if (this.pinned.get(name) === peerId && this.nameOf(peerId) === name) return { ok: true }
     // A refusal may come from a stale copy (a forget on another node): read the store again, not too often.
-    if (Date.now() - this.lastReread >= (this.init.rereadGapMs ?? 1000)) await this.reread()
+    if (Date.now() - this.lastReread >= (this.init.rereadGapMs ?? DEFAULT_REREAD_GAP_MS)) await this.reread()
     const other = this.nameOf(peerId)
     if (other !== null && other !== name) {
       return refuse('peer_has_other_name', `peer ${peerId} is bound to ${other} and now claims ${name}; one peer id is one node`)

@@ -10,6 +10,15 @@ import { peerMultiaddr } from './peer-address.js'
 /** A connection the peer closes sooner than this after it was made counts as a failed dial. */
 const QUICK_CLOSE_MS = 1000
 
+/** First retry delay after a failed dial, doubling per failure. */
+export const DEFAULT_MIN_BACKOFF_MS = 250
+
+/** Longest delay between dials of an unreachable peer. */
+export const DEFAULT_MAX_BACKOFF_MS = 5000
+
+/** How often a connected peer is re-checked when no disconnect event arrives. */
+export const DEFAULT_CHECK_INTERVAL_MS = 5000
+
 export interface PeerRedialerInit {
   node: MeshLibp2p
   peers: readonly { name: string, address: string }[]
@@ -18,13 +27,13 @@ export interface PeerRedialerInit {
   peerIdOf?(name: string): string | null
   /** Called with the peer that answered at a configured peer's address. */
   onConnected?(name: string, peerId: string): void
-  /** First retry delay after a failed dial (default 250 ms). */
+  /** First retry delay after a failed dial (default DEFAULT_MIN_BACKOFF_MS). */
   minBackoffMs?: number
-  /** Longest delay between dials of an unreachable peer (default 5000 ms). */
+  /** Longest delay between dials of an unreachable peer (default DEFAULT_MAX_BACKOFF_MS). */
   maxBackoffMs?: number
   /**
    * How often a connected peer is re-checked when no disconnect event arrives
-   * (default 5000 ms). A safety net only: libp2p's peer:disconnect wakes the
+   * (default DEFAULT_CHECK_INTERVAL_MS). A safety net only: libp2p's peer:disconnect wakes the
    * loop at once, so a shorter check only wakes an idle daemon once a second per peer.
    */
   checkIntervalMs?: number
@@ -90,8 +99,8 @@ export class PeerRedialer {
 
   private async keep(t: Target, signal: AbortSignal): Promise<void> {
     const { node, log } = this.init
-    const min = this.init.minBackoffMs ?? 250
-    const max = this.init.maxBackoffMs ?? 5000
+    const min = this.init.minBackoffMs ?? DEFAULT_MIN_BACKOFF_MS
+    const max = this.init.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS
     let failures = 0
     let wasConnected = false
     /** When the connection this loop made was made (null: none held). */
@@ -101,7 +110,7 @@ export class PeerRedialer {
     while (!signal.aborted) {
       if (this.connected(t)) {
         wasConnected = true
-        await this.pause(t, this.init.checkIntervalMs ?? 5000, signal)
+        await this.pause(t, this.init.checkIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS, signal)
         continue
       }
       try {

@@ -218,8 +218,20 @@ t.test('a Redis Cluster needs a hash-tagged prefix; task retention and reclaim s
   t.throws(() => loadConfig({ env: {}, flags: { set: ['tasks.keepCompleted={"ageMs": 10}'] } }), /tasks\.keepCompleted\.ageMs/)
 })
 
-t.test('tasks.pollIntervalMs of an older config is accepted and ignored, not a start failure', async (t) => {
-  const { config } = loadConfig({ env: {}, flags: { set: ['tasks.pollIntervalMs=100'] } })
-  t.equal(config.tasks.pollIntervalMs, 100)
+t.test('tasks.pollIntervalMs is gone: a config that sets it fails, saying so and what to use', async (t) => {
+  t.throws(() => loadConfig({ env: {}, flags: { set: ['tasks.pollIntervalMs=100'] } }), /config tasks\.pollIntervalMs from flag --set tasks\.pollIntervalMs: removed: nothing polls.*tasks\.reclaimIntervalMs/)
+  const { config } = loadConfig({ env: {} })
   t.equal(config.tasks.reclaimIntervalMs, 1000)
+  t.notOk('pollIntervalMs' in config.tasks)
+})
+
+t.test('p2p.psk was renamed: the old key fails naming p2p.pskFile; the env var fills the new key', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'aitbc-config-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'old.yaml')
+  writeFileSync(file, 'p2p:\n  psk: /etc/aitbc/swarm.key\n')
+  t.throws(() => loadConfig({ env: {}, flags: { config: file } }), new RegExp(`config p2p\\.psk from file ${file}: renamed to p2p\\.pskFile`))
+  t.throws(() => loadConfig({ env: {}, flags: { set: ['p2p.psk="/k"'] } }), /p2p\.psk from flag --set p2p\.psk: .*write p2p\.pskFile instead/)
+  t.equal(loadConfig({ env: { AITBC_P2P_PSK_FILE: '/etc/aitbc/swarm.key' } }).config.p2p.pskFile, '/etc/aitbc/swarm.key')
+  t.equal(loadConfig({ env: {}, flags: { set: ['p2p.pskFile="/k"'] } }).config.p2p.pskFile, '/k')
 })

@@ -22,8 +22,8 @@ t.test('init writes a key, a token, a config using both, an SSH key, and prints 
   for (const f of ['swarm.key', 'tokens.yaml', 'aitbc-node.yaml', 'ssh/id_ed25519']) {
     t.equal(statSync(join(dir, 'etc', f)).mode & 0o777, 0o600, `${f} is mode 0600`)
   }
-  const checked = JSON.parse(execFileSync(process.execPath, [BIN, 'config', 'check', '-c', join(dir, 'etc', 'aitbc-node.yaml')], { encoding: 'utf8' })) as { config: { p2p: { psk: string }, auth: { tokens: unknown[] } } }
-  t.equal(checked.config.p2p.psk, join(dir, 'etc', 'swarm.key'))
+  const checked = JSON.parse(execFileSync(process.execPath, [BIN, 'config', 'check', '-c', join(dir, 'etc', 'aitbc-node.yaml')], { encoding: 'utf8' })) as { config: { p2p: { pskFile: string }, auth: { tokens: unknown[] } } }
+  t.equal(checked.config.p2p.pskFile, join(dir, 'etc', 'swarm.key'))
   t.equal(checked.config.auth.tokens.length, 1, 'the admin token is read from tokens.yaml')
 
   // A second node of the same cluster: init keeps the shared files and makes its own node key.

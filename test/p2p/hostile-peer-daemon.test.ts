@@ -22,7 +22,7 @@ const daemon = await startDaemon({
   args: [
     '--name', 'genesis', '--redis-url', redis.url, '--set', 'redis.prefix="hostile:"',
     '--peer', `rogue=/ip4/127.0.0.1/tcp/${roguePort}@${rogueId.peerId}`,
-    '--set', `p2p.psk=${JSON.stringify(pskFile)}`,
+    '--set', `p2p.pskFile=${JSON.stringify(pskFile)}`,
     '--set', 'p2p.malformedStatuses.disconnectAfter=20',
     '--set', 'p2p.inbound.maxPendingPerHost=2',
   ],

@@ -5,7 +5,7 @@ import t, { type Test } from 'tap'
 import { createMeshNode, type MeshLibp2p } from '../../src/p2p/mesh-node.js'
 import { peerHostAddress } from '../../src/p2p/peer-address.js'
 import { readPskFile } from '../../src/p2p/psk.js'
-import { meshTestBed, startTestMesh } from '../fixtures/mesh.js'
+import { meshTestBed, P2P_DEFAULTS, startTestMesh } from '../fixtures/mesh.js'
 import { startOutsider } from '../fixtures/outsider.js'
 import { freePort } from '../fixtures/poll.js'
 import { writePskFile } from '../fixtures/psk.js'
@@ -22,7 +22,7 @@ async function burst(t: Test, address: string, opts: { psk?: Uint8Array } = {}):
 }
 
 async function meshNode(t: Test, init: Partial<Parameters<typeof createMeshNode>[0]> = {}): Promise<MeshLibp2p> {
-  const n = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: '/ip4/127.0.0.1/tcp/0', ...init })
+  const n = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: '/ip4/127.0.0.1/tcp/0', inbound: P2P_DEFAULTS.inbound, ...init })
   await n.start()
   t.teardown(() => n.stop())
   return n

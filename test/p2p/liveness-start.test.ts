@@ -1,7 +1,7 @@
 import type { IncomingStreamData } from '@libp2p/interface'
 import t from 'tap'
 import type { Mesh } from '../../src/p2p/index.js'
-import { LIVENESS_PROTOCOL } from '../../src/p2p/liveness-wire.js'
+import { LIVENESS_PROTOCOL } from '../../src/p2p/liveness/wire.js'
 import { meshTestBed, startTestMesh } from '../fixtures/mesh.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
 

@@ -1,8 +1,8 @@
 import type { IncomingStreamData } from '@libp2p/interface'
 import t from 'tap'
 import { type Mesh, RpcError } from '../../src/p2p/index.js'
-import { PROBE_METHOD } from '../../src/p2p/liveness.js'
-import { LIVENESS_PROTOCOL } from '../../src/p2p/liveness-wire.js'
+import { PROBE_METHOD } from '../../src/p2p/liveness/helper-server.js'
+import { LIVENESS_PROTOCOL } from '../../src/p2p/liveness/wire.js'
 import { meshTestBed, startTestMesh } from '../fixtures/mesh.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
 

@@ -4,13 +4,14 @@ import { pino } from 'pino'
 import t from 'tap'
 import { createMeshNode } from '../../src/p2p/mesh-node.js'
 import { PeerRedialer } from '../../src/p2p/peer-redialer.js'
+import { P2P_DEFAULTS } from '../fixtures/mesh.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
 import { captureWarnings } from '../fixtures/warnings.js'
 
 // A real libp2p node redialling peers whose ports nobody listens on (a cluster of 17 with 16 down).
 t.test('sixteen unreachable peers are redialled with backoff, without a listener-leak warning', async (t) => {
   const warnings = captureWarnings(t)
-  const node = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: '/ip4/127.0.0.1/tcp/0' })
+  const node = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: '/ip4/127.0.0.1/tcp/0', inbound: P2P_DEFAULTS.inbound })
   await node.start()
   t.teardown(() => node.stop())
   const peers = await Promise.all(Array.from({ length: 16 }, async (_, i) => ({ name: `down${i}`, address: `127.0.0.1:${await freePort()}` })))
@@ -31,10 +32,10 @@ t.test('sixteen unreachable peers are redialled with backoff, without a listener
 
 t.test('a peer that closes each connection as soon as it is made (its allowlist refuses us) is redialled with backoff, not in a loop', async (t) => {
   const someoneElse = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
-  const strict = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: '/ip4/127.0.0.1/tcp/0', allowlist: [someoneElse] })
+  const strict = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: '/ip4/127.0.0.1/tcp/0', allowlist: [someoneElse], inbound: P2P_DEFAULTS.inbound })
   await strict.start()
   t.teardown(() => strict.stop())
-  const node = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: '/ip4/127.0.0.1/tcp/0' })
+  const node = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: '/ip4/127.0.0.1/tcp/0', inbound: P2P_DEFAULTS.inbound })
   await node.start()
   t.teardown(() => node.stop())
   const lines: { msg: string, err?: string, level: number }[] = []

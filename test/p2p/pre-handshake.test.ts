@@ -5,6 +5,7 @@ import t, { type Test } from 'tap'
 import { createMeshNode, type MeshLibp2p } from '../../src/p2p/mesh-node.js'
 import { hostKey } from '../../src/p2p/pending-inbound.js'
 import { readPskFile } from '../../src/p2p/psk.js'
+import { P2P_DEFAULTS } from '../fixtures/mesh.js'
 import { startOutsider } from '../fixtures/outsider.js'
 import { waitFor } from '../fixtures/poll.js'
 import { writePskFile } from '../fixtures/psk.js'
@@ -14,7 +15,7 @@ const psk = readPskFile(writePskFile())
 const ATTACKERS = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`)
 
 async function meshNode(t: Test, init: Partial<Parameters<typeof createMeshNode>[0]> = {}): Promise<MeshLibp2p> {
-  const n = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: '/ip4/127.0.0.1/tcp/0', ...init })
+  const n = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: '/ip4/127.0.0.1/tcp/0', inbound: P2P_DEFAULTS.inbound, ...init })
   await n.start()
   t.teardown(() => n.stop())
   return n

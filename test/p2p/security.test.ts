@@ -9,7 +9,7 @@ import t from 'tap'
 import { RedisMessageStore, redisKeys } from '../../src/coordinator/index.js'
 import { type Mesh, readPskFile } from '../../src/p2p/index.js'
 import { createMeshNode } from '../../src/p2p/mesh-node.js'
-import { meshTestBed, startTestMesh, TEST_STORE_BOUNDS } from '../fixtures/mesh.js'
+import { meshTestBed, P2P_DEFAULTS, startTestMesh, TEST_STORE_BOUNDS } from '../fixtures/mesh.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
 import { writePskFile } from '../fixtures/psk.js'
 
@@ -98,7 +98,7 @@ t.test('a peer not on the allowlist holds no connection', async (t) => {
 t.test('oversized and malformed frames from a member are rejected without a crash', async (t) => {
   const probeKey = await generateKeyPair('Ed25519')
   const probeId = peerIdFromPrivateKey(probeKey).toString()
-  const probe = await createMeshNode({ privateKey: probeKey, listen: '/ip4/127.0.0.1/tcp/0' })
+  const probe = await createMeshNode({ privateKey: probeKey, listen: '/ip4/127.0.0.1/tcp/0', inbound: P2P_DEFAULTS.inbound })
   await probe.start()
   t.teardown(() => probe.stop())
   // The probe is a configured member (bound by peer id), so its streams are served and its bad frames judged.

@@ -4,19 +4,24 @@ import { checkRedis, type RedisHealth } from './redis-health.js'
 export interface RedisHealthMonitorInit {
   /** The connection whose health /health reports (its events mark it down at once). */
   redis: RedisClient
-  /** How often the health is read again in the background (default 2000 ms). */
+  /** How often the health is read again in the background (default DEFAULT_CHECK_INTERVAL_MS). */
   intervalMs?: number
-  /** How long one check may take before Redis counts as down (default 2000 ms). */
+  /** How long one check may take before Redis counts as down (default DEFAULT_CHECK_TIMEOUT_MS). */
   timeoutMs?: number
-  /** How often a PING checks between those reads that Redis answers at all (default 200 ms; the daemon's: redis.healthPingMs). */
-  pingIntervalMs?: number
+  /** How often a PING checks between those reads that Redis answers at all (the daemon's: redis.healthPingMs). */
+  pingIntervalMs: number
   /**
-   * A PING unanswered this long marks Redis down at once (default 450 ms): a hung
+   * A PING unanswered this long marks Redis down at once: a hung
    * Redis keeps its connections open, so no event says so, and every call
    * already waits on it. Down until a PING is answered again. The daemon's: redis.hungAfterMs.
    */
-  hungAfterMs?: number
+  hungAfterMs: number
 }
+
+/** How often the full health check runs in the background. */
+export const DEFAULT_CHECK_INTERVAL_MS = 2000
+/** How long one full check may take before Redis counts as down. */
+export const DEFAULT_CHECK_TIMEOUT_MS = 2000
 
 /**
  * The shared Redis's health, kept fresh in the background so that /health
@@ -45,7 +50,7 @@ export class RedisHealthMonitor {
   /** The last known health; down while a PING has waited past hungAfterMs. */
   get current(): RedisHealth {
     const p = this.pinging
-    const hungAfterMs = this.init.hungAfterMs ?? 450
+    const hungAfterMs = this.init.hungAfterMs
     if (this.health.ok && p !== null && performance.now() - p.since > hungAfterMs) {
       p.hung ??= down(`no answer to PING within ${hungAfterMs} ms`)
       return p.hung
@@ -78,7 +83,7 @@ export class RedisHealthMonitor {
 
   /** Reads the health now (one check at a time). */
   refresh(): Promise<void> {
-    this.checking ??= checkRedis(this.init.redis, this.init.timeoutMs ?? 2000)
+    this.checking ??= checkRedis(this.init.redis, this.init.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS)
       .then((h) => {
         this.health = h
       })
@@ -107,7 +112,7 @@ export class RedisHealthMonitor {
     if (!this.started) return
     this.pingTimer = setTimeout(() => {
       void this.ping().finally(() => this.schedulePing())
-    }, this.init.pingIntervalMs ?? 200)
+    }, this.init.pingIntervalMs)
     this.pingTimer.unref()
   }
 
@@ -115,7 +120,7 @@ export class RedisHealthMonitor {
     if (!this.started) return
     this.timer = setTimeout(() => {
       void this.refresh().finally(() => this.schedule())
-    }, this.init.intervalMs ?? 2000)
+    }, this.init.intervalMs ?? DEFAULT_CHECK_INTERVAL_MS)
     this.timer.unref()
   }
 }

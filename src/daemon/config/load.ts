@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import type { z } from 'zod'
-import { type Config, configSchema } from './schema.js'
+import { type Config, configSchema, RETIRED_KEYS } from './schema.js'
 
 /** A configuration problem; the message names the key, where it came from and the expected form. */
 export class ConfigError extends Error {
@@ -95,19 +95,30 @@ interface Override {
   apply(tree: Tree): void
 }
 
+/** Environment variables that set one key each, with how the text becomes a value. */
+const SIMPLE_ENV: readonly [string, string, (v: string) => unknown][] = [
+  ['AITBC_NODE_NAME', 'node.name', String],
+  ['AITBC_DATA_DIR', 'node.dataDir', String],
+  ['AITBC_COORDINATOR_HOST', 'coordinator.host', String],
+  ['AITBC_COORDINATOR_PORT', 'coordinator.port', scalar],
+  ['AITBC_REDIS_PREFIX', 'redis.prefix', String],
+  ['AITBC_P2P_PSK_FILE', 'p2p.pskFile', String],
+  ['BLOCKCHAIN_RPC_URL', 'chain.rpcUrl', String],
+  ['AITBC_LOG_LEVEL', 'log.level', (v) => v.toLowerCase()],
+]
+
+/** The environment variable(s) behind each key, as the configuration reference shows them. */
+export const ENV_OF_KEY: Readonly<Record<string, string>> = {
+  ...Object.fromEntries(SIMPLE_ENV.map(([name, key]) => [key, name])),
+  'redis.url': 'AITBC_REDIS_URL, else REDIS_URL',
+  'p2p.listen': 'AITBC_P2P_PORT (the port only)',
+  'p2p.peers': 'AITBC_PEERS (name=address[@peerid],...)',
+  'auth.tokens': 'AITBC_API_TOKEN (adds one admin token)',
+}
+
 function envOverrides(env: NodeJS.ProcessEnv, warnings: string[]): Override[] {
   const out: Override[] = []
-  const simple: [string, string, (v: string) => unknown][] = [
-    ['AITBC_NODE_NAME', 'node.name', String],
-    ['AITBC_DATA_DIR', 'node.dataDir', String],
-    ['AITBC_COORDINATOR_HOST', 'coordinator.host', String],
-    ['AITBC_COORDINATOR_PORT', 'coordinator.port', scalar],
-    ['AITBC_REDIS_PREFIX', 'redis.prefix', String],
-    ['AITBC_P2P_PSK_FILE', 'p2p.psk', String],
-    ['BLOCKCHAIN_RPC_URL', 'chain.rpcUrl', String],
-    ['AITBC_LOG_LEVEL', 'log.level', (v) => v.toLowerCase()],
-  ]
-  for (const [name, key, conv] of simple) {
+  for (const [name, key, conv] of SIMPLE_ENV) {
     const v = env[name]
     if (v !== undefined && v !== '')
       out.push({ key, origin: `env ${name}`, apply: (t) => setPath(t, key, conv(v)) })
@@ -261,6 +272,11 @@ export function loadConfig(opts: { flags?: ConfigFlags, env?: NodeJS.ProcessEnv 
     origins.set('auth.tokens', `tokens file ${tokensFile}`)
   }
 
+  const retired = Object.keys(RETIRED_KEYS).filter((key) => getPath(tree, key) !== undefined)
+  if (retired.length > 0) {
+    const where = (key: string): string => origins.get(key) ?? (file ? `file ${file}` : 'default')
+    throw new ConfigError(retired.map((key) => `config ${key} from ${where(key)}: ${RETIRED_KEYS[key]}`).join('\n'))
+  }
   const result = configSchema.safeParse(tree)
   if (!result.success) {
     const lines = result.error.issues.map((i) => describe(i, tree, origins, file))

@@ -10,6 +10,9 @@ import { type AckFrame, MAX_MESSAGE_FRAME_BYTES, type MessageFrame, messageBodyB
 /** Why a member's message was refused with a rejected receipt (metrics label; the start of the receipt's reason). */
 export type MessageRefusalReason = 'rate_limited' | 'too_large'
 
+/** Messages persisted concurrently per inbound stream. */
+export const DEFAULT_MAX_IN_FLIGHT = 256
+
 export interface MessageReceiverInit {
   selfName: string
   store: MessageStore
@@ -18,7 +21,7 @@ export interface MessageReceiverInit {
   log: Logger
   /** Called for a stream from a non-member or a frame with a forged sender. */
   onRefused?(refusal: Refusal): void
-  /** Messages persisted concurrently per stream (default 256). */
+  /** Messages persisted concurrently per stream (default DEFAULT_MAX_IN_FLIGHT). */
   maxInFlight?: number
   /** Called after a message is persisted for the first time. */
   onDelivered?(msg: MessageFrame): void
@@ -36,7 +39,7 @@ export interface MessageReceiverInit {
  * only.
  */
 export function messageHandler(init: MessageReceiverInit): (data: IncomingStreamData) => void {
-  const maxInFlight = init.maxInFlight ?? 256
+  const maxInFlight = init.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT
   return ({ stream, connection }) => {
     const fromPeer = connection.remotePeer.toString()
     const sender = init.directory.nameOf(fromPeer)

@@ -10,17 +10,26 @@ import type { MessageStore, OutgoingMessage, OutgoingRecord, Receipt, ReceiptSta
 import { SenderRate, type SenderRateInit } from './sender-rate.js'
 import { MESSAGE_PROTOCOL, type MessageFrame } from './wire.js'
 
+/** How long one delivery attempt waits for the receipt. */
+export const DEFAULT_ACK_TIMEOUT_MS = 5000
+
+/** First retry delay of a message; doubles per attempt. */
+export const DEFAULT_MIN_RETRY_MS = 250
+
+/** Longest retry delay of a message. */
+export const DEFAULT_MAX_RETRY_MS = 5000
+
 export interface MessengerInit {
   node: MeshLibp2p
   selfName: string
   store: MessageStore
   directory: PeerDirectory
   log: Logger
-  /** How long one attempt waits for the ack (default 5000 ms). */
+  /** How long one attempt waits for the ack (default DEFAULT_ACK_TIMEOUT_MS). */
   ackTimeoutMs?: number
-  /** First retry delay (default 250 ms); doubles per attempt. */
+  /** First retry delay (default DEFAULT_MIN_RETRY_MS); doubles per attempt. */
   minRetryMs?: number
-  /** Longest retry delay (default 5000 ms). */
+  /** Longest retry delay (default DEFAULT_MAX_RETRY_MS). */
   maxRetryMs?: number
   /** Called when a receipt becomes final (metrics). */
   onReceipt?(target: string, state: ReceiptState): void
@@ -257,12 +266,12 @@ export class Messenger {
       const frame: MessageFrame = {
         t: 'msg', id: msg.id, from: msg.from, to: target, body: msg.body as MessageFrame['body'], sent_at: msg.created_at, expires_at: msg.expires_at,
       }
-      const timeoutMs = Math.max(1, Math.min(this.init.ackTimeoutMs ?? 5000, msg.expires_at - now))
+      const timeoutMs = Math.max(1, Math.min(this.init.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS, msg.expires_at - now))
       const ack = await link.request(frame, Date.now() + timeoutMs)
       return await this.finish(p, ack.result, ack.reason)
     } catch (err) {
-      const min = this.init.minRetryMs ?? 250
-      const max = this.init.maxRetryMs ?? 5000
+      const min = this.init.minRetryMs ?? DEFAULT_MIN_RETRY_MS
+      const max = this.init.maxRetryMs ?? DEFAULT_MAX_RETRY_MS
       const delay = Math.min(max, min * 2 ** Math.min(p.attempts - 1, 16))
       p.nextAt = Math.min(Date.now() + delay, msg.expires_at)
       const receipt: Receipt = { state: 'queued', attempts: p.attempts, updated_at: Date.now(), reason: (err as Error).message }

@@ -1,10 +1,13 @@
+/** Senders tracked at once; past it, the fullest buckets are forgotten. */
+export const DEFAULT_MAX_SENDERS = 10_000
+
 /** Settings of a per-sender rate limit. */
 export interface SenderRateInit {
   /** Messages a sender may send per second, sustained. */
   perSecond: number
   /** Messages a sender may send at once after a quiet spell. */
   burst: number
-  /** Senders tracked at once; past it, the fullest buckets are forgotten (default 10000). */
+  /** Senders tracked at once; past it, the fullest buckets are forgotten (default DEFAULT_MAX_SENDERS). */
   maxSenders?: number
 }
 
@@ -24,7 +27,7 @@ export class SenderRate {
   private readonly maxSenders: number
 
   constructor(private readonly init: SenderRateInit) {
-    this.maxSenders = init.maxSenders ?? 10_000
+    this.maxSenders = init.maxSenders ?? DEFAULT_MAX_SENDERS
   }
 
   /** Takes one message from the sender's allowance: 0 when admitted, else the ms until one would be. */

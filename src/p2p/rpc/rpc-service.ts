@@ -37,11 +37,14 @@ export class RpcError extends P2pError {
   }
 }
 
+/** Concurrent inbound RPC streams per connection. */
+export const DEFAULT_MAX_INBOUND_RPC_STREAMS = 32
+
 export interface RpcServiceInit {
   node: MeshLibp2p
   directory: PeerDirectory
   log: Logger
-  /** Concurrent inbound RPC streams per connection (default 32). */
+  /** Concurrent inbound RPC streams per connection (default DEFAULT_MAX_INBOUND_RPC_STREAMS). */
   maxInboundStreams?: number
   /** Called when a peer that is no cluster member opens a call (it gets nothing). */
   onUnknownPeer?(peerId: string): void
@@ -70,7 +73,7 @@ export class RpcService {
     if (this.started) return
     this.started = true
     await this.init.node.handle(RPC_PROTOCOL, (data) => this.serve(data), {
-      maxInboundStreams: this.init.maxInboundStreams ?? 32,
+      maxInboundStreams: this.init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_RPC_STREAMS,
     })
   }
 

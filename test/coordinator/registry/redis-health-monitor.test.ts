@@ -11,7 +11,7 @@ t.test('health is read in the background, not per question; down the moment the 
   const client = new Redis(redis.url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 })
   client.on('error', () => {})
   t.teardown(() => client.disconnect())
-  const monitor = new RedisHealthMonitor({ redis: client, intervalMs: 60_000 })
+  const monitor = new RedisHealthMonitor({ redis: client, intervalMs: 60_000, pingIntervalMs: 200, hungAfterMs: 450 })
   await monitor.start()
   await monitor.start()
   t.match(monitor.current, { ok: true, aof_enabled: true, error: null })
@@ -32,7 +32,9 @@ t.test('a Redis that stops answering is down at the next check, within its timeo
   const client = new Redis(redis.url, { maxRetriesPerRequest: 1 })
   client.on('error', () => {})
   t.teardown(() => client.disconnect())
-  const monitor = new RedisHealthMonitor({ redis: client, intervalMs: 100, timeoutMs: 300 })
+  const monitor = new RedisHealthMonitor({
+    redis: client, intervalMs: 100, timeoutMs: 300, pingIntervalMs: 200, hungAfterMs: 450,
+  })
   await monitor.start()
   t.teardown(() => monitor.stop())
   process.kill(redis.pid()!, 'SIGSTOP')

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { probeTargets } from '../../src/p2p/probe-schedule.js'
+import { probeTargets } from '../../../src/p2p/liveness/probe-schedule.js'
 
 const names = (n: number): string[] => Array.from({ length: n }, (_, i) => `node${i}`)
 

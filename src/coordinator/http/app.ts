@@ -5,17 +5,20 @@ import type { Logger } from 'pino'
 import { ApiError } from '../errors.js'
 import type { AgentRegistry } from '../registry/agent-registry.js'
 import type { RedisHealth } from '../registry/redis-health.js'
-import { type AuthSettings, authenticate, requireScope } from './auth.js'
+import { type AuthSettings, authenticate } from './auth.js'
 import { allowedHostSet, browserGuard, browserRefusal } from './browser-guard.js'
-import { buildOpenApi, type OpenApiLimits } from './openapi/document.js'
+import { TaskWaiter } from '../tasks/task-waiter.js'
 import { errorBodies } from './errors-middleware.js'
-import { serveUi } from './ui.js'
 import type { HttpMetrics } from './metrics.js'
+import { buildOpenApi, type OpenApiLimits } from './openapi.js'
+import { mount } from './route-table.js'
 import { agentRoutes } from './routes/agents.js'
+import { daemonRoutes, openRoutes } from './routes/daemon.js'
 import { type MessageRouteDeps, messageRoutes } from './routes/messages.js'
 import { type NodeRouteDeps, nodeRoutes } from './routes/nodes.js'
 import { type OpsRouteDeps, opsRoutes } from './routes/ops.js'
 import { type TaskRouteDeps, taskRoutes } from './routes/tasks.js'
+import { serveUi } from './ui.js'
 
 /** One extra /health check (mesh, chain): it warns and degrades, but only Redis makes /health 503. */
 export interface HealthCheck {
@@ -81,7 +84,6 @@ export function createCoordinatorApp(init: CoordinatorAppInit): CoordinatorApp {
     if (draining) {
       ctx.set('Connection', 'close')
       throw new ApiError(
-        503,
         'SHUTTING_DOWN',
         `node ${init.nodeName} is shutting down`,
         'retry against another node',
@@ -91,42 +93,32 @@ export function createCoordinatorApp(init: CoordinatorAppInit): CoordinatorApp {
   })
 
   const health = healthAnswer(init)
-  const open = new Router()
-  const serveHealth = (ctx: Context): void => {
-    const answer = health()
-    ctx.status = answer.status
-    ctx.type = 'application/json'
-    ctx.body = answer.body
-  }
-  open.get('/health', serveHealth)
-  open.get('/v1/health', serveHealth)
-  if (init.openapi !== undefined) {
+  let doc: Record<string, unknown> | null = null
+  const limits = init.openapi
+  const daemonDeps = {
+    metrics: init.metrics,
+    health,
     // The API's description is no secret: served without a token, like /health. Built on first
     // request, not at start (it is most of a millisecond per schema, and the daemon's start waits).
-    const limits = init.openapi
-    let doc: ReturnType<typeof buildOpenApi> | null = null
-    const serve = (ctx: Context): void => {
-      doc ??= buildOpenApi(limits)
-      ctx.body = doc
-    }
-    open.get('/openapi.json', serve)
-    open.get('/v1/openapi.json', serve)
+    document: limits === undefined ? undefined : () => (doc ??= buildOpenApi(limits)),
   }
+  const open = new Router()
+  const served = openRoutes().filter((r) => r.path !== '/openapi.json' || limits !== undefined)
+  for (const prefix of ['', '/v1']) mount(open, served.map((r) => ({ ...r, path: `${prefix}${r.path}` })), daemonDeps)
   koa.use(open.routes())
   if (init.uiDir !== undefined) koa.use(serveUi(init.uiDir))
 
   koa.use(authenticate(init.auth))
+  const agents = { registry: init.registry, bodyLimitBytes, staleAfterMs: init.staleAfterMs }
+  const tasks = init.tasks === undefined ? undefined : { ...init.tasks, waiter: new TaskWaiter(init.tasks) }
   for (const prefix of ['', '/v1']) {
     const router = new Router(prefix === '' ? {} : { prefix })
-    agentRoutes(router, { registry: init.registry, bodyLimitBytes, staleAfterMs: init.staleAfterMs })
-    if (init.nodes !== undefined) nodeRoutes(router, init.nodes)
-    if (init.messages !== undefined) messageRoutes(router, init.messages)
-    if (init.tasks !== undefined) taskRoutes(router, init.tasks)
-    if (init.ops !== undefined) opsRoutes(router, init.ops)
-    router.get('/metrics', requireScope('read', 'agent', 'operate'), async (ctx) => {
-      ctx.type = init.metrics.registry.contentType
-      ctx.body = await init.metrics.registry.metrics()
-    })
+    mount(router, agentRoutes(), agents)
+    if (init.nodes !== undefined) mount(router, nodeRoutes(), init.nodes)
+    if (init.messages !== undefined) mount(router, messageRoutes({ maxTtlMs: init.messages.maxTtlMs }), init.messages)
+    if (tasks !== undefined) mount(router, taskRoutes({ maxTimeoutMs: tasks.maxTimeoutMs }), tasks)
+    if (init.ops !== undefined) mount(router, opsRoutes({ maxTimeoutMs: init.ops.maxTimeoutMs }), init.ops)
+    mount(router, daemonRoutes(), daemonDeps)
     koa.use(router.routes())
     koa.use(router.allowedMethods({ throw: true }))
   }

@@ -55,7 +55,6 @@ export function authenticate(settings: AuthSettings) {
     if (header === '') {
       if (!settings.anonymous || settings.tokens.length > 0) {
         throw new ApiError(
-          401,
           'UNAUTHENTICATED',
           'this API needs a bearer token',
           'send Authorization: Bearer <token>',
@@ -69,7 +68,6 @@ export function authenticate(settings: AuthSettings) {
     if (token === undefined) {
       ctx.set('WWW-Authenticate', 'Bearer')
       throw new ApiError(
-        401,
         'INVALID_TOKEN',
         'the bearer token is not valid',
         'check AITBC_TOKEN or the --token flag',
@@ -87,7 +85,6 @@ export function requireScope(...accepted: Scope[]) {
     const scopes = principal?.scopes ?? []
     if (!scopes.includes('admin') && !accepted.some((s) => scopes.includes(s))) {
       throw new ApiError(
-        403,
         'FORBIDDEN',
         `token "${principal?.name ?? 'none'}" lacks the scope for this request`,
         `needs one of: ${accepted.join(', ')}`,

@@ -42,21 +42,20 @@ export async function readJson(ctx: Context, limitBytes: number): Promise<unknow
     const type = (err as { type?: string }).type
     if (type === 'entity.too.large') {
       throw new ApiError(
-        413,
         'BODY_TOO_LARGE',
         `request body is larger than ${limitBytes} bytes`,
         'send less data',
       )
     }
     if (type === 'encoding.unsupported')
-      throw new ApiError(415, 'UNSUPPORTED_ENCODING', 'send the body as UTF-8')
-    throw new ApiError(400, 'BODY_UNREADABLE', 'the request body could not be read', String(err), {
+      throw new ApiError('UNSUPPORTED_ENCODING', 'send the body as UTF-8')
+    throw new ApiError('BODY_UNREADABLE', 'the request body could not be read', String(err), {
       cause: err,
     })
   }
   if (text.trim() === '') return undefined
   if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
-    throw new ApiError(400, 'JSON_TOO_DEEP', `the request body nests deeper than ${MAX_JSON_DEPTH} levels`, 'flatten the data')
+    throw new ApiError('JSON_TOO_DEEP', `the request body nests deeper than ${MAX_JSON_DEPTH} levels`, 'flatten the data')
   }
   try {
     return sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' })
@@ -64,13 +63,12 @@ export async function readJson(ctx: Context, limitBytes: number): Promise<unknow
     const message = err instanceof Error ? err.message : String(err)
     if (/prototype/i.test(message)) {
       throw new ApiError(
-        400,
         'FORBIDDEN_KEY',
         'the body contains a __proto__ or constructor.prototype key',
         message,
       )
     }
-    throw new ApiError(400, 'INVALID_JSON', 'the request body is not valid JSON', message)
+    throw new ApiError('INVALID_JSON', 'the request body is not valid JSON', message)
   }
 }
 

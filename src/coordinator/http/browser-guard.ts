@@ -28,7 +28,6 @@ export interface GuardedRequest {
 export class HostNotAllowedError extends ApiError {
   constructor(host: string) {
     super(
-      421,
       'HOST_NOT_ALLOWED',
       `Host "${host.slice(0, 100)}" does not name this daemon`,
       'call it by a loopback name, an IP address, or its node name; add other names it is reached by to coordinator.allowedHosts',
@@ -39,7 +38,6 @@ export class HostNotAllowedError extends ApiError {
 export class ForeignOriginError extends ApiError {
   constructor(what: string) {
     super(
-      403,
       'FOREIGN_ORIGIN',
       `refused a request from another origin (${what.slice(0, 120)})`,
       'the API and the dashboard answer only pages served by this daemon (its /ui); other clients send no Origin header',
@@ -50,7 +48,6 @@ export class ForeignOriginError extends ApiError {
 export class UnsupportedMediaTypeError extends ApiError {
   constructor(type: string) {
     super(
-      415,
       'UNSUPPORTED_MEDIA_TYPE',
       type === '' ? 'a request body needs a Content-Type header' : `Content-Type "${type.slice(0, 100)}" is not accepted`,
       'send the body as JSON with the header Content-Type: application/json (curl: -H "Content-Type: application/json")',

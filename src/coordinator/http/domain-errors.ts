@@ -1,19 +1,17 @@
-import { TaskError, type TaskErrorCode } from '../tasks/task-errors.js'
-import { ApiError } from '../errors.js'
+import { OpsBusyError } from '../../ops/index.js'
+import { ApiError, CoordinatorError } from '../errors.js'
+import { TaskError } from '../tasks/task-errors.js'
 
-/** The one place a domain error's code becomes an HTTP status. */
-const TASK_STATUS: Record<TaskErrorCode, number> = {
-  TASK_NOT_FOUND: 404,
-  TASK_EXPIRED: 410,
-  TASK_ALREADY_FINISHED: 409,
-  TASK_NOT_ASSIGNED: 409,
-  TASK_WRONG_AGENT: 409,
-  TASK_NOT_DEAD: 409,
-  QUEUE_FULL: 429,
-}
-
-/** The ApiError a domain error is answered with, or null for anything else. */
+/**
+ * The one place a domain error becomes an ApiError: its code keeps its name
+ * and takes its status from the catalog (errors.ts). Null for anything else,
+ * which the error middleware answers as 500 INTERNAL.
+ */
 export function fromDomainError(err: unknown): ApiError | null {
-  if (err instanceof TaskError) return new ApiError(TASK_STATUS[err.code], err.code, err.message, err.detail)
+  if (err instanceof ApiError) return err
+  if (err instanceof CoordinatorError || err instanceof TaskError) {
+    return new ApiError(err.code, err.message, err.detail, { cause: err.cause })
+  }
+  if (err instanceof OpsBusyError) return new ApiError(err.code, err.message, 'retry in a few seconds')
   return null
 }

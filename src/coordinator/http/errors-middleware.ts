@@ -13,7 +13,6 @@ export function errorBodies(log: Logger) {
       await next()
       if (ctx.status === 404 && ctx.body === undefined) {
         throw new ApiError(
-          404,
           'NOT_FOUND',
           `no route for ${ctx.method} ${ctx.path}`,
           'see the API list in README.md',
@@ -29,7 +28,7 @@ export function errorBodies(log: Logger) {
       }
       const status = (err as { status?: number, expose?: boolean }).status
       if ((err as { expose?: boolean }).expose === true && typeof status === 'number' && status < 500) {
-        // koa-router's 405/501 and similar HttpErrors meant for the client
+        // koa-router's 405 (HTTP_405 in the catalog) and any other HttpError meant for the client
         ctx.status = status
         ctx.body = { status: 'error', code: `HTTP_${status}`, message: (err as Error).message, detail: null }
         return

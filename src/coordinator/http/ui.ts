@@ -17,8 +17,8 @@ export function serveUi(dir: string): (ctx: Context, next: Next) => Promise<void
   const built = existsSync(join(dir, 'index.html'))
   return async (ctx, next) => {
     if (ctx.path !== PREFIX && !ctx.path.startsWith(`${PREFIX}/`)) return next()
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new ApiError(405, 'METHOD_NOT_ALLOWED', `${ctx.method} ${ctx.path}: the dashboard only answers GET`)
-    if (!built) throw new ApiError(404, 'UI_NOT_BUILT', `the dashboard is not in ${dir}`, 'build it with npm run build')
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new ApiError('METHOD_NOT_ALLOWED', `${ctx.method} ${ctx.path}: the dashboard only answers GET`)
+    if (!built) throw new ApiError('UI_NOT_BUILT', `the dashboard is not in ${dir}`, 'build it with npm run build')
     const rel = ctx.path.slice(PREFIX.length).replace(/^\/+/, '')
     const asset = rel.startsWith('assets/')
     ctx.set('content-security-policy', CSP)
@@ -30,7 +30,7 @@ export function serveUi(dir: string): (ctx: Context, next: Next) => Promise<void
       })
     } catch (err) {
       const status = (err as { status?: number }).status
-      if (status === 404 || status === 400 || status === 403) throw new ApiError(404, 'NOT_FOUND', `no ${ctx.path} in the dashboard`, 'open /ui')
+      if (status === 404 || status === 400 || status === 403) throw new ApiError('NOT_FOUND', `no ${ctx.path} in the dashboard`, 'open /ui')
       throw err
     }
   }

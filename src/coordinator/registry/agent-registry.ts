@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import type { z } from 'zod'
-import { AgentNotFoundError, isRedisConnectionError, RegistryUnavailableError } from '../errors.js'
+import { isRedisConnectionError } from '../errors.js'
+import { AgentNotFoundError, RegistryUnavailableError } from './registry-errors.js'
 import type { RedisKeys } from '../redis-keys.js'
 import {
   type Agent,

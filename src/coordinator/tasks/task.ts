@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { jsonValue } from '../json-value.js'
 
 /** Priorities, highest first; queues are served in this order. */
 export const PRIORITIES = ['urgent', 'critical', 'high', 'normal', 'low'] as const
@@ -26,7 +27,7 @@ export type Requirements = z.infer<typeof requirementsSchema>
 /** POST /tasks/submit; limits come from configuration. */
 export function submitSchema(limits: { maxTimeoutMs: number }) {
   return z.strictObject({
-    task_data: z.record(z.string(), z.json(), 'expected an object'),
+    task_data: z.record(z.string(), jsonValue, 'expected an object'),
     priority: z
       .string()
       .transform((p) => p.toLowerCase())
@@ -51,7 +52,7 @@ export function submitBatchSchema(limits: { maxTimeoutMs: number }) {
 
 export const completeSchema = z.strictObject({
   agent_id: z.string().min(1).max(128),
-  result: z.json().optional(),
+  result: jsonValue.optional(),
 })
 
 export const failSchema = z.strictObject({

@@ -31,7 +31,7 @@ export type OpRunner = (req: OpRequest, ctx: OpContext) => Promise<OpReport>
 
 /** 429: every slot and the whole queue are taken. */
 export class OpsBusyError extends Error {
-  readonly code = 'ERR_OPS_BUSY'
+  readonly code = 'OPS_BUSY'
 }
 
 export interface OpsEngineInit {

@@ -1,9 +1,10 @@
-import type Router from '@koa/router'
 import { z } from 'zod'
 import { type InboundMessage, messageBodyBytes, type OutgoingRecord, type SendRequest } from '../../../p2p/index.js'
 import { ApiError, ValidationError } from '../../errors.js'
-import { requireScope } from '../auth.js'
+import { jsonValue } from '../../json-value.js'
 import { readJson, validate } from '../body.js'
+import type { Route } from '../route-table.js'
+import { object, success } from './answers.js'
 
 /** What the message routes need from the mesh. */
 export interface MessageRouteDeps {
@@ -23,14 +24,11 @@ export interface MessageRouteDeps {
   onRefused?(reason: 'api_rate_limited' | 'api_too_large'): void
 }
 
-const readScope = requireScope('read', 'agent', 'operate')
-const operateScope = requireScope('operate')
-
 /** POST /messages's body, with the daemon's ttl limit. */
 export function sendMessageBody(maxTtlMs: number) {
   return z.strictObject({
     to: z.string().min(1, 'expected a node name or "all"').max(63),
-    body: z.union([z.string(), z.record(z.string(), z.json()), z.array(z.json())], 'expected a string, object or list'),
+    body: z.union([z.string(), z.record(z.string(), jsonValue), z.array(jsonValue)], 'expected a string, object or list'),
     ttl_ms: z.number().int().min(100, 'expected at least 100 ms').max(maxTtlMs, `expected at most ${maxTtlMs} ms`).optional(),
     wait_ms: z.number().int().min(0).max(30_000, 'expected at most 30000 ms').optional(),
   })
@@ -39,51 +37,81 @@ export function sendMessageBody(maxTtlMs: number) {
 /** GET /messages/inbox's query. */
 export const inboxQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).default(100) })
 
+const read = ['read', 'agent', 'operate'] as const
+const messageId = z.uuid('expected a message id (UUID)')
+const receipt = z.looseObject({
+  state: z.enum(['queued', 'delivered', 'duplicate', 'rejected', 'expired']),
+  attempts: z.number(),
+  reason: z.string().nullable(),
+})
+const messageRecord = z.looseObject({
+  status: success,
+  message_id: z.string(),
+  from: z.string(),
+  to: z.string(),
+  targets: z.array(z.string()),
+  receipts: z.record(z.string(), receipt),
+  message_delivery: z.looseObject({ sent: z.number(), delivered: z.number(), failed: z.number() }),
+})
+const tag = 'messages'
+
 /** POST /messages, GET /messages/inbox, GET /messages/:id. */
-export function messageRoutes(router: Router, deps: MessageRouteDeps): void {
-  const sendBody = sendMessageBody(deps.maxTtlMs)
-
-  router.post('/messages', operateScope, async (ctx) => {
-    const caller = (ctx.state.principal as { name?: string } | undefined)?.name ?? 'anonymous'
-    const waitMs = deps.admit(caller)
-    if (waitMs > 0) {
-      deps.onRefused?.('api_rate_limited')
-      ctx.set('Retry-After', String(Math.ceil(waitMs / 1000)))
-      throw new ApiError(429, 'RATE_LIMITED', `${caller} sends messages faster than messages.rate allows`, `retry after ${waitMs} ms`)
-    }
-    const input = validate(sendBody, await readJson(ctx, deps.bodyLimitBytes))
-    // The receiver measures the same way and rejects a larger body, so the two bounds agree.
-    if (messageBodyBytes(input.body) > deps.maxMessageBytes) {
-      deps.onRefused?.('api_too_large')
-      throw new ApiError(413, 'MESSAGE_TOO_LARGE', `body: message larger than ${deps.maxMessageBytes} bytes`, 'send less data (messages.maxBodyBytes)')
-    }
-    const known = deps.targets()
-    if (input.to === deps.selfName) {
-      throw new ValidationError(`invalid body: to: ${input.to} is this node`, `send to one of: all, ${known.join(', ')}`)
-    }
-    if (input.to !== 'all' && !known.includes(input.to)) {
-      throw new ValidationError(`invalid body: to: unknown node "${input.to}"`, `valid targets: all, ${known.join(', ')}`)
-    }
-    const ttlMs = input.ttl_ms ?? deps.defaultTtlMs
-    const rec = await deps.send({ to: input.to, body: input.body, ttlMs, waitMs: Math.min(input.wait_ms ?? 2000, ttlMs) })
-    ctx.status = 202
-    ctx.body = { status: 'success', ...present(rec) }
-  })
-
-  router.get('/messages/inbox', readScope, async (ctx) => {
-    const { limit } = validate(inboxQuery, { ...ctx.query }, 'query')
-    const messages = await deps.inbox(limit)
-    ctx.body = { status: 'success', node: deps.selfName, messages, count: messages.length }
-  })
-
-  router.get('/messages/:id', readScope, async (ctx) => {
-    const id = validate(z.uuid('expected a message id (UUID)'), ctx.params.id, 'message_id')
-    const rec = await deps.get(id)
-    if (rec === null) {
-      throw new ApiError(404, 'MESSAGE_NOT_FOUND', `message ${id} is not known here`, 'ask the node that sent it; finished messages are kept 7 days, fewer when messages.outbox fills')
-    }
-    ctx.body = { status: 'success', ...present(rec) }
-  })
+export function messageRoutes(limits: { maxTtlMs: number }): Route<MessageRouteDeps>[] {
+  const sendBody = sendMessageBody(limits.maxTtlMs)
+  return [
+    {
+      method: 'post', path: '/messages', tag, summary: 'Send a message with receipts', scopes: ['operate'], body: sendBody,
+      errors: ['MESSAGE_TOO_LARGE', 'RATE_LIMITED', 'OUTBOX_FULL'],
+      ok: { 202: { description: 'stored; receipts so far', schema: messageRecord } }, example: { to: 'all', body: 'hello cluster' },
+      handle: async (ctx, deps) => {
+        const caller = (ctx.state.principal as { name?: string } | undefined)?.name ?? 'anonymous'
+        const waitMs = deps.admit(caller)
+        if (waitMs > 0) {
+          deps.onRefused?.('api_rate_limited')
+          ctx.set('Retry-After', String(Math.ceil(waitMs / 1000)))
+          throw new ApiError('RATE_LIMITED', `${caller} sends messages faster than messages.rate allows`, `retry after ${waitMs} ms`)
+        }
+        const input = validate(sendBody, await readJson(ctx, deps.bodyLimitBytes))
+        // The receiver measures the same way and rejects a larger body, so the two bounds agree.
+        if (messageBodyBytes(input.body) > deps.maxMessageBytes) {
+          deps.onRefused?.('api_too_large')
+          throw new ApiError('MESSAGE_TOO_LARGE', `body: message larger than ${deps.maxMessageBytes} bytes`, 'send less data (messages.maxBodyBytes)')
+        }
+        const known = deps.targets()
+        if (input.to === deps.selfName) {
+          throw new ValidationError(`invalid body: to: ${input.to} is this node`, `send to one of: all, ${known.join(', ')}`)
+        }
+        if (input.to !== 'all' && !known.includes(input.to)) {
+          throw new ValidationError(`invalid body: to: unknown node "${input.to}"`, `valid targets: all, ${known.join(', ')}`)
+        }
+        const ttlMs = input.ttl_ms ?? deps.defaultTtlMs
+        const rec = await deps.send({ to: input.to, body: input.body, ttlMs, waitMs: Math.min(input.wait_ms ?? 2000, ttlMs) })
+        ctx.status = 202
+        ctx.body = { status: 'success', ...present(rec) }
+      },
+    },
+    {
+      method: 'get', path: '/messages/inbox', tag, summary: 'Messages this node received', scopes: read, query: inboxQuery, errors: [],
+      ok: { 200: { description: 'newest first', schema: z.looseObject({ status: success, node: z.string(), messages: z.array(object), count: z.number() }) } },
+      handle: async (ctx, deps) => {
+        const { limit } = validate(inboxQuery, { ...ctx.query }, 'query')
+        const messages = await deps.inbox(limit)
+        ctx.body = { status: 'success', node: deps.selfName, messages, count: messages.length }
+      },
+    },
+    {
+      method: 'get', path: '/messages/{id}', tag, summary: 'A sent message and its receipts', scopes: read, params: z.strictObject({ id: messageId }),
+      errors: ['MESSAGE_NOT_FOUND'], ok: { 200: { description: 'the message', schema: messageRecord } },
+      handle: async (ctx, deps) => {
+        const id = validate(messageId, ctx.params.id, 'message_id')
+        const rec = await deps.get(id)
+        if (rec === null) {
+          throw new ApiError('MESSAGE_NOT_FOUND', `message ${id} is not known here`, 'ask the node that sent it; finished messages are kept 7 days, fewer when messages.outbox fills')
+        }
+        ctx.body = { status: 'success', ...present(rec) }
+      },
+    },
+  ]
 }
 
 /** A sent message with its receipts and seed 000's message_delivery counts. */

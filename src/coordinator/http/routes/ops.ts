@@ -1,12 +1,12 @@
-import type Router from '@koa/router'
 import { z } from 'zod'
-import { ActionRefusedError, OpsBusyError, type OpsEngine, opIdSchema, opRequestSchema, UnknownTargetError } from '../../../ops/index.js'
-import { createSession } from 'better-sse'
-import { ApiError, ValidationError } from '../../errors.js'
+import { ActionRefusedError, type OpsEngine, opIdSchema, opRequestSchema, UnknownTargetError } from '../../../ops/index.js'
 import type { OpRecord } from '../../../ops/index.js'
+import { ApiError, ValidationError } from '../../errors.js'
 import type { RedisOpEvents } from '../../ops/redis-op-events.js'
-import { requireScope } from '../auth.js'
 import { readJson, validate } from '../body.js'
+import type { Route } from '../route-table.js'
+import { success, time } from './answers.js'
+import { serveOpEvents } from './op-events.js'
 
 /** What the ops routes need. */
 export interface OpsRouteDeps {
@@ -21,17 +21,59 @@ export interface OpsRouteDeps {
   available: readonly string[]
 }
 
-const operateScope = requireScope('operate')
-const readScope = requireScope('read', 'agent', 'operate')
-const opId = opIdSchema
-/** An event id as this API writes them: a Redis stream id, or journal-N for an operation journalled without a stream. */
-const eventId = z.string().regex(/^(\d{1,16}-\d{1,10}|journal-\d{1,6})$/, 'expected an event id from this stream')
+const read = ['read', 'agent', 'operate'] as const
+const params = z.strictObject({ id: opIdSchema })
 /** POST /ops's query: wait=0 answers 202 at once with the operation id. */
 export const opsQuery = z.strictObject({ wait: z.enum(['0', '1']).default('1') })
 /** GET /ops's query: a page of the journal, newest first; `before` is a created_ms from the previous page. */
 export const journalQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   before: z.coerce.number().int().min(0).optional(),
+})
+
+const OPERATIONS = ['status', 'health', 'sync', 'message', 'coordinate'] as const
+const OP_STATES = ['queued', 'running', 'done', 'interrupted'] as const
+const VALIDATION_STATUSES = ['success', 'partial', 'failed'] as const
+
+/** One node's line in seed 000's nodes_status (GET /nodes extends it). */
+export const nodeStatusLine = z.looseObject({
+  status: z.enum(['online', 'offline', 'degraded']),
+  block_height: z.number().nullable(),
+  mempool_size: z.number().nullable(),
+  p2p_connections: z.number().nullable(),
+  service_uptime: z.string().nullable(),
+  last_sync: z.number().nullable(),
+})
+
+/** Seed 000's report, field by field. */
+export const opReport = z.looseObject({
+  summary: z.string(),
+  operation: z.enum(OPERATIONS),
+  target_node: z.string(),
+  nodes_status: z.record(z.string(), nodeStatusLine),
+  sync_result: z.enum(['success', 'partial', 'failed']),
+  sync_details: z.looseObject({
+    blockchain_synced: z.boolean(), mempool_synced: z.boolean(), configuration_synced: z.boolean(), git_synced: z.boolean(),
+    kinds: z.record(z.string(), z.looseObject({ state: z.enum(['synced', 'not_synced', 'not_configured']), config_key: z.string().nullable() }))
+      .optional().describe('each requested kind; not_configured names the config key to set and is left out of sync_result'),
+  }),
+  message_delivery: z.looseObject({ sent: z.number(), delivered: z.number(), failed: z.number() }),
+  issues: z.array(z.looseObject({ node: z.string(), step: z.string(), error: z.string(), suggestion: z.string() })),
+  recommendations: z.array(z.string()),
+  confidence: z.number(),
+  execution_time: z.number(),
+  validation_status: z.enum(VALIDATION_STATUSES),
+})
+
+const journalAnswer = z.looseObject({
+  status: success,
+  operations: z.array(z.looseObject({
+    op_id: z.string(), operation: z.enum(OPERATIONS), target_node: z.string(), node: z.string(),
+    state: z.enum(OP_STATES), created_at: time, created_ms: z.number(), finished_at: time.nullable(),
+    validation_status: z.enum(VALIDATION_STATUSES).nullable(), summary: z.string().nullable(), issues: z.number().nullable(),
+  })),
+  count: z.number(),
+  next_before: z.number().nullable().describe('pass as before= for the next page; null on the last'),
 })
 
 /** One line of the journal: what was asked, where it ran, how it ended. */
@@ -55,126 +97,88 @@ export function journalLine(rec: OpRecord) {
   }
 }
 
+const tag = 'operations'
+
 /** POST /ops (seed 000's input → its report), GET /ops (the journal), GET /ops/:id, GET /ops/:id/events (SSE). */
-export function opsRoutes(router: Router, deps: OpsRouteDeps): void {
-  const schema = opRequestSchema(deps.maxTimeoutMs / 1000)
-
-  router.post('/ops', operateScope, async (ctx) => {
-    const req = validate(schema, await readJson(ctx, deps.bodyLimitBytes))
-    if (!deps.available.includes(req.operation)) {
-      throw new ApiError(501, 'OPERATION_NOT_AVAILABLE', `operation ${req.operation} is not available in this version`, `available: ${deps.available.join(', ')}`)
-    }
-    if (req.operation === 'message' && (req.message ?? '') === '') {
-      throw new ValidationError('invalid body: message: required for the message operation')
-    }
-    let started
-    try {
-      started = deps.engine.submit(req)
-    } catch (err) {
-      if (err instanceof OpsBusyError) throw new ApiError(429, 'OPS_BUSY', err.message, 'retry in a few seconds')
-      if (err instanceof ActionRefusedError) throw new ValidationError(`invalid body: ${err.message}`)
-      if (err instanceof UnknownTargetError) {
-        // The message already lists the valid targets; the detail says what to do instead of repeating them.
-        throw new ValidationError(`invalid body: ${err.message}`, 'see aitbc-node nodes for the names of the cluster')
-      }
-      throw err
-    }
-    const { wait } = validate(opsQuery, { ...ctx.query }, 'query')
-    if (wait === '0') {
-      // In the journal before the answer: the id works at once on every daemon (GET /ops/:id, its events).
-      await started.journalled
-      ctx.status = 202
-      ctx.body = { status: 'success', op_id: started.id, events: `/ops/${started.id}/events` }
-      return
-    }
-    const rec = await started.done
-    if (rec.report === null) throw new ApiError(503, 'OPERATION_ABORTED', `operation ${rec.op_id} was stopped before it could report`, 'the daemon is stopping; retry on another node')
-    ctx.body = { op_id: rec.op_id, ...rec.report }
-  })
-
-  router.get('/ops', readScope, async (ctx) => {
-    const { limit, before } = validate(journalQuery, { ...ctx.query }, 'query')
-    const operations = (await deps.journal.list({ limit, before })).map(journalLine)
-    const last = operations.at(-1)
-    ctx.body = {
-      status: 'success',
-      operations,
-      count: operations.length,
-      next_before: operations.length === limit && last !== undefined ? last.created_ms : null,
-    }
-  })
-
-  router.get('/ops/:id', readScope, async (ctx) => {
-    const id = validate(opId, ctx.params.id, 'op_id')
+export function opsRoutes(limits: { maxTimeoutMs: number }): Route<OpsRouteDeps>[] {
+  const schema = opRequestSchema(limits.maxTimeoutMs / 1000)
+  const known = async (deps: OpsRouteDeps, raw: string | undefined, detail?: string): Promise<OpRecord> => {
+    const id = validate(opIdSchema, raw, 'op_id')
     const rec = await deps.engine.get(id)
-    if (rec === null) throw new ApiError(404, 'OPERATION_NOT_FOUND', `operation ${id} is not known`, 'operations are kept 7 days')
-    ctx.body = { status: 'success', operation: rec }
-  })
-
-  router.get('/ops/:id/events', readScope, async (ctx) => {
-    const id = validate(opId, ctx.params.id, 'op_id')
-    const rec = await deps.engine.get(id)
-    if (rec === null) throw new ApiError(404, 'OPERATION_NOT_FOUND', `operation ${id} is not known`)
-    const header = ctx.get('last-event-id')
-    const resumeFrom = header === '' ? null : validate(eventId, header, 'Last-Event-ID')
-    const { events } = deps
-    // A client that already has the final event is told there is no more: 204 stops an EventSource's reconnecting.
-    const newest = await events.last(id)
-    const legacy = newest === null && (rec.state === 'done' || rec.state === 'interrupted')
-    const finalId = legacy ? `journal-${rec.events.length}` : newest?.id
-    if (resumeFrom !== null && finalId === resumeFrom) {
-      ctx.status = 204
-      return
-    }
-    // Koa's default status until a body is set is 404; the session writes the head with ours.
-    ctx.status = 200
-    ctx.respond = false
-    const session = await createSession(ctx.req, ctx.res, { retry: 2000, keepAlive: 15_000, trustClientEventId: false })
-    let cursor = resumeFrom
-    let reading: Promise<void> | null = null
-    let again = false
-    let ended = false
-    const end = (): void => {
-      if (ended) return
-      ended = true
-      unwatch()
-      ctx.res.end()
-    }
-    // Reads what is new since the cursor; a wake-up during a read makes it read once more.
-    const pump = (): void => {
-      if (ended) return
-      if (reading !== null) {
-        again = true
-        return
-      }
-      reading = (async () => {
-        do {
-          again = false
-          const batch = await events.read(id, cursor)
-          for (const e of batch) {
-            session.push(e.data, e.type, e.id)
-            cursor = e.id
-            if (e.type === 'done') return end()
+    if (rec === null) throw new ApiError('OPERATION_NOT_FOUND', `operation ${id} is not known`, detail)
+    return rec
+  }
+  return [
+    {
+      method: 'post', path: '/ops', tag, summary: 'Run a seed 000 operation; answers its report (or 202 with ?wait=0)', scopes: ['operate'],
+      query: opsQuery, body: schema, errors: ['OPS_BUSY', 'OPERATION_NOT_AVAILABLE', 'OPERATION_ABORTED'],
+      ok: {
+        200: { description: 'the seed 000 report', schema: opReport.extend({ op_id: z.string() }) },
+        202: { description: 'accepted (wait=0)', schema: z.looseObject({ status: success, op_id: z.string(), events: z.string() }) },
+      },
+      example: { operation: 'sync', target_node: 'all', sync_type: 'git', force: true },
+      handle: async (ctx, deps) => {
+        const req = validate(schema, await readJson(ctx, deps.bodyLimitBytes))
+        if (!deps.available.includes(req.operation)) {
+          throw new ApiError('OPERATION_NOT_AVAILABLE', `operation ${req.operation} is not available in this version`, `available: ${deps.available.join(', ')}`)
+        }
+        if (req.operation === 'message' && (req.message ?? '') === '') {
+          throw new ValidationError('invalid body: message: required for the message operation')
+        }
+        let started
+        try {
+          started = deps.engine.submit(req)
+        } catch (err) {
+          // OpsBusyError goes on to the error mapping (domain-errors.ts) as OPS_BUSY.
+          if (err instanceof ActionRefusedError) throw new ValidationError(`invalid body: ${err.message}`)
+          if (err instanceof UnknownTargetError) {
+            // The message already lists the valid targets; the detail says what to do instead of repeating them.
+            throw new ValidationError(`invalid body: ${err.message}`, 'see aitbc-node nodes for the names of the cluster')
           }
-          if (batch.length > 0) again = true
-        } while (again && !ended)
-      })()
-        .catch(() => end())
-        .finally(() => {
-          reading = null
-        })
-    }
-    const unwatch = events.watch(id, pump)
-    ctx.req.on('close', end)
-    if (legacy) {
-      // Journalled before operations had event streams: its record holds the events.
-      const from = resumeFrom?.startsWith('journal-') === true ? Number(resumeFrom.slice(8)) + 1 : 0
-      rec.events.forEach((e, i) => {
-        if (i >= from) session.push(e, 'progress', `journal-${i}`)
-      })
-      session.push(rec.report, 'done', finalId)
-      return end()
-    }
-    pump()
-  })
+          throw err
+        }
+        const { wait } = validate(opsQuery, { ...ctx.query }, 'query')
+        if (wait === '0') {
+          // In the journal before the answer: the id works at once on every daemon (GET /ops/:id, its events).
+          await started.journalled
+          ctx.status = 202
+          ctx.body = { status: 'success', op_id: started.id, events: `/ops/${started.id}/events` }
+          return
+        }
+        const rec = await started.done
+        if (rec.report === null) throw new ApiError('OPERATION_ABORTED', `operation ${rec.op_id} was stopped before it could report`, 'the daemon is stopping; retry on another node')
+        ctx.body = { op_id: rec.op_id, ...rec.report }
+      },
+    },
+    {
+      method: 'get', path: '/ops', tag, summary: 'The journal: the cluster\'s operations, newest first', scopes: read, query: journalQuery, errors: [],
+      ok: { 200: { description: 'a page of the journal', schema: journalAnswer } },
+      handle: async (ctx, deps) => {
+        const { limit, before } = validate(journalQuery, { ...ctx.query }, 'query')
+        const operations = (await deps.journal.list({ limit, before })).map(journalLine)
+        const last = operations.at(-1)
+        ctx.body = {
+          status: 'success',
+          operations,
+          count: operations.length,
+          next_before: operations.length === limit && last !== undefined ? last.created_ms : null,
+        }
+      },
+    },
+    {
+      method: 'get', path: '/ops/{id}', tag, summary: 'An operation\'s journal record', scopes: read, params, errors: ['OPERATION_NOT_FOUND'],
+      ok: { 200: { description: 'the record', schema: z.looseObject({ status: success, operation: z.looseObject({ op_id: z.string(), node: z.string(), state: z.enum(OP_STATES) }) }) } },
+      handle: async (ctx, deps) => {
+        ctx.body = { status: 'success', operation: await known(deps, ctx.params.id, 'operations are kept 7 days') }
+      },
+    },
+    {
+      method: 'get', path: '/ops/{id}/events', tag, summary: 'Progress as server-sent events, then done with the report', scopes: read, params, errors: ['OPERATION_NOT_FOUND'],
+      ok: { 200: { description: 'text/event-stream', text: 'text/event-stream' }, 204: { description: 'Last-Event-ID is already the final event' } },
+      handle: async (ctx, deps) => {
+        const rec = await known(deps, ctx.params.id)
+        await serveOpEvents(ctx, deps.events, rec.op_id, rec)
+      },
+    },
+  ]
 }

@@ -89,8 +89,6 @@ export interface RedisKeys {
   agentTasks(agentId: string): string
   /** What agentTasks() puts before the id. */
   readonly agentTasksPrefix: string
-  /** The pattern of the lists agentTasks used before (agent:{id}:tasks), for the one-time migration. */
-  readonly legacyAgentTasksPattern: string
   /** HASH of shared task counters (submitted, distributed, completed, failed, retried, dead, ...). */
   readonly taskStats: string
   /** STRING: the load-balancing strategy every daemon uses. */
@@ -167,7 +165,6 @@ export function redisKeys(prefix = ''): RedisKeys {
     idempotency: (key) => `${prefix}tasks:idem:${key}`,
     agentTasks: (agentId) => agentTasksPrefix + agentId,
     agentTasksPrefix,
-    legacyAgentTasksPattern: `${prefix}agent:*:tasks`,
     taskStats: `${prefix}tasks:stats`,
     strategy: `${prefix}lb:strategy`,
     roundRobin: `${prefix}lb:rr`,

@@ -10,7 +10,6 @@ import {
   RedisHealthMonitor,
   redisKeys,
   LoadBalancerState,
-  migrateAgentTaskLists,
   TaskDistributor,
   type Task,
   TaskRepository,
@@ -102,14 +101,8 @@ export async function startDaemon(config: Readonly<Config>, logs: LogRoot): Prom
   const keys = redisKeys(config.redis.prefix)
   const registry = new AgentRegistry(client, keys)
   components.push({
-    name: 'key migration',
+    name: 'discover index',
     async start() {
-      // Lists of an older layout; a Redis that is down (or a Cluster, where SCAN is per node) is left for the next start.
-      const moved = await migrateAgentTaskLists(client, keys).catch((err: unknown) => {
-        log.warn({ err: (err as Error).message }, 'pull lists of the old key layout not migrated now; the next start tries again')
-        return 0
-      })
-      if (moved > 0) log.info({ lists: moved }, 'moved agent pull lists from agent:{id}:tasks to agent-tasks:{id}')
       // A registry older than discover's index gets it once (agents registered since are indexed as they register).
       const indexed = await registry.buildIndex().catch((err: unknown) => {
         log.warn({ err: (err as Error).message }, 'agents not indexed for discover now; the next start tries again')

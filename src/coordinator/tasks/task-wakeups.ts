@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
-import type { RedisClient } from '../registry/agent-registry.js'
-import type { NextResult } from './task-repository.js'
+import type { RedisClient } from '../store/agent-registry.js'
+import type { NextResult } from '../store/task-repository.js'
 import { type Task, taskFromHash } from './task.js'
 
 /**

@@ -1,6 +1,6 @@
 import type Router from '@koa/router'
 import { agentId, discoverBody, heartbeatBody, registerBody, statusBody } from '../../registry/agent.js'
-import type { AgentRegistry } from '../../registry/agent-registry.js'
+import type { AgentRegistry } from '../../store/agent-registry.js'
 import { requireScope } from '../auth.js'
 import { readJson, validate } from '../body.js'
 

@@ -4,7 +4,7 @@ import { ActionRefusedError, OpsBusyError, type OpsEngine, opIdSchema, opRequest
 import { createSession } from 'better-sse'
 import { ApiError, ValidationError } from '../../errors.js'
 import type { OpRecord } from '../../../ops/index.js'
-import type { RedisOpEvents } from '../../ops/redis-op-events.js'
+import type { RedisOpEvents } from '../../store/redis-op-events.js'
 import { requireScope } from '../auth.js'
 import { readJson, validate } from '../body.js'
 

@@ -1,4 +1,4 @@
-import { healthScoreFunction } from '../registry/scripts.js'
+import { healthScoreFunction } from './registry-scripts.js'
 
 /**
  * Lua bodies of push delivery's circuit, run after the task scripts' head

@@ -1,16 +1,16 @@
-import type { RedisKeys } from '../redis-keys.js'
+import type { RedisKeys } from './redis-keys.js'
 import type { AgentSlot } from '../registry/agent.js'
-import { type RedisClient, withRedis } from '../registry/agent-registry.js'
+import { type RedisClient, withRedis } from './agent-registry.js'
 import { PushCircuits } from './push-circuits.js'
-import { requirementClassOf } from './requirement-class.js'
+import { requirementClassOf } from '../tasks/requirement-class.js'
 import {
   assignTask, clearQueue, finishTask, handBack, header, nextTask, queueSizes, readyTasks, reclaimTasks, requeueTask,
   type ScriptLayout, submitTask,
-} from './scripts.js'
-import { TaskError } from './task-errors.js'
-import { TaskFunctions } from './task-functions.js'
-import { newTaskId, taskIdTime } from './task-ids.js'
-import { PRIORITIES, type Priority, type Requirements, type Strategy, type Task, taskFromHash } from './task.js'
+} from './task-scripts.js'
+import { TaskError } from '../tasks/task-errors.js'
+import { TaskFunctions } from './script-loader.js'
+import { newTaskId, taskIdTime } from '../tasks/task-ids.js'
+import { PRIORITIES, type Priority, type Requirements, type Strategy, type Task, taskFromHash } from '../tasks/task.js'
 
 /** How long, and how many, finished tasks are kept (like BullMQ's removeOnComplete / removeOnFail). */
 export interface Keep {

@@ -1,6 +1,6 @@
-import type { RedisKeys } from '../redis-keys.js'
-import { type RedisClient, withRedis } from '../registry/agent-registry.js'
-import { STRATEGIES, type Strategy } from './task.js'
+import type { RedisKeys } from './redis-keys.js'
+import { type RedisClient, withRedis } from './agent-registry.js'
+import { STRATEGIES, type Strategy } from '../tasks/task.js'
 
 /** The strategy every daemon on a registry uses, and the round-robin turn they share. */
 export class LoadBalancerState {

@@ -5,11 +5,11 @@ import type {
   OutgoingRecord,
   Receipt,
 } from '../../p2p/index.js'
-import type { RedisKeys } from '../redis-keys.js'
-import type { RedisClient } from '../registry/agent-registry.js'
-import { withRedis } from '../registry/agent-registry.js'
-import { OutboxFullError } from './message-errors.js'
-import { acceptInbound, saveOutgoing, setReceipt } from './scripts.js'
+import type { RedisKeys } from './redis-keys.js'
+import type { RedisClient } from './agent-registry.js'
+import { withRedis } from './agent-registry.js'
+import { OutboxFullError } from '../messages/message-errors.js'
+import { acceptInbound, saveOutgoing, setReceipt } from './message-scripts.js'
 
 type Scripted = RedisClient & {
   aitbcSaveOutgoing(...args: string[]): Promise<number[]>

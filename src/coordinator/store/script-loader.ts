@@ -1,5 +1,5 @@
 import type { Cluster } from 'ioredis'
-import type { RedisClient } from '../registry/agent-registry.js'
+import type { RedisClient } from './agent-registry.js'
 import { createHash } from 'node:crypto'
 
 type Command = (...args: (string | number)[]) => Promise<unknown>

@@ -1,8 +1,8 @@
-import type { RedisKeys } from '../redis-keys.js'
+import type { RedisKeys } from './redis-keys.js'
 import type { AgentSlot } from '../registry/agent.js'
-import { type RedisClient, withRedis } from '../registry/agent-registry.js'
+import { type RedisClient, withRedis } from './agent-registry.js'
 import { pushReached, pushUnreached } from './push-scripts.js'
-import { TaskFunctions } from './task-functions.js'
+import { TaskFunctions } from './script-loader.js'
 
 /** When pushes that never reach an agent open its circuit, and how long it stays open. */
 export interface CircuitSettings {

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import type { z } from 'zod'
 import { AgentNotFoundError, isRedisConnectionError, RegistryUnavailableError } from '../errors.js'
-import type { RedisKeys } from '../redis-keys.js'
+import type { RedisKeys } from './redis-keys.js'
 import {
   type Agent,
   agentFromHash,
@@ -14,9 +14,9 @@ import {
   type RegisterInput,
   type SETTABLE_STATUSES,
   slotFromHash,
-} from './agent.js'
-import { agentJson, AgentCache, type CachedAgent, cachedAgent } from './agent-cache.js'
-import { buildAgentIndex, discoverCandidates, registerAgent, removeAgent, sweepAgents, touchAgent } from './scripts.js'
+} from '../registry/agent.js'
+import { agentJson, AgentCache, type CachedAgent, cachedAgent } from '../registry/agent-cache.js'
+import { buildAgentIndex, discoverCandidates, registerAgent, removeAgent, sweepAgents, touchAgent } from './registry-scripts.js'
 
 /** discoverJson's brackets. */
 const OPEN_BRACKET = Buffer.from('[')

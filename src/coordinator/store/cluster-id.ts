@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { RedisKeys } from '../redis-keys.js'
+import type { RedisKeys } from './redis-keys.js'
 import type { RedisClient } from './agent-registry.js'
 
 /**

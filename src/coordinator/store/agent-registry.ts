@@ -1,6 +1,5 @@
-import type { Cluster, Redis } from 'ioredis'
 import type { z } from 'zod'
-import { AgentNotFoundError, isRedisConnectionError, RegistryUnavailableError } from '../errors.js'
+import { AgentNotFoundError } from '../errors.js'
 import type { RedisKeys } from './redis-keys.js'
 import {
   type Agent,
@@ -16,23 +15,23 @@ import {
   slotFromHash,
 } from '../registry/agent.js'
 import { agentJson, AgentCache, type CachedAgent, cachedAgent } from '../registry/agent-cache.js'
-import { buildAgentIndex, discoverCandidates, registerAgent, removeAgent, sweepAgents, touchAgent } from './registry-scripts.js'
+import { type RedisClient, withRedis } from './redis-client.js'
+import { ScriptLibrary } from './script-loader.js'
 
 /** discoverJson's brackets. */
 const OPEN_BRACKET = Buffer.from('[')
 const CLOSE_BRACKET = Buffer.from(']')
 
-/** The Redis client the registry runs on: a single server, Sentinel-managed, or a Cluster. */
-export type RedisClient = Redis | Cluster
-
-type Scripted = RedisClient & {
-  aitbcRegisterAgent(...args: string[]): Promise<string>
-  aitbcTouchAgent(...args: string[]): Promise<string | null>
-  aitbcSweepAgents(...args: string[]): Promise<[string[], string[]]>
-  aitbcRemoveAgent(...args: string[]): Promise<number>
-  aitbcBuildAgentIndex(...args: string[]): Promise<number>
-  aitbcDiscoverCandidates(...args: string[]): Promise<(string | null)[]>
-}
+/** The registry's scripts, lua/registry/*.lua. */
+const SCRIPTS = {
+  register: 'registry/register',
+  touch: 'registry/touch',
+  sweep: 'registry/sweep',
+  remove: 'registry/remove',
+  build_index: 'registry/build-index',
+  discover_candidates: 'registry/discover-candidates',
+} as const
+type ScriptName = keyof typeof SCRIPTS
 
 /** A discovered agent: as parsed at its hash's revision, with its tasks in flight now. */
 interface Found {
@@ -46,40 +45,26 @@ export interface SweepResult {
   removed: string[]
 }
 
-/** Runs a Redis call and turns "Redis is unreachable" into a 503 the API can show. */
-export async function withRedis<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn()
-  } catch (err) {
-    if (isRedisConnectionError(err)) throw new RegistryUnavailableError(err)
-    throw err
-  }
-}
-
 /**
  * The agent registry. Redis is the only source of truth: nothing is cached in
  * the process, so every daemon on the same Redis sees every agent at once.
  */
 export class AgentRegistry {
-  private readonly redis: Scripted
+  private readonly redis: RedisClient
+  private readonly scripts: ScriptLibrary<ScriptName>
   private readonly keys: RedisKeys
   /** Parsed agents, used only at the revision Redis has now (see AgentCache). */
   private readonly cache = new AgentCache()
 
   constructor(redis: RedisClient, keys: RedisKeys) {
-    for (const [name, lua, numberOfKeys] of [
-      ['aitbcRegisterAgent', registerAgent, 6],
-      ['aitbcTouchAgent', touchAgent, 5],
-      ['aitbcSweepAgents', sweepAgents, 5],
-      ['aitbcRemoveAgent', removeAgent, 6],
-      ['aitbcBuildAgentIndex', buildAgentIndex, 3],
-    ] as const) {
-      if (!(name in redis)) redis.defineCommand(name, { lua, numberOfKeys })
-    }
-    // The number of its keys (the health zset and the sets asked about) comes first in each call.
-    if (!('aitbcDiscoverCandidates' in redis)) redis.defineCommand('aitbcDiscoverCandidates', { lua: discoverCandidates })
-    this.redis = redis as Scripted
+    this.redis = redis
+    this.scripts = new ScriptLibrary(redis, { name: 'aitbc_registry', scripts: SCRIPTS })
     this.keys = keys
+  }
+
+  /** Runs a script with its first `numberOfKeys` values as KEYS and the rest as ARGV. */
+  private run<T>(name: ScriptName, numberOfKeys: number, ...values: string[]): Promise<T> {
+    return this.scripts.call(name, values.slice(0, numberOfKeys), values.slice(numberOfKeys)) as Promise<T>
   }
 
   private indexKeys(agentId: string): string[] {
@@ -110,7 +95,7 @@ export class AgentRegistry {
       'capacity', String(capacityOf(input.metadata) ?? ''),
     ]
     const registeredAt = await withRedis(() =>
-      this.redis.aitbcRegisterAgent(
+      this.run<string>('register', 6,
         ...this.indexKeys(input.agent_id),
         this.keys.pushAgents,
         this.keys.agentHealth,
@@ -138,7 +123,7 @@ export class AgentRegistry {
   /** Removes an agent and its index entries in one script; throws AgentNotFoundError when there was none. */
   async remove(agentId: string): Promise<void> {
     const existed = await withRedis(() =>
-      this.redis.aitbcRemoveAgent(
+      this.run<number>('remove', 6,
         ...this.indexKeys(agentId),
         this.keys.pushAgents,
         this.keys.agentHealth,
@@ -153,7 +138,7 @@ export class AgentRegistry {
   /** Indexes the agents of a registry made before discover's index (once; -1 when it was built already). */
   async buildIndex(): Promise<number> {
     return withRedis(() =>
-      this.redis.aitbcBuildAgentIndex(this.keys.allAgents, this.keys.agentHealth, this.keys.agentIndexBuilt,
+      this.run<number>('build_index', 3, this.keys.allAgents, this.keys.agentHealth, this.keys.agentIndexBuilt,
         this.keys.agentPrefix, ...this.indexPrefixes()),
     )
   }
@@ -178,7 +163,7 @@ export class AgentRegistry {
     metrics?: z.infer<typeof loadMetrics>,
   ): Promise<string> {
     const result = await withRedis(() =>
-      this.redis.aitbcTouchAgent(
+      this.run<string | null>('touch', 5,
         ...this.indexKeys(agentId),
         this.keys.agentHealth,
         agentId,
@@ -227,7 +212,7 @@ export class AgentRegistry {
     const min = String(query.min_health_score ?? -1)
     const keys = [this.keys.agentHealth, ...sets]
     const candidates = (want: number, skip: number) => withRedis(() =>
-      this.redis.aitbcDiscoverCandidates(String(keys.length), ...keys, min, String(want), String(skip), this.keys.agentPrefix))
+      this.run<(string | null)[]>('discover_candidates', keys.length, ...keys, min, String(want), String(skip), this.keys.agentPrefix))
     // Each candidate is checked against the whole query as Redis holds the agent now (a status other than
     // active has no set of its own); when some fall out, the next ones are asked for.
     const out: Found[] = []
@@ -312,7 +297,7 @@ export class AgentRegistry {
   /** One sweep: marks silent agents stale and removes long-silent ones (atomic, exactly once cluster-wide). */
   async sweep(staleAfterMs: number, removeAfterMs: number): Promise<SweepResult> {
     const [marked, removed] = await withRedis(() =>
-      this.redis.aitbcSweepAgents(
+      this.run<[string[], string[]]>('sweep', 5,
         this.keys.activeAgents,
         this.keys.allAgents,
         this.keys.agentHeartbeats,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { RedisKeys } from './redis-keys.js'
-import type { RedisClient } from './agent-registry.js'
+import type { RedisClient } from './redis-client.js'
 
 /**
  * The id of the registry this Redis holds, created by the first daemon that

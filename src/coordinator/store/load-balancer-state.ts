@@ -1,5 +1,5 @@
 import type { RedisKeys } from './redis-keys.js'
-import { type RedisClient, withRedis } from './agent-registry.js'
+import { type RedisClient, withRedis } from './redis-client.js'
 import { STRATEGIES, type Strategy } from '../tasks/task.js'
 
 /** The strategy every daemon on a registry uses, and the round-robin turn they share. */

@@ -1,8 +1,6 @@
 import type { RedisKeys } from './redis-keys.js'
 import type { AgentSlot } from '../registry/agent.js'
-import { type RedisClient, withRedis } from './agent-registry.js'
-import { pushReached, pushUnreached } from './push-scripts.js'
-import { TaskFunctions } from './script-loader.js'
+import { type RedisClient, withRedis } from './redis-client.js'
 
 /** When pushes that never reach an agent open its circuit, and how long it stays open. */
 export interface CircuitSettings {
@@ -33,18 +31,22 @@ export interface OpenCircuit {
 
 /**
  * Push delivery's circuit per agent, kept in the agent's hash in Redis so
- * every daemon leaves the same agents out (push-scripts.ts).
+ * every daemon leaves the same agents out (lua/tasks/push-unreached.lua).
  */
 export class PushCircuits {
-  private readonly scripts: TaskFunctions<'unreached' | 'reached'>
-
-  constructor(private readonly redis: RedisClient, private readonly keys: RedisKeys, head: string) {
-    this.scripts = new TaskFunctions(redis, head, { unreached: pushUnreached, reached: pushReached })
-  }
+  /**
+   * @param run runs lua/tasks/push-unreached.lua or push-reached.lua (the task library's, with the
+   * repository's settings), given the script's KEYS and its own ARGV
+   */
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: RedisKeys,
+    private readonly run: (name: 'unreached' | 'reached', keys: string[], args: string[]) => Promise<unknown>,
+  ) {}
 
   /** A push of the task to the agent never reached it: the task goes back uncounted; the agent's failure run grows. */
   async unreached(taskId: string, agentId: string, why: string, s: CircuitSettings): Promise<UnreachedOutcome> {
-    const [out, opened, failures] = await withRedis(() => this.scripts.call(
+    const [out, opened, failures] = await withRedis(() => this.run(
       'unreached',
       [this.keys.leases, this.keys.task(taskId), this.keys.agent(agentId), this.keys.pushCircuits, this.keys.agentHealth],
       [taskId, agentId, why, String(s.openAfterFailures), String(s.probeAfterMs), String(s.maxProbeAfterMs)],
@@ -57,7 +59,7 @@ export class PushCircuits {
    * A note, when given, goes in the task's history.
    */
   async reached(agentId: string, taskId: string, note = ''): Promise<boolean> {
-    const closed = await withRedis(() => this.scripts.call(
+    const closed = await withRedis(() => this.run(
       'reached',
       [this.keys.leases, this.keys.agent(agentId), this.keys.pushCircuits, this.keys.agentHealth, this.keys.task(taskId)],
       [agentId, note],

@@ -1,6 +1,6 @@
 import type { BindingStore } from '../../p2p/index.js'
 import type { RedisKeys } from './redis-keys.js'
-import { type RedisClient, withRedis } from './agent-registry.js'
+import { type RedisClient, withRedis } from './redis-client.js'
 
 /** Names pinned to peer ids on first sight, shared by every daemon on the registry (HSETNX: the first claim wins). */
 export class RedisBindingStore implements BindingStore {

@@ -1,4 +1,4 @@
-import type { RedisClient } from './agent-registry.js'
+import type { RedisClient } from './redis-client.js'
 import { checkRedis, type RedisHealth } from './redis-health.js'
 
 export interface RedisHealthMonitorInit {

@@ -1,4 +1,4 @@
-import type { RedisClient } from './agent-registry.js'
+import type { RedisClient } from './redis-client.js'
 
 /** What /health and `status` say about the shared Redis. */
 export interface RedisHealth {

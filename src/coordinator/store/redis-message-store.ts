@@ -6,16 +6,16 @@ import type {
   Receipt,
 } from '../../p2p/index.js'
 import type { RedisKeys } from './redis-keys.js'
-import type { RedisClient } from './agent-registry.js'
-import { withRedis } from './agent-registry.js'
+import { type RedisClient, withRedis } from './redis-client.js'
 import { OutboxFullError } from '../messages/message-errors.js'
-import { acceptInbound, saveOutgoing, setReceipt } from './message-scripts.js'
+import { ScriptLibrary } from './script-loader.js'
 
-type Scripted = RedisClient & {
-  aitbcSaveOutgoing(...args: string[]): Promise<number[]>
-  aitbcSetReceipt(...args: string[]): Promise<number>
-  aitbcAcceptInbound(...args: string[]): Promise<number[]>
-}
+/** The message store's scripts, lua/messages/*.lua. */
+const SCRIPTS = {
+  save_outgoing: 'messages/save-outgoing',
+  set_receipt: 'messages/set-receipt',
+  accept_inbound: 'messages/accept-inbound',
+} as const
 
 /** How much a message box keeps (messages.inbox / messages.outbox in the config). */
 export interface BoxBounds {
@@ -63,7 +63,8 @@ export interface RedisMessageStoreInit {
  * entry. Both are bounded by count and bytes.
  */
 export class RedisMessageStore implements MessageStore {
-  private readonly redis: Scripted
+  private readonly redis: RedisClient
+  private readonly scripts: ScriptLibrary<keyof typeof SCRIPTS>
   private readonly retentionMs: number
   private readonly maxGroup: number
   /** Per inbox: the messages that arrived while its store call was out, and whether one is out. */
@@ -74,10 +75,8 @@ export class RedisMessageStore implements MessageStore {
 
   constructor(private readonly init: RedisMessageStoreInit) {
     const { redis } = init
-    if (!('aitbcSaveOutgoing' in redis)) redis.defineCommand('aitbcSaveOutgoing', { lua: saveOutgoing, numberOfKeys: 5 })
-    if (!('aitbcSetReceipt' in redis)) redis.defineCommand('aitbcSetReceipt', { lua: setReceipt, numberOfKeys: 2 })
-    if (!('aitbcAcceptInbound' in redis)) redis.defineCommand('aitbcAcceptInbound', { lua: acceptInbound, numberOfKeys: 3 })
-    this.redis = redis as Scripted
+    this.redis = redis
+    this.scripts = new ScriptLibrary(redis, { name: 'aitbc_messages', scripts: SCRIPTS })
     this.retentionMs = init.retentionMs ?? 7 * 24 * 3600_000
     this.maxGroup = init.maxGroup ?? 256
   }
@@ -91,10 +90,10 @@ export class RedisMessageStore implements MessageStore {
     const keepMs = String(msg.expires_at - Date.now() + this.retentionMs)
     const bytes = fields.reduce((sum, f) => sum + Buffer.byteLength(f), 0)
     const { maxMessages, maxBytes } = this.init.outboxBounds
-    const [stored, messages, kept] = await withRedis(() => this.redis.aitbcSaveOutgoing(
-      key, keys.outbox(node), keys.sent(node), keys.sentSizes(node), keys.sentBytes(node),
-      msg.id, msg.targets.length > 0 ? '1' : '0', keepMs, String(msg.created_at), String(bytes),
-      String(maxMessages), String(maxBytes), keys.message(''), ...fields,
+    const [stored, messages, kept] = await withRedis(() => this.scripts.call('save_outgoing',
+      [key, keys.outbox(node), keys.sent(node), keys.sentSizes(node), keys.sentBytes(node)],
+      [msg.id, msg.targets.length > 0 ? '1' : '0', keepMs, String(msg.created_at), String(bytes),
+        String(maxMessages), String(maxBytes), keys.message(''), ...fields],
     )) as [number, number, number]
     this.init.onOutbox?.({ messages, bytes: kept, dropped: 0, refused: stored !== 1 })
     if (stored !== 1) throw new OutboxFullError(node, this.init.outboxBounds, { messages, bytes: kept })
@@ -104,8 +103,8 @@ export class RedisMessageStore implements MessageStore {
     const { keys, node } = this.init
     const final = receipt.state === 'queued' ? '0' : '1'
     await withRedis(() =>
-      this.redis.aitbcSetReceipt(
-        keys.message(id), keys.outbox(node), target, JSON.stringify(receipt), final, id, String(this.retentionMs),
+      this.scripts.call('set_receipt',
+        [keys.message(id), keys.outbox(node)], [target, JSON.stringify(receipt), final, id, String(this.retentionMs)],
       ))
   }
 
@@ -179,7 +178,7 @@ export class RedisMessageStore implements MessageStore {
         for (const { msg } of group) args.push(inboxEntry(msg), JSON.stringify(msg), String(msg.received_at))
         try {
           const out = await withRedis(() =>
-            this.redis.aitbcAcceptInbound(keys.inbox(to), keys.inboxData(to), keys.inboxBytes(to), ...args))
+            this.scripts.call('accept_inbound', [keys.inbox(to), keys.inboxData(to), keys.inboxBytes(to)], args)) as number[]
           const [dropped, messages, bytes] = out as [number, number, number]
           this.init.onInbox?.({ dropped, messages, bytes })
           group.forEach((a, i) => a.resolve(out[i + 3] === 1 ? 'delivered' : 'duplicate'))

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { RedisKeys } from './redis-keys.js'
-import { type RedisClient, withRedis } from './agent-registry.js'
+import { type RedisClient, withRedis } from './redis-client.js'
 
 const KEEP_S = 7 * 24 * 3600
 /** Entries kept per operation (a coordinate over many nodes writes a few per node). */

@@ -1,6 +1,6 @@
 import type { ActionRecord, OpRecord, OpsJournal } from '../../ops/index.js'
 import type { RedisKeys } from './redis-keys.js'
-import { type RedisClient, withRedis } from './agent-registry.js'
+import { type RedisClient, withRedis } from './redis-client.js'
 
 const KEEP_S = 7 * 24 * 3600
 /** Entries the journal's index keeps (the records themselves expire after KEEP_S). */

@@ -1,14 +1,10 @@
 import type { RedisKeys } from './redis-keys.js'
 import type { AgentSlot } from '../registry/agent.js'
-import { type RedisClient, withRedis } from './agent-registry.js'
+import { type RedisClient, withRedis } from './redis-client.js'
 import { PushCircuits } from './push-circuits.js'
 import { requirementClassOf } from '../tasks/requirement-class.js'
-import {
-  assignTask, clearQueue, finishTask, handBack, header, nextTask, queueSizes, readyTasks, reclaimTasks, requeueTask,
-  type ScriptLayout, submitTask,
-} from './task-scripts.js'
 import { TaskError } from '../tasks/task-errors.js'
-import { TaskFunctions } from './script-loader.js'
+import { ScriptLibrary } from './script-loader.js'
 import { newTaskId, taskIdTime } from '../tasks/task-ids.js'
 import { PRIORITIES, type Priority, type Requirements, type Strategy, type Task, taskFromHash } from '../tasks/task.js'
 
@@ -86,17 +82,20 @@ export type ReportOutcome = 'OK' | 'REQUEUED' | 'DEAD'
 /** A distributor's claim: taken, or why not. */
 export type AssignOutcome = 'OK' | 'TAKEN' | 'AGENT_UNAVAILABLE' | 'AGENT_FULL'
 
+/** The task scripts, lua/tasks/*.lua: one library for the repository and its push circuits. */
 const SCRIPTS = {
-  submit: submitTask,
-  next: nextTask,
-  assign: assignTask,
-  finish: finishTask,
-  reclaim: reclaimTasks,
-  requeue: requeueTask,
-  clear: clearQueue,
-  ready: readyTasks,
-  sizes: queueSizes,
-  handBack,
+  submit: 'tasks/submit',
+  next: 'tasks/next',
+  assign: 'tasks/assign',
+  finish: 'tasks/finish',
+  reclaim: 'tasks/reclaim',
+  requeue: 'tasks/requeue',
+  clear: 'tasks/clear',
+  ready: 'tasks/ready',
+  sizes: 'tasks/sizes',
+  handBack: 'tasks/hand-back',
+  unreached: 'tasks/push-unreached',
+  reached: 'tasks/push-reached',
 } as const
 type ScriptName = keyof typeof SCRIPTS
 
@@ -111,50 +110,30 @@ const REPORT_ERRORS: Record<string, [TaskError['code'], string]> = {
 }
 
 /**
- * Task records, queues, leases, retention and dead letters in Redis; every
- * state change is one Lua script (scripts.ts), and every key comes from
- * redis-keys.ts through the scripts' common header.
+ * Task records, queues, leases, retention and dead letters in Redis. Every
+ * state change is one Lua script (lua/tasks), atomic and taking "now" from
+ * Redis TIME, so any number of daemons on one Redis never assign a task twice
+ * and agree on lease ends whatever their clocks say. Every key comes from
+ * redis-keys.ts (layoutJson); this daemon's settings go with each call.
  */
 export class TaskRepository {
   private readonly redis: RedisClient
-  private readonly scripts: TaskFunctions<ScriptName>
+  private readonly scripts: ScriptLibrary<ScriptName>
+  /** ARGV[1] of every call: this daemon's settings (lua/tasks/includes/layout.lua). */
+  private readonly settings: string
   /** Push agents' circuits (tasks whose push never reached the agent go back through it). */
   readonly push: PushCircuits
 
   constructor(redis: RedisClient, private readonly keys: RedisKeys, private readonly limits: TaskLimits) {
     this.redis = redis
-    const r = limits.retention
-    const layout: ScriptLayout = {
-      keys: {
-        leases: keys.leases, stats: keys.taskStats, dead: keys.deadTasks, classes: keys.requirementClasses,
-        doneCompleted: keys.completedTasks, doneFailed: keys.failedTasks, strategy: keys.strategy,
-        waiting: keys.waitingAgents, waitingAt: keys.waitingAt,
-      },
-      prefixes: {
-        task: keys.taskPrefix, queue: keys.queuePrefix, classSeparator: keys.classSeparator, agent: keys.agentPrefix,
-        pull: keys.agentTasksPrefix,
-      },
-      channel: keys.taskEvents,
-      handOffs: keys.handOffsPrefix,
-      priorities: PRIORITIES,
-      keep: {
-        completed: [r.completed.ageMs, r.completed.count],
-        failed: [r.failed.ageMs, r.failed.count],
-        dead: [r.dead.ageMs, r.dead.count],
-      },
-      backoffMs: limits.retryBackoffMs,
-      defaultCapacity: limits.agentCapacity,
-      defaultStrategy: limits.defaultStrategy,
-      agingMs: limits.agingMs ?? -1,
-    }
-    const head = header(layout)
-    this.scripts = new TaskFunctions(redis, head, SCRIPTS)
-    this.push = new PushCircuits(redis, keys, head)
+    this.scripts = new ScriptLibrary(redis, { name: 'aitbc_tasks', scripts: SCRIPTS, values: { layout: layoutJson(keys) } })
+    this.settings = settingsArg(limits)
+    this.push = new PushCircuits(redis, keys, (name, keys, args) => this.scripts.call(name, keys, [this.settings, ...args]))
   }
 
   /** Runs a script; the leases key goes first (a Cluster routes the call by it), then the script's own keys. */
   private run<T>(name: ScriptName, keys: string[], args: string[]): Promise<T> {
-    return withRedis(() => this.scripts.call(name, [this.keys.leases, ...keys], args) as Promise<T>)
+    return withRedis(() => this.scripts.call(name, [this.keys.leases, ...keys], [this.settings, ...args]) as Promise<T>)
   }
 
   /** Stores the task and queues it; a repeated idempotency key returns the first task instead. */
@@ -386,4 +365,36 @@ function nextResult(flat: string[]): NextResult {
     can: flat.slice(4, 4 + nCan),
     cannot: flat.slice(4 + nCan),
   }
+}
+
+/**
+ * The key layout the task scripts use (lua/tasks/includes/layout.lua), from
+ * redis-keys.ts: written into the library, the same for every daemon with
+ * the same key prefix.
+ */
+function layoutJson(keys: RedisKeys): string {
+  return JSON.stringify({
+    keys: {
+      leases: keys.leases, stats: keys.taskStats, dead: keys.deadTasks, classes: keys.requirementClasses,
+      done_completed: keys.completedTasks, done_failed: keys.failedTasks, strategy: keys.strategy,
+      waiting: keys.waitingAgents, waiting_at: keys.waitingAt,
+    },
+    prefixes: {
+      task: keys.taskPrefix, queue: keys.queuePrefix, sep: keys.classSeparator, agent: keys.agentPrefix,
+      pull: keys.agentTasksPrefix, channel: keys.taskEvents, handoffs: keys.handOffsPrefix,
+    },
+    priorities: PRIORITIES,
+  })
+}
+
+/** A daemon's settings as the scripts read them, in the order of lua/tasks/includes/layout.lua. */
+function settingsArg(limits: TaskLimits): string {
+  const r = limits.retention
+  const values = [
+    r.completed.ageMs, r.completed.count, r.failed.ageMs, r.failed.count, r.dead.ageMs, r.dead.count,
+    limits.retryBackoffMs, limits.agentCapacity, limits.agingMs ?? -1,
+  ]
+  for (const n of values) if (!Number.isFinite(n)) throw new Error(`task setting not a number: ${n}`)
+  if (!/^\S+$/.test(limits.defaultStrategy)) throw new Error(`task strategy not one word: ${limits.defaultStrategy}`)
+  return [...values.map(String), limits.defaultStrategy].join(' ')
 }

@@ -30,7 +30,7 @@ const message = (id: string, at = Date.now(), from = 'peer', body: unknown = { i
 })
 const evalCalls = async () => {
   const stats = await info.info('commandstats')
-  return ['eval', 'evalsha'].reduce((sum, c) => sum + Number(new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(stats)?.[1] ?? 0), 0)
+  return ['eval', 'evalsha', 'fcall'].reduce((sum, c) => sum + Number(new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(stats)?.[1] ?? 0), 0)
 }
 
 t.test('100 messages arriving together: every one stored once, in a few calls, not 100', async (t) => {

@@ -3,7 +3,7 @@ import t, { type Test } from 'tap'
 import { redisKeys, type TaskLimits, TaskRepository } from '../../../src/coordinator/index.js'
 import { startRedis, type TestRedis } from '../../fixtures/redis-server.js'
 
-// The task scripts as a Redis function library: loaded once per settings, found again
+// The task scripts as a Redis function library: loaded once per key prefix, found again
 // after FUNCTION FLUSH, and run as EVALSHA scripts where Redis has no FUNCTION command.
 const day = { ageMs: 86_400_000, count: 10_000 }
 const limits = (capacity = 2): TaskLimits => ({
@@ -37,7 +37,7 @@ const libraries = async (client: Redis): Promise<string[]> => {
   return list.map((lib) => String(lib[1])).sort()
 }
 
-t.test('one library per settings, shared by every repository with them', async (t) => {
+t.test('one library whatever the settings, shared by every repository with the same key prefix', async (t) => {
   const { client } = await onRedis(t)
   const keys = redisKeys('fn:')
   const a = new TaskRepository(client, keys, limits())
@@ -45,11 +45,37 @@ t.test('one library per settings, shared by every repository with them', async (
   const first = await libraries(client)
   t.equal(first.length, 1)
   t.match(first[0], /^aitbc_tasks_[0-9a-f]{16}$/)
-  // Another daemon with the same settings finds it loaded; other settings get a library of their own.
+  // Another daemon with the same settings finds it loaded; other settings travel with each call, not in the text.
   await new TaskRepository(client, keys, limits()).queueSizes()
   t.same(await libraries(client), first)
   await new TaskRepository(client, keys, limits(5)).queueSizes()
+  t.same(await libraries(client), first, 'another capacity: the same library')
+  // The key layout is written into the library: another prefix gets a library of its own.
+  await new TaskRepository(client, redisKeys('other:'), limits()).queueSizes()
   t.equal((await libraries(client)).length, 2)
+})
+
+t.test('two repositories with other retention on one Redis: one library, each call applies its own', async (t) => {
+  const { client } = await onRedis(t)
+  const keys = redisKeys('keep:')
+  const keepOne = { ageMs: 86_400_000, count: 1 }
+  const short = new TaskRepository(client, keys, { ...limits(), retention: { completed: keepOne, failed: day, dead: day } })
+  const long = new TaskRepository(client, keys, limits())
+  const finishWith = async (repo: TaskRepository): Promise<string> => {
+    await client.hset(keys.agent('a'), { agent_id: 'a', agent_type: 'worker', status: 'active', capabilities: '[]', services: '[]' })
+    const { task_id } = await repo.submit({ task_data: {}, priority: 'normal', requirements: {} }, 'test')
+    t.equal((await repo.next('a')).task?.task_id, task_id)
+    t.equal(await repo.report(task_id, 'a', 'completed', '"ok"'), 'OK')
+    return task_id
+  }
+  const kept = [await finishWith(long), await finishWith(long), await finishWith(long)]
+  t.equal(await client.zcard(keys.completedTasks), 3, 'the default retention keeps all three')
+  const last = await finishWith(short)
+  t.equal((await libraries(client)).length, 1, 'both repositories run one library')
+  t.same(await client.zrange(keys.completedTasks, 0, -1), [last], 'the call with count 1 trimmed the index to its task')
+  t.equal(await client.exists(keys.task(kept[0]!)), 0, 'a trimmed task\'s record went with it')
+  await finishWith(long)
+  t.equal(await client.zcard(keys.completedTasks), 2, 'the next call with the default retention trims nothing')
 })
 
 t.test('FUNCTION FLUSH under a running repository: the next call loads the library again', async (t) => {

@@ -1,33 +1,33 @@
-/** Public face of the coordinator: the Redis registry and the Koa API. */
+/**
+ * Public face of the coordinator: what the daemon wires, tests and benches
+ * use. The task and registry domains, the Koa API, and store/ (every Redis
+ * adapter, also those implementing src/p2p's and src/ops' interfaces).
+ */
 
-export { ApiError } from './errors.js'
-export { type CoordinatorApp, type CoordinatorAppInit, createCoordinatorApp, type HealthCheck } from './http/app.js'
-export { type ApiToken, type AuthSettings, SCOPES, type Scope } from './http/auth.js'
-export { createHttpMetrics, type HttpMetrics } from './http/metrics.js'
-export { type RedisKeys, redisKeys } from './store/redis-keys.js'
-export { AGENT_STATUSES, type Agent, type AgentStatus } from './registry/agent.js'
-export { AgentRegistry, type SweepResult } from './store/agent-registry.js'
-export { type RedisClient } from './store/redis-client.js'
+export { type Agent, type AgentSlot } from './registry/agent.js'
 export { AgentSweeper, type AgentSweeperInit } from './registry/agent-sweeper.js'
+export { TaskDistributor, type TaskDistributorInit } from './tasks/task-distributor.js'
+export { TaskError } from './tasks/task-errors.js'
+export { TaskWakeups, type TaskWakeupsInit } from './tasks/task-wakeups.js'
+export { type Priority, type Task } from './tasks/task.js'
+
+export { AgentRegistry } from './store/agent-registry.js'
+export { readClusterId } from './store/cluster-id.js'
+export { LoadBalancerState } from './store/load-balancer-state.js'
+export { RedisBindingStore } from './store/redis-binding-store.js'
+export { type RedisClient } from './store/redis-client.js'
 export { checkRedis, type RedisHealth } from './store/redis-health.js'
 export { RedisHealthMonitor, type RedisHealthMonitorInit } from './store/redis-health-monitor.js'
+export { type RedisKeys, redisKeys } from './store/redis-keys.js'
 export { RedisMessageStore, type RedisMessageStoreInit } from './store/redis-message-store.js'
+export { RedisOpEvents } from './store/redis-op-events.js'
+export { RedisOpsJournal } from './store/redis-ops-journal.js'
+export { type Keep, type NextResult, type TaskLimits, TaskRepository } from './store/task-repository.js'
+
+export { type CoordinatorApp, type CoordinatorAppInit, createCoordinatorApp, type HealthCheck } from './http/app.js'
+export { type AuthSettings } from './http/auth.js'
+export { createHttpMetrics } from './http/metrics.js'
+export { buildOpenApi } from './http/openapi/document.js'
+export { responses } from './http/openapi/responses.js'
 export { type MessageRouteDeps } from './http/routes/messages.js'
 export { type NodeRouteDeps } from './http/routes/nodes.js'
-export { readClusterId } from './store/cluster-id.js'
-export { RedisBindingStore } from './store/redis-binding-store.js'
-export { type TaskRouteDeps } from './http/routes/tasks.js'
-export { TaskDistributor, type TaskDistributorInit } from './tasks/task-distributor.js'
-export {
-  type Keep, type NextResult, type Retention, type TaskLimits, TaskRepository,
-} from './store/task-repository.js'
-export { LoadBalancerState } from './store/load-balancer-state.js'
-export { TaskError, type TaskErrorCode } from './tasks/task-errors.js'
-export { TaskWakeups, type TaskWakeupsInit } from './tasks/task-wakeups.js'
-export { type AgentSlot } from './registry/agent.js'
-export { PRIORITIES, type Priority, STRATEGIES, type Strategy, type Task } from './tasks/task.js'
-export { type OpsRouteDeps } from './http/routes/ops.js'
-export { RedisOpsJournal } from './store/redis-ops-journal.js'
-export { RedisOpEvents, type OpStreamEvent } from './store/redis-op-events.js'
-export { buildOpenApi, type OpenApiLimits } from './http/openapi/document.js'
-export { errorBody, responses } from './http/openapi/responses.js'

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import type { OpEventLog } from '../../ops/index.js'
 import type { RedisKeys } from './redis-keys.js'
 import { type RedisClient, withRedis } from './redis-client.js'
 
@@ -27,7 +28,7 @@ export interface RedisOpEventsInit {
  * says which operation's stream grew, so followers read at once instead of
  * polling.
  */
-export class RedisOpEvents {
+export class RedisOpEvents implements OpEventLog {
   private readonly watchers = new Map<string, Set<() => void>>()
   private started = false
   private readonly onMessage = (channel: string, opId: string): void => {

@@ -7,8 +7,12 @@
   Returns {dropped, messages kept, bytes kept, then per message 1 stored | 0 duplicate}.
 
   Input:
-    KEYS: 1 inbox zset (entry -> received at), 2 inbox data hash (entry -> message JSON), 3 inbox bytes
-    ARGV: 1 drop entries received before this (ms), 2 most messages kept, 3 most bytes kept, then per message: entry ("{sender}/{id}"), message JSON, received at (ms)
+    KEYS[1] inbox zset (entry -> received at)
+    KEYS[2] inbox data hash (entry -> message JSON)
+    KEYS[3] inbox bytes
+    ARGV[1] drop entries received before this (ms)
+    ARGV[2] most messages kept
+    ARGV[3] most bytes kept, then per message: entry ("{sender}/{id}"), message JSON, received at (ms)
 ]]
 local maxCount, maxBytes = tonumber(ARGV[2]), tonumber(ARGV[3])
 local total = tonumber(redis.call('GET', KEYS[3]) or '-1')

@@ -5,8 +5,20 @@
   Returns {1 stored | 0 refused, messages kept, bytes kept}.
 
   Input:
-    KEYS: 1 message hash, 2 sender's outbox set (queued), 3 sent zset (id -> created at), 4 sent sizes hash, 5 sent bytes
-    ARGV: 1 message id, 2 "1" when it has targets (something to deliver), 3 keep for (ms), 4 created at (ms), 5 bytes it counts, 6 most messages kept, 7 most bytes kept, 8 message key prefix, 9.. field/value pairs
+    KEYS[1] message hash
+    KEYS[2] sender's outbox set (queued)
+    KEYS[3] sent zset (id -> created at)
+    KEYS[4] sent sizes hash
+    KEYS[5] sent bytes
+    ARGV[1] message id
+    ARGV[2] "1" when it has targets (something to deliver)
+    ARGV[3] keep for (ms)
+    ARGV[4] created at (ms)
+    ARGV[5] bytes it counts
+    ARGV[6] most messages kept
+    ARGV[7] most bytes kept
+    ARGV[8] message key prefix
+    ARGV[9..] field/value pairs
 ]]
 local size, maxCount, maxBytes = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local total = tonumber(redis.call('GET', KEYS[5]) or '0')

@@ -3,8 +3,13 @@
   last target's receipt is final. Returns 0 when the message is unknown.
 
   Input:
-    KEYS: 1 message hash, 2 sender's outbox set
-    ARGV: 1 target, 2 receipt JSON, 3 "1" when the receipt is final, 4 message id, 5 retention ms
+    KEYS[1] message hash
+    KEYS[2] sender's outbox set
+    ARGV[1] target
+    ARGV[2] receipt JSON
+    ARGV[3] "1" when the receipt is final
+    ARGV[4] message id
+    ARGV[5] retention ms
 ]]
 local field = 'r:' .. ARGV[1]
 local old = redis.call('HGET', KEYS[1], field)

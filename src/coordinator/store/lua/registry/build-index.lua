@@ -4,8 +4,11 @@
   Returns how many agents it indexed, or -1 when the index was built already.
 
   Input:
-    KEYS: 1 all set, 2 health zset, 3 index-built flag
-    ARGV: 1 agent key prefix, 2-4 index prefixes (type, capability, service)
+    KEYS[1] all set
+    KEYS[2] health zset
+    KEYS[3] index-built flag
+    ARGV[1] agent key prefix
+    ARGV[2..4] index prefixes (type, capability, service)
 ]]
 --- @include "registry/includes/index"
 if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end

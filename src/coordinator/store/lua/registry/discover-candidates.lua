@@ -12,8 +12,12 @@
   Returns id, revision (false when the hash is gone), in flight, for each candidate in order.
 
   Input:
-    KEYS: 1 health zset, 2.. the sets (the first: all agents or the active ones)
-    ARGV: 1 minimum health score, 2 how many to return, 3 how many qualifying ones to skip first, 4 agent key prefix
+    KEYS[1] health zset
+    KEYS[2..] the sets (the first: all agents or the active ones)
+    ARGV[1] minimum health score
+    ARGV[2] how many to return
+    ARGV[3] how many qualifying ones to skip first
+    ARGV[4] agent key prefix
 ]]
 local min, want, skip = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local function with_revisions(ids)

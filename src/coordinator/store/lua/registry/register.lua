@@ -3,8 +3,20 @@
   every daemon's distributor that the agents changed (g on the channel).
 
   Input:
-    KEYS: 1 agent hash, 2 active set, 3 all set, 4 heartbeat zset, 5 push-agent set, 6 health zset
-    ARGV: 1 agent id, 2 now (ISO), 3 status, 4 load, 5 "1" when tasks are pushed to it, 6 task event channel, 7-9 index prefixes (type, capability, service), 10.. field/value pairs
+    KEYS[1] agent hash
+    KEYS[2] active set
+    KEYS[3] all set
+    KEYS[4] heartbeat zset
+    KEYS[5] push-agent set
+    KEYS[6] health zset
+    ARGV[1] agent id
+    ARGV[2] now (ISO)
+    ARGV[3] status
+    ARGV[4] load
+    ARGV[5] "1" when tasks are pushed to it
+    ARGV[6] task event channel
+    ARGV[7..9] index prefixes (type, capability, service)
+    ARGV[10..] field/value pairs
 ]]
 --- @include "registry/includes/index"
 local now = now_ms()

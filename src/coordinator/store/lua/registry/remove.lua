@@ -4,8 +4,15 @@
   Returns 1, or 0 when there was no such agent.
 
   Input:
-    KEYS: 1 agent hash, 2 active set, 3 all set, 4 heartbeat zset, 5 push-agent set, 6 health zset
-    ARGV: 1 agent id, 2 task event channel, 3-5 index prefixes (type, capability, service)
+    KEYS[1] agent hash
+    KEYS[2] active set
+    KEYS[3] all set
+    KEYS[4] heartbeat zset
+    KEYS[5] push-agent set
+    KEYS[6] health zset
+    ARGV[1] agent id
+    ARGV[2] task event channel
+    ARGV[3..5] index prefixes (type, capability, service)
 ]]
 --- @include "registry/includes/index"
 local id = ARGV[1]

@@ -5,8 +5,17 @@
   Returns { ids marked stale, ids removed }; publishes g when there are any.
 
   Input:
-    KEYS: 1 active set, 2 all set, 3 heartbeat zset, 4 push-agent set, 5 health zset
-    ARGV: 1 staleAfterMs, 2 removeAfterMs, 3 agent key prefix, 4 now (ISO), 5 task event channel, 6-8 index prefixes (type, capability, service)
+    KEYS[1] active set
+    KEYS[2] all set
+    KEYS[3] heartbeat zset
+    KEYS[4] push-agent set
+    KEYS[5] health zset
+    ARGV[1] staleAfterMs
+    ARGV[2] removeAfterMs
+    ARGV[3] agent key prefix
+    ARGV[4] now (ISO)
+    ARGV[5] task event channel
+    ARGV[6..8] index prefixes (type, capability, service)
 ]]
 --- @include "registry/includes/index"
 local now = now_ms()

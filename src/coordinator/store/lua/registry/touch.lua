@@ -3,8 +3,17 @@
   Returns the agent's status afterwards, or false when it is not registered.
 
   Input:
-    KEYS: 1 agent hash, 2 active set, 3 all set, 4 heartbeat zset, 5 health zset
-    ARGV: 1 agent id, 2 now (ISO), 3 status ('' keeps it; a stale agent that beats is active again), 4 load ('' keeps it), 5 load_metrics JSON ('' keeps it), 6 task event channel (g is published when the status changes)
+    KEYS[1] agent hash
+    KEYS[2] active set
+    KEYS[3] all set
+    KEYS[4] heartbeat zset
+    KEYS[5] health zset
+    ARGV[1] agent id
+    ARGV[2] now (ISO)
+    ARGV[3] status ('' keeps it; a stale agent that beats is active again)
+    ARGV[4] load ('' keeps it)
+    ARGV[5] load_metrics JSON ('' keeps it)
+    ARGV[6] task event channel (g is published when the status changes)
 ]]
 --- @include "registry/includes/index"
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end

@@ -2,7 +2,7 @@
   The pull agent's next task, claimed in this call (see next_for).
 
   Input (KEYS[1] is the leases key and ARGV[1] the settings, tasks/includes/layout):
-    KEYS[2..] (none of its own)
+    (no keys of its own)
     ARGV[2] agent id
     ARGV[3] how long it will wait when there is nothing (ms; 0: it will not)
     ARGV[4] this daemon's instance id

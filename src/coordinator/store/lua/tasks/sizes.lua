@@ -1,7 +1,8 @@
 --[[
-  Returns the number of queued tasks of each priority (every class), in priority order. */
+  Returns the number of queued tasks of each priority (every class), in priority order.
 
   Input (KEYS[1] is the leases key and ARGV[1] the settings, tasks/includes/layout):
+    (no keys or arguments of its own)
 ]]
 --- @include "tasks/includes/claims"
 use_settings(ARGV)

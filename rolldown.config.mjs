@@ -17,8 +17,21 @@
  * Left out: ssh2 (native addons, loaded from node_modules when an SSH step runs).
  * The bundle sits beside run-daemon.js, so import.meta.url-relative paths
  * (../../package.json, ../ui) resolve as they do unbundled.
+ *
+ * The Lua scripts are read at run time from a lua/ folder beside the module
+ * that reads them (src/coordinator/store/lua-files.ts). tsc does not copy
+ * them, so the build copies the folder beside tsc's output of that module
+ * and beside the bundle, which runs it from dist/daemon/.
  */
+import { cpSync, rmSync } from 'node:fs'
 import { defineConfig } from 'rolldown'
+
+const lua = 'src/coordinator/store/lua'
+for (const to of ['dist/coordinator/store/lua', 'dist/daemon/lua']) {
+  // A script removed from src/ must not linger in a copy.
+  rmSync(to, { recursive: true, force: true })
+  cpSync(lua, to, { recursive: true })
+}
 
 export default defineConfig({
   input: 'dist/daemon/run-daemon.js',

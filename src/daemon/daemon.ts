@@ -96,7 +96,7 @@ export async function buildDaemon(config: Readonly<Config>, logs: LogRoot): Prom
 
   const keys = redisKeys(config.redis.prefix)
   const registry = new AgentRegistry(client, keys)
-  services.add('registry upkeep', new RegistryUpkeep(client, keys, registry, log))
+  services.add('registry upkeep', new RegistryUpkeep(registry, log))
   services.add('agent sweeper', new AgentSweeper({
     registry,
     log: logs.component('coordinator:sweeper'),

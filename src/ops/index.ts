@@ -19,7 +19,9 @@ export {
   opIdSchema,
   opRequestSchema,
 } from './engine/op-types.js'
-export { type OpContext, OpsBusyError, OpsEngine, type OpsEngineInit, type OpsJournal, type OpRunner } from './engine/ops-engine.js'
+export {
+  type OpContext, type OpEventLog, OpsBusyError, OpsEngine, type OpsEngineInit, type OpsJournal, type OpRunner,
+} from './engine/ops-engine.js'
 export {
   type ClusterAccess,
   type LiveHealth,

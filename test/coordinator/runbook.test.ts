@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { registerAgent, startPullAgent } from '../fixtures/agents.js'
-import { migrateAgentTaskLists, redisKeys } from '../../src/coordinator/index.js'
 import { api } from '../fixtures/api.js'
 import { startCoordinator } from '../fixtures/coordinator.js'
 import { waitFor } from '../fixtures/poll.js'
@@ -15,22 +14,12 @@ const redis = await startRedis()
 t.teardown(() => redis.stop())
 const cli = (...args: string[]): string => execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).trim()
 
-// An agent pull list in the old layout, as a daemon before 0.2 left it: moved at start.
-cli('RPUSH', 'agent:old-agent:tasks', 'some-task-id')
 const d = await startCoordinator({
   redisUrl: redis.url, prefix: '', engine: { agents: { staleAfterMs: 1500, removeAfterMs: 600000, sweepIntervalMs: 100 } },
 })
 t.teardown(() => d.close())
-// What the daemon's start runs before it serves.
-const moved = await migrateAgentTaskLists(d.redis, redisKeys(''))
 const scratch = mkdtempSync(join(tmpdir(), 'aitbc-runbook-'))
 t.teardown(() => rmSync(scratch, { recursive: true, force: true }))
-
-t.test('the old pull lists moved out of agent:* at start', async (t) => {
-  t.equal(cli('EXISTS', 'agent:old-agent:tasks'), '0')
-  t.equal(cli('LRANGE', 'agent-tasks:old-agent', '0', '-1'), 'some-task-id')
-  t.equal(moved, 1, 'one list moved, as the start reports it')
-})
 
 t.test('KEYS agent:* lists agent hashes only, so HGETALL works on every key it returns', async (t) => {
   await registerAgent(d.url, 'hermes-agent')

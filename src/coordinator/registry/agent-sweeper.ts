@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import type { AgentRegistry } from './agent-registry.js'
+import type { AgentRegistry } from '../store/agent-registry.js'
 
 /** Settings of the stale/removal sweep. */
 export interface AgentSweeperInit {

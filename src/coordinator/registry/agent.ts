@@ -104,7 +104,7 @@ export interface PushCircuit {
   last_error: string | null
 }
 
-/** The circuit fields of an agent hash (written by the push scripts, tasks/push-scripts.ts). */
+/** The circuit fields of an agent hash (written by the push scripts, store/lua/tasks/push-*.lua). */
 export function circuitFromHash(h: Record<string, string>): PushCircuit {
   const state = (CIRCUIT_STATES as readonly string[]).includes(h.circuit ?? '') ? (h.circuit as CircuitState) : 'closed'
   const iso = (ms: string | undefined): string | null => (state === 'closed' || !ms ? null : new Date(Number(ms)).toISOString())

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { Task } from './task.js'
-import type { TaskRepository } from './task-repository.js'
+import type { TaskRepository } from '../store/task-repository.js'
 
 /**
  * The hand-back policy: a task handed to a poll that had ended goes back to

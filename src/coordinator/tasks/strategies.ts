@@ -1,7 +1,10 @@
 import type { AgentSlot } from '../registry/agent.js'
 import type { Requirements, Strategy } from './task.js'
 
-/** Whether an agent can take a task at all: type, capabilities, services, health, room (scripts.ts eligible() is this rule). */
+/**
+ * Whether an agent can take a task at all: type, capabilities, services, health, room
+ * (eligible() in store/lua/tasks/includes/claims.lua is this rule).
+ */
 export function eligible(agent: AgentSlot, req: Requirements): boolean {
   if (agent.in_flight >= agent.capacity) return false
   if (req.agent_type !== undefined && agent.agent_type !== req.agent_type) return false

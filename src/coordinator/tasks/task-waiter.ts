@@ -1,4 +1,4 @@
-import type { NextResult, TaskRepository, Wait } from './task-repository.js'
+import type { NextResult, TaskRepository, Wait } from '../store/task-repository.js'
 import type { Task } from './task.js'
 import type { TaskWakeups, Wake } from './task-wakeups.js'
 

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino'
-import type { RedisClient } from '../registry/agent-registry.js'
-import type { NextResult } from './task-repository.js'
+import type { RedisClient } from '../store/redis-client.js'
+import type { NextResult } from '../store/task-repository.js'
 import { type Task, taskFromHash } from './task.js'
 
 /**
- * A task event from the scripts (scripts.ts): ready now, ready at a time,
+ * A task event from the scripts (lua/tasks, store): ready now, ready at a time,
  * assigned to a pull agent, handed to a waiting agent's poll held by one
  * daemon instance, agents changed.
  */

@@ -34,6 +34,12 @@ export class OpsBusyError extends Error {
   readonly code = 'OPS_BUSY'
 }
 
+/** Operation progress kept where every daemon can serve it (the coordinator's store implements it). */
+export interface OpEventLog {
+  /** Adds an entry to the operation's log; entries of one operation are appended in order. */
+  append(opId: string, type: 'progress' | 'done', data: unknown): Promise<void>
+}
+
 export interface OpsEngineInit {
   node: string
   maxConcurrent: number
@@ -46,8 +52,8 @@ export interface OpsEngineInit {
   check?(req: OpRequest): void
   /** The targets a request names, for the report of an operation that never left the queue. */
   targetsOf?(req: OpRequest): string[]
-  /** Where progress is published for every daemon to serve (the Redis event stream); in order, per operation. */
-  events?: { append(opId: string, type: 'progress' | 'done', data: unknown): Promise<void> }
+  /** Where progress is published for every daemon to serve; in order, per operation. */
+  events?: OpEventLog
   log: Logger
 }
 

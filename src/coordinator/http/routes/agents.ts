@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { AGENT_STATUSES, agentId, CIRCUIT_STATES, discoverBody, heartbeatBody, registerBody, statusBody } from '../../registry/agent.js'
-import type { AgentRegistry } from '../../registry/agent-registry.js'
+import type { AgentRegistry } from '../../store/agent-registry.js'
 import { readJson, validate } from '../body.js'
 import type { Route } from '../route-table.js'
 import { object, success, time } from './answers.js'

@@ -3,7 +3,7 @@ import { z } from 'zod'
 import type { OpRecord } from '../../../ops/index.js'
 import { validate } from '../body.js'
 import type { RouteContext } from '../route-table.js'
-import type { RedisOpEvents } from '../../ops/redis-op-events.js'
+import type { RedisOpEvents } from '../../store/redis-op-events.js'
 
 /** An event id as this API writes them: a Redis stream id, or journal-N for an operation journalled without a stream. */
 const eventId = z.string().regex(/^(\d{1,16}-\d{1,10}|journal-\d{1,6})$/, 'expected an event id from this stream')

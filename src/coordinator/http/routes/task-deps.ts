@@ -1,7 +1,7 @@
-import type { AgentRegistry } from '../../registry/agent-registry.js'
-import type { LoadBalancerState } from '../../tasks/load-balancer-state.js'
+import type { AgentRegistry } from '../../store/agent-registry.js'
+import type { LoadBalancerState } from '../../store/load-balancer-state.js'
 import type { TaskDistributor } from '../../tasks/task-distributor.js'
-import type { TaskRepository } from '../../tasks/task-repository.js'
+import type { TaskRepository } from '../../store/task-repository.js'
 import type { TaskWakeups } from '../../tasks/task-wakeups.js'
 import type { Priority, Task } from '../../tasks/task.js'
 

@@ -1,22 +1,15 @@
-import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
   AgentRegistry,
-  AgentSweeper,
   createCoordinatorApp,
   createHttpMetrics,
-  handBackUnclaimed,
-  LoadBalancerState,
   RedisBindingStore,
   RedisHealthMonitor,
   redisKeys,
   RedisMessageStore,
   RedisOpEvents,
   RedisOpsJournal,
-  TaskDistributor,
-  TaskRepository,
-  TaskWakeups,
 } from '../coordinator/index.js'
 import {
   ActionSlots,
@@ -45,7 +38,7 @@ import { createRedisClient, RedisConnection, type RegistryLocation } from './red
 import { RegistryUpkeep } from './registry-upkeep.js'
 import { apiHostNames, resolveAnonymous, resolveMeshSecurity } from './secure-defaults.js'
 import { ServiceGraph, StartError } from './startable.js'
-import { createTaskMetrics } from './task-metrics.js'
+import { buildTaskEngine, openApiLimits } from './tasks-init.js'
 import { VERSION } from './version.js'
 
 /** A started daemon. */
@@ -97,47 +90,14 @@ export async function buildDaemon(config: Readonly<Config>, logs: LogRoot): Prom
   const keys = redisKeys(config.redis.prefix)
   const registry = new AgentRegistry(client, keys)
   services.add('registry upkeep', new RegistryUpkeep(registry, log))
-  services.add('agent sweeper', new AgentSweeper({
-    registry,
-    log: logs.component('coordinator:sweeper'),
-    staleAfterMs: config.agents.staleAfterMs,
-    removeAfterMs: config.agents.removeAfterMs,
-    intervalMs: config.agents.sweepIntervalMs ?? undefined,
-  }))
-
   const metrics = createHttpMetrics({ defaultMetrics: true })
-  const tasks = new TaskRepository(client, keys, {
-    defaultTimeoutMs: config.tasks.defaultTimeoutMs,
-    defaultMaxRetries: config.tasks.defaultMaxRetries,
-    maxQueueSize: config.tasks.maxQueueSize,
-    retryBackoffMs: config.tasks.retryBackoffMs,
-    agentCapacity: config.tasks.agentCapacity,
-    defaultStrategy: config.tasks.strategy,
-    agingMs: config.tasks.agingMs,
-    retention: { completed: config.tasks.keepCompleted, failed: config.tasks.keepFailed, dead: config.tasks.keepDead },
+  const taskEngine = buildTaskEngine(config, {
+    client, keys, registry, metrics: metrics.registry,
+    log: logs.component('coordinator:tasks'), sweeperLog: logs.component('coordinator:sweeper'), apiUrl: () => http.url,
   })
-  const taskMetrics = createTaskMetrics(metrics.registry, tasks)
-  const balancer = new LoadBalancerState(client, keys, config.tasks.strategy)
-  const taskLog = logs.component('coordinator:tasks')
-  const unclaimed = handBackUnclaimed(tasks, taskLog)
-  const instance = randomUUID()
-  const wakeups = services.add('task wake-ups', new TaskWakeups({
-    subscriber: client.duplicate(), channel: keys.taskEvents, handOffChannel: keys.handOffs(instance), log: taskLog, instance,
-    onUnclaimed: unclaimed,
-  }))
-  const distributor = services.add('task distributor', new TaskDistributor({
-    tasks,
-    registry,
-    balancer,
-    wakeups,
-    log: taskLog,
-    defaultCapacity: config.tasks.agentCapacity,
-    reclaimIntervalMs: config.tasks.reclaimIntervalMs,
-    pushTimeoutMs: config.tasks.pushTimeoutMs,
-    circuit: config.tasks.pushCircuit,
-    apiUrl: () => http.url,
-    onAssigned: (priority, waitedMs) => taskMetrics.assigned(priority, waitedMs),
-  }))
+  services.add('agent sweeper', taskEngine.sweeper)
+  services.add('task wake-ups', taskEngine.wakeups)
+  services.add('task distributor', taskEngine.distributor)
   registerDaemonMetrics(metrics.registry, {
     version: VERSION, node: config.node.name, redisHealth: () => redisHealth.current, agentCounts: () => registry.counts(),
   })
@@ -224,33 +184,14 @@ export async function buildDaemon(config: Readonly<Config>, logs: LogRoot): Prom
       maxTimeoutMs: config.ops.maxTimeoutMs,
       available: AVAILABLE_OPERATIONS,
     },
-    tasks: {
-      tasks,
-      balancer,
-      registry,
-      distributor,
-      wakeups,
-      defaultCapacity: config.tasks.agentCapacity,
-      onAssigned: (priority, waitedMs) => taskMetrics.assigned(priority, waitedMs),
-      onOutcome: (outcome) => taskMetrics.outcome(outcome),
-      onUnclaimed: unclaimed,
-      nodeName: config.node.name,
-      bodyLimitBytes: config.coordinator.bodyLimitBytes,
-      maxTaskBytes: config.tasks.maxTaskBytes,
-      maxTimeoutMs: config.tasks.maxTimeoutMs,
-    },
+    tasks: taskEngine.routes,
     extraChecks: () => ({ mesh: meshHealth(mesh), chain: chainHealth(chain) }),
     log: logs.component('coordinator:http'),
     nodeName: config.node.name,
     version: VERSION,
     bodyLimitBytes: config.coordinator.bodyLimitBytes,
     staleAfterMs: config.agents.staleAfterMs,
-    openapi: {
-      maxTaskTimeoutMs: config.tasks.maxTimeoutMs,
-      maxOpsTimeoutMs: config.ops.maxTimeoutMs,
-      maxMessageTtlMs: config.messages.maxTtlMs,
-      version: VERSION,
-    },
+    openapi: openApiLimits(config, VERSION),
   })
   const http = services.add('coordinator http', new HttpListener(
     app,

@@ -63,7 +63,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<CliOutcome> {
     await createProgram(io).parseAsync(argv)
     return { code: io.exitCode, failed: false }
   } catch (err) {
-    // Usage errors are 2, as the README promises; help and --version are not errors.
+    // Usage errors are 2, as docs/cli.md promises; help and --version are not errors.
     if (err instanceof CommanderError) {
       return { code: /^commander\.(helpDisplayed|help|version)$/.test(err.code) ? 0 : 2, failed: true }
     }

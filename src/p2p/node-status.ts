@@ -18,7 +18,7 @@ export const registryFingerprint = z.strictObject({
   prefix: z.string().max(64),
 })
 
-/** One node's status as gossiped every status interval (DESIGN.md "P2P"). */
+/** One node's status as gossiped every status interval (docs/mesh.md). */
 export const nodeStatus = z.strictObject({
   name: z.string().min(1).max(63),
   peer_id: z.string().min(1).max(200),

@@ -14,7 +14,7 @@ const file = (name: string, text: string): string => {
 }
 const EXAMPLE = fileURLToPath(new URL('../../config/aitbc-node.example.yaml', import.meta.url))
 
-t.test('defaults follow DESIGN.md', async (t) => {
+t.test('defaults follow the design (docs/configuration.md)', async (t) => {
   const { config } = loadConfig({ env: {} })
   t.equal(config.coordinator.port, 9001)
   t.equal(config.coordinator.host, '0.0.0.0')

@@ -15,7 +15,7 @@ export function errorBodies(log: Logger) {
         throw new ApiError(
           'NOT_FOUND',
           `no route for ${ctx.method} ${ctx.path}`,
-          'see the API list in README.md',
+          'GET /openapi.json lists every route (docs/api.md explains them)',
         )
       }
     } catch (caught) {

@@ -14,6 +14,12 @@ export interface OpenApiLimits extends RouteLimits {
 const EVERY_ROUTE: ErrorCode[] = ['FOREIGN_ORIGIN', 'HOST_NOT_ALLOWED', 'UNSUPPORTED_MEDIA_TYPE', 'INTERNAL', 'SHUTTING_DOWN']
 /** What a route behind a token may answer (auth.ts). */
 const WITH_TOKEN: ErrorCode[] = ['UNAUTHENTICATED', 'INVALID_TOKEN', 'FORBIDDEN']
+/**
+ * What a route behind a token may answer when the shared Redis does not: every
+ * such handler reads or writes it (store/redis-client.ts withRedis), and a
+ * caller retries against another daemon.
+ */
+const WITH_REDIS: ErrorCode[] = ['REDIS_UNAVAILABLE']
 /** What reading a JSON body may answer (body.ts). */
 const WITH_BODY: ErrorCode[] = ['INVALID_JSON', 'JSON_TOO_DEEP', 'FORBIDDEN_KEY', 'BODY_UNREADABLE', 'BODY_TOO_LARGE', 'UNSUPPORTED_ENCODING']
 
@@ -22,7 +28,7 @@ export function routeErrors(r: RouteSpec): ErrorCode[] {
   const validated = r.body !== undefined || r.query !== undefined || r.params !== undefined
   const codes = new Set<ErrorCode>([
     ...EVERY_ROUTE,
-    ...(r.scopes === null ? [] : WITH_TOKEN),
+    ...(r.scopes === null ? [] : [...WITH_TOKEN, ...WITH_REDIS]),
     ...(r.body === undefined ? [] : WITH_BODY),
     ...(validated ? ['VALIDATION_FAILED' as const] : []),
     ...r.errors,

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net'
 /**
  * A stand-in for an AITBC blockchain node's RPC, for the local cluster and
  * for anyone without a chain: GET /rpc/head {height, hash}, GET /rpc/mempool
- * {count}, GET /health, the contract the daemon reads (README "Chain RPC").
+ * {count}, GET /health, the contract the daemon reads (docs/deployment.md, chain RPC).
  * Every simulated chain of one cluster derives its height from the same
  * epoch, so chains in sync agree at any instant; a lagging one is stuck
  * `lag` blocks behind until it is restarted (POST /sim/restart, which is what

@@ -89,7 +89,7 @@ export function coordinateRunner(access: ClusterAccess, stageSize: number, stopA
       operation: 'coordinate', target: req.target_node, targets,
       nodes: Object.fromEntries(targets.map((t) => [t, verifiedLine(status.get(t))])),
       issues,
-      // Confidence is how much of the cluster answered (README), not how much succeeded.
+      // Confidence is how much of the cluster answered (docs/api.md, operations), not how much succeeded.
       confidence: targets.filter((t) => status.get(t)?.ok === true).length / targets.length,
       recommendations: issues.length === 0 ? [`${req.action} succeeded on every target`] : [],
       summary: `${req.action}: succeeded on ${succeeded.length} of ${targets.length} nodes`,

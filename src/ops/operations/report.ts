@@ -48,7 +48,7 @@ export interface ReportParts {
   targets: string[]
   nodes: Record<string, NodeStatusLine>
   issues: OpIssue[]
-  /** Share of targets whose state was checked live in this operation (see README). */
+  /** Share of targets whose state was checked live in this operation (docs/api.md, operations). */
   confidence: number
   recommendations: string[]
   messageDelivery?: OpReport['message_delivery']

@@ -5,7 +5,7 @@ import { type Answers, buildReport, unansweredIssues, verifiedLine } from './rep
 export type GitAnswer = NodeActionResult<'node.git.sync'>
 export type DigestsAnswer = NodeActionResult<'node.config.digests'>
 
-/** The config key that turns each kind on (README: sync kinds). */
+/** The config key that turns each kind on (docs/configuration.md, sync). */
 export const KIND_CONFIG_KEY: Record<SyncKind, string> = {
   git: 'ops.gitDir', blockchain: 'chain.rpcUrl', mempool: 'chain.rpcUrl', configuration: 'ops.configFiles',
 }
@@ -241,7 +241,7 @@ export function syncReport(f: SyncFindings): OpReport {
     : `${considered.join(', ')} sync: ${result === 'success' ? 'all in sync' : `${considered.length - synced.length} of ${considered.length} not in sync`} across ${f.targets.length} nodes`
   return buildReport({
     operation: 'sync', target: f.target, targets: f.targets, nodes, issues,
-    // How much of the cluster answered (README), not how much is in sync: that is in the issues.
+    // How much of the cluster answered (docs/api.md, operations), not how much is in sync: that is in the issues.
     confidence: answered / Math.max(1, f.targets.length),
     recommendations,
     sync: {

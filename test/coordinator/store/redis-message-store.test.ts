@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { redisKeys, RedisMessageStore } from '../../../src/coordinator/index.js'
+import { ERRORS, redisKeys, RedisMessageStore } from '../../../src/coordinator/index.js'
 import type { InboundMessage } from '../../../src/p2p/index.js'
 import { startRedis } from '../../fixtures/redis-server.js'
 
@@ -148,7 +148,9 @@ t.test('outbox: queued messages are never dropped, so a full one refuses with 42
   const keys = redisKeys(`ms${n++}:`)
   const s = new RedisMessageStore({ redis: client, keys, node: 'me', inboxBounds: BIG, outboxBounds: { maxMessages: 3, maxBytes: 64 << 20 } })
   for (const id of ['q1', 'q2', 'q3']) await s.saveOutgoing(outgoing(id, ['peer']))
-  await t.rejects(s.saveOutgoing(outgoing('q4', ['peer'])), { code: 'OUTBOX_FULL', status: 429 })
+  // The store throws a domain error; the error catalog gives its HTTP status.
+  await t.rejects(s.saveOutgoing(outgoing('q4', ['peer'])), { code: 'OUTBOX_FULL' })
+  t.equal(ERRORS.OUTBOX_FULL.status, 429)
   t.equal(await s.getOutgoing('q4'), null, 'nothing stored')
   await s.setReceipt('q2', 'peer', { state: 'delivered', attempts: 1, updated_at: Date.now(), reason: null })
   await s.saveOutgoing(outgoing('q4', ['peer']))

@@ -86,7 +86,7 @@ t.test('the outsider: no token, a wrong token and a read token are refused befor
   t.equal((await post(one, { authorization: 'Bearer not-a-token-0123456789ab' })).status, 401)
   const read = await post(one, { authorization: `Bearer ${tokens[0]!.token}` })
   t.equal(read.status, 403)
-  t.match(read.body, { code: 'FORBIDDEN', detail: /operate, agent/ })
+  t.match(read.body, { code: 'FORBIDDEN', detail: /agent, operate/ })
   const deep = `{"tasks":[{"task_data":${'{"a":'.repeat(100)}1${'}'.repeat(100)}}]}`
   const res = await fetch(`${guarded.url}/tasks/submit-batch`, {
     method: 'POST', headers: { 'authorization': `Bearer ${tokens[1]!.token}`, 'content-type': 'application/json' }, body: deep,

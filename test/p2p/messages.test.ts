@@ -2,20 +2,20 @@ import t from 'tap'
 import { cliRun } from '../cli/run-cli.js'
 import { api } from '../fixtures/api.js'
 import { meshTestBed } from '../fixtures/mesh.js'
-import { type LogLine, type MessageNode, startMessageNode } from '../fixtures/message-node.js'
+import { type LogLine, type MeshNode, startMeshNode } from '../fixtures/mesh-node.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
 
 // Three nodes' mesh and message routes in-process, on real libp2p and one real
 // Redis. A stop and restart keep the node key and the Redis outbox and inbox,
 // as a daemon's restart does.
-const { client, dir } = await meshTestBed(t, 'messages')
+const { redis, dir } = await meshTestBed(t, 'messages')
 const names = ['genesis', 'follower', 'aitbc2']
 const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()] as const)))
 const logsOf: Record<string, LogLine[]> = Object.fromEntries(names.map((n) => [n, []]))
-const nodes: Record<string, MessageNode> = {}
+const nodes: Record<string, MeshNode> = {}
 const start = async (name: string): Promise<void> => {
-  nodes[name] = await startMessageNode({
-    name, dir, port: ports[name]!, redis: client, prefix: 'msg:', logs: logsOf[name],
+  nodes[name] = await startMeshNode({
+    name, dir, port: ports[name]!, redisUrl: redis.url, prefix: 'msg:', logs: logsOf[name],
     peers: names.filter((p) => p !== name).map((p) => ({ name: p, address: `/ip4/127.0.0.1/tcp/${ports[p]}` })),
   })
 }
@@ -23,7 +23,7 @@ for (const n of names) await start(n)
 t.teardown(() => Promise.all(names.map((n) => nodes[n]!.stop())))
 /** A node as the tests address it; `daemon` is whichever run of it is current. */
 const byName = (name: string) => ({
-  get daemon(): MessageNode {
+  get daemon(): MeshNode {
     return nodes[name]!
   },
   restart: () => start(name),
@@ -31,25 +31,25 @@ const byName = (name: string) => ({
 const genesis = byName('genesis')
 const follower = byName('follower')
 const third = byName('aitbc2')
-const waitForState = (viewer: MessageNode, name: string, state: string, timeoutMs = 10_000) =>
+const waitForState = (viewer: MeshNode, name: string, state: string, timeoutMs = 10_000) =>
   waitFor(`${name} ${state}`, () => viewer.mesh.view.stateOf(name) === state, { timeoutMs })
 for (const viewer of names) for (const n of names.filter((x) => x !== viewer)) await waitForState(nodes[viewer]!, n, 'online')
 
 type Receipt = { state: string, attempts: number, reason: string | null }
 type Sent = { message_id: string, receipts: Record<string, Receipt>, message_delivery: Record<string, number> }
 
-async function send(from: MessageNode, body: Record<string, unknown>): Promise<Sent> {
+async function send(from: MeshNode, body: Record<string, unknown>): Promise<Sent> {
   const res = await api(from.url, 'POST', '/messages', body)
   if (res.status !== 202) throw new Error(`POST /messages: ${res.status} ${JSON.stringify(res.body)}`)
   return res.body as unknown as Sent
 }
 
-async function inboxIds(d: MessageNode): Promise<string[]> {
+async function inboxIds(d: MeshNode): Promise<string[]> {
   const res = await api(d.url, 'GET', '/messages/inbox?limit=1000')
   return (res.body.messages as { id: string }[]).map((m) => m.id)
 }
 
-const receiptOf = (d: MessageNode, id: string, target: string) =>
+const receiptOf = (d: MeshNode, id: string, target: string) =>
   api(d.url, 'GET', `/messages/${id}`).then((r) => (r.body.receipts as Record<string, Receipt> | undefined)?.[target])
 
 t.test('a message to all gets one delivered receipt per peer, and one copy in each inbox', async (t) => {

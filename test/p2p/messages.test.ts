@@ -2,7 +2,7 @@ import t from 'tap'
 import { cliRun } from '../cli/run-cli.js'
 import { api } from '../fixtures/api.js'
 import { meshTestBed } from '../fixtures/mesh.js'
-import { type LogLine, type MeshNode, startMeshNode } from '../fixtures/mesh-node.js'
+import { type LogLine, type MeshNode, startMeshNode, waitForState } from '../fixtures/mesh-node.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
 
 // Three nodes' mesh and message routes in-process, on real libp2p and one real
@@ -31,8 +31,6 @@ const byName = (name: string) => ({
 const genesis = byName('genesis')
 const follower = byName('follower')
 const third = byName('aitbc2')
-const waitForState = (viewer: MeshNode, name: string, state: string, timeoutMs = 10_000) =>
-  waitFor(`${name} ${state}`, () => viewer.mesh.view.stateOf(name) === state, { timeoutMs })
 for (const viewer of names) for (const n of names.filter((x) => x !== viewer)) await waitForState(nodes[viewer]!, n, 'online')
 
 type Receipt = { state: string, attempts: number, reason: string | null }

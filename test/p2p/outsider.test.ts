@@ -44,6 +44,8 @@ for (const name of names) {
       { name: 'probe', address: `/ip4/127.0.0.1/tcp/${probePort}`, peerId: probeId.peerId },
     ],
     config: {
+      // Both nodes share this process's event loop with the floods below: a stall there must not pass for silence.
+      p2p: { suspectAfterMs: 2000, offlineAfterMs: 3000 },
       ops: {
         configFiles: [configFile],
         serviceManager: manager,

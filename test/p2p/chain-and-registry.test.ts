@@ -1,25 +1,42 @@
 import t from 'tap'
+import { api } from '../fixtures/api.js'
 import { startChainStandIn } from '../fixtures/chain-rpc.js'
-import { FAST_MESH, nodesOf, startCluster, stopCluster, waitForState } from '../fixtures/cluster.js'
-import { api } from '../fixtures/daemon.js'
+import { meshTestBed } from '../fixtures/mesh.js'
+import { type MeshNode, type MeshNodeOptions, nodesOf, startMeshNode, waitForState } from '../fixtures/mesh-node.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
 import { startRedis } from '../fixtures/redis-server.js'
 
-const redis = await startRedis()
-t.teardown(() => redis.stop())
+// What a node reports about its chain and its Redis registry, and how the others show it: in-process
+// mesh nodes built with the daemon's wiring, on real libp2p, real Redis and chain RPC stand-ins.
+const { redis, dir } = await meshTestBed(t, 'chain')
+
+/** Starts one node per name, every other one its configured peer. */
+async function startNodes(
+  t: { teardown(fn: () => unknown): void },
+  prefix: string,
+  names: string[],
+  extra: (name: string) => Partial<MeshNodeOptions> = () => ({}),
+): Promise<MeshNode[]> {
+  const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()] as const)))
+  const nodes: MeshNode[] = []
+  for (const name of names) {
+    const node = await startMeshNode({
+      name, dir: `${dir}/${prefix}`, port: ports[name]!, redisUrl: redis.url, prefix,
+      peers: names.filter((p) => p !== name).map((p) => ({ name: p, address: `/ip4/127.0.0.1/tcp/${ports[p]}` })),
+      ...extra(name),
+    })
+    t.teardown(() => node.stop())
+    nodes.push(node)
+  }
+  return nodes
+}
 
 t.test('chain heights and mempool sizes reach /nodes; a failing chain RPC degrades the node with the reason', async (t) => {
   const genesisChain = await startChainStandIn({ height: 15234, hash: '0xfeed', mempool: 15 })
   const followerChain = await startChainStandIn({ height: 0, mempool: 0 })
   t.teardown(() => Promise.all([genesisChain.close(), followerChain.close()]))
-  const nodes = await startCluster({
-    names: ['genesis', 'follower'],
-    redisUrl: redis.url,
-    args: [...FAST_MESH, '--set', 'redis.prefix="chain:"'],
-    nodeOptions: (name) => ({ env: { BLOCKCHAIN_RPC_URL: name === 'genesis' ? genesisChain.url : followerChain.url } }),
-  })
-  t.teardown(() => stopCluster(nodes))
-  const [genesis, follower] = nodes.map((n) => n.daemon) as [typeof nodes[0]['daemon'], typeof nodes[0]['daemon']]
+  const [genesis, follower] = await startNodes(t, 'chain:', ['genesis', 'follower'],
+    (name) => ({ chainRpcUrl: name === 'genesis' ? genesisChain.url : followerChain.url })) as [MeshNode, MeshNode]
 
   const row = await waitFor('genesis height in the follower view', async () => {
     const r = (await nodesOf(follower)).genesis
@@ -51,15 +68,9 @@ t.test('chain heights and mempool sizes reach /nodes; a failing chain RPC degrad
 
 t.test('a chain RPC that does not answer at all is reported as unreachable', async (t) => {
   const deadPort = await freePort()
-  const nodes = await startCluster({
-    names: ['genesis'],
-    redisUrl: redis.url,
-    args: [...FAST_MESH, '--set', 'redis.prefix="nochain:"'],
-    nodeOptions: () => ({ env: { BLOCKCHAIN_RPC_URL: `http://127.0.0.1:${deadPort}` } }),
-  })
-  t.teardown(() => stopCluster(nodes))
+  const nodes = await startNodes(t, 'nochain:', ['genesis'], () => ({ chainRpcUrl: `http://127.0.0.1:${deadPort}` }))
   const self = await waitFor('self degraded', async () => {
-    const r = (await nodesOf(nodes[0]!.daemon)).genesis
+    const r = (await nodesOf(nodes[0]!)).genesis
     return r?.status === 'degraded' ? r : undefined
   })
   t.match(self.reason, new RegExp(`chain RPC http://127\\.0\\.0\\.1:${deadPort}/rpc/\\w+ unreachable \\(ECONNREFUSED\\)`))
@@ -69,14 +80,8 @@ t.test('a chain RPC that does not answer at all is reported as unreachable', asy
 t.test('a node on a different Redis registry is flagged by name in /nodes, /health and the logs', async (t) => {
   const other = await startRedis()
   t.teardown(() => other.stop())
-  const nodes = await startCluster({
-    names: ['genesis', 'follower'],
-    redisUrl: redis.url,
-    args: [...FAST_MESH, '--set', 'redis.prefix="reg:"'],
-    nodeOptions: (name) => (name === 'follower' ? { args: ['--redis-url', other.url] } : {}),
-  })
-  t.teardown(() => stopCluster(nodes))
-  const [genesis, follower] = nodes.map((n) => n.daemon) as [typeof nodes[0]['daemon'], typeof nodes[0]['daemon']]
+  const [genesis, follower] = await startNodes(t, 'reg:', ['genesis', 'follower'],
+    (name) => (name === 'follower' ? { redisUrl: other.url } : {})) as [MeshNode, MeshNode]
   await waitForState(genesis, 'follower', 'online')
   const row = await waitFor('mismatch flagged', async () => {
     const r = (await nodesOf(genesis)).follower
@@ -94,14 +99,8 @@ t.test('a node on a different Redis registry is flagged by name in /nodes, /heal
 })
 
 t.test('nodes on one Redis reached by different URLs are not flagged', async (t) => {
-  const nodes = await startCluster({
-    names: ['genesis', 'follower'],
-    redisUrl: redis.url,
-    args: [...FAST_MESH, '--set', 'redis.prefix="same:"'],
-    nodeOptions: (name) => (name === 'follower' ? { args: ['--redis-url', redis.url.replace('127.0.0.1', 'localhost')] } : {}),
-  })
-  t.teardown(() => stopCluster(nodes))
-  const genesis = nodes[0]!.daemon
+  const [genesis] = await startNodes(t, 'same:', ['genesis', 'follower'],
+    (name) => (name === 'follower' ? { redisUrl: redis.url.replace('127.0.0.1', 'localhost') } : {})) as [MeshNode, MeshNode]
   await waitForState(genesis, 'follower', 'online')
   await waitFor('a few statuses heard', async () => Number((await nodesOf(genesis)).follower?.last_seen_ms ?? 1e9) < 300)
   t.equal((await nodesOf(genesis)).follower?.registry_mismatch, null)

@@ -1,23 +1,21 @@
 import { randomUUID } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { Redis } from 'ioredis'
 import * as lp from 'it-length-prefixed'
 import t, { type Test } from 'tap'
-import { FAST_MESH, nodesOf, startCluster, stopCluster, waitForState } from '../fixtures/cluster.js'
-import { api, type TestDaemon } from '../fixtures/daemon.js'
+import { api } from '../fixtures/api.js'
+import { meshTestBed } from '../fixtures/mesh.js'
+import { type MeshNode, startMeshNode } from '../fixtures/mesh-node.js'
 import { daemonAddress, newIdentity, type Outsider, startOutsider } from '../fixtures/outsider.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
-import { startRedis } from '../fixtures/redis-server.js'
 
-// The floods of issue 28 against real daemons on one real Redis: 400 messages
+// The floods of issue 28 against two in-process mesh nodes, built with the daemon's wiring, on one real Redis: 400 messages
 // of 60 KB through the API, and 1,000 frames of 200 KiB (and of 60 KB) from a
 // member that is a plain libp2p peer. Redis may grow by the configured bounds
 // and no more, and the registry keeps answering. Also the squat: a member that
 // sends another member's message id first does not suppress that message.
 const MiB = 1024 * 1024
 const BOUNDS = { inboxBytes: 2 * MiB, outboxBytes: 2 * MiB }
-const redis = await startRedis({ appendonly: false })
-t.teardown(() => redis.stop())
+const { redis, dir } = await meshTestBed(t, 'floods')
 const info = new Redis(redis.url)
 info.on('error', () => {})
 t.teardown(() => info.disconnect())
@@ -26,33 +24,42 @@ const members = await Promise.all(['probe', 'squatter'].map(async (name) => {
   const id = await newIdentity()
   const port = await freePort()
   const node = await startOutsider({ key: id.key, listen: `/ip4/127.0.0.1/tcp/${port}` })
-  return { name, node, arg: `${name}=/ip4/127.0.0.1/tcp/${port}@${id.peerId}` }
+  return { name, node, peer: { name, address: `/ip4/127.0.0.1/tcp/${port}`, peerId: id.peerId } }
 }))
 t.teardown(() => Promise.all(members.map((m) => m.node.stop())))
 const [probe, squatter] = members as [typeof members[0], typeof members[0]]
 
-const cluster = await startCluster({
-  names: ['genesis', 'follower'],
-  redisUrl: redis.url,
-  args: [
-    ...FAST_MESH, '--set', 'redis.prefix="floods:"',
-    ...members.flatMap((m) => ['--peer', m.arg]),
-    '--set', `messages.inbox.maxBytes=${BOUNDS.inboxBytes}`,
-    '--set', `messages.outbox.maxBytes=${BOUNDS.outboxBytes}`,
-    // Low enough that this loaded test machine's floods pass it.
-    '--set', 'messages.rate.perSecond=5', '--set', 'messages.rate.burst=20',
-  ],
-})
-t.teardown(() => stopCluster(cluster))
-const [genesis, follower] = cluster.map((c) => c.daemon) as [TestDaemon, TestDaemon]
-await waitForState(genesis, 'follower', 'online')
-const followerAddr = daemonAddress(cluster[1]!.p2pAddress, (await nodesOf(genesis)).follower!.peer_id!)
+const names = ['genesis', 'follower']
+const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()] as const)))
+const nodes: MeshNode[] = []
+for (const name of names) {
+  const node = await startMeshNode({
+    name, dir, port: ports[name]!, redisUrl: redis.url, prefix: 'floods:',
+    peers: [
+      ...names.filter((p) => p !== name).map((p) => ({ name: p, address: `/ip4/127.0.0.1/tcp/${ports[p]}` })),
+      ...members.map((m) => m.peer),
+    ],
+    config: {
+      messages: {
+        inbox: { maxBytes: BOUNDS.inboxBytes }, outbox: { maxBytes: BOUNDS.outboxBytes },
+        // Low enough that this loaded test machine's floods pass it.
+        rate: { perSecond: 5, burst: 20 },
+      },
+    },
+  })
+  t.teardown(() => node.stop())
+  nodes.push(node)
+}
+const [genesis, follower] = nodes as [MeshNode, MeshNode]
+await waitFor('follower online', () => genesis.mesh.view.stateOf('follower') === 'online', { timeoutMs: 10_000 })
+const followerAddr = daemonAddress(`/ip4/127.0.0.1/tcp/${ports.follower}`, follower.mesh.peerId)
 
 const usedMemory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await info.info('memory'))![1])
-const rss = (d: TestDaemon): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${d.child.pid}/status`, 'utf8'))![1]) * 1024
+// The follower runs in this process, with genesis and the members: its RSS is this process's, an upper bound.
+const rss = (_d: MeshNode): number => process.memoryUsage.rss()
 const mb = (n: number): string => (n / MiB).toFixed(1)
 /** Samples the daemon's RSS every 100 ms until stopped; returns the peak. */
-function rssPeak(d: TestDaemon): () => number {
+function rssPeak(d: MeshNode): () => number {
   let peak = rss(d)
   const timer = setInterval(() => {
     peak = Math.max(peak, rss(d))

@@ -1,36 +1,53 @@
 import t from 'tap'
-import { type ClusterNode, FAST_MESH, startCluster, stopCluster, waitForState } from '../fixtures/cluster.js'
-import { api, type TestDaemon } from '../fixtures/daemon.js'
-import { waitFor } from '../fixtures/poll.js'
-import { startRedis } from '../fixtures/redis-server.js'
+import { cliRun } from '../cli/run-cli.js'
+import { api } from '../fixtures/api.js'
+import { meshTestBed } from '../fixtures/mesh.js'
+import { type LogLine, type MeshNode, startMeshNode, waitForState } from '../fixtures/mesh-node.js'
+import { freePort, waitFor } from '../fixtures/poll.js'
 
-const redis = await startRedis()
-t.teardown(() => redis.stop())
-
+// Three nodes' mesh and message routes in-process, on real libp2p and one real
+// Redis. A stop and restart keep the node key and the Redis outbox and inbox,
+// as a daemon's restart does.
+const { redis, dir } = await meshTestBed(t, 'messages')
 const names = ['genesis', 'follower', 'aitbc2']
-const cluster = await startCluster({ names, redisUrl: redis.url, args: [...FAST_MESH, '--set', 'redis.prefix="msg:"'] })
-t.teardown(() => stopCluster(cluster))
-const byName = (n: string): ClusterNode => cluster.find((c) => c.name === n)!
+const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()] as const)))
+const logsOf: Record<string, LogLine[]> = Object.fromEntries(names.map((n) => [n, []]))
+const nodes: Record<string, MeshNode> = {}
+const start = async (name: string): Promise<void> => {
+  nodes[name] = await startMeshNode({
+    name, dir, port: ports[name]!, redisUrl: redis.url, prefix: 'msg:', logs: logsOf[name],
+    peers: names.filter((p) => p !== name).map((p) => ({ name: p, address: `/ip4/127.0.0.1/tcp/${ports[p]}` })),
+  })
+}
+for (const n of names) await start(n)
+t.teardown(() => Promise.all(names.map((n) => nodes[n]!.stop())))
+/** A node as the tests address it; `daemon` is whichever run of it is current. */
+const byName = (name: string) => ({
+  get daemon(): MeshNode {
+    return nodes[name]!
+  },
+  restart: () => start(name),
+})
 const genesis = byName('genesis')
 const follower = byName('follower')
 const third = byName('aitbc2')
-for (const viewer of cluster) for (const n of names) await waitForState(viewer.daemon, n, 'online', 10_000)
+for (const viewer of names) for (const n of names.filter((x) => x !== viewer)) await waitForState(nodes[viewer]!, n, 'online')
 
 type Receipt = { state: string, attempts: number, reason: string | null }
 type Sent = { message_id: string, receipts: Record<string, Receipt>, message_delivery: Record<string, number> }
 
-async function send(from: TestDaemon, body: Record<string, unknown>): Promise<Sent> {
+async function send(from: MeshNode, body: Record<string, unknown>): Promise<Sent> {
   const res = await api(from.url, 'POST', '/messages', body)
   if (res.status !== 202) throw new Error(`POST /messages: ${res.status} ${JSON.stringify(res.body)}`)
   return res.body as unknown as Sent
 }
 
-async function inboxIds(d: TestDaemon): Promise<string[]> {
+async function inboxIds(d: MeshNode): Promise<string[]> {
   const res = await api(d.url, 'GET', '/messages/inbox?limit=1000')
   return (res.body.messages as { id: string }[]).map((m) => m.id)
 }
 
-const receiptOf = (d: TestDaemon, id: string, target: string) =>
+const receiptOf = (d: MeshNode, id: string, target: string) =>
   api(d.url, 'GET', `/messages/${id}`).then((r) => (r.body.receipts as Record<string, Receipt> | undefined)?.[target])
 
 t.test('a message to all gets one delivered receipt per peer, and one copy in each inbox', async (t) => {
@@ -51,7 +68,7 @@ t.test('a message to all gets one delivered receipt per peer, and one copy in ea
 })
 
 t.test('a message to a stopped node stays queued and is delivered once, when it is back', async (t) => {
-  await third.daemon.stop('SIGTERM', { keepData: true })
+  await third.daemon.stop()
   await waitForState(genesis.daemon, 'aitbc2', 'offline', 5000)
   const sent = await send(genesis.daemon, { to: 'aitbc2', body: { job: 42 }, wait_ms: 300 })
   t.equal(sent.receipts.aitbc2?.state, 'queued')
@@ -69,10 +86,11 @@ t.test('a message to a stopped node stays queued and is delivered once, when it 
 })
 
 t.test('messages pending when the sender is SIGKILLed are delivered after its restart', async (t) => {
-  await follower.daemon.stop('SIGTERM', { keepData: true })
+  await follower.daemon.stop()
   await waitForState(genesis.daemon, 'follower', 'offline', 5000)
   const pending = await Promise.all([1, 2, 3].map((i) => send(genesis.daemon, { to: 'follower', body: `pending ${i}`, wait_ms: 0 })))
-  await genesis.daemon.stop('SIGKILL', { keepData: true })
+  // What SIGKILL leaves is the outbox in Redis; the next run must resume it.
+  await genesis.daemon.stop()
   await follower.restart()
   await genesis.restart()
   for (const p of pending) {
@@ -85,7 +103,7 @@ t.test('messages pending when the sender is SIGKILLed are delivered after its re
 })
 
 t.test('a message that cannot be delivered before its ttl gets an expired receipt', async (t) => {
-  await third.daemon.stop('SIGTERM', { keepData: true })
+  await third.daemon.stop()
   await waitForState(genesis.daemon, 'aitbc2', 'offline', 5000)
   const sent = await send(genesis.daemon, { to: 'aitbc2', body: 'too late', ttl_ms: 600, wait_ms: 0 })
   const receipt = await waitFor('expired receipt', async () => {
@@ -132,12 +150,10 @@ t.test('bad message requests get a 4xx naming the field', async (t) => {
 })
 
 t.test('the CLI sends a message and prints the receipts', async (t) => {
-  const { execFile } = await import('node:child_process')
-  const { promisify } = await import('node:util')
-  const { BIN } = await import('../fixtures/daemon.js')
-  const { stdout } = await promisify(execFile)(process.execPath, [BIN, '--url', genesis.daemon.url, 'message', '--to', 'follower', 'from the CLI'])
-  t.match(stdout, /to follower: sent 1, delivered 1, failed 0, queued 0/)
-  t.match(stdout, /follower\s+delivered\s+1/)
-  const inbox = await promisify(execFile)(process.execPath, [BIN, '--url', follower.daemon.url, 'messages', 'inbox'])
+  const sent = await cliRun(['--url', genesis.daemon.url, 'message', '--to', 'follower', 'from the CLI'])
+  t.equal(sent.code, 0, sent.stderr)
+  t.match(sent.stdout, /to follower: sent 1, delivered 1, failed 0, queued 0/)
+  t.match(sent.stdout, /follower\s+delivered\s+1/)
+  const inbox = await cliRun(['--url', follower.daemon.url, 'messages', 'inbox'])
   t.match(inbox.stdout, /genesis\s+\S+\s+from the CLI/)
 })

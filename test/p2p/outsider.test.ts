@@ -4,17 +4,18 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import t from 'tap'
-import { FAST_MESH, nodesOf, startCluster, stopCluster, waitForState } from '../fixtures/cluster.js'
-import { api, type TestDaemon } from '../fixtures/daemon.js'
+import { api } from '../fixtures/api.js'
+import { meshTestBed } from '../fixtures/mesh.js'
+import { type MeshNode, nodesOf, startMeshNode, waitForState } from '../fixtures/mesh-node.js'
 import { daemonAddress, exchangeFrames, newIdentity, type Outsider, startOutsider, statusClaim } from '../fixtures/outsider.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
-import { startRedis } from '../fixtures/redis-server.js'
 
-// The daemons run with their default security (loopback mesh, no PSK, no
+// The nodes run with the daemon's default security (loopback mesh, no PSK, no
 // allowlist): what stands between an outsider and the control plane is that a
-// node is its peer id, and that the node doing the work checks authority.
-const redis = await startRedis()
-t.teardown(() => redis.stop())
+// node is its peer id, and that the node doing the work checks authority. Two
+// in-process nodes built with the daemon's wiring (mesh, node actions,
+// operations, API) on real libp2p and a real Redis.
+const { redis, dir } = await meshTestBed(t, 'outsider')
 
 const scratch = mkdtempSync(join(tmpdir(), 'aitbc-outsider-'))
 t.teardown(() => rmSync(scratch, { recursive: true, force: true }))
@@ -33,32 +34,40 @@ const probe = await startOutsider({ key: probeId.key, listen: `/ip4/127.0.0.1/tc
 t.teardown(() => probe.stop())
 
 const names = ['genesis', 'follower']
-const cluster = await startCluster({
-  names,
-  redisUrl: redis.url,
-  args: [
-    ...FAST_MESH, '--set', 'redis.prefix="outsider:"',
-    '--peer', `probe=/ip4/127.0.0.1/tcp/${probePort}@${probeId.peerId}`,
-    '--set', `ops.configFiles=${JSON.stringify([configFile])}`,
-    '--set', `ops.serviceManager=${manager}`,
-  ],
-  nodeOptions: (name) => ({
-    args: ['--set', `ops.actions=${JSON.stringify({
-      // genesis thinks the action is harmless; the follower, which runs it, says it needs force.
-      mark: { command: ['/bin/sh', '-c', `echo ${name} >> ${actionMarker}`], requiresForce: name === 'follower' },
-    })}`],
-  }),
-})
-t.teardown(() => stopCluster(cluster))
-const [genesis, follower] = cluster.map((c) => c.daemon) as [TestDaemon, TestDaemon]
+const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()] as const)))
+const nodes: MeshNode[] = []
+for (const name of names) {
+  const node = await startMeshNode({
+    name, dir, port: ports[name]!, redisUrl: redis.url, prefix: 'outsider:', ops: true,
+    peers: [
+      ...names.filter((p) => p !== name).map((p) => ({ name: p, address: `/ip4/127.0.0.1/tcp/${ports[p]}` })),
+      { name: 'probe', address: `/ip4/127.0.0.1/tcp/${probePort}`, peerId: probeId.peerId },
+    ],
+    config: {
+      // Both nodes share this process's event loop with the floods below: a stall there must not pass for silence.
+      p2p: { suspectAfterMs: 2000, offlineAfterMs: 3000 },
+      ops: {
+        configFiles: [configFile],
+        serviceManager: manager,
+        actions: {
+          // genesis thinks the action is harmless; the follower, which runs it, says it needs force.
+          mark: { command: ['/bin/sh', '-c', `echo ${name} >> ${actionMarker}`], requiresForce: name === 'follower' },
+        },
+      },
+    },
+  })
+  t.teardown(() => node.stop())
+  nodes.push(node)
+}
+const [genesis, follower] = nodes as [MeshNode, MeshNode]
 await waitForState(genesis, 'follower', 'online')
 await waitForState(follower, 'genesis', 'online')
 const followerId = (await nodesOf(genesis)).follower!.peer_id!
 const genesisId = (await nodesOf(follower)).genesis!.peer_id!
-const followerAddr = daemonAddress(cluster[1]!.p2pAddress, followerId)
+const followerAddr = daemonAddress(`/ip4/127.0.0.1/tcp/${ports.follower}`, followerId)
 
-const refusals = async (d: TestDaemon): Promise<Record<string, number>> => (await api(d.url, 'GET', '/nodes')).body.refusals as Record<string, number>
-const metric = async (d: TestDaemon, reason: string): Promise<number> => {
+const refusals = async (d: MeshNode): Promise<Record<string, number>> => (await api(d.url, 'GET', '/nodes')).body.refusals as Record<string, number>
+const metric = async (d: MeshNode, reason: string): Promise<number> => {
   const text = await (await fetch(`${d.url}/metrics`)).text()
   return Number(new RegExp(`aitbc_p2p_refusals_total\\{reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0)
 }
@@ -147,7 +156,7 @@ t.test('a claim of a bound name is refused, logged naming both ids, counted and 
 t.test('a forged report that genesis is lost takes it offline nowhere: not from a stranger, not from a member while genesis answers pings', async (t) => {
   // The newest status genesis could have: the report claims to come after anything the follower heard.
   const lost = [{ name: 'genesis', started_at: Date.now() + 1e9, seq: 1e9 }]
-  const logsBefore = cluster[1]!.daemon.logs.length
+  const logsBefore = follower.logs.length
   const outsider = await startOutsider()
   t.teardown(() => outsider.stop())
   await joinGossip(outsider)
@@ -163,7 +172,7 @@ t.test('a forged report that genesis is lost takes it offline nowhere: not from 
   const gen = (await nodesOf(genesis)).genesis
   t.equal(gen?.status, 'online', 'genesis itself is untouched')
   // Not even for a moment between the samples: the follower checked each report with a ping, which genesis answered.
-  const flips = cluster[1]!.daemon.logs.slice(logsBefore).filter((l) => /node genesis is (offline|degraded)|reported lost and silent/.test(String(l.msg)))
+  const flips = follower.logs.slice(logsBefore).filter((l) => /node genesis is (offline|degraded)|reported lost and silent/.test(String(l.msg)))
   t.same(flips.map((l) => l.msg), [], 'no offline or degraded transition of genesis in the follower\'s log')
 })
 

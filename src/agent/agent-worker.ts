@@ -1,6 +1,7 @@
 import { EventEmitter, setMaxListeners } from 'node:events'
 import { cpus, freemem, loadavg, totalmem } from 'node:os'
 import { type AgentTask, CoordinatorApiError, CoordinatorClient } from './coordinator-client.js'
+import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_CONCURRENCY, DEFAULT_POLL_WAIT_MS, DEFAULT_STALE_AFTER_MS, DEFAULT_TASK_TIMEOUT_MS } from './defaults.js'
 import { type PushServer, startPushServer } from './push-server.js'
 
 /** What the agent registers as (seed 001's fields). */
@@ -29,15 +30,15 @@ export interface AgentWorkerInit {
   token?: string
   registration: AgentRegistration
   processor: Processor
-  /** Tasks run at once (default metadata.capacity, else 1). */
+  /** Tasks run at once (default metadata.capacity, else DEFAULT_CONCURRENCY). */
   concurrency?: number
   /** Heartbeat period (default: a third of the stale interval the daemon states at registration, at most 15000 ms). */
   heartbeatMs?: number
-  /** How long one long poll waits for a task (default 20000 ms). */
+  /** How long one long poll waits for a task (default DEFAULT_POLL_WAIT_MS). */
   pollWaitMs?: number
   /** Serve seed 001's push (POST /tasks/execute) on this address instead of polling. */
   push?: { port: number, host?: string, publicUrl?: string }
-  /** How long close() waits for running tasks before leaving them to their lease (default 30000 ms). */
+  /** How long close() waits for running tasks before leaving them to their lease (default DEFAULT_CLOSE_TIMEOUT_MS). */
   closeTimeoutMs?: number
 }
 
@@ -84,7 +85,7 @@ export class AgentWorker extends EventEmitter<AgentWorkerEvents> {
     // Each pull loop (one per slot of concurrency) waits on it: no leak warning past ten.
     setMaxListeners(Infinity, this.stopPolling.signal)
     const capacity = Number(init.registration.metadata?.capacity)
-    this.concurrency = init.concurrency ?? (Number.isInteger(capacity) && capacity > 0 ? capacity : 1)
+    this.concurrency = init.concurrency ?? (Number.isInteger(capacity) && capacity > 0 ? capacity : DEFAULT_CONCURRENCY)
     this.client = new CoordinatorClient({ urls: init.urls, token: init.token })
   }
 
@@ -108,7 +109,8 @@ export class AgentWorker extends EventEmitter<AgentWorkerEvents> {
       this.push = await startPushServer({ ...this.init.push, accept: (task) => this.acceptPush(task) })
     }
     const staleAfterMs = await this.retrying(() => this.register())
-    const every = this.init.heartbeatMs ?? Math.max(100, Math.min(15_000, Math.floor((staleAfterMs ?? 45_000) / 3)))
+    const stale = staleAfterMs ?? DEFAULT_STALE_AFTER_MS
+    const every = this.init.heartbeatMs ?? Math.max(100, Math.min(15_000, Math.floor(stale / 3)))
     this.heartbeat = setInterval(() => void this.beat(), every)
     if (this.push === null) this.loops = Array.from({ length: this.concurrency }, () => this.pullLoop())
     this.emit('ready')
@@ -124,7 +126,7 @@ export class AgentWorker extends EventEmitter<AgentWorkerEvents> {
     this.stopPolling.abort()
     await this.push?.close()
     const finished = Promise.all(this.loops).then(() => this.idle())
-    const timeout = this.init.closeTimeoutMs ?? 30_000
+    const timeout = this.init.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS
     let timer: NodeJS.Timeout | undefined
     await Promise.race([finished, new Promise((r) => (timer = setTimeout(r, timeout)))])
     clearTimeout(timer)
@@ -184,7 +186,7 @@ export class AgentWorker extends EventEmitter<AgentWorkerEvents> {
       let task: AgentTask | null
       const sent = performance.now()
       try {
-        const wait = this.init.pollWaitMs ?? 20_000
+        const wait = this.init.pollWaitMs ?? DEFAULT_POLL_WAIT_MS
         const res = await this.client.request('GET', `/agents/${encodeURIComponent(this.agentId)}/tasks/next?wait_ms=${wait}`, undefined, { waitMs: wait, signal })
         task = (res.body?.task as AgentTask | undefined) ?? null
         backoff = 250
@@ -311,7 +313,7 @@ export class AgentWorker extends EventEmitter<AgentWorkerEvents> {
     const current = await this.client.request('GET', `/tasks/${encodeURIComponent(task.task_id)}`).catch(() => null)
     const state = current?.body?.task as { agent_id?: string, state?: string, timeout_ms?: number } | undefined
     if (state?.agent_id !== this.agentId || (state.state !== 'assigned' && state.state !== 'running')) return 'not-ours'
-    const full: AgentTask = { ...task, timeout_ms: task.timeout_ms ?? state.timeout_ms ?? 60_000 }
+    const full: AgentTask = { ...task, timeout_ms: task.timeout_ms ?? state.timeout_ms ?? DEFAULT_TASK_TIMEOUT_MS }
     void this.execute(full).then((outcome) => this.report(full, outcome, false))
     return 'accepted'
   }

@@ -17,9 +17,16 @@ export interface EmbeddedRedisInit {
   /** The redis-server executable (default: found on PATH). */
   binary: string
   log: Logger
-  /** How long a start may take before it fails (default 10 s). */
+  /** How long a start may take before it fails (default DEFAULT_START_TIMEOUT_MS). */
   startTimeoutMs?: number
 }
+
+/**
+ * How long redis-server may take to say it is ready: it starts in well under
+ * a second unless it is loading a large dump, and a start that hangs should
+ * fail the daemon's start rather than leave it waiting forever.
+ */
+export const DEFAULT_START_TIMEOUT_MS = 10_000
 
 const READY = /ready to accept connections/i
 
@@ -107,7 +114,7 @@ export class EmbeddedRedis {
     // while the daemon is still draining; the daemon stops it last.
     const child = spawn(this.init.binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     this.child = child
-    const timeoutMs = this.init.startTimeoutMs ?? 10_000
+    const timeoutMs = this.init.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS
     return new Promise<void>((resolve, reject) => {
       let ready = false
       let output = ''

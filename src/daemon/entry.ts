@@ -10,6 +10,8 @@ import type { InitOptions } from './init.js'
 import type { LocalClusterOptions } from './local-cluster.js'
 import type { SimulatedChain, SimulatedChainInit } from './dev/simulated-chain.js'
 
+// The simulator's module imports only node built-ins, so its defaults are cheap to take eagerly.
+export { DEFAULT_BASE_HEIGHT, DEFAULT_BLOCK_MS } from './dev/simulated-chain.js'
 export { INIT_DEFAULTS } from './init-defaults.js'
 export { VERSION } from './version.js'
 export type { ConfigFlags, InitOptions, LocalClusterOptions, SimulatedChain, SimulatedChainInit }

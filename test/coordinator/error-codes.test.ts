@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { request } from 'node:http'
 import t, { type Test } from 'tap'
 import { ERROR_CODES, ERRORS, type ErrorCode, routeErrors, routeTable } from '../../src/coordinator/index.js'
+import { configSchema } from '../../src/daemon/config/schema.js'
 import { startCoordinator } from '../fixtures/coordinator.js'
 import { checkContract } from '../fixtures/contract.js'
 import { startRedis } from '../fixtures/redis-server.js'
@@ -96,7 +97,7 @@ t.test('guard, auth, body and routing codes', async (t) => {
   await expectCode(t, 'INVALID_JSON', 'POST', '/agents/register', { raw: '{"agent_id":' })
   await expectCode(t, 'JSON_TOO_DEEP', 'POST', '/tasks/submit', { raw: `${'['.repeat(70)}${']'.repeat(70)}` })
   await expectCode(t, 'FORBIDDEN_KEY', 'POST', '/tasks/submit', { raw: '{"task_data":{"__proto__":{"x":1}}}' })
-  await expectCode(t, 'BODY_TOO_LARGE', 'POST', '/tasks/submit', { body: { task_data: { x: 'y'.repeat(1024 * 1024 + 10) } } })
+  await expectCode(t, 'BODY_TOO_LARGE', 'POST', '/tasks/submit', { body: { task_data: { x: 'y'.repeat(configSchema.parse({}).coordinator.bodyLimitBytes + 10) } } })
   await expectCode(t, 'VALIDATION_FAILED', 'POST', '/agents/register', { body: { agent_id: '' } })
   await expectCode(t, 'VALIDATION_FAILED', 'GET', '/tasks/not-a-uuid')
   await expectCode(t, 'VALIDATION_FAILED', 'GET', '/agents/a1/tasks/next?wait_ms=99999', { as: 'agent' })

@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { DEFAULT_CONCURRENCY } from '../../agent/defaults.js'
 import { CliError } from '../api-client.js'
 import { commaList, jsonObject, wholeNumber } from '../arguments.js'
 import type { TargetOf } from '../output.js'
@@ -35,7 +36,7 @@ export function agentRunCommand(agent: Command, target: TargetOf): void {
     .option('--services <list>', 'comma-separated services', commaList, [])
     .option('--metadata <json>', 'metadata as JSON (region, weight, ...)')
     .option('--coordinator-url <url>', 'a daemon API URL, repeatable or comma-separated (the operator guide\'s spelling of --url)', collect)
-    .option('--concurrency <n>', 'tasks run at once (default 1)')
+    .option('--concurrency <n>', `tasks run at once (default ${DEFAULT_CONCURRENCY})`)
     .option('--exec', 'run the command given after the flags for each task (put -- before it if its arguments start with -)')
     .option('--http-port <port>', 'serve seed 001\'s push (POST /tasks/execute) on this port instead of polling')
     .option('--http-host <host>', 'address for --http-port', '127.0.0.1')
@@ -56,7 +57,7 @@ export function agentRunCommand(agent: Command, target: TargetOf): void {
           metadata: jsonObject('metadata', o.metadata, '{"region":"eu-west-1"}') ?? {},
         },
         processor: execProcessor(command),
-        concurrency: wholeNumber('concurrency', o.concurrency, 1, 1000) ?? 1,
+        concurrency: wholeNumber('concurrency', o.concurrency, 1, 1000) ?? DEFAULT_CONCURRENCY,
         // Port 0 picks a free one; the registered endpoint says which.
         push: o.httpPort === undefined ? undefined : { port: wholeNumber('http-port', o.httpPort, 0, 65535)!, host: o.httpHost, publicUrl: o.publicUrl },
       })

@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { simulateService, startSimulatedChain } from '../../daemon/entry.js'
+import { DEFAULT_BASE_HEIGHT, DEFAULT_BLOCK_MS, simulateService, startSimulatedChain } from '../../daemon/entry.js'
 import type { CliIo } from '../output.js'
 
 /** `aitbc-node simulate-chain` and `simulate-service`: a chain and its service manager for nodes without a chain. */
@@ -8,8 +8,8 @@ export function simulateCommands(program: Command, io: CliIo): void {
     .command('simulate-chain')
     .description('serve a simulated AITBC chain RPC (GET /rpc/head, /rpc/mempool, /health) for a node without a chain; never part of a daemon')
     .option('--port <port>', 'port on 127.0.0.1 (0 picks one)', '8006')
-    .option('--epoch <ms>', 'ms since the epoch at which the chain was at height 100 (chains with one epoch agree)', String(Date.now()))
-    .option('--block-ms <ms>', 'one block every this many ms', '2000')
+    .option('--epoch <ms>', `ms since the epoch at which the chain was at height ${DEFAULT_BASE_HEIGHT} (chains with one epoch agree)`, String(Date.now()))
+    .option('--block-ms <ms>', 'one block every this many ms', String(DEFAULT_BLOCK_MS))
     .option('--lag <n>', 'start n blocks behind, stuck until POST /sim/restart', '0')
     .action(async (o: { port: string, epoch: string, blockMs: string, lag: string }) => {
       const chain = await startSimulatedChain({

@@ -39,8 +39,8 @@ export interface CoordinatorAppInit {
   version: string
   /** Host names besides nodeName, loopback names and IP literals: coordinator.host and .allowedHosts. */
   allowedHosts?: readonly string[]
-  /** Largest accepted request body (default 1 MiB). */
-  bodyLimitBytes?: number
+  /** Largest accepted request body: coordinator.bodyLimitBytes. */
+  bodyLimitBytes: number
   /** agents.staleAfterMs, told to agents when they register. */
   staleAfterMs?: number
   /** Where the prebuilt dashboard is (served at /ui; absent: no dashboard). */
@@ -71,7 +71,7 @@ export interface CoordinatorApp {
 export function createCoordinatorApp(init: CoordinatorAppInit): CoordinatorApp {
   const koa = new Koa({ proxy: false })
   let draining = false
-  const bodyLimitBytes = init.bodyLimitBytes ?? 1024 * 1024
+  const bodyLimitBytes = init.bodyLimitBytes
   const guard = { allowedHosts: [init.nodeName, ...(init.allowedHosts ?? [])] }
   const allowedHosts = allowedHostSet(guard)
 

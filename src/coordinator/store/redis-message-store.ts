@@ -38,14 +38,24 @@ interface Arrival {
   reject(err: unknown): void
 }
 
+/**
+ * How long a finished message and an inbox entry stay readable: a week lets
+ * an operator look into last weekend's delivery after the fact, and it is
+ * far above any ttl_ms the API accepts.
+ */
+export const DEFAULT_MESSAGE_RETENTION_MS = 7 * 24 * 3600_000
+
+/** Messages stored per Redis call: bounds one script's run time (Redis blocks while it runs). */
+export const DEFAULT_MAX_GROUP = 256
+
 export interface RedisMessageStoreInit {
   redis: RedisClient
   keys: RedisKeys
   /** The node whose outbox and inbox this store holds. */
   node: string
-  /** How long a finished message and an inbox entry are kept (default 7 days; must exceed the largest ttl). */
+  /** How long a finished message and an inbox entry are kept (default DEFAULT_MESSAGE_RETENTION_MS; above the largest ttl). */
   retentionMs?: number
-  /** Most messages stored in one call (default 256). */
+  /** Most messages stored in one call (default DEFAULT_MAX_GROUP). */
   maxGroup?: number
   /** Per receiving node; past them the oldest entries are dropped. */
   inboxBounds: BoxBounds
@@ -77,8 +87,8 @@ export class RedisMessageStore implements MessageStore {
     const { redis } = init
     this.redis = redis
     this.scripts = new ScriptLibrary(redis, { name: 'aitbc_messages', scripts: SCRIPTS })
-    this.retentionMs = init.retentionMs ?? 7 * 24 * 3600_000
-    this.maxGroup = init.maxGroup ?? 256
+    this.retentionMs = init.retentionMs ?? DEFAULT_MESSAGE_RETENTION_MS
+    this.maxGroup = init.maxGroup ?? DEFAULT_MAX_GROUP
   }
 
   async saveOutgoing(msg: OutgoingMessage): Promise<void> {

@@ -42,6 +42,13 @@ function parseHandOff(rest: string): TaskEvent | null {
   }
 }
 
+/**
+ * Delayed wake-up times kept at once: the sorted list is searched on every
+ * insert, so the bound keeps a flood of distinct run_at values cheap, while
+ * far exceeding what retry backoffs produce.
+ */
+export const DEFAULT_MAX_TIMERS = 10_000
+
 export interface TaskWakeupsInit {
   /** A connection of its own for SUBSCRIBE (a subscribed connection can do nothing else). */
   subscriber: RedisClient
@@ -54,7 +61,7 @@ export interface TaskWakeupsInit {
   /** This instance's hand-off channel (redis-keys.ts handOffs(instance)). */
   handOffChannel: string
   log: Logger
-  /** Most delayed wake-up times remembered at once (default 10,000); beyond, the latest are dropped. */
+  /** Most delayed wake-up times remembered at once (default DEFAULT_MAX_TIMERS); beyond, the latest are dropped. */
   maxTimers?: number
 }
 
@@ -284,7 +291,7 @@ export class TaskWakeups {
 
   /** Keeps the delayed ready times, waking every waiter (and listener) at each. */
   private remember(at: number): void {
-    const max = this.init.maxTimers ?? 10_000
+    const max = this.init.maxTimers ?? DEFAULT_MAX_TIMERS
     let i = this.times.findIndex((t) => t >= at)
     if (i < 0) i = this.times.length
     if (this.times[i] !== undefined && this.times[i]! - at < 5) return

@@ -107,13 +107,23 @@ const SIMPLE_ENV: readonly [string, string, (v: string) => unknown][] = [
   ['AITBC_LOG_LEVEL', 'log.level', (v) => v.toLowerCase()],
 ]
 
+/**
+ * Environment variables with their own rule (two names, part of a value, an
+ * added list entry); named once here so the reader and the reference agree.
+ */
+const ENV_REDIS_URL = 'AITBC_REDIS_URL'
+const ENV_REDIS_URL_PLAIN = 'REDIS_URL'
+const ENV_P2P_PORT = 'AITBC_P2P_PORT'
+const ENV_PEERS = 'AITBC_PEERS'
+const ENV_API_TOKEN = 'AITBC_API_TOKEN'
+
 /** The environment variable(s) behind each key, as the configuration reference shows them. */
 export const ENV_OF_KEY: Readonly<Record<string, string>> = {
   ...Object.fromEntries(SIMPLE_ENV.map(([name, key]) => [key, name])),
-  'redis.url': 'AITBC_REDIS_URL, else REDIS_URL',
-  'p2p.listen': 'AITBC_P2P_PORT (the port only)',
-  'p2p.peers': 'AITBC_PEERS (name=address[@peerid],...)',
-  'auth.tokens': 'AITBC_API_TOKEN (adds one admin token)',
+  'redis.url': `${ENV_REDIS_URL}, else ${ENV_REDIS_URL_PLAIN}`,
+  'p2p.listen': `${ENV_P2P_PORT} (the port only)`,
+  'p2p.peers': `${ENV_PEERS} (name=address[@peerid],...)`,
+  'auth.tokens': `${ENV_API_TOKEN} (adds one admin token)`,
 }
 
 function envOverrides(env: NodeJS.ProcessEnv, warnings: string[]): Override[] {
@@ -125,36 +135,37 @@ function envOverrides(env: NodeJS.ProcessEnv, warnings: string[]): Override[] {
   }
   // Both names are honoured: the seeds disagree, and a coordinator that silently
   // fell back to localhost Redis was the original system's worst outage.
-  const aitbcUrl = env.AITBC_REDIS_URL
-  const plainUrl = env.REDIS_URL
+  const aitbcUrl = env[ENV_REDIS_URL]
+  const plainUrl = env[ENV_REDIS_URL_PLAIN]
   const redisUrl = aitbcUrl || plainUrl
   if (redisUrl) {
-    const origin = aitbcUrl ? 'env AITBC_REDIS_URL' : 'env REDIS_URL'
+    const origin = `env ${aitbcUrl ? ENV_REDIS_URL : ENV_REDIS_URL_PLAIN}`
     out.push({ key: 'redis.url', origin, apply: (t) => setPath(t, 'redis.url', redisUrl) })
     if (aitbcUrl && plainUrl && aitbcUrl !== plainUrl) {
-      warnings.push('AITBC_REDIS_URL and REDIS_URL are both set and differ; AITBC_REDIS_URL is used')
+      warnings.push(`${ENV_REDIS_URL} and ${ENV_REDIS_URL_PLAIN} are both set and differ; ${ENV_REDIS_URL} is used`)
     }
   }
-  const p2pPort = env.AITBC_P2P_PORT
+  const p2pPort = env[ENV_P2P_PORT]
   if (p2pPort) {
     out.push({
       key: 'p2p.listen',
-      origin: 'env AITBC_P2P_PORT',
+      origin: `env ${ENV_P2P_PORT}`,
       apply: (t) => setPath(t, 'p2p.listen', withPort(getPath(t, 'p2p.listen'), p2pPort)),
     })
   }
-  if (env.AITBC_PEERS) {
-    const peers = parsePeers([env.AITBC_PEERS], 'env AITBC_PEERS')
-    out.push({ key: 'p2p.peers', origin: 'env AITBC_PEERS', apply: (t) => setPath(t, 'p2p.peers', peers) })
+  const peerSpecs = env[ENV_PEERS]
+  if (peerSpecs) {
+    const peers = parsePeers([peerSpecs], `env ${ENV_PEERS}`)
+    out.push({ key: 'p2p.peers', origin: `env ${ENV_PEERS}`, apply: (t) => setPath(t, 'p2p.peers', peers) })
   }
-  const token = env.AITBC_API_TOKEN
+  const token = env[ENV_API_TOKEN]
   if (token) {
     out.push({
       key: 'auth.tokens',
-      origin: 'env AITBC_API_TOKEN',
+      origin: `env ${ENV_API_TOKEN}`,
       apply: (t) => {
         const list = (getPath(t, 'auth.tokens') as unknown[] | undefined) ?? []
-        setPath(t, 'auth.tokens', [...list, { name: 'AITBC_API_TOKEN', token, scopes: ['admin'] }])
+        setPath(t, 'auth.tokens', [...list, { name: ENV_API_TOKEN, token, scopes: ['admin'] }])
       },
     })
   }

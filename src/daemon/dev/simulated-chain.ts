@@ -12,11 +12,18 @@ import type { AddressInfo } from 'node:net'
  * the service-manager stand-in calls), then it catches up. Never part of a
  * real daemon.
  */
+/** A new simulated block this often: fast enough that sync checks see movement within seconds. */
+export const DEFAULT_BLOCK_MS = 2000
+
+/** The height at the epoch: above zero, so a lag of a few blocks never gives a negative height. */
+export const DEFAULT_BASE_HEIGHT = 100
+
 export interface SimulatedChainInit {
   /** ms since the epoch at which the cluster's chain was at baseHeight. */
   epochMs: number
+  /** Height at epochMs (default DEFAULT_BASE_HEIGHT). */
   baseHeight?: number
-  /** A new block every blockMs (default 2000). */
+  /** A new block every blockMs (default DEFAULT_BLOCK_MS). */
   blockMs?: number
   /** Start this many blocks behind, stuck until restarted (default 0). */
   lag?: number
@@ -31,8 +38,8 @@ export interface SimulatedChain {
 }
 
 export async function startSimulatedChain(init: SimulatedChainInit): Promise<SimulatedChain> {
-  const blockMs = init.blockMs ?? 2000
-  const tip = (): number => (init.baseHeight ?? 100) + Math.floor((Date.now() - init.epochMs) / blockMs)
+  const blockMs = init.blockMs ?? DEFAULT_BLOCK_MS
+  const tip = (): number => (init.baseHeight ?? DEFAULT_BASE_HEIGHT) + Math.floor((Date.now() - init.epochMs) / blockMs)
   let stuckAt: number | null = (init.lag ?? 0) > 0 ? tip() - init.lag! : null
   let restarts = 0
   const height = (): number => stuckAt ?? tip()

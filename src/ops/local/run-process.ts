@@ -13,11 +13,17 @@ export interface ProcessResult {
   spawnError: NodeJS.ErrnoException | null
 }
 
+/**
+ * Output kept per stream: the tail holds the error that ended a command,
+ * and 64 KiB of it fits in an operation result without bloating the journal.
+ */
+export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024
+
 export interface RunProcessOptions {
   signal: AbortSignal
   /** Kills the group after this long even if the signal has not fired. */
   timeoutMs: number
-  /** Output kept per stream: the tail (default 64 KiB). */
+  /** Output kept per stream: the tail (default DEFAULT_MAX_OUTPUT_BYTES). */
   maxOutputBytes?: number
   /** Written to the command's stdin, which is then closed (default: no stdin). */
   input?: string
@@ -32,7 +38,7 @@ export interface RunProcessOptions {
  * it. Resolves only once the process is gone.
  */
 export function runProcess(argv: readonly string[], opts: RunProcessOptions): Promise<ProcessResult> {
-  const max = opts.maxOutputBytes ?? 64 * 1024
+  const max = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES
   return new Promise((resolve) => {
     if (opts.signal.aborted) {
       resolve({ code: null, stdout: '', stderr: '', killed: true, spawnError: null })

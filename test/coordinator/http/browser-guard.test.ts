@@ -2,6 +2,7 @@ import { request } from 'node:http'
 import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import t from 'tap'
+import { configSchema } from '../../../src/daemon/config/schema.js'
 import { AgentRegistry, createCoordinatorApp, createHttpMetrics, type RedisHealth, redisKeys } from '../../../src/coordinator/index.js'
 import { browserRefusal } from '../../../src/coordinator/http/browser-guard.js'
 import { serveLocal } from '../../fixtures/http-server.js'
@@ -27,6 +28,7 @@ const appWith = (prefix: string, tokens: { name: string, token: string, scopes: 
   metrics: createHttpMetrics({ defaultMetrics: false }),
   log: pino({ level: 'silent' }),
   nodeName: 'Genesis',
+  bodyLimitBytes: configSchema.parse({}).coordinator.bodyLimitBytes,
   version: '0.0.0-test',
   allowedHosts: ['api.example.org'],
 })

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import t from 'tap'
+import { configSchema } from '../../../src/daemon/config/schema.js'
 import {
   AgentRegistry, createCoordinatorApp, createHttpMetrics, type HealthCheck, type RedisHealth, redisKeys,
 } from '../../../src/coordinator/index.js'
@@ -35,6 +36,7 @@ const app = createCoordinatorApp({
   metrics,
   log: pino({ level: 'silent' }),
   nodeName: 'genesis',
+  bodyLimitBytes: configSchema.parse({}).coordinator.bodyLimitBytes,
   version: '9.9.9',
 })
 const { url: base } = await serveLocal(t, app.callback())

@@ -30,7 +30,8 @@ export function sendMessageBody(maxTtlMs: number) {
     to: z.string().min(1, 'expected a node name or "all"').max(63),
     body: z.union([z.string(), z.record(z.string(), jsonValue), z.array(jsonValue)], 'expected a string, object or list'),
     ttl_ms: z.number().int().min(100, 'expected at least 100 ms').max(maxTtlMs, `expected at most ${maxTtlMs} ms`).optional(),
-    wait_ms: z.number().int().min(0).max(30_000, 'expected at most 30000 ms').optional(),
+    wait_ms: z.number().int().min(0).max(30_000, 'expected at most 30000 ms').default(2000)
+      .describe('How long the answer waits for the first delivery attempts (ms); never longer than ttl_ms.'),
   })
 }
 
@@ -85,7 +86,7 @@ export function messageRoutes(limits: { maxTtlMs: number }): Route<MessageRouteD
           throw new ValidationError(`invalid body: to: unknown node "${input.to}"`, `valid targets: all, ${known.join(', ')}`)
         }
         const ttlMs = input.ttl_ms ?? deps.defaultTtlMs
-        const rec = await deps.send({ to: input.to, body: input.body, ttlMs, waitMs: Math.min(input.wait_ms ?? 2000, ttlMs) })
+        const rec = await deps.send({ to: input.to, body: input.body, ttlMs, waitMs: Math.min(input.wait_ms, ttlMs) })
         ctx.status = 202
         ctx.body = { status: 'success', ...present(rec) }
       },

@@ -124,7 +124,7 @@ function envOverrides(env: NodeJS.ProcessEnv, warnings: string[]): Override[] {
       out.push({ key, origin: `env ${name}`, apply: (t) => setPath(t, key, conv(v)) })
   }
   // Both names are honoured: the seeds disagree, and a coordinator that silently
-  // fell back to localhost Redis was the original system's worst outage.
+  // falls back to localhost Redis splits the cluster's registry without a word.
   const aitbcUrl = env.AITBC_REDIS_URL
   const plainUrl = env.REDIS_URL
   const redisUrl = aitbcUrl || plainUrl

@@ -4,7 +4,7 @@
  * agents (the raw HTTP path, with ?next=1), AgentWorker (8 workers), and
  * BullMQ's Worker (concurrency 8) draining the same number of jobs. Each is
  * warmed up once, then run 3 times; medians and ratios are printed.
- * Target (issue 10): AgentWorker adds under 10% to the raw HTTP figure.
+ * Target: AgentWorker adds under 10% to the raw HTTP figure.
  *
  *   npm run bench:agent
  */

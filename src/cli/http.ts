@@ -14,8 +14,8 @@ export interface CliRequest {
  * then) and resolves with the response once its head arrives; the caller
  * reads the body. Not fetch(): its first call loads and compiles undici
  * (about 30 ms), and its pooled connection keeps the process alive for
- * about 70 ms after the command is done, which together were two fifths
- * of `aitbc-node status` as a whole command.
+ * about 70 ms after the command is done: together about two fifths of a
+ * command as short as `aitbc-node status`.
  */
 export async function send(url: URL, init: CliRequest = {}): Promise<IncomingMessage> {
   const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http')

@@ -34,9 +34,9 @@ export interface MeshNodeInit {
   isRefused?(peerId: string): boolean
   /**
    * IP addresses of the configured peers (/ip4/... or /ip6/...). libp2p turns
-   * away a host's inbound connections past 5 a second and past 10 pending:
+   * away a host's inbound connections past 5 a second and past 10 pending, so
    * nodes behind one address (one machine, one NAT) restarting or joining
-   * together were refused and waited out a redial backoff. Connections from
+   * together would be refused and wait out a redial backoff. Connections from
    * these hosts skip those limits; they are still encrypted, and checked
    * against the PSK, the allowlist and the name bindings like any other.
    */
@@ -137,10 +137,10 @@ export async function createMeshNode(init: MeshNodeInit): Promise<MeshLibp2p> {
         fastMsgIdFn: fastMessageId,
         scoreParams: {
           // No penalty for many peers behind one IP address. Gossipsub's default (-5 × (peers
-          // - 10)², a Sybil defence for open networks) graylisted every peer of a node with more
-          // than 14 peers on one address (a cluster on one host, or behind one NAT): their
-          // statuses were dropped and 30 daemons on one machine never saw each other. Who may
-          // speak here is decided by the node's peer id and name binding, not its address.
+          // - 10)², a Sybil defence for open networks) graylists every peer of a node with more
+          // than 14 peers on one address (a cluster on one host, or behind one NAT), dropping
+          // their statuses so that they never see each other. Who may speak here is decided
+          // by the node's peer id and name binding, not its address.
           IPColocationFactorWeight: 0,
           // A peer that is no cluster member scores below the publish and gossip
           // thresholds (so it is sent nothing) but above the graylist (so its

@@ -136,7 +136,7 @@ export class Mesh {
     }
     // A call from a peer with no name bound here is refused; the peer is kept out unless the
     // shared store, read again, says it is a member whose pin this node had not seen yet
-    // (nodes starting together: keeping one out for refuseForMs cut it off from its peer).
+    // (nodes starting together: keeping one out for refuseForMs would cut it off from its peer).
     const shutUnlessMember = (refusal: Refusal): void => {
       bindings.nameOfRechecked(refusal.peerId).then((name) => {
         if (name === null) {

@@ -54,8 +54,8 @@ interface Target {
 
 /**
  * Keeps a connection to every configured peer for as long as it is configured.
- * libp2p's own reconnect queue gives up after a few tries (measured: after a
- * 120 s cut two nodes never reconnected), so this loop never does: capped
+ * libp2p's own reconnect queue gives up after a few tries (two nodes cut off
+ * for a couple of minutes would never reconnect), so this loop never does: capped
  * exponential backoff with jitter, woken at once by a disconnect.
  */
 export class PeerRedialer {

@@ -14,7 +14,7 @@ export function createHttpMetrics(opts: { defaultMetrics: boolean }): HttpMetric
   const registry = new Registry()
   // Under their standard names (process_cpu_seconds_total, process_resident_memory_bytes, nodejs_*),
   // so stock dashboards and alerts find them.
-  // The event-loop lag histogram samples every 100 ms, not prom-client's 10: a 10 ms timer woke the
+  // The event-loop lag histogram samples every 100 ms, not prom-client's 10: a 10 ms timer wakes the
   // idle daemon 100 times a second, about 0.5% of a core, more than the rest of its idle work.
   if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 })
   const requests = new Counter({
@@ -32,7 +32,7 @@ export function createHttpMetrics(opts: { defaultMetrics: boolean }): HttpMetric
     registers: [registry],
   })
   // The labelled series, made once each: labelling per request (a timer closure and
-  // label objects every time) was about a tenth of what a GET /health costs. Bounded by
+  // label objects every time) costs about a tenth of what a GET /health does. Bounded by
   // the methods Node's parser accepts × the routes × the statuses.
   const timers = new Map<string, Histogram.Internal<'method' | 'route'>>()
   const counts = new Map<string, Counter.Internal>()

@@ -53,9 +53,9 @@ export function cachedAgent(rev: string, agent: Agent): CachedAgent {
  * The agent's JSON with its tasks in flight now, after a comma (an answer's
  * first agent takes it from the second byte). Kept for the last count asked,
  * so an answer of agents whose counts did not move is one piece each; an
- * answer is its pieces copied once into one buffer (made as strings, the same
- * bytes were joined, flattened by Koa and encoded again on write, most of
- * what a discover request allocated).
+ * answer is its pieces copied once into one buffer (as strings, the same
+ * bytes would be joined, flattened by Koa and encoded again on write: most of
+ * what a discover request would allocate).
  */
 export function agentJson(entry: CachedAgent, inFlight: number): Buffer {
   if (entry.answered?.inFlight !== inFlight) {

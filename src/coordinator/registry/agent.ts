@@ -7,7 +7,7 @@ export type AgentStatus = (typeof AGENT_STATUSES)[number]
 export const SETTABLE_STATUSES = ['active', 'inactive', 'busy', 'maintenance', 'error'] as const
 
 // No ':' in ids: every Redis key is built as family:id[:suffix], so an id with ':' could form another
-// agent's key (measured: registering "kc:tasks" wrote agent kc's pull list).
+// agent's key (registering "kc:tasks" would write agent kc's pull list).
 const idPattern = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/
 const idMessage = 'expected 1-128 characters: letters, digits and . _ @ - (starting with a letter or digit)'
 export const agentId = z.string().regex(idPattern, idMessage)

@@ -23,8 +23,8 @@ const EVICTING = /^(allkeys|volatile)-/
 
 /**
  * Pings Redis and reads its durability settings. AOF off loses acknowledged
- * writes on a crash (measured: 1000 of 2000), and an evicting maxmemory-policy
- * (the old guide's allkeys-lru) would silently drop registry keys.
+ * writes on a crash (about half of them under load), and an evicting
+ * maxmemory-policy (allkeys-lru, say) would silently drop registry keys.
  */
 export async function checkRedis(redis: RedisClient, timeoutMs = 2000): Promise<RedisHealth> {
   const started = performance.now()

@@ -247,7 +247,7 @@ export class TaskDistributor {
       const body = parseAnswer(res.text)
       if (agent.pushFailures > 0 || agent.circuit !== 'closed' || !ok) await this.reached(agent, taskId, ok ? '' : `push to ${agent.agent_id} answered HTTP ${res.status}`)
       if (!ok) throw new Error(`HTTP ${res.status}`)
-      // An agent may answer with the result at once, as the original's agents did.
+      // An agent may answer with the result at once (the original system's agents do).
       if (body.status === 'completed') await tasks.report(taskId, agent.agent_id, 'completed', JSON.stringify(body.result ?? null))
       else await tasks.report(taskId, agent.agent_id, 'running', '')
     } catch (err) {

@@ -134,7 +134,7 @@ function envOverrides(env: NodeJS.ProcessEnv, warnings: string[]): Override[] {
       out.push({ key, origin: `env ${name}`, apply: (t) => setPath(t, key, conv(v)) })
   }
   // Both names are honoured: the seeds disagree, and a coordinator that silently
-  // fell back to localhost Redis was the original system's worst outage.
+  // falls back to localhost Redis splits the cluster's registry without a word.
   const aitbcUrl = env[ENV_REDIS_URL]
   const plainUrl = env[ENV_REDIS_URL_PLAIN]
   const redisUrl = aitbcUrl || plainUrl

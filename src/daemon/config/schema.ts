@@ -99,8 +99,8 @@ export const configSchema = z.strictObject({
         .prefault({}),
       /**
        * Inbound connections still in their handshake (pnet, noise, muxer), from hosts that are
-       * no configured peer's: libp2p's only bound was 10 for the whole node, which idle sockets
-       * from a few addresses kept full. Per host (an IPv4 address or an IPv6 /64) at most
+       * no configured peer's: libp2p's only bound is 10 for the whole node, which idle sockets
+       * from a few addresses keep full. Per host (an IPv4 address or an IPv6 /64) at most
        * maxPendingPerHost, each closed after handshakeTimeoutMs; maxPending caps them all.
        * Past a bound a connection is refused and counted (aitbc_p2p_inbound_dropped_total).
        */

@@ -226,7 +226,7 @@ export class OpsEngine {
     const started = Date.now()
     const remaining = Math.max(1, job.deadlineAt - started)
     // any-signal, not AbortSignal.any: on Node 20 a composite of composites can be collected
-    // and never fire (measured: a 1 s deadline reached a child process only at its own 30 s timeout).
+    // and never fire (a 1 s deadline would reach a child process only at its own 30 s timeout).
     const signal = anySignal([AbortSignal.timeout(remaining), job.controller.signal])
     const ctx: OpContext = {
       opId: rec.op_id,

@@ -208,7 +208,7 @@ export class LivenessProber {
    * The peers this node holds an open connection to. Read from the connections
    * themselves: their peer ids print from a cache, where a peer id parsed from
    * its string each round (base58 and a key decode, then base58 again for the
-   * lookup) was most of what an idle round allocated.
+   * lookup) would be most of what an idle round allocates.
    */
   private openPeers(): Set<string> {
     const open = new Set<string>()

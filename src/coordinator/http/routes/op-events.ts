@@ -64,7 +64,7 @@ export async function serveOpEvents(ctx: RouteContext, events: Pick<RedisOpEvent
   const unwatch = events.watch(id, pump)
   ctx.req.on('close', end)
   if (legacy) {
-    // Journalled before operations had event streams: its record holds the events.
+    // A record without an event stream (journalled by an older daemon) holds its events itself.
     const from = resumeFrom?.startsWith('journal-') === true ? Number(resumeFrom.slice(8)) + 1 : 0
     rec.events.forEach((e, i) => {
       if (i >= from) session.push(e, 'progress', `journal-${i}`)

@@ -30,7 +30,7 @@ import { EmbeddedRedis } from './embedded-redis.js'
 import { HttpListener } from './http-server.js'
 import type { LogRoot } from './logger.js'
 import { createMeshMetrics, registerMeshGauges } from './mesh-metrics.js'
-import { messageRouteDeps, meshInit } from './mesh-init.js'
+import { messageRouteDeps, messageStoreInit, meshInit, nodeRouteDeps } from './mesh-init.js'
 import { createMessageMetrics } from './message-metrics.js'
 import { AVAILABLE_OPERATIONS, clusterAccess, nodeActionServerInit, opsEngineInit, registerNodeActions } from './ops-init.js'
 import { registerOpsGauges } from './ops-metrics.js'
@@ -115,18 +115,7 @@ export async function buildDaemon(config: Readonly<Config>, logs: LogRoot): Prom
       ))
   const meshMetrics = createMeshMetrics(metrics.registry)
   const messageMetrics = createMessageMetrics(metrics.registry)
-  const messageStore = new RedisMessageStore({
-    redis: client,
-    keys,
-    node: config.node.name,
-    inboxBounds: config.messages.inbox,
-    outboxBounds: config.messages.outbox,
-    onInbox: (size) => messageMetrics.inbox(size),
-    onOutbox: (size) => {
-      messageMetrics.outbox(size)
-      if (size.refused) messageMetrics.refused('outbox_full')
-    },
-  })
+  const messageStore = new RedisMessageStore(messageStoreInit(config, client, keys, messageMetrics))
   const mesh = await Mesh.create(meshInit(config, logs, {
     messageStore,
     bindingStore: new RedisBindingStore(client, keys),
@@ -170,11 +159,7 @@ export async function buildDaemon(config: Readonly<Config>, logs: LogRoot): Prom
     auth: { tokens: config.auth.tokens, anonymous: resolveAnonymous(config) },
     allowedHosts: apiHostNames(config),
     metrics,
-    nodes: {
-      nodes: () => mesh.view.snapshot(),
-      refusals: () => meshMetrics.refusals(),
-      forget: (name) => mesh.bindings.forget(name),
-    },
+    nodes: nodeRouteDeps(mesh, meshMetrics),
     messages: messageRouteDeps(config, mesh, messageStore, messageMetrics),
     ops: {
       engine,

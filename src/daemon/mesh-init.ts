@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import type { MessageRouteDeps } from '../coordinator/index.js'
+import type { MessageRouteDeps, NodeRouteDeps, RedisClient, RedisKeys, RedisMessageStoreInit } from '../coordinator/index.js'
 import {
   type BindingStore,
   type LocalStatus,
@@ -102,5 +102,32 @@ export function messageRouteDeps(
     maxMessageBytes: config.messages.maxBodyBytes,
     admit: (caller) => apiRate.take(caller),
     onRefused: (reason) => metrics.refused(reason),
+  }
+}
+
+/** The node's message store: its bounds from the config, its sizes and refusals counted. */
+export function messageStoreInit(
+  config: Readonly<Config>, redis: RedisClient, keys: RedisKeys, messageMetrics: MessageMetrics,
+): RedisMessageStoreInit {
+  return {
+    redis,
+    keys,
+    node: config.node.name,
+    inboxBounds: config.messages.inbox,
+    outboxBounds: config.messages.outbox,
+    onInbox: (size) => messageMetrics.inbox(size),
+    onOutbox: (size) => {
+      messageMetrics.outbox(size)
+      if (size.refused) messageMetrics.refused('outbox_full')
+    },
+  }
+}
+
+/** What GET /nodes and the binding route read of the mesh. */
+export function nodeRouteDeps(mesh: Mesh, meshMetrics: MeshMetrics): NodeRouteDeps {
+  return {
+    nodes: () => mesh.view.snapshot(),
+    refusals: () => meshMetrics.refusals(),
+    forget: (name) => mesh.bindings.forget(name),
   }
 }

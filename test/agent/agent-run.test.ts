@@ -67,7 +67,7 @@ t.test('--exec: a command that never ends is killed with its process group at th
   }
   await waitFor('the command running', () => alive() === 2)
   t.match(await finished(id), { error: /did not finish within the task's timeout|killed at the task's deadline/ })
-  await waitFor('no process of its group left', () => alive() === 0, { timeoutMs: 3000 })
+  await waitFor('no process of its group left', () => alive() === 0, { timeoutMs: 10_000 })
   t.equal(alive(), 0)
 })
 
@@ -89,7 +89,7 @@ t.test('a worker SIGKILLed mid-task: the task runs again elsewhere after its lea
   t.match(final, { state: 'completed', result: 'rescued', agent_id: 'rescuer' })
   t.ok(final.attempts >= 2, `run again after the lease (attempt ${final.attempts})`)
   // The worker hears its completion answered just after the daemon has stored it.
-  await waitFor('the worker reports it', () => completions.length > 0, { timeoutMs: 5000 })
+  await waitFor('the worker reports it', () => completions.length > 0, { timeoutMs: 15_000 })
   t.same(completions, [id], 'reported once')
 })
 

@@ -39,7 +39,7 @@ t.test('KEYS agent:* lists agent hashes only, so HGETALL works on every key it r
 
 t.test('the guide\'s cleanup_stale_agents.sh, run verbatim, leaves a consistent registry', async (t) => {
   await registerAgent(d.url, 'stale-agent')
-  await waitFor('stale-agent is stale', () => cli('HGET', 'agent:stale-agent', 'status') === 'stale', { timeoutMs: 5000 })
+  await waitFor('stale-agent is stale', () => cli('HGET', 'agent:stale-agent', 'status') === 'stale', { timeoutMs: 15_000 })
   // The script exactly as the guide prints it; redis-cli reaches the test's Redis through a shim on PATH.
   const script = join(scratch, 'cleanup_stale_agents.sh')
   writeFileSync(script, `#!/bin/bash
@@ -62,7 +62,7 @@ done
   t.match(out, /Removed stale agent: stale-agent/)
   t.notMatch(out, /WRONGTYPE/, 'no key it scans is of another type')
   // What the script does not know of (agents:all, agents:heartbeats), the sweep repairs within one interval.
-  await waitFor('the sweep finished the cleanup', () => !cli('SMEMBERS', 'agents:all').includes('stale-agent') && cli('ZSCORE', 'agents:heartbeats', 'stale-agent') === '', { timeoutMs: 3000 })
+  await waitFor('the sweep finished the cleanup', () => !cli('SMEMBERS', 'agents:all').includes('stale-agent') && cli('ZSCORE', 'agents:heartbeats', 'stale-agent') === '', { timeoutMs: 15_000 })
   t.equal((await api(d.url, 'GET', '/agents/stale-agent')).status, 404)
   const listed = (await api(d.url, 'POST', '/agents/discover', {})).body.agents as { agent_id: string }[]
   t.notOk(listed.some((a) => a.agent_id === 'stale-agent'), 'and discover no longer lists it')
@@ -75,7 +75,7 @@ t.test('the guide\'s advice CONFIG SET maxmemory-policy allkeys-lru is warned ab
   const health = await waitFor('/health to name the policy', async () => {
     const body = (await api(d.url, 'GET', '/health')).body as { status: string, warnings: string[] }
     return body.warnings.some((w) => /allkeys-lru/.test(w)) ? body : undefined
-  }, { timeoutMs: 5000 })
+  }, { timeoutMs: 15_000 })
   t.match(health.warnings, [/allkeys-lru/], '/health names the policy')
   t.equal((await api(d.url, 'GET', '/health')).status, 200, 'still serving')
 })

@@ -59,7 +59,7 @@ t.test('a daemon restarted after SIGKILL kills the process groups of the actions
     console.error(second.stderr(), JSON.stringify(second.logs.slice(-20)))
     throw err
   })
-  await waitFor('no process of the left groups', () => left.every((pgid) => liveMembers(pgid).length === 0), { timeoutMs: 3000 })
+  await waitFor('no process of the left groups', () => left.every((pgid) => liveMembers(pgid).length === 0), { timeoutMs: 10_000 })
   t.pass('all nine processes are gone')
   const line = await second.waitForLog('the reaper\'s report', (l) => /killed 3 action process groups/.test(String(l.msg)), 2000)
   t.same([...(line.killed as number[])].sort(), [...left].sort(), 'the log names the groups')

@@ -117,6 +117,6 @@ t.test('a deadline kills the action\'s whole process group', async (t) => {
   await waitFor('the action\'s children running', () => alive().length === 2)
   const res = await pending
   t.equal(res.report?.validation_status, 'failed', 'the action did not finish by the deadline')
-  await waitFor('no process of the group left', () => alive().length === 0, { timeoutMs: 2000 })
+  await waitFor('no process of the group left', () => alive().length === 0, { timeoutMs: 10_000 })
   t.same(alive(), [], 'both backgrounded children are gone')
 })

@@ -36,7 +36,7 @@ t.test('a member whose pin this node had not read yet is refused once, not kept 
   await waitFor('a later call answered', async () => {
     answer = (await exchangeFrames(member, addr, '/aitbc/rpc/1.0.0', [call])).replies
     return answer.length > 0
-  }, { timeoutMs: 5000, intervalMs: 100 })
+  }, { timeoutMs: 15_000, intervalMs: 100 })
   t.match(answer, [{ ok: true, result: { reachable: false, reason: /itself|late/ } }], 'answered as a member')
   const mine = refusals.filter((r) => r.peerId === late.peerId)
   t.notOk(mine.some((r) => /is no cluster member/.test(r.message)), 'not logged as an outsider')

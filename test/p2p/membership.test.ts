@@ -34,7 +34,7 @@ t.test('every daemon sees all three nodes online within a few status intervals',
   await waitFor('every node lists the other two as its links', async () => {
     const v = await nodesOf(genesis.daemon)
     return names.every((n) => JSON.stringify(v[n]?.links) === JSON.stringify(names.filter((m) => m !== n).sort()))
-  }, { timeoutMs: 5000 })
+  }, { timeoutMs: 15_000 })
   t.same((await nodesOf(genesis.daemon)).genesis?.links, ['aitbc2', 'follower'], 'its own links, by name, sorted')
 })
 

@@ -137,7 +137,7 @@ t.test('a host\'s slot is freed when its connection closes or is upgraded, not o
   await waitFor('the second socket from the host to be refused', () => drops.includes('host_pending'))
   first.destroy()
   const target = node.getMultiaddrs()[0]!.toString()
-  await waitFor('a peer from the host to get in once the idle socket closed', () => joins(t, target, host), { timeoutMs: 5000, intervalMs: 300 })
+  await waitFor('a peer from the host to get in once the idle socket closed', () => joins(t, target, host), { timeoutMs: 15_000, intervalMs: 300 })
   t.ok(await joins(t, target, host), 'and another after it: the upgraded one no longer holds the slot')
   t.same(drops, ['host_pending'])
 })

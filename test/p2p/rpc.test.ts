@@ -52,16 +52,16 @@ const rejection = async (p: Promise<unknown>): Promise<RpcError> => {
 }
 
 t.test('a typed call gets its result, and the callee learns who called', async (t) => {
-  const res = await alpha.rpc.call('beta', 'echo', { text: 'hi' }, { timeoutMs: 5000 })
+  const res = await alpha.rpc.call('beta', 'echo', { text: 'hi' }, { timeoutMs: 15_000 })
   t.same(res, { echo: 'hi', caller: alpha.peerId })
 })
 
 t.test('an unknown method, bad params and a failing handler come back as named errors', async (t) => {
-  const unknown = await rejection(alpha.rpc.call('beta', 'nope', null, { timeoutMs: 5000 }))
+  const unknown = await rejection(alpha.rpc.call('beta', 'nope', null, { timeoutMs: 15_000 }))
   t.match(unknown, { code: 'ERR_RPC_UNKNOWN_METHOD', node: 'beta', message: /no method nope; known: echo, fail, hang/ })
-  const bad = await rejection(alpha.rpc.call('beta', 'echo', { text: 5 }, { timeoutMs: 5000 }))
+  const bad = await rejection(alpha.rpc.call('beta', 'echo', { text: 5 }, { timeoutMs: 15_000 }))
   t.match(bad, { code: 'ERR_RPC_BAD_PARAMS', message: /params\.text/ })
-  const failed = await rejection(alpha.rpc.call('beta', 'fail', null, { timeoutMs: 5000 }))
+  const failed = await rejection(alpha.rpc.call('beta', 'fail', null, { timeoutMs: 15_000 }))
   t.match(failed, { code: 'ERR_GIT_CONFLICT', node: 'beta', message: /beta: git pull refused: local changes/ })
 })
 

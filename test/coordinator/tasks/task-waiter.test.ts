@@ -115,7 +115,7 @@ t.test('completeAndNext completes, says so before waiting, and hands over the ne
   })
   await waiting('a')
   // The script's answer and the test's look at Redis resolve in the same tick: give completed() that tick.
-  await waitFor('completed() ran', () => completedAt > 0, { timeoutMs: 2000 })
+  await waitFor('completed() ran', () => completedAt > 0, { timeoutMs: 10_000 })
   let answered = false
   void polling.then(() => {
     answered = true

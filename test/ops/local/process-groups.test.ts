@@ -59,7 +59,7 @@ t.test('a recorded group is killed whole; a recorded pid whose start time differ
   ownerCrashed(dir)
   const result = new ProcessGroupFiles(dir).reapLeftovers()
   t.same(result, { killed: [left], reused: [reused], gone: [] })
-  await waitFor('no process of the left group', () => liveMembers(left).length === 0, { timeoutMs: 3000 })
+  await waitFor('no process of the left group', () => liveMembers(left).length === 0, { timeoutMs: 10_000 })
   t.equal(liveMembers(reused).length, 3, 'the reused pid\'s group still runs, all three processes')
   t.same(readdirSync(dir), [], 'both entries removed')
 })
@@ -87,7 +87,7 @@ t.test('a group whose leader exited is still found by its members\' group id and
   await waitFor('the leader gone, its two children left', () => procStat(child.pid!) === null && liveMembers(child.pid!).length === 2)
   ownerCrashed(dir)
   t.same(reapLeftGroups(dir), { killed: [child.pid], reused: [], gone: [] })
-  await waitFor('no process of the group', () => liveMembers(child.pid!).length === 0, { timeoutMs: 3000 })
+  await waitFor('no process of the group', () => liveMembers(child.pid!).length === 0, { timeoutMs: 10_000 })
 })
 
 t.test('a run never reaps its own groups; runProcess forgets a group once it is gone', async (t) => {

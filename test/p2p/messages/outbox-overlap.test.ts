@@ -59,7 +59,7 @@ t.test('a slow outbox write: the receiver has the message before send() answers,
     return r
   })
   await waitFor('the outbox write started', () => savedId !== '')
-  await waitFor('delivered while the outbox write waits', () => inboxHas(savedId), { timeoutMs: 5000 })
+  await waitFor('delivered while the outbox write waits', () => inboxHas(savedId), { timeoutMs: 15_000 })
   t.notOk(answered, 'send() has not answered: the message is not in the outbox yet')
   release()
   const sent = await sending

@@ -20,14 +20,19 @@ local KS = 1
 local LAYOUT = '@layout'
 local K, P, PRIORITIES
 local KEEP, BACKOFF, DEFAULT_CAPACITY, AGING, DEFAULT_STRATEGY
+-- The settings text last unpacked: a daemon sends the same one with every call, so it is read once.
+local SETTINGS
 
 local function use_settings(argv)
   if K == nil then
     local l = cjson.decode(LAYOUT)
     K, P, PRIORITIES = l.keys, l.prefixes, l.priorities
   end
+  local text = table.remove(argv, 1)
+  if text == SETTINGS then return end
+  SETTINGS = text
   local s = {}
-  for v in string.gmatch(table.remove(argv, 1), '%S+') do s[#s + 1] = v end
+  for v in string.gmatch(text, '%S+') do s[#s + 1] = v end
   KEEP = {
     completed = { K.done_completed, tonumber(s[1]), tonumber(s[2]) },
     failed = { K.done_failed, tonumber(s[3]), tonumber(s[4]) },

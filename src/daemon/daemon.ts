@@ -4,10 +4,8 @@ import {
   AgentRegistry,
   createCoordinatorApp,
   createHttpMetrics,
-  RedisBindingStore,
   RedisHealthMonitor,
   redisKeys,
-  RedisMessageStore,
   RedisOpEvents,
   RedisOpsJournal,
 } from '../coordinator/index.js'
@@ -17,7 +15,6 @@ import {
   ChainRpc,
   chainHealth,
   LeftoverGroups,
-  localStatus,
   NodeActionServer,
   OpsEngine,
   ProcessGroupFiles,
@@ -29,9 +26,8 @@ import { registerDaemonMetrics } from './daemon-metrics.js'
 import { EmbeddedRedis } from './embedded-redis.js'
 import { HttpListener } from './http-server.js'
 import type { LogRoot } from './logger.js'
-import { createMeshMetrics, registerMeshGauges } from './mesh-metrics.js'
-import { messageRouteDeps, messageStoreInit, meshInit, nodeRouteDeps } from './mesh-init.js'
-import { createMessageMetrics } from './message-metrics.js'
+import { registerMeshGauges } from './mesh-metrics.js'
+import { buildMesh, messageRouteDeps, nodeRouteDeps } from './mesh-init.js'
 import { AVAILABLE_OPERATIONS, clusterAccess, nodeActionServerInit, opsEngineInit, registerNodeActions } from './ops-init.js'
 import { registerOpsGauges } from './ops-metrics.js'
 import { createRedisClient, RedisConnection, type RegistryLocation } from './redis-connection.js'
@@ -113,23 +109,11 @@ export async function buildDaemon(config: Readonly<Config>, logs: LogRoot): Prom
         logs.component('ops:chain'),
         () => mesh.gossip.publish(),
       ))
-  const meshMetrics = createMeshMetrics(metrics.registry)
-  const messageMetrics = createMessageMetrics(metrics.registry)
-  const messageStore = new RedisMessageStore(messageStoreInit(config, client, keys, messageMetrics))
-  const mesh = await Mesh.create(meshInit(config, logs, {
-    messageStore,
-    bindingStore: new RedisBindingStore(client, keys),
-    meshMetrics,
-    messageMetrics,
-    local: () => localStatus({
-      chain,
-      registry: () => ({ cluster_id: clusterId.clusterId, host: location.hosts.join(','), db: location.db, prefix: location.prefix }),
-      registryReachable: () => client.status === 'ready',
-      runningOps: () => engine.runningCount,
-      coordinatorUrl: () => http.url,
-    }),
-  })).catch((err: unknown) => {
-    throw new StartError((err as Error).message, { cause: err })
+  const { mesh, messageStore, meshMetrics, messageMetrics } = await buildMesh(config, logs, {
+    client, keys, location, metrics: metrics.registry, chain,
+    clusterId: () => clusterId.clusterId,
+    runningOps: () => engine.runningCount,
+    coordinatorUrl: () => http.url,
   })
   services.add('p2p mesh', mesh)
   registerMeshGauges(metrics.registry, mesh)

@@ -1,9 +1,19 @@
 import { join } from 'node:path'
-import type { MessageRouteDeps, NodeRouteDeps, RedisClient, RedisKeys, RedisMessageStoreInit } from '../coordinator/index.js'
+import type { Registry } from 'prom-client'
+import {
+  type MessageRouteDeps,
+  type NodeRouteDeps,
+  type RedisClient,
+  RedisBindingStore,
+  type RedisKeys,
+  RedisMessageStore,
+  type RedisMessageStoreInit,
+} from '../coordinator/index.js'
+import { type ChainMonitor, localStatus } from '../ops/index.js'
 import {
   type BindingStore,
   type LocalStatus,
-  type Mesh,
+  Mesh,
   type MeshInit,
   type MessageStore,
   readPskFile,
@@ -13,9 +23,63 @@ import {
 } from '../p2p/index.js'
 import type { Config } from './config/schema.js'
 import type { LogRoot } from './logger.js'
-import type { MeshMetrics } from './mesh-metrics.js'
-import type { MessageMetrics } from './message-metrics.js'
+import { createMeshMetrics, type MeshMetrics } from './mesh-metrics.js'
+import { createMessageMetrics, type MessageMetrics } from './message-metrics.js'
+import type { RegistryLocation } from './redis-connection.js'
+import { StartError } from './startable.js'
 import { VERSION } from './version.js'
+
+/** What a node's mesh is built on: its Redis, its metrics registry and what its status reports. */
+export interface MeshSources {
+  client: RedisClient
+  keys: RedisKeys
+  /** Where the registry is, as the status names it (no secrets). */
+  location: RegistryLocation
+  /** Where the mesh's and the messages' counters are registered. */
+  metrics: Registry
+  chain: ChainMonitor | null
+  clusterId(): string | null
+  /** Operations running on this node now (read at each status). */
+  runningOps(): number
+  /** The coordinator API's URL (known once it listens). */
+  coordinatorUrl(): string | null
+}
+
+/** A node's mesh, not started, with the store and counters the routes share with it. */
+export interface BuiltMesh {
+  mesh: Mesh
+  messageStore: RedisMessageStore
+  meshMetrics: MeshMetrics
+  messageMetrics: MessageMetrics
+}
+
+/**
+ * The mesh of a node from its config: messages and name bindings on Redis,
+ * counters registered, and the local status it gossips. The daemon and the
+ * in-process test node both build it here, so they cannot differ.
+ */
+export async function buildMesh(config: Readonly<Config>, logs: LogRoot, s: MeshSources): Promise<BuiltMesh> {
+  const meshMetrics = createMeshMetrics(s.metrics)
+  const messageMetrics = createMessageMetrics(s.metrics)
+  const messageStore = new RedisMessageStore(messageStoreInit(config, s.client, s.keys, messageMetrics))
+  const { location, client } = s
+  const mesh = await Mesh.create(meshInit(config, logs, {
+    messageStore,
+    bindingStore: new RedisBindingStore(client, s.keys),
+    meshMetrics,
+    messageMetrics,
+    local: () => localStatus({
+      chain: s.chain,
+      registry: () => ({ cluster_id: s.clusterId(), host: location.hosts.join(','), db: location.db, prefix: location.prefix }),
+      registryReachable: () => client.status === 'ready',
+      runningOps: s.runningOps,
+      coordinatorUrl: s.coordinatorUrl,
+    }),
+  })).catch((err: unknown) => {
+    throw new StartError((err as Error).message, { cause: err })
+  })
+  return { mesh, messageStore, meshMetrics, messageMetrics }
+}
 
 /** What the mesh is built on besides the config. */
 export interface MeshComponents {

@@ -12,17 +12,12 @@ import type { MessageRefusalReason } from './messages/message-receiver.js'
 import { type InboundMessageLimits, Messenger } from './messages/messenger.js'
 import type { MessageFrame } from './messages/wire.js'
 import type { LocalStatus } from './node-status.js'
+import { PeerAdmission } from './peer-admission.js'
 import { peerHostAddress } from './peer-address.js'
 import type { PendingDrop } from './pending-inbound.js'
 import { PeerRedialer } from './peer-redialer.js'
 import { RpcService } from './rpc/rpc-service.js'
 import { StatusGossip } from './status-gossip.js'
-
-/** How long a peer whose claim or call was refused is kept out. */
-export const DEFAULT_REFUSE_FOR_MS = 60_000
-
-/** How long a connected peer may stay without a bound name before it is disconnected. */
-export const DEFAULT_UNKNOWN_PEER_GRACE_MS = 10_000
 
 export interface MeshInit {
   selfName: string
@@ -109,48 +104,31 @@ export class Mesh {
       log: init.log('p2p:identity'),
       onRefused: init.onRefused,
     })
-    // A peer kept out as unknown is let in again once its name is bound here (its pin reached us).
-    const guard = new PeerGuard(init.refuseForMs ?? DEFAULT_REFUSE_FOR_MS, (id) => bindings.nameOf(id) !== null)
-    // The peer that answered at a configured address may hear our status before its name is bound
-    // (else two nodes that have not pinned each other would each wait for the other's status).
-    const dialled = new Map<string, string>()
+    const admission = new PeerAdmission({
+      bindings,
+      configured: peers.map((p) => p.name),
+      connectionsOf: (peerId) => node.getConnections().filter((c) => c.remotePeer.toString() === peerId),
+      running: () => node.status === 'started',
+      onMemberGone: (name) => view.markLost(name, 'its connection closed (it dialled this node; not a configured peer, so not redialled)'),
+      log,
+      onRefused: init.onRefused,
+      refuseForMs: init.refuseForMs,
+      unknownPeerGraceMs: init.unknownPeerGraceMs,
+    })
     const node = await createMeshNode({
       privateKey: key,
       peerHosts: peers.flatMap((p) => peerHostAddress(p.address) ?? []),
       listen: init.listen,
       psk: init.psk,
       allowlist: init.allowlist,
-      isMember: (id) => bindings.nameOf(id) !== null || dialled.has(id),
-      isRefused: (id) => guard.isRefused(id),
+      isMember: (id) => admission.isMember(id),
+      isRefused: (id) => admission.isRefused(id),
       inbound: init.inbound,
       onInboundDrop: init.onInboundDrop,
     })
     if (created) log.info({ peerId: node.peerId.toString(), keyFile: init.keyFile }, 'created a new node key')
-    // A peer caught making a false claim, or no member, is disconnected and kept out for a while.
-    const shut = (peerId: string, unknown = false): void => {
-      guard.refuse(peerId, unknown)
-      dialled.delete(peerId)
-      for (const c of node.getConnections()) {
-        if (c.remotePeer.toString() === peerId) c.abort(new Error('refused: not a cluster member or a false claim'))
-      }
-    }
-    // A call from a peer with no name bound here is refused; the peer is kept out unless the
-    // shared store, read again, says it is a member whose pin this node had not seen yet
-    // (nodes starting together: keeping one out for refuseForMs would cut it off from its peer).
-    const shutUnlessMember = (refusal: Refusal): void => {
-      bindings.nameOfRechecked(refusal.peerId).then((name) => {
-        if (name === null) {
-          init.onRefused?.(refusal)
-          shut(refusal.peerId, true)
-        } else {
-          log.debug({ node: name, peerId: refusal.peerId }, 'a call came before this node knew the caller\'s name; refused, not kept out')
-        }
-      }, (err: unknown) => {
-        log.debug({ err, peerId: refusal.peerId }, 'could not read the name bindings; the unknown peer is kept out')
-        init.onRefused?.(refusal)
-        shut(refusal.peerId, true)
-      })
-    }
+    node.addEventListener('peer:connect', (evt) => admission.connected(evt.detail.toString()))
+    node.addEventListener('peer:disconnect', (evt) => admission.disconnected(evt.detail.toString()))
     // The view and the gossip, prober read each other: the view reaches them through
     // functions it calls only once the mesh runs (both are built below).
     const view: MembershipView = new MembershipView({
@@ -173,7 +151,7 @@ export class Mesh {
       onSuppressed: init.onWarningSuppressed,
       onTooMany: (peerId) => {
         init.onMalformedDisconnect?.()
-        shut(peerId)
+        admission.shut(peerId)
       },
     })
     const gossip: StatusGossip = new StatusGossip({
@@ -187,7 +165,7 @@ export class Mesh {
       view,
       bindings,
       log: init.log('p2p:gossip'),
-      onRefusedPeer: (r) => shut(r.peerId),
+      onRefusedPeer: (r) => admission.shut(r.peerId),
       malformed,
     })
     const messenger = new Messenger({
@@ -202,7 +180,7 @@ export class Mesh {
       onLimited: init.onMessageLimited,
       outboxBounds: init.outboxBounds,
       onRefused: (r) => {
-        if (r.reason === 'unknown_peer') shutUnlessMember(r)
+        if (r.reason === 'unknown_peer') admission.shutUnlessMember(r)
         else init.onRefused?.(r)
       },
     })
@@ -211,7 +189,7 @@ export class Mesh {
       directory: view,
       log: init.log('p2p:rpc'),
       onUnknownPeer: (peerId) => {
-        shutUnlessMember({ reason: 'unknown_peer', name: null, peerId, message: `peer ${peerId} is no cluster member; its RPC call was refused` })
+        admission.shutUnlessMember({ reason: 'unknown_peer', name: null, peerId, message: `peer ${peerId} is no cluster member; its RPC call was refused` })
       },
     })
     const liveness: LivenessProber = new LivenessProber({
@@ -229,28 +207,8 @@ export class Mesh {
       peers,
       log: init.log('p2p:redial'),
       peerIdOf: (name) => bindings.peerIdOf(name),
-      onConnected: (name, peerId) => {
-        for (const [id, n] of dialled) if (n === name) dialled.delete(id)
-        dialled.set(peerId, name)
-      },
+      onConnected: (name, peerId) => admission.dialledAt(name, peerId),
       onLost: (name, reason) => view.markLost(name, reason),
-    })
-    // A member that is not a configured peer is not redialled: when its last connection
-    // closes it is gone as far as this node can tell (it dials back if it is alive).
-    const configured = new Set(peers.map((p) => p.name))
-    node.addEventListener('peer:disconnect', (evt) => {
-      const name = bindings.nameOf(evt.detail.toString())
-      if (name === null || configured.has(name) || node.status !== 'started') return
-      view.markLost(name, 'its connection closed (it dialled this node; not a configured peer, so not redialled)')
-    })
-    node.addEventListener('peer:connect', (evt) => {
-      const peerId = evt.detail.toString()
-      setTimeout(() => {
-        if (bindings.nameOf(peerId) !== null || node.status !== 'started') return
-        if (node.getConnections(evt.detail).length === 0) return
-        log.warn({ peerId }, 'peer never proved a cluster name; disconnected')
-        for (const c of node.getConnections(evt.detail)) c.abort(new Error('no cluster name bound to this peer'))
-      }, init.unknownPeerGraceMs ?? DEFAULT_UNKNOWN_PEER_GRACE_MS).unref()
     })
     return new Mesh(node, view, gossip, messenger, rpc, liveness, redialer, log, init.listen, bindings)
   }
@@ -308,33 +266,6 @@ export class Mesh {
     await this.rpc.stop()
     this.bindings.stop()
     await this.node.stop()
-  }
-}
-
-/**
- * Peers refused for a while after a false claim or a call as a non-member. A
- * peer refused only for being unknown is let in again as soon as it is known
- * (its name's pin reached this node after its call did).
- */
-class PeerGuard {
-  private readonly until = new Map<string, { at: number, unknown: boolean }>()
-
-  constructor(private readonly forMs: number, private readonly isMember: (peerId: string) => boolean) {}
-
-  refuse(peerId: string, unknown: boolean): void {
-    // Bounded: a flood of fresh ids only ever keeps the newest refusals.
-    if (this.until.size >= 10_000) this.until.delete(this.until.keys().next().value!)
-    const prev = this.until.get(peerId)
-    // A false claim is not forgiven by a later "unknown" refusal of the same peer.
-    this.until.set(peerId, { at: Date.now() + this.forMs, unknown: unknown && (prev === undefined || prev.unknown) })
-  }
-
-  isRefused(peerId: string): boolean {
-    const t = this.until.get(peerId)
-    if (t === undefined) return false
-    if (t.at > Date.now() && !(t.unknown && this.isMember(peerId))) return true
-    this.until.delete(peerId)
-    return false
   }
 }
 

@@ -1,7 +1,10 @@
 import { EventEmitter, setMaxListeners } from 'node:events'
 import { cpus, freemem, loadavg, totalmem } from 'node:os'
 import { type AgentTask, CoordinatorApiError, CoordinatorClient } from './coordinator-client.js'
-import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_CONCURRENCY, DEFAULT_POLL_WAIT_MS, DEFAULT_STALE_AFTER_MS, DEFAULT_TASK_TIMEOUT_MS } from './defaults.js'
+import {
+  DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_CONCURRENCY, DEFAULT_POLL_WAIT_MS, DEFAULT_STALE_AFTER_MS, DEFAULT_TASK_TIMEOUT_MS,
+  MAX_HEARTBEAT_MS,
+} from './defaults.js'
 import { type PushServer, startPushServer } from './push-server.js'
 
 /** What the agent registers as (seed 001's fields). */
@@ -32,7 +35,7 @@ export interface AgentWorkerInit {
   processor: Processor
   /** Tasks run at once (default metadata.capacity, else DEFAULT_CONCURRENCY). */
   concurrency?: number
-  /** Heartbeat period (default: a third of the stale interval the daemon states at registration, at most 15000 ms). */
+  /** Heartbeat period (default: a third of the stale interval the daemon states at registration, at most MAX_HEARTBEAT_MS). */
   heartbeatMs?: number
   /** How long one long poll waits for a task (default DEFAULT_POLL_WAIT_MS). */
   pollWaitMs?: number
@@ -110,7 +113,7 @@ export class AgentWorker extends EventEmitter<AgentWorkerEvents> {
     }
     const staleAfterMs = await this.retrying(() => this.register())
     const stale = staleAfterMs ?? DEFAULT_STALE_AFTER_MS
-    const every = this.init.heartbeatMs ?? Math.max(100, Math.min(15_000, Math.floor(stale / 3)))
+    const every = this.init.heartbeatMs ?? Math.max(100, Math.min(MAX_HEARTBEAT_MS, Math.floor(stale / 3)))
     this.heartbeat = setInterval(() => void this.beat(), every)
     if (this.push === null) this.loops = Array.from({ length: this.concurrency }, () => this.pullLoop())
     this.emit('ready')

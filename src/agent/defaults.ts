@@ -10,9 +10,12 @@ export const DEFAULT_CONCURRENCY = 1
 
 /**
  * The stale interval assumed when the coordinator states none at registration;
- * mirrors the daemon's agents.staleAfterMs. The heartbeat is a third of it, at most 15 s.
+ * mirrors the daemon's agents.staleAfterMs. The heartbeat is a third of it, at most MAX_HEARTBEAT_MS.
  */
 export const DEFAULT_STALE_AFTER_MS = 90_000
+
+/** The longest heartbeat period, whatever the stale interval: load stays fresh enough for the balancer. */
+export const MAX_HEARTBEAT_MS = 15_000
 
 /** How long close() waits for running tasks before leaving them to their lease: within a service manager's stop timeout. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 30_000

@@ -4,5 +4,6 @@ export { type AgentRegistration, AgentWorker, type AgentWorkerEvents, type Agent
 export { type AgentTask, CoordinatorApiError, CoordinatorClient, CoordinatorUnreachableError } from './coordinator-client.js'
 export {
   DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_CONCURRENCY, DEFAULT_POLL_WAIT_MS, DEFAULT_STALE_AFTER_MS, DEFAULT_TASK_TIMEOUT_MS,
+  MAX_HEARTBEAT_MS,
 } from './defaults.js'
 export { execProcessor } from './exec-processor.js'

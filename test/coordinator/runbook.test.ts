@@ -62,7 +62,7 @@ done
   t.match(out, /Removed stale agent: stale-agent/)
   t.notMatch(out, /WRONGTYPE/, 'no key it scans is of another type')
   // What the script does not know of (agents:all, agents:heartbeats), the sweep repairs within one interval.
-  await waitFor('the sweep finished the cleanup', () => !cli('SMEMBERS', 'agents:all').includes('stale-agent') && cli('ZSCORE', 'agents:heartbeats', 'stale-agent') === '', { timeoutMs: 15_000 })
+  await waitFor('the sweep finished the cleanup', () => !cli('SMEMBERS', 'agents:all').includes('stale-agent') && cli('ZSCORE', 'agents:heartbeats', 'stale-agent') === '', { timeoutMs: 3000 })
   t.equal((await api(d.url, 'GET', '/agents/stale-agent')).status, 404)
   const listed = (await api(d.url, 'POST', '/agents/discover', {})).body.agents as { agent_id: string }[]
   t.notOk(listed.some((a) => a.agent_id === 'stale-agent'), 'and discover no longer lists it')

@@ -89,8 +89,11 @@ t.test('an unknown caller is kept out unless the store, read again, names it', a
   t.equal(stranger.refusals.length, 1, 'counted once')
 
   const storeDown = setup({ recheck: () => Promise.reject(new Error('redis down')) })
+  storeDown.open.add('p-y')
   storeDown.admission.shutUnlessMember(unknown('p-y'))
   await waitFor('kept out when the store cannot be read', () => storeDown.admission.isRefused('p-y'))
+  t.same(storeDown.aborted, ['p-y'], 'and disconnected')
+  t.equal(storeDown.refusals.length, 1, 'and counted')
 })
 
 t.test('the refusals kept are bounded: the oldest go first', async (t) => {

@@ -189,7 +189,7 @@ t.test('retention by age, and failed tasks and dead letters are bounded too', as
   await agent(keys, 'a', { capacity: '100' })
   const early = await submit(r)
   await r.report(taken(await r.next('a')).task_id, 'a', 'completed', '1')
-  await waitFor('the first record expired', async () => (await client.exists(keys.task(early.task_id))) === 0, { timeoutMs: 15_000 })
+  await waitFor('the first record expired', async () => (await client.exists(keys.task(early.task_id))) === 0, { timeoutMs: 3000 })
   const late = await submit(r)
   await r.report(taken(await r.next('a')).task_id, 'a', 'completed', '2')
   t.same(await client.zrange(keys.completedTasks, 0, -1), [late.task_id], 'the index lost the expired entry with the next completion')
@@ -228,7 +228,7 @@ t.test('a retry waits out its backoff in the queue; reclaim takes back expired l
   t.match(await r.next('a'), { task: null, why: 'empty' }, 'not ready during its backoff')
   const { nextReadyAt } = await r.readyTasks(10)
   t.ok(nextReadyAt !== null, 'the distributor is told when it becomes ready')
-  await waitFor('ready after the backoff', async () => (await r.next('a')).task !== null, { timeoutMs: 10_000 })
+  await waitFor('ready after the backoff', async () => (await r.next('a')).task !== null, { timeoutMs: 2000 })
 })
 
 t.test('reclaim all takes back the tasks of a stale or removed agent at once', async (t) => {

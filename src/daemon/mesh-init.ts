@@ -82,7 +82,7 @@ export async function buildMesh(config: Readonly<Config>, logs: LogRoot, s: Mesh
 }
 
 /** What the mesh is built on besides the config. */
-export interface MeshComponents {
+interface MeshComponents {
   /** Where messages wait (inbox, outbox, receipts). */
   messageStore: MessageStore
   /** The shared store of names pinned on first sight. */
@@ -96,7 +96,7 @@ export interface MeshComponents {
 }
 
 /** The mesh's settings from the config, its events routed to metrics and logs. */
-export function meshInit(config: Readonly<Config>, logs: LogRoot, c: MeshComponents): MeshInit {
+function meshInit(config: Readonly<Config>, logs: LogRoot, c: MeshComponents): MeshInit {
   const log = logs.component('p2p:view')
   const { meshMetrics: metrics, messageMetrics } = c
   const refusalLog = refusalLogger(logs.component('p2p:identity'))
@@ -170,7 +170,7 @@ export function messageRouteDeps(
 }
 
 /** The node's message store: its bounds from the config, its sizes and refusals counted. */
-export function messageStoreInit(
+function messageStoreInit(
   config: Readonly<Config>, redis: RedisClient, keys: RedisKeys, messageMetrics: MessageMetrics,
 ): RedisMessageStoreInit {
   return {

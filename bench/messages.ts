@@ -21,7 +21,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
-import * as lp from 'it-length-prefixed'
+import { lpStream } from '@libp2p/utils'
 import { Redis } from 'ioredis'
 import { redisKeys } from '../src/coordinator/index.js'
 import { configSchema } from '../src/daemon/config/schema.js'
@@ -78,8 +78,9 @@ async function viaFreshStream(i: number): Promise<void> {
   const stream = await naiveClient.dialProtocol(naiveTarget, NAIVE_PROTOCOL)
   const enc = new TextEncoder()
   const body = enc.encode(JSON.stringify({ t: 'msg', id: `n${i}`, from: 'sender', to: 'receiver', body: `m${i}` }))
-  void stream.sink(lp.encode([body]))
-  for await (const _ of lp.decode(stream.source)) break
+  const io = lpStream(stream)
+  await io.write(body)
+  await io.read()
   await stream.close()
 }
 

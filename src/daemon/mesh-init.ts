@@ -100,6 +100,7 @@ function meshInit(config: Readonly<Config>, logs: LogRoot, c: MeshComponents): M
   const log = logs.component('p2p:view')
   const { meshMetrics: metrics, messageMetrics } = c
   const refusalLog = refusalLogger(logs.component('p2p:identity'))
+  const streamLog = logs.component('p2p:streams')
   return {
     selfName: config.node.name,
     keyFile: join(config.node.dataDir, 'node.key'),
@@ -143,6 +144,13 @@ function meshInit(config: Readonly<Config>, logs: LogRoot, c: MeshComponents): M
     onMalformedStatus: (kind) => metrics.malformedStatus(kind),
     onMalformedDisconnect: () => metrics.malformedDisconnect(),
     onWarningSuppressed: () => metrics.warningSuppressed(),
+    onStalled: (s) => {
+      metrics.stalled(s.protocol)
+      const who = s.name ?? `peer ${s.peer}`
+      streamLog.warn({ node: s.name, peer: s.peer, protocol: s.protocol, unsent_bytes: s.bufferedBytes },
+        `${who} stopped reading ${s.protocol}: its stream was cut off with ${s.bufferedBytes} bytes unsent (the bound); `
+        + 'what was on it is sent again on a new stream')
+    },
   }
 }
 

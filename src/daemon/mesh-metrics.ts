@@ -18,6 +18,8 @@ export interface MeshMetrics {
   malformedDisconnect(): void
   /** Counts a rate-limited warning line left out. */
   warningSuppressed(): void
+  /** Counts a stream cut off because its peer stopped reading, by protocol. */
+  stalled(protocol: string): void
 }
 
 export function createMeshMetrics(registry: Registry): MeshMetrics {
@@ -61,6 +63,12 @@ export function createMeshMetrics(registry: Registry): MeshMetrics {
     help: 'Peers disconnected for sending too many malformed statuses',
     registers: [registry],
   })
+  const stalled = new Counter({
+    name: 'aitbc_p2p_stalled_streams_total',
+    help: 'Streams cut off because the peer stopped reading while the unsent bytes passed the bound, by protocol',
+    labelNames: ['protocol'] as const,
+    registers: [registry],
+  })
   const suppressed = new Counter({
     name: 'aitbc_p2p_warnings_suppressed_total',
     help: 'Warning lines about malformed statuses left out by the rate limit (counted in the next line)',
@@ -80,6 +88,7 @@ export function createMeshMetrics(registry: Registry): MeshMetrics {
     malformedStatus: (kind) => malformed.inc({ kind }),
     malformedDisconnect: () => malformedDisconnects.inc(),
     warningSuppressed: () => suppressed.inc(),
+    stalled: (protocol) => stalled.inc({ protocol }),
   }
 }
 

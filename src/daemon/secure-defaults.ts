@@ -1,5 +1,6 @@
 import { isIP } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
+import { hostOf } from '../p2p/index.js'
 import type { Config } from './config/schema.js'
 import { StartError } from './startable.js'
 
@@ -44,7 +45,7 @@ export function resolveMeshSecurity(config: Config): 'psk' | 'allowlist' | 'loop
   if (config.p2p.allowlist.length > 0) return 'allowlist'
   let host = ''
   try {
-    host = multiaddr(config.p2p.listen).nodeAddress().address
+    host = hostOf(multiaddr(config.p2p.listen)) ?? ''
   } catch {
     // A listen address that is not ip4/ip6/dns is judged as not loopback.
   }

@@ -33,7 +33,7 @@ export {
   type RegistryFingerprint,
   STATUS_TOPIC,
 } from './node-status.js'
-export { peerMultiaddr } from './peer-address.js'
+export { hostOf, peerMultiaddr } from './peer-address.js'
 export { createPskText, readPskFile } from './psk.js'
 export { nodePeerId } from './identity.js'
 export { type RpcCallContext, RpcError, type RpcMethod, type RpcService } from './rpc/rpc-service.js'

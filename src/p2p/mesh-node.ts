@@ -1,9 +1,9 @@
-import { gossipsub, type GossipsubEvents } from '@chainsafe/libp2p-gossipsub'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
+import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
+import { noise } from '@libp2p/noise'
+import { yamux } from '@libp2p/yamux'
 import { type Identify, identify } from '@libp2p/identify'
-import type { ConnectionGater, Libp2p, MultiaddrConnection, PeerId, PrivateKey, PubSub } from '@libp2p/interface'
-import { type PingService, ping } from '@libp2p/ping'
+import type { ConnectionGater, Libp2p, MultiaddrConnection, PeerId, PrivateKey } from '@libp2p/interface'
+import { type Ping, ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
@@ -12,7 +12,15 @@ import { installPromiseWithResolvers } from './polyfill.js'
 import { installLazyWindowUpdates } from './yamux-window.js'
 
 /** The libp2p node every other p2p part is built on. */
-export type MeshLibp2p = Libp2p<{ pubsub: PubSub<GossipsubEvents>, identify: Identify, ping: PingService }>
+export type MeshLibp2p = Libp2p<{ pubsub: GossipSub, identify: Identify, ping: Ping }>
+
+/**
+ * The most a peer may send on one stream before we read it (yamux grows a
+ * stream's window from 256 KiB up to this). Half of what a paused stream may
+ * hold unread (libp2p aborts a stream past 4 MiB), so a reader that pauses
+ * because it is busy never has its stream reset under it.
+ */
+export const MAX_STREAM_WINDOW_BYTES = 2 * 1024 * 1024
 
 /** How long a dial may take. */
 export const DEFAULT_DIAL_TIMEOUT_MS = 5000
@@ -76,7 +84,10 @@ export function meshGater(
     denyDialPeer: deny,
     denyInboundEncryptedConnection: deny,
     denyOutboundEncryptedConnection: deny,
-    denyInboundUpgradedConnection: deny,
+    denyInboundUpgradedConnection: (peer: PeerId, maConn: MultiaddrConnection) => {
+      pending?.upgraded(maConn)
+      return deny(peer)
+    },
     denyOutboundUpgradedConnection: deny,
   }
 }
@@ -107,7 +118,7 @@ export async function createMeshNode(init: MeshNodeInit): Promise<MeshLibp2p> {
     addresses: { listen: [init.listen] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW_BYTES } })],
     ...(psk === null ? {} : { connectionProtector: preSharedKey({ psk }) }),
     connectionGater: meshGater(init.allowlist ?? [], init.isRefused, pending),
     connectionManager: {

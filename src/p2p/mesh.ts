@@ -18,6 +18,7 @@ import type { PendingDrop } from './pending-inbound.js'
 import { PeerRedialer } from './peer-redialer.js'
 import { RpcService } from './rpc/rpc-service.js'
 import { StatusGossip } from './status-gossip.js'
+import type { StalledStream } from './frames.js'
 
 export interface MeshInit {
   selfName: string
@@ -73,6 +74,8 @@ export interface MeshInit {
   onMalformedDisconnect?(): void
   /** Each warning line about a malformed status left out (rate-limited). */
   onWarningSuppressed?(): void
+  /** Each stream cut off because its peer stopped reading (DEFAULT_MAX_BUFFERED_BYTES unsent); name: its bound name. */
+  onStalled?(s: StalledStream & { name: string | null }): void
 }
 
 /** The p2p side of a daemon: libp2p node, redial, status gossip, ping liveness, membership, messages, RPC. */
@@ -168,6 +171,7 @@ export class Mesh {
       onRefusedPeer: (r) => admission.shut(r.peerId),
       malformed,
     })
+    const onStalled = (st: StalledStream): void => init.onStalled?.({ ...st, name: view.nameOf(st.peer) })
     const messenger = new Messenger({
       node,
       selfName: init.selfName,
@@ -179,6 +183,7 @@ export class Mesh {
       inboundLimits: init.inboundLimits,
       onLimited: init.onMessageLimited,
       outboxBounds: init.outboxBounds,
+      onStalled,
       onRefused: (r) => {
         if (r.reason === 'unknown_peer') admission.shutUnlessMember(r)
         else init.onRefused?.(r)
@@ -188,6 +193,7 @@ export class Mesh {
       node,
       directory: view,
       log: init.log('p2p:rpc'),
+      onStalled,
       onUnknownPeer: (peerId) => {
         admission.shutUnlessMember({ reason: 'unknown_peer', name: null, peerId, message: `peer ${peerId} is no cluster member; its RPC call was refused` })
       },
@@ -201,6 +207,7 @@ export class Mesh {
       view,
       rpc,
       log: init.log('p2p:liveness'),
+      onStalled,
     })
     const redialer = new PeerRedialer({
       node,

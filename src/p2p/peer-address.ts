@@ -29,3 +29,10 @@ export function peerHostAddress(address: string): string | null {
   const host = peerMultiaddr(address).getComponents()[0]
   return host !== undefined && (host.name === 'ip4' || host.name === 'ip6') ? `/${host.name}/${host.value}` : null
 }
+
+/** The IP address or DNS name a multiaddr starts with (/ip4, /ip6, /dns*), or null when it starts with none. */
+export function hostOf(ma: Multiaddr): string | null {
+  const first = ma.getComponents()[0]
+  if (first === undefined || first.value === undefined) return null
+  return /^(ip4|ip6|dns|dns4|dns6|dnsaddr)$/.test(first.name) ? first.value : null
+}

@@ -1,6 +1,7 @@
 import { BlockList, isIPv4, isIPv6 } from 'node:net'
-import type { MultiaddrConnection, MultiaddrConnectionTimeline } from '@libp2p/interface'
+import type { MultiaddrConnection } from '@libp2p/interface'
 import { P2pError } from './errors.js'
+import { hostOf } from './peer-address.js'
 
 /** Why an inbound connection was dropped before its handshake ended. */
 export type PendingDrop = 'host_pending' | 'total_pending' | 'handshake_timeout'
@@ -32,6 +33,8 @@ export class PendingInbound {
   private readonly pending = new Map<string, number>()
   private total = 0
   private readonly exempt = new BlockList()
+  /** How each connection holding a slot gives it back. */
+  private readonly holders = new WeakMap<MultiaddrConnection, () => void>()
 
   constructor(private readonly init: PendingInboundInit) {
     for (const h of init.peerHosts) {
@@ -46,7 +49,7 @@ export class PendingInbound {
    * neither happens within handshakeTimeoutMs it is closed.
    */
   deny(maConn: MultiaddrConnection): boolean {
-    const address = maConn.remoteAddr.nodeAddress().address
+    const address = hostOf(maConn.remoteAddr) ?? ''
     if (this.isExempt(address)) return false
     const host = hostKey(address)
     const held = this.pending.get(host) ?? 0
@@ -73,11 +76,17 @@ export class PendingInbound {
       maConn.abort(new P2pError('ERR_P2P_HANDSHAKE_TIMEOUT', `inbound connection from ${address} did not finish its handshake within ${this.init.handshakeTimeoutMs} ms`))
     }
     deadline.addEventListener('abort', expire, { once: true })
-    // The transport and the upgrader stamp the timeline when the connection is upgraded or its
-    // socket closes (for any reason: refused by the PSK, an error, the remote hanging up); that
-    // is the one signal both an ending handshake and a failed one give.
-    maConn.timeline = watchTimeline(maConn.timeline, release)
+    // A socket that closes for any reason (refused by the PSK, an error, the remote hanging up)
+    // gives its slot back; so does the upgrade, which the gater hears of (upgraded below).
+    this.holders.set(maConn, release)
+    maConn.addEventListener('close', release, { once: true })
     return false
+  }
+
+  /** The gater's denyInboundUpgradedConnection calls this: the handshake is over, the slot is free. */
+  upgraded(maConn: MultiaddrConnection): void {
+    this.holders.get(maConn)?.()
+    this.holders.delete(maConn)
   }
 
   private isExempt(address: string): boolean {
@@ -85,17 +94,6 @@ export class PendingInbound {
     if (v4 !== null) return this.exempt.check(v4, 'ipv4')
     return isIPv6(address) ? this.exempt.check(address, 'ipv6') : this.exempt.check(address, 'ipv4')
   }
-}
-
-/** A timeline that calls `onEnd` once `upgraded` or `close` is stamped on it. */
-function watchTimeline(timeline: MultiaddrConnectionTimeline, onEnd: () => void): MultiaddrConnectionTimeline {
-  return new Proxy(timeline, {
-    set(target, prop, value) {
-      Reflect.set(target, prop, value)
-      if ((prop === 'upgraded' || prop === 'close') && value != null) onEnd()
-      return true
-    },
-  })
 }
 
 /** The address an IPv4-mapped IPv6 address (::ffff:a.b.c.d) stands for, else null. */

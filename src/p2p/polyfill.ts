@@ -1,5 +1,5 @@
 /**
- * Parts of the libp2p 2.x tree call `Promise.withResolvers`, which Node 20
+ * Parts of the libp2p 3.x tree (stream drains, gossipsub) call `Promise.withResolvers`, which Node 20
  * lacks; without it a node cannot even stop. A no-op on Node 22 and later.
  */
 export function installPromiseWithResolvers(): void {

@@ -1,4 +1,5 @@
-import { type Message, type PeerId, type SubscriptionChangeData, TopicValidatorResult } from '@libp2p/interface'
+import type { PeerId } from '@libp2p/interface'
+import { type Message, type SubscriptionChangeData, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Logger } from 'pino'
 import type { MalformedKind } from './malformed-statuses.js'
 import type { MembershipView } from './membership-view.js'

@@ -1,4 +1,4 @@
-import { StreamState, YamuxStream } from '@chainsafe/libp2p-yamux/stream'
+import { StreamState, YamuxStream } from '@libp2p/yamux/stream'
 
 /** The fields of a yamux stream the window rule reads (private in the library's types). */
 interface WindowState {
@@ -15,7 +15,7 @@ const LAZY = Symbol.for('aitbc.yamux.lazyWindowUpdate')
  * and Rust's yamux do (hashicorp/yamux `sendWindowUpdate`: no update while the
  * delta is under half the window and there is no flag to send).
  *
- * @chainsafe/libp2p-yamux 7 sends one after every data frame it reads,
+ * @libp2p/yamux 8.0.3 (like @chainsafe/libp2p-yamux 7 before it) sends one after every data frame it reads,
  * however small: each liveness beat and status frame cost a second frame back,
  * a write and a read on both sides (a third of an idle daemon's socket writes
  * in a 10-node mesh). The sender is never blocked by waiting: it still has the

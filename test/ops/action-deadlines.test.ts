@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import * as lp from 'it-length-prefixed'
+import { lpStream } from '@libp2p/utils'
 import t from 'tap'
 import type { OpRecord } from '../../src/ops/index.js'
 import { meshTestBed } from '../fixtures/mesh.js'
@@ -93,9 +93,7 @@ t.test('a caller\'s inflated deadline_ms does not stretch an action past its ope
 t.test('a caller that hangs up mid-run: the action\'s whole process group is killed', async (t) => {
   const stream = await probe.dialProtocol(addr, '/aitbc/rpc/1.0.0', { signal: AbortSignal.timeout(5000) })
   const frame = req('node.action', { name: 'tree' }, await probeOp('tree', 30_000), 30_000)
-  void stream.sink((async function* () {
-    yield lp.encode.single(new TextEncoder().encode(JSON.stringify(frame))).subarray()
-  })()).catch(() => {})
+  void lpStream(stream).write(new TextEncoder().encode(JSON.stringify(frame))).catch(() => {})
   const pgid = await waitFor('the action\'s group running', () => {
     const pid = existsSync(file('tree')) ? Number(readFileSync(file('tree'), 'utf8').trim()) : 0
     return pid > 0 && liveMembers(pid).length === 3 ? pid : undefined

@@ -1,4 +1,6 @@
-import type { IncomingStreamData } from '@libp2p/interface'
+import type { Connection, Stream } from '@libp2p/interface'
+
+type Incoming = { stream: Stream, connection: Connection }
 import t from 'tap'
 import type { Mesh } from '../../src/p2p/index.js'
 import { LIVENESS_PROTOCOL } from '../../src/p2p/liveness/wire.js'
@@ -15,11 +17,11 @@ const [pa, pb] = [await freePort(), await freePort()]
 const beta = await startTestMesh({ name: 'beta', dir, port: pb, peers: [{ name: 'alpha', address: `/ip4/127.0.0.1/tcp/${pa}` }], redis: client, prefix: 'ls:', intervalMs: 2000 })
 t.teardown(() => beta.stop())
 
-const held: IncomingStreamData[] = []
+const held: Incoming[] = []
 async function silence(m: Mesh): Promise<void> {
   await m.node.unhandle(LIVENESS_PROTOCOL)
-  await m.node.handle(LIVENESS_PROTOCOL, (data) => {
-    held.push(data)
+  await m.node.handle(LIVENESS_PROTOCOL, (stream, connection) => {
+    held.push({ stream, connection })
   }, { maxInboundStreams: 8 })
   for (const c of m.node.getConnections()) {
     for (const s of c.streams) if (s.protocol === LIVENESS_PROTOCOL && s.direction === 'inbound') s.abort(new Error('silenced'))
@@ -27,8 +29,8 @@ async function silence(m: Mesh): Promise<void> {
 }
 async function restore(m: Mesh): Promise<void> {
   await m.node.unhandle(LIVENESS_PROTOCOL)
-  await m.node.handle(LIVENESS_PROTOCOL, (data) => m.liveness.serve(data), { maxInboundStreams: 2 })
-  for (const data of held.splice(0)) if (data.stream.status === 'open') m.liveness.serve(data)
+  await m.node.handle(LIVENESS_PROTOCOL, (stream, connection) => m.liveness.serve(stream, connection), { maxInboundStreams: 2 })
+  for (const data of held.splice(0)) if (data.stream.status === 'open') m.liveness.serve(data.stream, data.connection)
 }
 
 beta.gossip.stop()

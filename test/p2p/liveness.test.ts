@@ -1,4 +1,6 @@
-import type { IncomingStreamData } from '@libp2p/interface'
+import type { Connection, Stream } from '@libp2p/interface'
+
+type Incoming = { stream: Stream, connection: Connection }
 import t from 'tap'
 import { type Mesh, RpcError } from '../../src/p2p/index.js'
 import { PROBE_METHOD } from '../../src/p2p/liveness/helper-server.js'
@@ -26,19 +28,19 @@ for (const viewer of NAMES) {
   }
 }
 
-const held = new Map<Mesh, IncomingStreamData[]>()
+const held = new Map<Mesh, Incoming[]>()
 /**
  * Makes a node stop answering liveness beats (from everyone, or from the given peers) as a stopped
  * process would: its streams are re-opened into a handler that holds them, answered on restore.
  */
 async function silence(m: Mesh, from?: Mesh[]): Promise<void> {
   const ignored = from?.map((x) => x.peerId)
-  const queue: IncomingStreamData[] = []
+  const queue: Incoming[] = []
   held.set(m, queue)
   await m.node.unhandle(LIVENESS_PROTOCOL)
-  await m.node.handle(LIVENESS_PROTOCOL, (data) => {
-    if (ignored !== undefined && !ignored.includes(data.connection.remotePeer.toString())) m.liveness.serve(data)
-    else queue.push(data)
+  await m.node.handle(LIVENESS_PROTOCOL, (stream, connection) => {
+    if (ignored !== undefined && !ignored.includes(connection.remotePeer.toString())) m.liveness.serve(stream, connection)
+    else queue.push({ stream, connection })
   }, { maxInboundStreams: 8 })
   for (const c of m.node.getConnections()) {
     if (ignored !== undefined && !ignored.includes(c.remotePeer.toString())) continue
@@ -47,8 +49,8 @@ async function silence(m: Mesh, from?: Mesh[]): Promise<void> {
 }
 async function restore(m: Mesh): Promise<void> {
   await m.node.unhandle(LIVENESS_PROTOCOL)
-  await m.node.handle(LIVENESS_PROTOCOL, (data) => m.liveness.serve(data), { maxInboundStreams: 2 })
-  for (const data of held.get(m) ?? []) if (data.stream.status === 'open') m.liveness.serve(data)
+  await m.node.handle(LIVENESS_PROTOCOL, (stream, connection) => m.liveness.serve(stream, connection), { maxInboundStreams: 2 })
+  for (const data of held.get(m) ?? []) if (data.stream.status === 'open') m.liveness.serve(data.stream, data.connection)
   held.delete(m)
 }
 const row = (viewer: Mesh, name: string) => viewer.view.snapshot().find((r) => r.name === name)!

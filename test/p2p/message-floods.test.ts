@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
-import * as lp from 'it-length-prefixed'
+import { lpStream } from '@libp2p/utils'
 import t, { type Test } from 'tap'
 import { api } from '../fixtures/api.js'
 import { meshTestBed } from '../fixtures/mesh.js'
@@ -88,20 +88,22 @@ async function exchange(node: Outsider, frames: unknown[]): Promise<Ack[]> {
   // A connection the daemon is closing is dialled again, as a flooding sender would.
   const stream = await waitFor('a message stream', () => node.dialProtocol(followerAddr, '/aitbc/msg/1.0.0', { signal: AbortSignal.timeout(5000) }))
   const enc = new TextEncoder()
-  void stream.sink((function* () {
-    for (const f of frames) yield lp.encode.single(enc.encode(JSON.stringify(f))).subarray()
-  })()).catch(() => {})
+  const io = lpStream(stream, { maxDataLength: 4 * 1024 * 1024 })
   const acks: Ack[] = []
-  const timer = setTimeout(() => stream.abort(new Error('test deadline')), 30_000)
+  const signal = AbortSignal.timeout(30_000)
   try {
-    for await (const chunk of lp.decode(stream.source)) {
+    // One frame at a time, as the window allows: a sender that encodes the next only when it can send it.
+    const writing = (async () => {
+      for (const f of frames) await io.write(enc.encode(JSON.stringify(f)), { signal })
+    })()
+    writing.catch(() => {}) // a reset ends the reads below too
+    while (acks.length < frames.length) {
+      const chunk = await io.read({ signal })
       acks.push(JSON.parse(new TextDecoder().decode(chunk.subarray())) as Ack)
-      if (acks.length >= frames.length) break
     }
   } catch {
     // A stream the daemon resets ends the exchange; the frames without an ack are counted as such.
   } finally {
-    clearTimeout(timer)
     stream.abort(new Error('done'))
   }
   return acks

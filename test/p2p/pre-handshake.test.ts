@@ -22,7 +22,7 @@ async function meshNode(t: Test, init: Partial<Parameters<typeof createMeshNode>
 }
 
 function portOf(node: MeshLibp2p): number {
-  return Number(node.getMultiaddrs()[0]!.toOptions().port)
+  return Number(node.getMultiaddrs()[0]!.getComponents().find((c) => c.name === 'tcp')!.value)
 }
 
 /**

@@ -1,11 +1,12 @@
-import { yamux } from '@chainsafe/libp2p-yamux'
-import type { Stream, StreamMuxer } from '@libp2p/interface'
-import { defaultLogger } from '@libp2p/logger'
-import { pushable } from 'it-pushable'
+import type { MessageStream, Stream, StreamMuxer } from '@libp2p/interface'
+import { multiaddrConnectionPair } from '@libp2p/utils'
+import { yamux } from '@libp2p/yamux'
 import t from 'tap'
 import { Uint8ArrayList } from 'uint8arraylist'
+import { installPromiseWithResolvers } from '../../src/p2p/polyfill.js'
 import { installLazyWindowUpdates } from '../../src/p2p/yamux-window.js'
 
+installPromiseWithResolvers()
 installLazyWindowUpdates()
 
 const WINDOW_UPDATE = 1
@@ -34,25 +35,20 @@ class FrameCounter {
   }
 }
 
-/** Two real yamux muxers, joined in memory; `toDialer` counts what the listener sends back. */
+/** Counts, on `conn`, the frames its other end sends (without consuming them: the muxer is another listener). */
+function countFrames(conn: MessageStream): FrameCounter {
+  const counter = new FrameCounter()
+  conn.addEventListener('message', (evt) => counter.see(evt.data))
+  return counter
+}
+
+/** Two real yamux muxers over an in-memory connection pair; `toDialer` counts what the listener sends back. */
 function muxerPair(onIncoming: (s: Stream) => void): { dialer: StreamMuxer, toDialer: FrameCounter, close(): void } {
-  const components = { logger: defaultLogger() }
-  const dialer = yamux()(components).createStreamMuxer({ direction: 'outbound' })
-  const listener = yamux()(components).createStreamMuxer({ direction: 'inbound', onIncomingStream: onIncoming })
-  const toDialer = new FrameCounter()
-  const pipe = (from: StreamMuxer, to: StreamMuxer, counter?: FrameCounter): void => {
-    const q = pushable<Uint8Array | Uint8ArrayList>()
-    Promise.resolve(to.sink(q)).catch(() => {})
-    void (async () => {
-      for await (const chunk of from.source) {
-        counter?.see(chunk)
-        q.push(chunk)
-      }
-      q.end()
-    })().catch(() => q.end())
-  }
-  pipe(dialer, listener)
-  pipe(listener, dialer, toDialer)
+  const [outbound, inbound] = multiaddrConnectionPair()
+  const dialer = yamux()().createStreamMuxer(outbound)
+  const listener = yamux()().createStreamMuxer(inbound)
+  listener.addEventListener('stream', (evt) => onIncoming(evt.detail))
+  const toDialer = countFrames(outbound)
   const close = (): void => {
     dialer.abort(new Error('done'))
     listener.abort(new Error('done'))
@@ -60,33 +56,41 @@ function muxerPair(onIncoming: (s: Stream) => void): { dialer: StreamMuxer, toDi
   return { dialer, toDialer, close }
 }
 
+/** Resolves with the next chunk the stream delivers. */
+function nextChunk(stream: Stream): Promise<Uint8Array | Uint8ArrayList> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (evt: { data: Uint8Array | Uint8ArrayList }): void => {
+      stream.removeEventListener('close', onClose)
+      resolve(evt.data)
+    }
+    const onClose = (): void => {
+      stream.removeEventListener('message', onMessage)
+      reject(new Error('stream ended early'))
+    }
+    stream.addEventListener('message', onMessage, { once: true })
+    stream.addEventListener('close', onClose, { once: true })
+  })
+}
+
 t.test('small frames read one at a time send no window update back until half the window is used', async (t) => {
   const received: Uint8Array[] = []
-  const echoed = pushable<Uint8Array>()
   const { dialer, toDialer, close } = muxerPair((stream) => {
-    stream.sink(echoed).catch(() => {})
-    void (async () => {
-      for await (const chunk of stream.source) {
-        received.push(chunk.subarray())
-        echoed.push(new Uint8Array([1]))
-      }
-    })().catch(() => {}) // aborted at teardown
+    stream.addEventListener('message', (evt) => {
+      received.push(evt.data.subarray())
+      stream.send(new Uint8Array([1]))
+    })
   })
   t.teardown(close)
-  const stream = await dialer.newStream()
-  const out = pushable<Uint8Array>()
-  stream.sink(out).catch(() => {})
-  const echoes = stream.source[Symbol.asyncIterator]()
+  const stream = await dialer.createStream()
   // 200 beats of 8 bytes, each answered before the next: the liveness pattern.
   for (let i = 0; i < 200; i++) {
-    out.push(new Uint8Array(8).fill(i))
-    const echo = await echoes.next()
-    if (echo.done === true) return t.fail('stream ended early')
+    const echo = nextChunk(stream)
+    stream.send(new Uint8Array(8).fill(i))
+    await echo
   }
   t.equal(received.reduce((n, c) => n + c.byteLength, 0), 1600, 'every byte arrived')
   // The stream's opening ACK may travel on a window update; past that, none for 1.6 kB of a 256 kB window.
   t.ok(toDialer.count(WINDOW_UPDATE) <= 1, `window updates sent back for 200 small frames: ${toDialer.count(WINDOW_UPDATE)} (the library alone sends one per frame)`)
-  out.end()
 })
 
 t.test('a transfer many windows long still flows, with an update per half window', async (t) => {
@@ -97,19 +101,16 @@ t.test('a transfer many windows long still flows, with an update per half window
     arrived = resolve
   })
   const { dialer, toDialer, close } = muxerPair((stream) => {
-    void (async () => {
-      for await (const chunk of stream.source) {
-        got += chunk.byteLength
-        if (got >= total) arrived()
-      }
-    })().catch(() => {}) // aborted at teardown
+    stream.addEventListener('message', (evt) => {
+      got += evt.data.byteLength
+      if (got >= total) arrived()
+    })
   })
   t.teardown(close)
-  const stream = await dialer.newStream()
-  const out = pushable<Uint8Array>()
-  stream.sink(out).catch(() => {})
-  for (let sent = 0; sent < total; sent += 16 * 1024) out.push(new Uint8Array(16 * 1024).fill((sent / 1024) & 0xff))
-  out.end()
+  const stream = await dialer.createStream()
+  for (let sent = 0; sent < total; sent += 16 * 1024) {
+    if (!stream.send(new Uint8Array(16 * 1024).fill((sent / 1024) & 0xff))) await stream.onDrain()
+  }
   let timer: NodeJS.Timeout | undefined
   const stalled = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`stalled after ${got} of ${total} bytes`)), 20_000)
@@ -121,15 +122,13 @@ t.test('a transfer many windows long still flows, with an update per half window
 })
 
 t.test('an outsider that sends past the window it was given is cut off; the lazy updates give it no more room than the window', async (t) => {
-  const components = { logger: defaultLogger() }
+  const [outsider, inbound] = multiaddrConnectionPair()
+  const listener = yamux()().createStreamMuxer(inbound)
   let delivered = 0
-  const listener = yamux()(components).createStreamMuxer({
-    direction: 'inbound',
-    onIncomingStream: (stream) => {
-      void (async () => {
-        for await (const chunk of stream.source) delivered += chunk.byteLength
-      })().catch(() => {}) // reset with the session
-    },
+  listener.addEventListener('stream', (evt) => {
+    evt.detail.addEventListener('message', (m) => {
+      delivered += m.data.byteLength
+    })
   })
   t.teardown(() => listener.abort(new Error('done')))
   // Hand-made frames, as a peer ignoring flow control would write them: a stream opened with
@@ -144,15 +143,19 @@ t.test('an outsider that sends past the window it was given is cut off; the lazy
     v.setUint32(8, length)
     return b
   }
-  const back = new FrameCounter()
-  const answered = (async () => {
-    for await (const chunk of listener.source) back.see(chunk)
-  })().catch(() => {})
-  await Promise.resolve(listener.sink((async function* () {
-    yield frame(1, 200 * 1024)
-    yield frame(0, 400 * 1024)
-  })())).catch(() => {})
-  await answered
+  const back = countFrames(outsider)
+  const ended = new Promise<void>((resolve) => outsider.addEventListener('close', () => resolve(), { once: true }))
+  outsider.send(frame(1, 200 * 1024))
+  outsider.send(frame(0, 400 * 1024))
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    ended,
+    new Promise<void>((resolve) => {
+      timer = setInterval(() => {
+        if (back.count(GO_AWAY) >= 1) resolve()
+      }, 20)
+    }),
+  ]).finally(() => clearInterval(timer))
   t.ok(back.count(GO_AWAY) >= 1, `the session was ended with a GoAway (frames back by type: ${JSON.stringify([...back.byType])})`)
   t.equal(delivered, 200 * 1024, 'only the 200 kB inside the window reached the stream')
 })

@@ -1,8 +1,8 @@
-import type { IncomingStreamData, Stream } from '@libp2p/interface'
+import type { Connection, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
 import { P2pError } from '../errors.js'
-import { type FrameChannel, frameChannel } from '../frames.js'
+import { type FrameChannel, frameChannel, type StalledStream } from '../frames.js'
 import type { MeshLibp2p } from '../mesh-node.js'
 import { type BeatFrame, beatFrame, LIVENESS_PROTOCOL, MAX_LIVENESS_FRAME_BYTES } from './wire.js'
 
@@ -10,7 +10,13 @@ import { type BeatFrame, beatFrame, LIVENESS_PROTOCOL, MAX_LIVENESS_FRAME_BYTES 
  * The serving side of the liveness protocol: every beat from a member is
  * echoed; anyone else is closed at once.
  */
-export function serveBeats({ stream, connection }: IncomingStreamData, isMember: (peerId: string) => boolean, log: Logger): void {
+export function serveBeats(
+  stream: Stream,
+  connection: Connection,
+  isMember: (peerId: string) => boolean,
+  log: Logger,
+  onStalled?: (s: StalledStream) => void,
+): void {
   const peer = connection.remotePeer.toString()
   if (!isMember(peer)) {
     // No echo for a non-member. Not counted as a refusal: a member we have not bound yet (its first
@@ -19,7 +25,7 @@ export function serveBeats({ stream, connection }: IncomingStreamData, isMember:
     stream.abort(new P2pError('ERR_UNKNOWN_PEER', 'not a cluster member'))
     return
   }
-  const channel = frameChannel(stream, beatFrame, MAX_LIVENESS_FRAME_BYTES)
+  const channel = frameChannel(stream, beatFrame, { maxFrameBytes: MAX_LIVENESS_FRAME_BYTES, peer, onStalled })
   const run = async (): Promise<void> => {
     for await (const beat of channel.frames()) channel.send(beat)
     channel.end()
@@ -40,7 +46,10 @@ export class BeatPinger {
   private readonly pings = new Map<string, Promise<void>>()
   private readonly links = new Map<string, BeatLink>()
 
-  constructor(private readonly node: Pick<MeshLibp2p, 'dialProtocol'>) {}
+  constructor(
+    private readonly node: Pick<MeshLibp2p, 'dialProtocol'>,
+    private readonly onStalled?: (s: StalledStream) => void,
+  ) {}
 
   /** Pings a peer, joining a ping already in flight to it, and gives up after waitMs either way. */
   ping(peerId: string, waitMs: number): Promise<void> {
@@ -70,7 +79,7 @@ export class BeatPinger {
           throw opening.signal.aborted ? opening.signal.reason as P2pError : err
         })
         .finally(() => clearTimeout(timer))
-      link = new BeatLink(stream)
+      link = new BeatLink(stream, { peer: peerId, onStalled: this.onStalled })
       this.links.get(peerId)?.close()
       this.links.set(peerId, link)
       const opened = link
@@ -93,8 +102,8 @@ export class BeatLink {
   private open = true
   readonly closed: Promise<void>
 
-  constructor(private readonly stream: Stream) {
-    this.channel = frameChannel(stream, beatFrame, MAX_LIVENESS_FRAME_BYTES)
+  constructor(private readonly stream: Stream, stalls: { peer?: string, onStalled?(s: StalledStream): void } = {}) {
+    this.channel = frameChannel(stream, beatFrame, { maxFrameBytes: MAX_LIVENESS_FRAME_BYTES, ...stalls })
     this.closed = this.read()
   }
 

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events'
-import type { IncomingStreamData } from '@libp2p/interface'
+import type { Connection, Stream } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import { P2pError } from '../errors.js'
 import type { MembershipView } from '../membership-view.js'
@@ -10,6 +10,7 @@ import { PROBE_METHOD, type ProbeAnswer, ProbeHelper } from './helper-server.js'
 import { probeTargets } from './probe-schedule.js'
 import { firedLate, judgeSuspicion, pingTimeoutMs, type Suspicion, Suspicions } from './suspicion.js'
 import { LIVENESS_PROTOCOL } from './wire.js'
+import type { StalledStream } from '../frames.js'
 
 /** How many past rounds this process's own lag is taken from (about 3 s at the default interval). */
 const LAG_ROUNDS = 8
@@ -52,6 +53,8 @@ export interface LivenessProberInit extends LivenessSettings {
   view: MembershipView
   rpc: RpcService
   log: Logger
+  /** Each liveness stream cut off because its peer stopped reading. */
+  onStalled?(s: StalledStream): void
   /**
    * Longest time between two pings from this node to the same connected
    * member; the fanout grows with the cluster to keep it. The membership view
@@ -89,7 +92,7 @@ export class LivenessProber {
 
   constructor(private readonly init: LivenessProberInit) {
     this.refreshMs = Math.max(init.intervalMs, init.refreshMs)
-    this.pinger = new BeatPinger(init.node)
+    this.pinger = new BeatPinger(init.node, init.onStalled)
     this.helper = new ProbeHelper({
       selfName: init.selfName,
       peerIdOf: (name) => init.view.peerIdOf(name),
@@ -104,7 +107,9 @@ export class LivenessProber {
   async start(): Promise<void> {
     if (this.started) return
     this.started = true
-    await this.init.node.handle(LIVENESS_PROTOCOL, (data) => this.serve(data), { maxInboundStreams: 2 })
+    await this.init.node.handle(LIVENESS_PROTOCOL, (stream, connection) => this.serve(stream, connection), {
+      maxInboundStreams: 2,
+    })
     this.helper.register(this.init.rpc)
     // The first round pings its own slot only: no slot before the start counts as skipped.
     this.lastSlot = Math.floor(Date.now() / this.init.intervalMs) - 1
@@ -123,8 +128,8 @@ export class LivenessProber {
   }
 
   /** The protocol handler start() registers: every beat from a member is echoed; anyone else is closed at once. */
-  serve(data: IncomingStreamData): void {
-    serveBeats(data, (peerId) => this.init.view.nameOf(peerId) !== null, this.init.log)
+  serve(stream: Stream, connection: Connection): void {
+    serveBeats(stream, connection, (peerId) => this.init.view.nameOf(peerId) !== null, this.init.log, this.init.onStalled)
   }
 
   /** Whether the node is a suspect right now (tests, diagnostics). */

@@ -1,6 +1,6 @@
 import type { Stream } from '@libp2p/interface'
 import { P2pError } from '../errors.js'
-import { type FrameChannel, frameChannel } from '../frames.js'
+import { type FrameChannel, frameChannel, type StalledStream } from '../frames.js'
 import { type AckFrame, ackFrame, MAX_MESSAGE_FRAME_BYTES, type MessageFrame } from './wire.js'
 
 interface Waiter {
@@ -26,8 +26,8 @@ export class MessageLink {
   /** Resolves when the stream has ended for any reason. */
   readonly closed: Promise<void>
 
-  constructor(private readonly stream: Stream) {
-    this.channel = frameChannel(stream, ackFrame, MAX_MESSAGE_FRAME_BYTES)
+  constructor(private readonly stream: Stream, stalls: { peer?: string, onStalled?(s: StalledStream): void } = {}) {
+    this.channel = frameChannel(stream, ackFrame, { maxFrameBytes: MAX_MESSAGE_FRAME_BYTES, ...stalls })
     this.closed = this.readAcks()
   }
 

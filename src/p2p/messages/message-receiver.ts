@@ -1,6 +1,6 @@
-import type { IncomingStreamData } from '@libp2p/interface'
+import type { Connection, Stream } from '@libp2p/interface'
 import type { Logger } from 'pino'
-import { frameChannel } from '../frames.js'
+import { frameChannel, type StalledStream } from '../frames.js'
 import type { PeerDirectory } from '../dial-node.js'
 import type { Refusal } from '../name-bindings.js'
 import type { MessageStore } from './message-store.js'
@@ -14,6 +14,8 @@ export type MessageRefusalReason = 'rate_limited' | 'too_large'
 export const DEFAULT_MAX_IN_FLIGHT = 256
 
 export interface MessageReceiverInit {
+  /** Each message stream cut off because its peer stopped reading our acks. */
+  onStalled?(s: StalledStream): void
   selfName: string
   store: MessageStore
   /** Maps the authenticated peer id to its bound name. */
@@ -38,9 +40,9 @@ export interface MessageReceiverInit {
  * id is acked as duplicate and not stored again. A bad frame ends that stream
  * only.
  */
-export function messageHandler(init: MessageReceiverInit): (data: IncomingStreamData) => void {
+export function messageHandler(init: MessageReceiverInit): (stream: Stream, connection: Connection) => void {
   const maxInFlight = init.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT
-  return ({ stream, connection }) => {
+  return (stream, connection) => {
     const fromPeer = connection.remotePeer.toString()
     const sender = init.directory.nameOf(fromPeer)
     if (sender === null) {
@@ -48,7 +50,9 @@ export function messageHandler(init: MessageReceiverInit): (data: IncomingStream
       stream.abort(new Error('not a cluster member'))
       return
     }
-    const channel = frameChannel(stream, messageFrame, MAX_MESSAGE_FRAME_BYTES)
+    const channel = frameChannel(stream, messageFrame, {
+      maxFrameBytes: MAX_MESSAGE_FRAME_BYTES, peer: fromPeer, onStalled: init.onStalled,
+    })
     const serve = async (): Promise<void> => {
       const inFlight = new Set<Promise<void>>()
       try {

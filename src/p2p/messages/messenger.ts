@@ -9,6 +9,7 @@ import { messageHandler, type MessageRefusalReason } from './message-receiver.js
 import type { MessageStore, OutgoingMessage, OutgoingRecord, Receipt, ReceiptState } from './message-store.js'
 import { SenderRate, type SenderRateInit } from './sender-rate.js'
 import { MESSAGE_PROTOCOL, type MessageFrame } from './wire.js'
+import type { StalledStream } from '../frames.js'
 
 /** How long one delivery attempt waits for the receipt. */
 export const DEFAULT_ACK_TIMEOUT_MS = 5000
@@ -47,6 +48,8 @@ export interface MessengerInit {
    * outbox write; nearer the bound the write comes first, so a refused message is never sent.
    */
   outboxBounds?: { maxMessages: number, maxBytes: number }
+  /** Each message stream cut off because its peer stopped reading. */
+  onStalled?(s: StalledStream): void
 }
 
 /** What a member may send this node (see messages.* in the config schema). */
@@ -131,6 +134,7 @@ export class Messenger {
         maxBodyBytes: inboundLimits.maxBodyBytes,
         rate: inboundLimits.rate === null ? null : new SenderRate(inboundLimits.rate),
         onLimited: this.init.onLimited,
+        onStalled: this.init.onStalled,
       }),
       { maxInboundStreams: 64 },
     )
@@ -346,7 +350,7 @@ export class Messenger {
 
   private async openLink(target: string): Promise<MessageLink> {
     const stream = await dialNode(this.init.node, this.init.directory, target, MESSAGE_PROTOCOL, AbortSignal.timeout(5000))
-    return new MessageLink(stream)
+    return new MessageLink(stream, { peer: this.init.directory.peerIdOf(target) ?? target, onStalled: this.init.onStalled })
   }
 
   /** The stored record of a message this node sent. */

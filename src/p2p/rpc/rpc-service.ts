@@ -1,11 +1,11 @@
 import { setMaxListeners } from 'node:events'
-import type { IncomingStreamData, Stream } from '@libp2p/interface'
+import type { Connection, Stream } from '@libp2p/interface'
 import { anySignal } from 'any-signal'
 import type { Logger } from 'pino'
 import type { z } from 'zod'
 import { dialNode, type PeerDirectory } from '../dial-node.js'
 import { P2pError } from '../errors.js'
-import { frameChannel } from '../frames.js'
+import { frameChannel, type StalledStream } from '../frames.js'
 import type { MeshLibp2p } from '../mesh-node.js'
 import { MAX_RPC_FRAME_BYTES, RPC_PROTOCOL, type RpcResponse, rpcRequest, rpcResponse } from './wire.js'
 
@@ -48,6 +48,8 @@ export interface RpcServiceInit {
   maxInboundStreams?: number
   /** Called when a peer that is no cluster member opens a call (it gets nothing). */
   onUnknownPeer?(peerId: string): void
+  /** Each call cut off because its peer stopped reading. */
+  onStalled?(s: StalledStream): void
 }
 
 /**
@@ -72,7 +74,7 @@ export class RpcService {
   async start(): Promise<void> {
     if (this.started) return
     this.started = true
-    await this.init.node.handle(RPC_PROTOCOL, (data) => this.serve(data), {
+    await this.init.node.handle(RPC_PROTOCOL, (stream, connection) => this.serve(stream, connection), {
       maxInboundStreams: this.init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_RPC_STREAMS,
     })
   }
@@ -103,7 +105,11 @@ export class RpcService {
       }
       throw new RpcError('ERR_PEER_UNREACHABLE', (err as Error).message, nodeName, { cause: err })
     }
-    const channel = frameChannel(stream, rpcResponse, MAX_RPC_FRAME_BYTES)
+    const channel = frameChannel(stream, rpcResponse, {
+      maxFrameBytes: MAX_RPC_FRAME_BYTES,
+      peer: this.init.directory.peerIdOf(nodeName) ?? nodeName,
+      onStalled: this.init.onStalled,
+    })
     const onAbort = (): void => stream.abort(new RpcError('ERR_RPC_TIMEOUT', 'deadline passed', nodeName))
     signal.addEventListener('abort', onAbort, { once: true })
     try {
@@ -124,7 +130,7 @@ export class RpcService {
     }
   }
 
-  private serve({ stream, connection }: IncomingStreamData): void {
+  private serve(stream: Stream, connection: Connection): void {
     const peer = connection.remotePeer.toString()
     const caller = this.init.directory.nameOf(peer)
     if (caller === null) {
@@ -133,7 +139,7 @@ export class RpcService {
       stream.abort(new P2pError('ERR_UNKNOWN_PEER', 'not a cluster member'))
       return
     }
-    const channel = frameChannel(stream, rpcRequest, MAX_RPC_FRAME_BYTES)
+    const channel = frameChannel(stream, rpcRequest, { maxFrameBytes: MAX_RPC_FRAME_BYTES, peer, onStalled: this.init.onStalled })
     const run = async (): Promise<void> => {
       const frames = channel.frames()
       const first = await frames.next()

@@ -13,7 +13,7 @@ t.teardown(async () => {
   await receiver.stop()
 })
 const ackable = new Set<string>()
-await receiver.handle(MESSAGE_PROTOCOL, ({ stream }) => {
+await receiver.handle(MESSAGE_PROTOCOL, (stream) => {
   const channel = frameChannel(stream, messageFrame)
   void (async () => {
     for await (const frame of channel.frames()) {

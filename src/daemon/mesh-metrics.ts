@@ -93,7 +93,7 @@ export function createMeshMetrics(registry: Registry): MeshMetrics {
 }
 
 /** Gauges read from the mesh at scrape time (registered once the mesh exists; the counters come before it). */
-export function registerMeshGauges(registry: Registry, mesh: Pick<Mesh, 'connectedPeers' | 'view' | 'messenger'>): void {
+export function registerMeshGauges(registry: Registry, mesh: Pick<Mesh, 'connectedPeers' | 'view' | 'messenger' | 'liveness'>): void {
   new Gauge({
     name: 'aitbc_mesh_connected_peers',
     help: 'Peers with an open libp2p connection',
@@ -120,6 +120,14 @@ export function registerMeshGauges(registry: Registry, mesh: Pick<Mesh, 'connect
     registers: [registry],
     collect() {
       this.set(mesh.messenger.queued)
+    },
+  })
+  new Gauge({
+    name: 'aitbc_p2p_local_health_score',
+    help: 'This node\'s own health score (0 healthy, up to 8): its liveness timeouts stretch (score + 1) times, and from 4 on it accuses no peer',
+    registers: [registry],
+    collect() {
+      this.set(mesh.liveness.health.score)
     },
   })
 }

@@ -46,6 +46,12 @@ export interface MembershipViewInit {
   selfName: string
   suspectAfterMs: number
   offlineAfterMs: number
+  /**
+   * What both are multiplied by right now (this node's local health, see
+   * LocalHealth): an overloaded node waits longer before it calls a member
+   * unheard. Default 1.
+   */
+  slack?(): number
   /** Configured peers, shown (offline) even before they are first heard. */
   peers: readonly { name: string, address: string }[]
   /** Who may speak as which name; the view only holds configured or bound names. */
@@ -281,6 +287,7 @@ export class MembershipView {
     let state: NodeState
     let reason: string | null
     const age = m.heardAt === null ? null : this.now() - lastSign(m)
+    const slack = this.init.slack?.() ?? 1
     if (age === null) {
       state = 'offline'
       reason = 'never heard'
@@ -293,13 +300,13 @@ export class MembershipView {
     } else if (m.reported !== null) {
       state = 'offline'
       reason = m.reported
-    } else if (age >= this.init.offlineAfterMs) {
+    } else if (age >= this.init.offlineAfterMs * slack) {
       state = 'offline'
       reason = `unheard for ${Math.round(age)} ms`
     } else if (m.suspect !== null) {
       state = 'degraded'
       reason = m.suspect
-    } else if (age >= this.init.suspectAfterMs) {
+    } else if (age >= this.init.suspectAfterMs * slack) {
       state = 'degraded'
       reason = `unheard for ${Math.round(age)} ms`
     } else if (m.status?.health === 'degraded') {

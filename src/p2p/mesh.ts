@@ -19,6 +19,7 @@ import { PeerRedialer } from './peer-redialer.js'
 import { RpcService } from './rpc/rpc-service.js'
 import { StatusGossip } from './status-gossip.js'
 import type { StalledStream } from './frames.js'
+import { LocalHealth, NO_ACCUSATION_SCORE } from './liveness/local-health.js'
 
 export interface MeshInit {
   selfName: string
@@ -134,10 +135,28 @@ export class Mesh {
     node.addEventListener('peer:disconnect', (evt) => admission.disconnected(evt.detail.toString()))
     // The view and the gossip, prober read each other: the view reaches them through
     // functions it calls only once the mesh runs (both are built below).
+    const livenessLog = init.log('p2p:liveness')
+    let overloaded = false
+    const health = new LocalHealth({
+      onChange: (score, evidence) => {
+        const fields = { score, multiplier: score + 1, evidence }
+        if (score >= NO_ACCUSATION_SCORE && !overloaded) {
+          overloaded = true
+          livenessLog.warn(fields, `this node is overloaded (local health ${score}): its timeouts stretch ${score + 1}x `
+            + 'and it accuses no peer until its pings are answered in time again')
+        } else if (score === 0 && overloaded) {
+          overloaded = false
+          livenessLog.info(fields, 'local health restored: timeouts back to their configured values')
+        } else {
+          livenessLog.debug(fields, 'local health changed')
+        }
+      },
+    })
     const view: MembershipView = new MembershipView({
       selfName: init.selfName,
       suspectAfterMs: init.suspectAfterMs,
       offlineAfterMs: init.offlineAfterMs,
+      slack: () => health.multiplier,
       peers,
       bindings,
       selfStatus: () => gossip.current(),
@@ -206,8 +225,9 @@ export class Mesh {
       selfName: init.selfName,
       view,
       rpc,
-      log: init.log('p2p:liveness'),
+      log: livenessLog,
       onStalled,
+      health,
     })
     const redialer = new PeerRedialer({
       node,

@@ -11,7 +11,7 @@ const BETA = { name: 'beta', peerId: '12D3KooWBeta', address: '/ip4/127.0.0.1/tc
 
 const GAMMA = { name: 'gamma', peerId: '12D3KooWGamma', address: '/ip4/127.0.0.1/tcp/2' }
 
-function setup(others: typeof BETA[] = [BETA]) {
+function setup(others: typeof BETA[] = [BETA], slack = (): number => 1) {
   let now = 1000
   const transitions: NodeTransition[] = []
   const losses: string[] = []
@@ -34,6 +34,7 @@ function setup(others: typeof BETA[] = [BETA]) {
     onFirstHandLoss: (name) => losses.push(name),
     onReportDisputed: (name, by) => disputed.push(`${name} by ${by}`),
     now: () => now,
+    slack,
   })
   const advance = (ms: number): void => {
     now += ms
@@ -51,6 +52,20 @@ function status(name: string, peerId: string, seq: number): NodeStatus {
 }
 
 const row = (view: MembershipView) => view.snapshot().find((r) => r.name === 'beta')!
+
+t.test('an overloaded node stretches its own unheard timeouts by its local health multiplier', async (t) => {
+  let multiplier = 1
+  const { view, advance } = setup([BETA], () => multiplier)
+  view.observe(status('beta', BETA.peerId, 1))
+  multiplier = 3
+  advance(5000)
+  t.equal(view.stateOf('beta'), 'online', 'unheard 5 s, with 3x slack: still online (suspect at 9 s)')
+  advance(5000)
+  t.equal(view.stateOf('beta'), 'degraded', 'unheard 10 s: degraded (offline at 15 s)')
+  multiplier = 1
+  advance(0)
+  t.equal(view.stateOf('beta'), 'offline', 'healthy again: the configured 5 s apply at once')
+})
 
 t.test('answered pings keep a node online between its statuses, and count as being heard', async (t) => {
   const { view, advance } = setup()

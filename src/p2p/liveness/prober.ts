@@ -9,6 +9,7 @@ import { BeatPinger, serveBeats } from './beat-link.js'
 import { PROBE_METHOD, type ProbeAnswer, ProbeHelper } from './helper-server.js'
 import { probeTargets } from './probe-schedule.js'
 import { firedLate, judgeSuspicion, pingTimeoutMs, type Suspicion, Suspicions } from './suspicion.js'
+import { LocalHealth } from './local-health.js'
 import { LIVENESS_PROTOCOL } from './wire.js'
 import type { StalledStream } from '../frames.js'
 
@@ -55,6 +56,8 @@ export interface LivenessProberInit extends LivenessSettings {
   log: Logger
   /** Each liveness stream cut off because its peer stopped reading. */
   onStalled?(s: StalledStream): void
+  /** This node's own health (Lifeguard's local health awareness); its own by default. */
+  health?: LocalHealth
   /**
    * Longest time between two pings from this node to the same connected
    * member; the fanout grows with the cluster to keep it. The membership view
@@ -89,10 +92,13 @@ export class LivenessProber {
   private lastRoundAt: number | null = null
   /** The last slot of the probe ring this node pinged (see probeTargets). */
   private lastSlot = -Infinity
+  /** This node's own health: its score stretches every timeout here (see LocalHealth). */
+  readonly health: LocalHealth
 
   constructor(private readonly init: LivenessProberInit) {
     this.refreshMs = Math.max(init.intervalMs, init.refreshMs)
     this.pinger = new BeatPinger(init.node, init.onStalled)
+    this.health = init.health ?? new LocalHealth()
     this.helper = new ProbeHelper({
       selfName: init.selfName,
       peerIdOf: (name) => init.view.peerIdOf(name),
@@ -146,8 +152,11 @@ export class LivenessProber {
     const { intervalMs, view } = this.init
     const now = performance.now()
     if (this.lastRoundAt !== null) {
-      this.lags.push(Math.max(0, now - this.lastRoundAt - intervalMs))
+      const lag = Math.max(0, now - this.lastRoundAt - intervalMs)
+      this.lags.push(lag)
       if (this.lags.length > LAG_ROUNDS) this.lags.shift()
+      // A round half an interval late: this process's event loop is starved, not its peers.
+      if (lag > intervalMs / 2) this.health.worse('late_round')
     }
     this.lastRoundAt = now
     const linked = new Map<string, string>()
@@ -193,10 +202,11 @@ export class LivenessProber {
     if (this.timer === null || peerId === null || this.verifying.has(name) || !this.connected(peerId)) return
     this.verifying.add(name)
     const started = performance.now()
-    const timeoutMs = Math.min(this.init.timeoutMs, VERIFY_TIMEOUT_MS)
+    const timeoutMs = this.health.scale(Math.min(this.init.timeoutMs, VERIFY_TIMEOUT_MS))
     this.pinger.ping(peerId, timeoutMs).then(() => this.acked(name), (err: unknown) => {
       if (this.timer === null || (err as P2pError).code !== 'ERR_PING_TIMEOUT') return
-      if (firedLate(performance.now() - started, timeoutMs, this.init.timeoutMs)) return
+      if (firedLate(performance.now() - started, timeoutMs, this.init.timeoutMs)) return this.health.worse('late_timeout')
+      if (!this.health.accuses) return
       const reason = `reported lost by ${by}, and no answer to a ping from ${this.init.selfName} either`
       this.suspects.end(name)
       this.init.log.warn({ node: name, by }, 'reported lost and silent here too; offline')
@@ -224,16 +234,20 @@ export class LivenessProber {
   private async probe(name: string, peerId: string): Promise<void> {
     this.inFlight.add(name)
     const started = performance.now()
-    const timeoutMs = pingTimeoutMs(this.suspects.get(name), started, this.init.timeoutMs, this.init.suspicionMs)
+    const { timeoutMs: base, suspicionMs } = this.init
+    const timeoutMs = pingTimeoutMs(this.suspects.get(name), started, this.health.scale(base), this.health.scale(suspicionMs))
     try {
       await this.pinger.ping(peerId, timeoutMs)
+      this.health.better()
       this.acked(name)
     } catch (err) {
       if (this.timer === null) return
       // Only silence is a miss: a stream the peer reset or refused was answered by a live process
       // (a dead one closes the connection, which the redialer handles).
       if ((err as P2pError).code !== 'ERR_PING_TIMEOUT') return
-      if (!firedLate(performance.now() - started, timeoutMs, this.init.timeoutMs)) this.missed(name)
+      if (firedLate(performance.now() - started, timeoutMs, this.init.timeoutMs)) this.health.worse('late_timeout')
+      // An unhealthy node's misses are more likely its own: it accuses no one (Lifeguard).
+      else if (this.health.accuses) this.missed(name)
     } finally {
       this.inFlight.delete(name)
     }
@@ -279,6 +293,9 @@ export class LivenessProber {
         })
         .finally(() => {
           s.pending--
+          // Nobody could say either way: the helpers are as unreachable as the suspect, so the
+          // trouble is likelier here (Lifeguard counts a probe with no nack against itself).
+          if (s.pending === 0 && s.vouchedBy === null && s.denied.length === 0) this.health.worse('unconfirmed_miss')
           if (this.suspects.get(name) === s) this.judge(name)
         })
     }
@@ -290,7 +307,7 @@ export class LivenessProber {
     // A window's timer that fires after stop() judges nothing.
     if (s === undefined || this.timer === null) return
     const now = performance.now()
-    const verdict = judgeSuspicion(s, now, this.init.suspicionMs, this.localLagMs())
+    const verdict = judgeSuspicion(s, now, this.health.scale(this.init.suspicionMs), this.localLagMs())
     switch (verdict.kind) {
       case 'vouched': {
         // Alive, seen by another node: degraded from here, not offline; a new window asks again.

@@ -13,6 +13,14 @@ const QUICK_CLOSE_MS = 1000
 /** First retry delay after a failed dial, doubling per failure. */
 export const DEFAULT_MIN_BACKOFF_MS = 250
 
+/**
+ * The first dials of all configured peers are spread over this much per peer
+ * (at most START_SPREAD_MAX_MS): 50 daemons starting together each dialled
+ * 49 peers in the same instant, and the handshakes starved their liveness.
+ */
+export const START_SPREAD_PER_PEER_MS = 10
+export const START_SPREAD_MAX_MS = 1000
+
 /** Longest delay between dials of an unreachable peer. */
 export const DEFAULT_MAX_BACKOFF_MS = 5000
 
@@ -107,6 +115,8 @@ export class PeerRedialer {
     let heldSince: number | null = null
     /** Whether the last failure was such a quick close (its reconnects are logged at debug). */
     let closedQuickly = false
+    const spread = Math.min(START_SPREAD_MAX_MS, START_SPREAD_PER_PEER_MS * this.targets.length)
+    if (this.targets.length > 1) await this.pause(t, Math.random() * spread, signal)
     while (!signal.aborted) {
       if (this.connected(t)) {
         wasConnected = true

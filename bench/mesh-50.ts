@@ -4,7 +4,8 @@
  * beside as many Serf agents (Debian's `serf`) in the same run, default
  * settings on both sides:
  *  - convergence: the last process started -> every process lists all as online (alive);
- *  - idle CPU per process (% of a core; median and 90th percentile) and median RSS over BENCH_IDLE_S (default 30);
+ *  - idle CPU per process (% of a core; median and 90th percentile) and median RSS over BENCH_IDLE_S (default 60),
+ *    and how many times a daemon took a member offline in that time (the target: none);
  *  - join: one node restarted -> every other lists it online (BENCH_TRIALS, default 3).
  *
  *   apt-get install serf && npm run bench:mesh50
@@ -17,7 +18,7 @@ import { type SerfAgent, serfMembers, spawnSerf } from './serf-agents.js'
 import { fmt, median, printTable } from './stats.js'
 
 const N = Number(process.env.BENCH_NODES ?? 50)
-const IDLE_S = Number(process.env.BENCH_IDLE_S ?? 30)
+const IDLE_S = Number(process.env.BENCH_IDLE_S ?? 60)
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 3)
 /** How long the daemons get to list each other online before the run reports what they do list. */
 const CONVERGE_S = Number(process.env.BENCH_CONVERGE_S ?? 180)
@@ -75,7 +76,14 @@ while (counts.some((c) => c < N) && performance.now() < deadline) {
 }
 const converged = counts.every((c) => c === N)
 const oursConverged = performance.now() - started
+/** Transitions to offline each daemon counted so far (one scrape each: the idle period is left alone). */
+const offlineTransitions = (): Promise<number[]> => Promise.all(cluster.map(async (c) => {
+  const text = await fetch(`${c.daemon.url}/metrics`).then((r) => r.text(), () => '')
+  return [...text.matchAll(/^aitbc_node_state_transitions_total\{[^}]*to="offline"[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0)
+}))
+const offlineBefore = await offlineTransitions()
 const oursIdle = await idle(cluster.map((c) => c.daemon.child.pid!))
+const offlineDuringIdle = (await offlineTransitions()).reduce((n, after, i) => n + after - offlineBefore[i]!, 0)
 const afterIdle = await onlineCounts()
 // A daemon that exited says why: its exit, its last errors logged and the end of its stderr.
 const exits = cluster.filter((c) => c.daemon.child.exitCode !== null || c.daemon.child.signalCode !== null).map((c) =>
@@ -107,6 +115,7 @@ printTable(['measure', 'aitbc-node', 'Serf', 'ratio (ours / Serf)'], [
         converged ? `${fmt(oursConverged, 0)} ms` : `no: ${median(counts)} (${Math.min(...counts)}) of ${N}`,
         serfCounts.every((c) => c === N) ? `${fmt(serfConverged, 0)} ms` : `no: ${median(serfCounts)} (${Math.min(...serfCounts)}) of ${N}`, ''],
   ['after the idle period: nodes listed online per daemon, median (min)', `${median(afterIdle)} (${Math.min(...afterIdle)})`, '', ''],
+  [`members taken offline during the ${IDLE_S} s idle period, all daemons`, String(offlineDuringIdle), '', ''],
   ['idle CPU per process, median, % of a core', fmt(oursIdle.cpu, 2), fmt(serfIdle.cpu, 2), `${fmt(oursIdle.cpu / serfIdle.cpu, 2)}×`],
   ['idle CPU per process, p90, % of a core', fmt(oursIdle.cpu90, 2), fmt(serfIdle.cpu90, 2), `${fmt(oursIdle.cpu90 / serfIdle.cpu90, 2)}×`],
   ['RSS per process, median, MB', fmt(oursIdle.rss, 1), fmt(serfIdle.rss, 1), `${fmt(oursIdle.rss / serfIdle.rss, 2)}×`],

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import * as lp from 'it-length-prefixed'
+import * as varint from 'uint8-varint'
 import { pino } from 'pino'
 import t from 'tap'
 import { RedisMessageStore, redisKeys } from '../../src/coordinator/index.js'
@@ -111,6 +111,8 @@ t.test('oversized and malformed frames from a member are rejected without a cras
   // address dials anew each time, and libp2p limits new inbound connections per host).
   const target = multiaddr(`/ip4/127.0.0.1/tcp/${follower.port}/p2p/${follower.mesh.peerId}`)
   const enc = new TextEncoder()
+  /** One length-prefixed frame, as the wire carries it. */
+  const framed = (body: Uint8Array): Uint8Array => new Uint8Array([...varint.encode(body.byteLength), ...body])
 
   /** Sends raw bytes on a fresh stream and collects whatever comes back until the node closes it. */
   async function exchange(protocol: string, chunks: Uint8Array[]): Promise<{ replies: number, ended: boolean }> {
@@ -126,10 +128,10 @@ t.test('oversized and malformed frames from a member are rejected without a cras
   }
 
   const cases: [string, string, Uint8Array[]][] = [
-    ['not JSON', '/aitbc/msg/1.0.0', [lp.encode.single(enc.encode('this is not json')).subarray()]],
-    ['off-schema JSON', '/aitbc/msg/1.0.0', [lp.encode.single(enc.encode('{"t":"msg","id":1}')).subarray()]],
+    ['not JSON', '/aitbc/msg/1.0.0', [framed(enc.encode('this is not json'))]],
+    ['off-schema JSON', '/aitbc/msg/1.0.0', [framed(enc.encode('{"t":"msg","id":1}'))]],
     ['a 10 MB length prefix', '/aitbc/msg/1.0.0', [new Uint8Array([0x80, 0xad, 0xe2, 0x04]), new Uint8Array(1000)]],
-    ['an rpc frame that is not JSON', '/aitbc/rpc/1.0.0', [lp.encode.single(enc.encode('{{{')).subarray()]],
+    ['an rpc frame that is not JSON', '/aitbc/rpc/1.0.0', [framed(enc.encode('{{{'))]],
     ['an oversized rpc frame', '/aitbc/rpc/1.0.0', [new Uint8Array([0x80, 0x80, 0x80, 0x10]), new Uint8Array(1000)]],
   ]
   for (const [what, protocol, chunks] of cases) {

@@ -86,14 +86,21 @@ export class ValidationError extends ApiError {
   }
 }
 
-/** True when an error from ioredis means the server is unreachable rather than the command being wrong. */
+/**
+ * True when an error means Redis is unreachable, refused the command while
+ * (re)connecting, or did not answer in time (starved or hung), rather than the
+ * command being wrong: the ioredis errors of a single server, a Sentinel set
+ * and a Cluster, and a REDIS_UNAVAILABLE the store made of one (withRedis).
+ * Case matters: a message that merely says "loading" is no Redis LOADING reply.
+ */
 export function isRedisConnectionError(err: unknown): boolean {
   if (!(err instanceof Error)) return false
+  if (err instanceof CoordinatorError) return err.code === 'REDIS_UNAVAILABLE'
   const name = err.name
   const msg = err.message
   return (
-    name === 'MaxRetriesPerRequestError' ||
-    /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ENOENT|ETIMEDOUT|Command timed out|LOADING|CLUSTERDOWN|MASTERDOWN|All sentinels are unreachable/i.test(
+    name === 'MaxRetriesPerRequestError' || name === 'ClusterAllFailedError' ||
+    /Stream isn't writeable|Cluster isn't ready|Connection is closed|Connection is aborted|Command aborted due to connection close|Command timed out|Socket timeout|None of startup nodes is available|Cluster is disconnected|ECONNREFUSED|ECONNRESET|EPIPE|EHOSTUNREACH|ENETUNREACH|ENOENT|ETIMEDOUT|\bLOADING\b|\bCLUSTERDOWN\b|\bMASTERDOWN\b|All sentinels are unreachable/.test(
       msg,
     )
   )

@@ -24,6 +24,14 @@ export { type RedisKeys, redisKeys } from './store/redis-keys.js'
 export { RedisMessageStore, type RedisMessageStoreInit } from './store/redis-message-store.js'
 export { RedisOpEvents } from './store/redis-op-events.js'
 export { RedisOpsJournal } from './store/redis-ops-journal.js'
+export {
+  DEFAULT_RETRY_FOR_MS,
+  type LaterStepInit,
+  nowOrWhenRegistryAnswers,
+  RegistryNotAnsweringError,
+  type RegistryRetryInit,
+  retryWhileRegistryAway,
+} from './store/registry-retry.js'
 export { type Keep, type NextResult, type TaskLimits, TaskRepository } from './store/task-repository.js'
 
 export { type CoordinatorApp, type CoordinatorAppInit, createCoordinatorApp, type HealthCheck } from './http/app.js'

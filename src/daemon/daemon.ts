@@ -118,7 +118,7 @@ export async function buildDaemon(config: Readonly<Config>, logs: LogRoot): Prom
   services.add('p2p mesh', mesh)
   registerMeshGauges(metrics.registry, mesh)
 
-  const journal = new RedisOpsJournal(client, keys)
+  const journal = new RedisOpsJournal(client, keys, logs.component('ops:journal'))
   const groups = new ProcessGroupFiles(join(config.node.dataDir, 'action-groups'))
   const slots = new ActionSlots(config.ops.maxConcurrent)
   const actionServer = new NodeActionServer(nodeActionServerInit(config, logs, {

@@ -61,7 +61,7 @@ export interface BuiltMesh {
 export async function buildMesh(config: Readonly<Config>, logs: LogRoot, s: MeshSources): Promise<BuiltMesh> {
   const meshMetrics = createMeshMetrics(s.metrics)
   const messageMetrics = createMessageMetrics(s.metrics)
-  const messageStore = new RedisMessageStore(messageStoreInit(config, s.client, s.keys, messageMetrics))
+  const messageStore = new RedisMessageStore(messageStoreInit(config, logs, s.client, s.keys, messageMetrics))
   const { location, client } = s
   const mesh = await Mesh.create(meshInit(config, logs, {
     messageStore,
@@ -179,11 +179,12 @@ export function messageRouteDeps(
 
 /** The node's message store: its bounds from the config, its sizes and refusals counted. */
 function messageStoreInit(
-  config: Readonly<Config>, redis: RedisClient, keys: RedisKeys, messageMetrics: MessageMetrics,
+  config: Readonly<Config>, logs: LogRoot, redis: RedisClient, keys: RedisKeys, messageMetrics: MessageMetrics,
 ): RedisMessageStoreInit {
   return {
     redis,
     keys,
+    log: logs.component('p2p:messenger'),
     node: config.node.name,
     inboxBounds: config.messages.inbox,
     outboxBounds: config.messages.outbox,

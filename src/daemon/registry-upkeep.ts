@@ -1,13 +1,16 @@
 import type { Logger } from 'pino'
-import type { AgentRegistry } from '../coordinator/index.js'
+import { type AgentRegistry, nowOrWhenRegistryAnswers } from '../coordinator/index.js'
 
 /**
  * Brings an older registry up to date once at start: discover's index for
- * agents registered before it existed. A Redis that is down (or a Cluster,
- * where SCAN is per node) is left for the next start.
+ * agents registered before it existed. The daemon runs without it, so a Redis
+ * that is away or starved at start gets a minute in the background (the
+ * default bound) and one that errs otherwise (a Cluster, where SCAN is per
+ * node) is left for the next start.
  */
 export class RegistryUpkeep {
-  private started = false
+  /** Set while started; aborted at stop, ending a background retry. */
+  private running: AbortController | null = null
 
   constructor(
     private readonly registry: Pick<AgentRegistry, 'buildIndex'>,
@@ -15,16 +18,22 @@ export class RegistryUpkeep {
   ) {}
 
   async start(): Promise<void> {
-    if (this.started) return
-    this.started = true
-    const indexed = await this.registry.buildIndex().catch((err: unknown) => {
-      this.log.warn({ err: (err as Error).message }, 'agents not indexed for discover now; the next start tries again')
-      return -1
+    if (this.running !== null) return
+    const running = new AbortController()
+    this.running = running
+    await nowOrWhenRegistryAnswers(async () => {
+      const indexed = await this.registry.buildIndex()
+      if (indexed > 0) this.log.info({ agents: indexed }, 'indexed the registered agents for discover')
+    }, {
+      step: 'indexing the registered agents for discover',
+      meanwhile: 'agents registered by an older version are missing from discover; the next start tries again',
+      log: this.log,
+      signal: running.signal,
     })
-    if (indexed > 0) this.log.info({ agents: indexed }, 'indexed the registered agents for discover')
   }
 
   stop(): void {
-    this.started = false
+    this.running?.abort()
+    this.running = null
   }
 }

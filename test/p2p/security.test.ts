@@ -9,7 +9,7 @@ import t from 'tap'
 import { RedisMessageStore, redisKeys } from '../../src/coordinator/index.js'
 import { type Mesh, readPskFile } from '../../src/p2p/index.js'
 import { createMeshNode } from '../../src/p2p/mesh-node.js'
-import { meshTestBed, P2P_DEFAULTS, startTestMesh, TEST_STORE_BOUNDS } from '../fixtures/mesh.js'
+import { meshTestBed, P2P_DEFAULTS, startTestMesh, TEST_STORE } from '../fixtures/mesh.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
 import { writePskFile } from '../fixtures/psk.js'
 
@@ -33,7 +33,7 @@ async function startNodes(
   for (const name of names) {
     const logs: LogLine[] = []
     const dest = { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) }
-    const store = new RedisMessageStore({ redis: client, keys: redisKeys(prefix), node: name, ...TEST_STORE_BOUNDS })
+    const store = new RedisMessageStore({ redis: client, keys: redisKeys(prefix), node: name, ...TEST_STORE })
     const more = extra(name)
     const mesh = await startTestMesh({
       name, dir, port: ports[name]!, redis: client, prefix, messageStore: store, psk: more.psk,

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino'
 import type {
   InboundMessage,
   MessageStore,
@@ -9,6 +10,7 @@ import type { RedisKeys } from './redis-keys.js'
 import { type RedisClient, withRedis } from './redis-client.js'
 import { OutboxFullError } from '../messages/message-errors.js'
 import { ScriptLibrary } from './script-loader.js'
+import { retryWhileRegistryAway } from './registry-retry.js'
 
 /** The message store's scripts, lua/messages/*.lua. */
 const SCRIPTS = {
@@ -65,6 +67,8 @@ export interface RedisMessageStoreInit {
   onInbox?(size: BoxSize): void
   /** After every outbox store, refused ones included (metrics). */
   onOutbox?(size: BoxSize & { refused: boolean }): void
+  /** Where a wait for Redis is logged (resuming the outbox at start). */
+  log: Logger
 }
 
 /**
@@ -123,7 +127,13 @@ export class RedisMessageStore implements MessageStore {
     return recordOf(hash)
   }
 
-  async pendingOutgoing(): Promise<OutgoingRecord[]> {
+  async pendingOutgoing(opts: { signal?: AbortSignal } = {}): Promise<OutgoingRecord[]> {
+    return retryWhileRegistryAway(() => this.readOutbox(), {
+      step: 'loading the outbox of undelivered messages', log: this.init.log, signal: opts.signal, forMs: Infinity,
+    })
+  }
+
+  private async readOutbox(): Promise<OutgoingRecord[]> {
     const { keys, node } = this.init
     const ids = await withRedis(() => this.redis.smembers(keys.outbox(node)))
     const records: OutgoingRecord[] = []

@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import type { OpEventLog } from '../../ops/index.js'
 import type { RedisKeys } from './redis-keys.js'
 import { type RedisClient, withRedis } from './redis-client.js'
+import { nowOrWhenRegistryAnswers } from './registry-retry.js'
 
 const KEEP_S = 7 * 24 * 3600
 /** Entries kept per operation (a coordinate over many nodes writes a few per node). */
@@ -31,6 +32,8 @@ export interface RedisOpEventsInit {
 export class RedisOpEvents implements OpEventLog {
   private readonly watchers = new Map<string, Set<() => void>>()
   private started = false
+  /** Ends the background subscribing when the log stops. */
+  private retry: AbortController | null = null
   private readonly onMessage = (channel: string, opId: string): void => {
     if (channel !== this.init.keys.opEventsChannel) return
     for (const w of this.watchers.get(opId) ?? []) w()
@@ -45,16 +48,42 @@ export class RedisOpEvents implements OpEventLog {
     subscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'operation events subscription: connection error'))
     subscriber.on('message', this.onMessage)
     // After a reconnect, entries may have been added meanwhile: every follower reads again.
-    subscriber.on('ready', () => {
-      for (const set of this.watchers.values()) for (const w of set) w()
+    subscriber.on('ready', () => this.wakeAll())
+    await this.subscribe()
+  }
+
+  /**
+   * Subscribes now if Redis answers, else in the background: the daemon runs without it (a
+   * follower reads the stream when it starts), and every follower reads again once subscribed.
+   */
+  private async subscribe(): Promise<void> {
+    const retry = new AbortController()
+    this.retry = retry
+    await nowOrWhenRegistryAnswers(() => this.trySubscribe(), {
+      step: 'subscribing to operation events',
+      meanwhile: 'followers of an operation on this daemon hear of new events only when they reconnect',
+      log: this.init.log,
+      signal: retry.signal,
+      forMs: Infinity,
+      onLater: () => this.wakeAll(),
     })
+  }
+
+  private async trySubscribe(): Promise<void> {
+    const { subscriber } = this.init
     if (subscriber.status === 'wait' || subscriber.status === 'end') await subscriber.connect()
     await subscriber.subscribe(this.init.keys.opEventsChannel)
+  }
+
+  private wakeAll(): void {
+    for (const set of this.watchers.values()) for (const w of set) w()
   }
 
   async stop(): Promise<void> {
     if (!this.started) return
     this.started = false
+    this.retry?.abort()
+    this.retry = null
     this.init.subscriber.off('message', this.onMessage)
     await this.init.subscriber.unsubscribe(this.init.keys.opEventsChannel).catch(() => {})
     this.init.subscriber.disconnect()

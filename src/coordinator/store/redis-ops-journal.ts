@@ -1,6 +1,8 @@
+import type { Logger } from 'pino'
 import type { ActionRecord, OpRecord, OpsJournal } from '../../ops/index.js'
 import type { RedisKeys } from './redis-keys.js'
 import { type RedisClient, withRedis } from './redis-client.js'
+import { retryWhileRegistryAway } from './registry-retry.js'
 
 const KEEP_S = 7 * 24 * 3600
 /** Entries the journal's index keeps (the records themselves expire after KEEP_S). */
@@ -8,7 +10,8 @@ export const JOURNAL_INDEX_MAX = 1000
 
 /** Operation records in Redis: readable from any daemon, and after a restart. */
 export class RedisOpsJournal implements OpsJournal {
-  constructor(private readonly redis: RedisClient, private readonly keys: RedisKeys) {}
+  /** log: where a wait for Redis is logged (marking the last run's leftovers at start). */
+  constructor(private readonly redis: RedisClient, private readonly keys: RedisKeys, private readonly log: Logger) {}
 
   async save(rec: OpRecord): Promise<void> {
     const running = this.keys.opsRunning(rec.node)
@@ -57,21 +60,29 @@ export class RedisOpsJournal implements OpsJournal {
     await withRedis(() => this.redis.multi().rpush(key, JSON.stringify(rec)).ltrim(key, -1000, -1).expire(key, KEEP_S).exec())
   }
 
-  async interruptLeftovers(node: string): Promise<OpRecord[]> {
-    const ids = await withRedis(() => this.redis.smembers(this.keys.opsRunning(node)))
+  async interruptLeftovers(node: string, opts: { signal?: AbortSignal, skip?(opId: string): boolean } = {}): Promise<OpRecord[]> {
+    // Kept across attempts: a record marked before a connection error has left the running set.
     const interrupted: OpRecord[] = []
+    await retryWhileRegistryAway(() => this.markInterrupted(node, interrupted, opts.skip), {
+      step: 'marking the operations cut off by the last stop interrupted', log: this.log, signal: opts.signal, forMs: Infinity,
+    })
+    return interrupted
+  }
+
+  private async markInterrupted(node: string, into: OpRecord[], skip?: (opId: string) => boolean): Promise<void> {
+    const ids = await withRedis(() => this.redis.smembers(this.keys.opsRunning(node)))
     for (const id of ids) {
+      if (skip?.(id) === true) continue
       const rec = await this.get(id)
       if (rec !== null) {
         rec.state = 'interrupted'
         rec.finished_at = new Date().toISOString()
         rec.events.push({ at: rec.finished_at, node, step: 'interrupted', detail: `${node}'s daemon stopped before the operation finished` })
         await this.save(rec)
-        interrupted.push(rec)
+        into.push(rec)
       } else {
         await withRedis(() => this.redis.srem(this.keys.opsRunning(node), id))
       }
     }
-    return interrupted
   }
 }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { RedisClient } from '../store/redis-client.js'
+import { nowOrWhenRegistryAnswers } from '../store/registry-retry.js'
 import type { NextResult } from '../store/task-repository.js'
 import { type Task, taskFromHash } from './task.js'
 
@@ -114,7 +115,7 @@ export class TaskWakeups {
 
   constructor(private readonly init: TaskWakeupsInit) {}
 
-  /** Subscribes; while Redis is away it keeps trying (every second) and never fails the start. */
+  /** Subscribes; while Redis is away it goes on trying in the background and never fails the start. */
   async start(): Promise<void> {
     if (this.started) return
     this.started = true
@@ -133,21 +134,28 @@ export class TaskWakeups {
   }
 
   private subscribed = false
-  private retry: NodeJS.Timeout | null = null
+  /** Ends the background subscribing when the wake-ups stop. */
+  private retry: AbortController | null = null
 
+  /** Subscribes now if Redis answers, else in the background; everyone looks again once subscribed. */
   private async subscribe(): Promise<void> {
-    const { subscriber, channel, log } = this.init
-    try {
-      if (subscriber.status === 'wait' || subscriber.status === 'end') await subscriber.connect()
-      await subscriber.subscribe(channel, this.init.handOffChannel)
-      this.subscribed = true
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, 'task events not subscribed yet (Redis away?); long polls and distribution fall back to their timeouts until then')
-      if (this.started) {
-        this.retry = setTimeout(() => void this.subscribe(), 1000)
-        this.retry.unref()
-      }
-    }
+    const retry = new AbortController()
+    this.retry = retry
+    await nowOrWhenRegistryAnswers(() => this.trySubscribe(), {
+      step: 'subscribing to task events',
+      meanwhile: 'long polls and distribution fall back to their timeouts',
+      log: this.init.log,
+      signal: retry.signal,
+      forMs: Infinity,
+      onLater: () => this.wakeAll(),
+    })
+  }
+
+  private async trySubscribe(): Promise<void> {
+    const { subscriber, channel } = this.init
+    if (subscriber.status === 'wait' || subscriber.status === 'end') await subscriber.connect()
+    await subscriber.subscribe(channel, this.init.handOffChannel)
+    this.subscribed = true
   }
 
   private wakeAll(): void {
@@ -160,7 +168,7 @@ export class TaskWakeups {
     if (!this.started) return
     this.started = false
     if (this.timer !== null) clearTimeout(this.timer)
-    if (this.retry !== null) clearTimeout(this.retry)
+    this.retry?.abort()
     this.timer = null
     this.retry = null
     for (const w of [...this.waiters]) w.wake(ANY)

@@ -11,8 +11,11 @@ export interface OpsJournal {
   get(id: string): Promise<OpRecord | null>
   /** Adds a changing node action served for an operation (by any node). */
   recordAction(opId: string, rec: ActionRecord): Promise<void>
-  /** Marks the node's unfinished operations interrupted; returns their records. */
-  interruptLeftovers(node: string): Promise<OpRecord[]>
+  /**
+   * Marks the node's unfinished operations interrupted, but those `skip` names; returns their
+   * records. Waits while the journal is unreachable, until the signal aborts.
+   */
+  interruptLeftovers(node: string, opts?: { signal?: AbortSignal, skip?(opId: string): boolean }): Promise<OpRecord[]>
 }
 
 /** What an operation's code gets: its deadline and a way to report progress and reach targets. */
@@ -82,15 +85,34 @@ export class OpsEngine {
   private readonly publishing = new Map<string, Promise<void>>()
   /** Most operations seen running at once (for tests and /metrics). */
   peakRunning = 0
+  /** Ends the marking of the last run's leftovers when this run stops. */
+  private recovery: AbortController | null = null
+  /** Operations this run submitted before its leftovers were marked: running here, not left over. */
+  private submittedBeforeRecovery: Set<string> | null = null
 
   constructor(private readonly init: OpsEngineInit) {
     this.events.setMaxListeners(0)
   }
 
-  async start(): Promise<void> {
+  start(): void {
     if (this.started) return
     this.started = true
-    const cut = await this.init.journal.interruptLeftovers(this.init.node)
+    // In the background: a journal that is down or starved at start (many daemons starting on
+    // one machine) keeps no daemon from starting, and operations run meanwhile; the journal
+    // waits until it answers, and this run's own operations are no leftovers.
+    const recovery = new AbortController()
+    const submitted = new Set<string>()
+    this.recovery = recovery
+    this.submittedBeforeRecovery = submitted
+    this.interruptLeftovers(recovery.signal, submitted).catch((err: unknown) => {
+      if (!recovery.signal.aborted) this.init.log.error({ err }, 'could not mark the operations cut off by the last stop interrupted')
+    })
+  }
+
+  private async interruptLeftovers(signal: AbortSignal, submitted: Set<string>): Promise<void> {
+    const cut = await this.init.journal.interruptLeftovers(this.init.node, { signal, skip: (id) => submitted.has(id) })
+    if (this.submittedBeforeRecovery === submitted) this.submittedBeforeRecovery = null
+    if (signal.aborted) return
     if (cut.length > 0) this.init.log.warn({ operations: cut.length }, 'operations cut off by the last stop are marked interrupted')
     // Whoever follows them (on any daemon) hears the end: the last event, then done without a report.
     for (const rec of cut) {
@@ -104,6 +126,9 @@ export class OpsEngine {
   async stop(): Promise<void> {
     if (!this.started) return
     this.started = false
+    this.recovery?.abort()
+    this.recovery = null
+    this.submittedBeforeRecovery = null
     for (const job of [...this.active.values(), ...this.queue]) {
       if (job.expiry !== null) clearTimeout(job.expiry)
       job.controller.abort(new Error('the daemon is stopping'))
@@ -139,6 +164,7 @@ export class OpsEngine {
     const done = new Promise<OpRecord>((r) => {
       resolve = r
     })
+    this.submittedBeforeRecovery?.add(rec.op_id)
     const job: Job = { rec, deadlineAt: rec.deadline_at, controller: new AbortController(), resolve, expiry: null }
     job.expiry = setTimeout(() => this.expire(job), timeoutMs)
     job.expiry.unref()

@@ -53,8 +53,8 @@ export interface MessageStore {
   /** Records a receipt; once every target's receipt is final the message leaves the outbox. */
   setReceipt(id: string, target: string, receipt: Receipt): Promise<void>
   getOutgoing(id: string): Promise<OutgoingRecord | null>
-  /** Messages with at least one queued receipt (resumed after a restart). */
-  pendingOutgoing(): Promise<OutgoingRecord[]>
+  /** Messages with a queued receipt (resumed after a restart); waits while the store is away, until the signal aborts. */
+  pendingOutgoing(opts?: { signal?: AbortSignal }): Promise<OutgoingRecord[]>
   /** Persists an inbound message once; a second copy from the same sender with the same id is a duplicate. */
   acceptInbound(msg: InboundMessage): Promise<'delivered' | 'duplicate'>
   /** Whether node `to`'s inbox holds (or is storing) the message `id` from `from`. */

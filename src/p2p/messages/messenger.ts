@@ -110,6 +110,10 @@ export class Messenger {
   private started = false
   /** The retry pump; it runs only while something is queued (an idle daemon has no timer here). */
   private timer: NodeJS.Timeout | null = null
+  /** Ends the resume of the last run's outbox when this one stops. */
+  private resuming: AbortController | null = null
+  /** Ids this run sent before that resume read the outbox: already queued here, not resumed twice. */
+  private sentBeforeResume: Set<string> | null = null
   private readonly onConnect = (): void => {
     this.downUntil.clear()
     const now = Date.now()
@@ -139,21 +143,39 @@ export class Messenger {
       { maxInboundStreams: 64 },
     )
     node.addEventListener('peer:connect', this.onConnect)
-    const resumed = await store.pendingOutgoing()
+    this.running = true
+    // The last run's outbox is resumed in the background: a store that is down or starved at
+    // start (many daemons starting on one machine) keeps no node from joining the mesh, and
+    // new messages go out meanwhile; the store waits until it answers.
+    const resuming = new AbortController()
+    const sentBefore = new Set<string>()
+    this.resuming = resuming
+    this.sentBeforeResume = sentBefore
+    this.resume(resuming.signal, sentBefore).catch((err: unknown) => {
+      if (!resuming.signal.aborted) log.error({ err }, 'could not resume the outbox of undelivered messages')
+    })
+  }
+
+  private async resume(signal: AbortSignal, sentBefore: Set<string>): Promise<void> {
+    const records = await this.init.store.pendingOutgoing({ signal })
+    if (signal.aborted) return
+    if (this.sentBeforeResume === sentBefore) this.sentBeforeResume = null
+    const resumed = records.filter((rec) => !sentBefore.has(rec.id))
     for (const rec of resumed) {
       for (const [target, receipt] of Object.entries(rec.receipts)) {
         if (receipt.state === 'queued') this.track(rec, target, receipt.attempts)
       }
     }
-    if (resumed.length > 0) log.info({ messages: resumed.length }, 'resumed undelivered messages from the outbox')
-    this.running = true
-    this.schedulePump()
+    if (resumed.length > 0) this.init.log.info({ messages: resumed.length }, 'resumed undelivered messages from the outbox')
   }
 
   async stop(): Promise<void> {
     if (!this.started) return
     this.started = false
     this.running = false
+    this.resuming?.abort()
+    this.resuming = null
+    this.sentBeforeResume = null
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
     this.init.node.removeEventListener('peer:connect', this.onConnect)
@@ -176,6 +198,7 @@ export class Messenger {
     const msg: OutgoingMessage = {
       id: randomUUID(), from: selfName, to: req.to, targets, body: req.body, created_at: now, expires_at: now + req.ttlMs,
     }
+    this.sentBeforeResume?.add(msg.id)
     // The outbox write and the first delivery overlap: a receiver stores before it acks either way, and
     // the caller hears of the message only once it is in the outbox (a failed write is a failed send).
     // Only a write the store may refuse for room (OUTBOX_FULL) goes first: a refused message is never sent.

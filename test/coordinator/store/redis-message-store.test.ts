@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis'
+import { pino } from 'pino'
 import t from 'tap'
 import { ERRORS, redisKeys, RedisMessageStore } from '../../../src/coordinator/index.js'
 import type { InboundMessage } from '../../../src/p2p/index.js'
@@ -19,7 +20,8 @@ t.teardown(async () => {
 })
 
 const BIG = { maxMessages: 100_000, maxBytes: 64 << 20 }
-const BOUNDS = { inboxBounds: BIG, outboxBounds: BIG }
+const log = pino({ level: 'silent' })
+const BOUNDS = { inboxBounds: BIG, outboxBounds: BIG, log }
 let n = 0
 function store(maxGroup?: number) {
   const keys = redisKeys(`ms${n++}:`)
@@ -109,7 +111,7 @@ t.test('hasInbound: per (sender, id), stored or on its way in', async (t) => {
 function bounded(inboxBounds: { maxMessages: number, maxBytes: number }, outboxBounds = BIG) {
   const keys = redisKeys(`ms${n++}:`)
   const seen: { dropped: number, messages: number, bytes: number }[] = []
-  const s = new RedisMessageStore({ redis: client, keys, node: 'me', inboxBounds, outboxBounds, onInbox: (size) => seen.push(size) })
+  const s = new RedisMessageStore({ redis: client, keys, node: 'me', inboxBounds, outboxBounds, log, onInbox: (size) => seen.push(size) })
   return { keys, s, seen }
 }
 const storedBytes = async (keys: ReturnType<typeof redisKeys>) => {
@@ -146,7 +148,7 @@ const outgoing = (id: string, targets: string[], body: unknown = 'hi') => {
 
 t.test('outbox: queued messages are never dropped, so a full one refuses with 429 OUTBOX_FULL', async (t) => {
   const keys = redisKeys(`ms${n++}:`)
-  const s = new RedisMessageStore({ redis: client, keys, node: 'me', inboxBounds: BIG, outboxBounds: { maxMessages: 3, maxBytes: 64 << 20 } })
+  const s = new RedisMessageStore({ redis: client, keys, node: 'me', inboxBounds: BIG, outboxBounds: { maxMessages: 3, maxBytes: 64 << 20 }, log })
   for (const id of ['q1', 'q2', 'q3']) await s.saveOutgoing(outgoing(id, ['peer']))
   // The store throws a domain error; the error catalog gives its HTTP status.
   await t.rejects(s.saveOutgoing(outgoing('q4', ['peer'])), { code: 'OUTBOX_FULL' })
@@ -160,7 +162,7 @@ t.test('outbox: queued messages are never dropped, so a full one refuses with 42
 
 t.test('outbox past maxBytes: the oldest finished messages are forgotten', async (t) => {
   const keys = redisKeys(`ms${n++}:`)
-  const s = new RedisMessageStore({ redis: client, keys, node: 'me', inboxBounds: BIG, outboxBounds: { maxMessages: 1000, maxBytes: 1 << 20 } })
+  const s = new RedisMessageStore({ redis: client, keys, node: 'me', inboxBounds: BIG, outboxBounds: { maxMessages: 1000, maxBytes: 1 << 20 }, log })
   const body = 'o'.repeat(100_000)
   for (let i = 0; i < 30; i++) await s.saveOutgoing(outgoing(`o${i}`, [], body))
   const kept = await client.zrange(keys.sent('me'), 0, -1)

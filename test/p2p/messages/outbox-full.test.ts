@@ -1,7 +1,7 @@
 import t from 'tap'
 import { ERRORS, RedisMessageStore, redisKeys } from '../../../src/coordinator/index.js'
 import type { Mesh } from '../../../src/p2p/index.js'
-import { meshTestBed, startTestMesh, TEST_STORE_BOUNDS } from '../../fixtures/mesh.js'
+import { meshTestBed, startTestMesh, TEST_STORE } from '../../fixtures/mesh.js'
 import { freePort, waitFor } from '../../fixtures/poll.js'
 
 // A send refused with OUTBOX_FULL is never delivered: near the outbox bound the
@@ -19,7 +19,7 @@ const receiver: Mesh = await startTestMesh({
 })
 t.teardown(() => receiver.stop())
 const senderStore = new RedisMessageStore({
-  redis: client, keys: redisKeys(PREFIX), node: 'sender', inboxBounds: TEST_STORE_BOUNDS.inboxBounds, outboxBounds: bounds,
+  redis: client, keys: redisKeys(PREFIX), node: 'sender', ...TEST_STORE, outboxBounds: bounds,
 })
 const sender: Mesh = await startTestMesh({
   name: 'sender', dir, port: ports.sender, redis: client, prefix: PREFIX,
@@ -29,7 +29,7 @@ const sender: Mesh = await startTestMesh({
 })
 t.teardown(() => sender.stop())
 await waitFor('sender sees receiver', () => sender.view.stateOf('receiver') === 'online', { timeoutMs: 10_000 })
-const receiverStore = new RedisMessageStore({ redis: client, keys: redisKeys(PREFIX), node: 'receiver', ...TEST_STORE_BOUNDS })
+const receiverStore = new RedisMessageStore({ redis: client, keys: redisKeys(PREFIX), node: 'receiver', ...TEST_STORE })
 
 t.test('undelivered messages fill the outbox: the next send is refused and reaches nobody', async (t) => {
   for (let i = 0; i < bounds.maxMessages; i++) {

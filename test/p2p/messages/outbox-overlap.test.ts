@@ -1,7 +1,7 @@
 import t from 'tap'
 import { RedisMessageStore, redisKeys } from '../../../src/coordinator/index.js'
 import type { Mesh, MessageStore, OutgoingMessage } from '../../../src/p2p/index.js'
-import { meshTestBed, startTestMesh, TEST_STORE_BOUNDS } from '../../fixtures/mesh.js'
+import { meshTestBed, startTestMesh, TEST_STORE } from '../../fixtures/mesh.js'
 import { freePort, waitFor } from '../../fixtures/poll.js'
 
 // The first delivery runs while the message is written to the outbox. Two in-process meshes
@@ -10,7 +10,7 @@ import { freePort, waitFor } from '../../fixtures/poll.js'
 const { client, dir } = await meshTestBed(t, 'outbox')
 
 const PREFIX = 'outbox:'
-const real = new RedisMessageStore({ redis: client, keys: redisKeys(PREFIX), node: 'sender', ...TEST_STORE_BOUNDS })
+const real = new RedisMessageStore({ redis: client, keys: redisKeys(PREFIX), node: 'sender', ...TEST_STORE })
 let outbox: (msg: OutgoingMessage) => Promise<void> = (msg) => real.saveOutgoing(msg)
 const order: string[] = []
 const store: MessageStore = {
@@ -23,7 +23,7 @@ const store: MessageStore = {
     await real.setReceipt(id, target, receipt)
   },
   getOutgoing: (id) => real.getOutgoing(id),
-  pendingOutgoing: () => real.pendingOutgoing(),
+  pendingOutgoing: (opts) => real.pendingOutgoing(opts),
   acceptInbound: (msg) => real.acceptInbound(msg),
   hasInbound: (to, from, id) => real.hasInbound(to, from, id),
   inbox: (limit) => real.inbox(limit),
@@ -41,7 +41,7 @@ const sender: Mesh = await startTestMesh({
 })
 t.teardown(() => sender.stop())
 await waitFor('sender sees receiver', () => sender.view.stateOf('receiver') === 'online', { timeoutMs: 10_000 })
-const receiverStore = new RedisMessageStore({ redis: client, keys: redisKeys(PREFIX), node: 'receiver', ...TEST_STORE_BOUNDS })
+const receiverStore = new RedisMessageStore({ redis: client, keys: redisKeys(PREFIX), node: 'receiver', ...TEST_STORE })
 const inboxHas = async (id: string) => (await receiverStore.inbox(1000)).some((m) => m.id === id)
 
 t.test('a slow outbox write: the receiver has the message before send() answers, and the receipt lands after the record', async (t) => {

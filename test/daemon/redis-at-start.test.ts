@@ -1,7 +1,7 @@
 import t from 'tap'
 import { api, startDaemon, type LogLine } from '../fixtures/daemon.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
-import { startRedis } from '../fixtures/redis-server.js'
+import { pauseRedis, startRedis } from '../fixtures/redis-server.js'
 
 // Fifty daemons starting at once on two cores starve their shared Redis; a start
 // step that read Redis then ended the daemon ("Connection is closed.", "Command
@@ -13,13 +13,7 @@ const retryWarning = (l: LogLine): boolean =>
 t.test('Redis hung (SIGSTOP) for 4 s at start: the daemon comes up, says what it waits for, and is healthy', async (t) => {
   const redis = await startRedis()
   t.teardown(() => redis.stop())
-  const pid = redis.pid()!
-  process.kill(pid, 'SIGSTOP')
-  let resumed = false
-  const resume = (): void => {
-    if (!resumed) process.kill(pid, 'SIGCONT')
-    resumed = true
-  }
+  const resume = pauseRedis(redis)
   t.teardown(resume)
   const stoppedAt = performance.now()
   const d = await startDaemon({ args: ['--redis-url', redis.url], waitReady: false })

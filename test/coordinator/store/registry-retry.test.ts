@@ -5,7 +5,7 @@ import { nowOrWhenRegistryAnswers, RegistryNotAnsweringError, retryWhileRegistry
 import { isRedisConnectionError } from '../../../src/coordinator/errors.js'
 import { withRedis } from '../../../src/coordinator/store/redis-client.js'
 import { waitFor } from '../../fixtures/poll.js'
-import { startRedis, type TestRedis } from '../../fixtures/redis-server.js'
+import { pauseRedis, startRedis, type TestRedis } from '../../fixtures/redis-server.js'
 
 // The start-time retry against a real redis-server that is down, or hung by
 // SIGSTOP, through a client set up as the daemon's (no offline queue, one
@@ -69,13 +69,7 @@ t.test('a hung Redis (SIGSTOP): command timeouts are retried until it answers', 
   const c = client(t, redis)
   await c.connect()
   await c.set('k', 'v')
-  const pid = redis.pid()!
-  process.kill(pid, 'SIGSTOP')
-  let resumed = false
-  const resume = (): void => {
-    if (!resumed) process.kill(pid, 'SIGCONT')
-    resumed = true
-  }
+  const resume = pauseRedis(redis)
   t.teardown(resume)
   const errors: string[] = []
   const { log } = logLines()

@@ -17,7 +17,10 @@ t.setTimeout(300_000)
 const redis = await startRedis()
 t.teardown(() => redis.stop())
 const names = Array.from({ length: N }, (_, i) => `n${String(i).padStart(2, '0')}`)
-const cluster: ClusterNode[] = await startCluster({ names, redisUrl: redis.url, args: ['--log-level', 'info', '--set', 'redis.prefix="overload:"'] })
+const cluster: ClusterNode[] = await startCluster({ names, redisUrl: redis.url, args: ['--log-level', 'info', '--set', 'redis.prefix="overload:"'],
+  // The 15th daemon starts beside 14 that are still handshaking, on a runner shared with other tests.
+  nodeOptions: () => ({ readyTimeoutMs: 60_000 }),
+})
 t.teardown(() => stopCluster(cluster))
 
 async function offlineTransitions(d: TestDaemon): Promise<number> {

@@ -64,8 +64,20 @@ export interface MembershipViewInit {
   onRegistryMismatch?(name: string, mismatch: string | null): void
   /** Called when this node itself finds a member gone (lost or unreachable): worth a status at once. */
   onFirstHandLoss?(name: string): void
-  /** Called when another member reports a node lost that answered this node's ping lately (the report is not taken). */
+  /**
+   * Called when another member reports a node lost that this node can check
+   * itself (it answered a ping lately, or canCheck says so): the report is
+   * not taken; the callee pings the node and marks it unreachable if it is
+   * silent here too.
+   */
   onReportDisputed?(name: string, by: string): void
+  /** Whether this node holds a link to the member it can ping now (default: none). */
+  canCheck?(name: string): boolean
+  /**
+   * Called when another member reports this node lost: a status published now
+   * (a newer seq) clears the report wherever it was taken (SWIM's refutation).
+   */
+  onAccused?(by: string): void
   now?(): number
 }
 
@@ -140,16 +152,24 @@ export class MembershipView {
 
   /**
    * Another member says it lost `gone.name` after the status it names: offline here
-   * too unless we heard the node since, or it answered our ping just now.
+   * too unless we heard the node since, or can check it ourselves (a ping
+   * answered just now, or a link to ping it on). A report of this node itself
+   * is refuted with a fresh status.
    */
   private takeReport(by: string, gone: NodeStatus['lost'][number]): void {
-    if (gone.name === this.init.selfName || gone.name === by) return
+    if (gone.name === by) return
+    if (gone.name === this.init.selfName) {
+      if (gone.started_at === this.init.selfStatus().started_at) this.init.onAccused?.(by)
+      return
+    }
     const m = this.members.get(gone.name)
     const mine = m?.status
     if (m === undefined || mine === undefined || mine === null) return
     if (mine.started_at > gone.started_at || (mine.started_at === gone.started_at && mine.seq > gone.seq)) return
     if (m.reported !== null) return
-    if (m.aliveAt !== null && this.now() - m.aliveAt < FRESH_PING_MS) {
+    // One member's word does not take a node offline where it can be checked: an overloaded
+    // reporter would otherwise take a live node offline in every view at once.
+    if ((m.aliveAt !== null && this.now() - m.aliveAt < FRESH_PING_MS) || (this.init.canCheck?.(gone.name) ?? false)) {
       this.init.onReportDisputed?.(gone.name, by)
       return
     }

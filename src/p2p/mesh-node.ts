@@ -7,6 +7,8 @@ import { type Ping, ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
+import { MAX_SCORE } from './liveness/local-health.js'
+import { MAX_STATUS_BYTES } from './status-gossip.js'
 import { PendingInbound, type PendingDrop } from './pending-inbound.js'
 import { installPromiseWithResolvers } from './polyfill.js'
 import { installLazyWindowUpdates } from './yamux-window.js'
@@ -123,6 +125,9 @@ export async function createMeshNode(init: MeshNodeInit): Promise<MeshLibp2p> {
     connectionGater: meshGater(init.allowlist ?? [], init.isRefused, pending),
     connectionManager: {
       dialTimeout: init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
+      // PeerRedialer passes its own timeout, stretched by this node's local health; libp2p's
+      // per-address bound (6 s) would cut an overloaded node's handshakes off under it.
+      addressDialTimeout: (init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS) * (MAX_SCORE + 1),
       // Redial of configured peers is ours (see PeerRedialer): libp2p's queue gives up.
       reconnectRetries: 0,
       allow: peerHosts,
@@ -146,6 +151,10 @@ export async function createMeshNode(init: MeshNodeInit): Promise<MeshLibp2p> {
         // idle daemon's CPU). A valid message's signature names it; a forged copy that arrives
         // first fails its check and is not remembered, so the real one still gets through.
         fastMsgIdFn: fastMessageId,
+        // IDONTWANT (gossipsub 1.2) tells each mesh peer not to send a large message we already
+        // have. Statuses are small: the notices cost more than the copies they save (a twelfth
+        // of a forming cluster's CPU went to them), so none is sent below a status's limit.
+        idontwantMinDataSize: MAX_STATUS_BYTES + 1,
         scoreParams: {
           // No penalty for many peers behind one IP address. Gossipsub's default (-5 × (peers
           // - 10)², a Sybil defence for open networks) graylists every peer of a node with more

@@ -165,6 +165,8 @@ export class Mesh {
       // Nodes not connected to it hear of the loss with our next status: sent at once.
       onFirstHandLoss: () => gossip.publish(),
       onReportDisputed: (name, by) => liveness.verify(name, by),
+      canCheck: (name) => liveness.canVerify(name),
+      onAccused: (by) => gossip.refute(by),
     })
     const malformed = new MalformedStatuses({
       ...init.malformedStatuses,
@@ -236,6 +238,7 @@ export class Mesh {
       peerIdOf: (name) => bindings.peerIdOf(name),
       onConnected: (name, peerId) => admission.dialledAt(name, peerId),
       onLost: (name, reason) => view.markLost(name, reason),
+      slack: () => health.multiplier,
     })
     return new Mesh(node, view, gossip, messenger, rpc, liveness, redialer, log, init.listen, bindings)
   }

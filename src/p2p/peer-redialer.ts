@@ -1,10 +1,10 @@
 import { setMaxListeners } from 'node:events'
-import type { PeerId } from '@libp2p/interface'
+import type { Connection, PeerId } from '@libp2p/interface'
 import { anySignal } from 'any-signal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 import { P2pError } from './errors.js'
-import type { MeshLibp2p } from './mesh-node.js'
+import { DEFAULT_DIAL_TIMEOUT_MS, type MeshLibp2p } from './mesh-node.js'
 import { peerMultiaddr } from './peer-address.js'
 
 /** A connection the peer closes sooner than this after it was made counts as a failed dial. */
@@ -27,6 +27,16 @@ export const DEFAULT_MAX_BACKOFF_MS = 5000
 /** How often a connected peer is re-checked when no disconnect event arrives. */
 export const DEFAULT_CHECK_INTERVAL_MS = 5000
 
+/**
+ * Dials this node has in flight at once; the others wait their turn, and a
+ * dial's timeout runs only once it started. 50 daemons on two cores each
+ * dialling 49 peers at once all timed out half-way through their handshakes
+ * (1,468 timeouts in a minute, the mesh never formed): the work done was
+ * thrown away and redone. A few dials at a time finish; a peer that dialled
+ * us meanwhile is not dialled at all.
+ */
+export const DEFAULT_MAX_PARALLEL_DIALS = 4
+
 export interface PeerRedialerInit {
   node: MeshLibp2p
   peers: readonly { name: string, address: string }[]
@@ -35,6 +45,16 @@ export interface PeerRedialerInit {
   peerIdOf?(name: string): string | null
   /** Called with the peer that answered at a configured peer's address. */
   onConnected?(name: string, peerId: string): void
+  /** Dials in flight at once (default DEFAULT_MAX_PARALLEL_DIALS). */
+  maxParallelDials?: number
+  /** How long one dial may take, handshakes included (default DEFAULT_DIAL_TIMEOUT_MS). */
+  dialTimeoutMs?: number
+  /**
+   * What the dial timeout is multiplied by right now (this node's local
+   * health): an overloaded node's handshakes run slow, and cutting them off
+   * only makes it start them again. Default 1.
+   */
+  slack?(): number
   /** First retry delay after a failed dial (default DEFAULT_MIN_BACKOFF_MS). */
   minBackoffMs?: number
   /** Longest delay between dials of an unreachable peer (default DEFAULT_MAX_BACKOFF_MS). */
@@ -60,6 +80,48 @@ interface Target {
   wake: (() => void) | null
 }
 
+/** At most `max` holders at once; the others wait in the order they came. */
+class DialSlots {
+  private free: number
+  private readonly waiting: (() => void)[] = []
+
+  constructor(max: number) {
+    this.free = Math.max(1, max)
+  }
+
+  /** Resolves with the release function once a slot is free; rejects if the signal aborts first. */
+  async take(signal: AbortSignal): Promise<() => void> {
+    if (this.free > 0) {
+      this.free--
+      return this.releaser()
+    }
+    await new Promise<void>((resolve, reject) => {
+      const turn = (): void => {
+        signal.removeEventListener('abort', abort)
+        resolve()
+      }
+      const abort = (): void => {
+        this.waiting.splice(this.waiting.indexOf(turn), 1)
+        reject(signal.reason)
+      }
+      this.waiting.push(turn)
+      signal.addEventListener('abort', abort, { once: true })
+    })
+    return this.releaser()
+  }
+
+  private releaser(): () => void {
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      const next = this.waiting.shift()
+      if (next === undefined) this.free++
+      else next()
+    }
+  }
+}
+
 /**
  * Keeps a connection to every configured peer for as long as it is configured.
  * libp2p's own reconnect queue gives up after a few tries (two nodes cut off
@@ -68,15 +130,18 @@ interface Target {
  */
 export class PeerRedialer {
   private readonly targets: Target[]
+  private readonly slots: DialSlots
   private controller: AbortController | null = null
   private started = false
   private loops: Promise<void>[] = []
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
-    for (const t of this.targets) if (t.peerId?.equals(evt.detail)) t.wake?.()
+    const gone = evt.detail.toString()
+    for (const t of this.targets) if (this.peerIdOf(t) === gone) t.wake?.()
   }
 
   constructor(private readonly init: PeerRedialerInit) {
     this.targets = init.peers.map((p) => ({ name: p.name, address: peerMultiaddr(p.address), peerId: null, wake: null }))
+    this.slots = new DialSlots(init.maxParallelDials ?? DEFAULT_MAX_PARALLEL_DIALS)
   }
 
   start(): void {
@@ -101,8 +166,15 @@ export class PeerRedialer {
     this.loops = []
   }
 
+  /** The peer id of a target: the one that answered our dial, else the one its name is bound to. */
+  private peerIdOf(t: Target): string | null {
+    return t.peerId?.toString() ?? this.init.peerIdOf?.(t.name) ?? null
+  }
+
+  /** Whether a connection to the target is open, ours or one it made to us. */
   private connected(t: Target): boolean {
-    return t.peerId !== null && this.init.node.getConnections(t.peerId).some((c) => c.status === 'open')
+    const id = this.peerIdOf(t)
+    return id !== null && this.init.node.getConnections().some((c) => c.status === 'open' && c.remotePeer.toString() === id)
   }
 
   private async keep(t: Target, signal: AbortSignal): Promise<void> {
@@ -134,11 +206,20 @@ export class PeerRedialer {
           }
           failures = 0
         }
-        const bound = this.init.peerIdOf?.(t.name) ?? null
-        // With the id in the address the handshake fails if another peer answers there.
-        const address = bound === null ? t.address : t.address.encapsulate(`/p2p/${bound}`)
-        const dialSignal = anySignal([signal, AbortSignal.timeout(10_000)])
-        const conn = await node.dial(address, { signal: dialSignal }).finally(() => dialSignal.clear())
+        const release = await this.slots.take(signal)
+        let conn: Connection
+        try {
+          // The peer may have dialled us while this dial waited for its turn.
+          if (this.connected(t)) continue
+          const bound = this.init.peerIdOf?.(t.name) ?? null
+          // With the id in the address the handshake fails if another peer answers there.
+          const address = bound === null ? t.address : t.address.encapsulate(`/p2p/${bound}`)
+          const timeoutMs = (this.init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS) * (this.init.slack?.() ?? 1)
+          const dialSignal = anySignal([signal, AbortSignal.timeout(timeoutMs)])
+          conn = await node.dial(address, { signal: dialSignal }).finally(() => dialSignal.clear())
+        } finally {
+          release()
+        }
         // A gated peer's dial can look successful with no connection kept; only a held one counts.
         if (conn.status !== 'open' || node.getConnections(conn.remotePeer).length === 0) {
           throw new Error('connection was not kept (refused by the peer or by our allowlist)')

@@ -32,7 +32,23 @@ export interface StatusGossipInit {
   malformed: { record(peerId: string, kind: MalformedKind, fields: Record<string, unknown>): void }
 }
 
-const MAX_STATUS_BYTES = 16 * 1024
+/** The largest status taken (gossipsub's IDONTWANT is off below it, see createMeshNode). */
+export const MAX_STATUS_BYTES = 16 * 1024
+
+/**
+ * Members that subscribe within this long of the last announce get one more
+ * announce, at its end: in a cluster starting together every node saw 49
+ * subscriptions, and one publish each, flooded to all 50, was 2,401 statuses
+ * for nothing a single one would not have said.
+ */
+export const ANNOUNCE_MIN_INTERVAL_MS = 1000
+
+/**
+ * Refutations (a fresh status because a member reported this node lost) are
+ * at most this often: every member that took the report clears it on the
+ * first, and a reporter that keeps repeating it must not make us publish at its pace.
+ */
+export const REFUTE_MIN_INTERVAL_MS = 1000
 /** Statuses sent to a linked node over its connection before the linked keepalive may start. */
 const SENT_BEFORE_LINKED = 2
 
@@ -48,6 +64,7 @@ export class StatusGossip {
   private started = false
   /** What was last published, without the fields that change every time (seq, time, uptime). */
   private lastContent = ''
+  private lastContentWithoutLinks = ''
   private lastPublishedAt = -Infinity
   /**
    * How many statuses gossipsub has written to each connected peer since it
@@ -63,6 +80,7 @@ export class StatusGossip {
 
   private readonly startedAt = Date.now()
   private publishTimer: NodeJS.Timeout | null = null
+  private lastRefutedAt = -Infinity
   private tickTimer: NodeJS.Timeout | null = null
   private readonly encoder = new TextEncoder()
   private readonly decoder = new TextDecoder()
@@ -79,14 +97,16 @@ export class StatusGossip {
    * bound name that churns its subscription must not make us publish.
    */
   private announceTimer: NodeJS.Timeout | null = null
+  private lastAnnouncedAt = -Infinity
   private readonly subscriptionChanged = (evt: CustomEvent<SubscriptionChangeData>): void => {
     if (!evt.detail.subscriptions.some((s) => s.topic === STATUS_TOPIC && s.subscribe)) return
     if (this.init.bindings.nameOf(evt.detail.peerId.toString()) === null) return
     // Peers subscribing together (a restart of many) get one publish.
     this.announceTimer ??= setTimeout(() => {
       this.announceTimer = null
+      this.lastAnnouncedAt = performance.now()
       this.publish()
-    }, 20)
+    }, Math.max(20, this.lastAnnouncedAt + ANNOUNCE_MIN_INTERVAL_MS - performance.now()))
   }
 
   constructor(private readonly init: StatusGossipInit) {}
@@ -156,11 +176,22 @@ export class StatusGossip {
     pubsub.unsubscribe(STATUS_TOPIC)
   }
 
-  /** Publishes if the status changed since the last publish, or the keepalive is due. */
+  /**
+   * Publishes if the status changed since the last publish, or the keepalive
+   * is due. A change of its links alone (a connection made or lost, which
+   * liveness does not read from statuses) waits for the unlinked keepalive:
+   * while a cluster forms every node's links change every second, and a
+   * publish each time, flooded to every node, starved their handshakes.
+   */
   private publishIfChanged(): void {
     const status = this.current()
-    const due = performance.now() - this.lastPublishedAt >= this.keepaliveFor(status.links) - this.init.intervalMs / 2
-    if (due || content(status) !== this.lastContent) this.publish(status)
+    const since = performance.now() - this.lastPublishedAt
+    const halfInterval = this.init.intervalMs / 2
+    const due = since >= this.keepaliveFor(status.links) - halfInterval
+    if (due) return this.publish(status)
+    if (content(status) === this.lastContent) return
+    if (contentWithoutLinks(status) !== this.lastContentWithoutLinks) return this.publish(status)
+    if (since >= (this.init.keepaliveMs ?? this.init.intervalMs) - halfInterval) this.publish(status)
   }
 
   /** The keepalive that applies now (see statusKeepalive). */
@@ -176,12 +207,27 @@ export class StatusGossip {
     return statusKeepalive(keepalive, linked, this.init.view.peerNames(), links, served)
   }
 
+  /**
+   * Another member reported this node lost: a status published now has a
+   * newer seq than the one the report names, so every member that took the
+   * report hears this node again and clears it (SWIM's refutation). At most
+   * once per REFUTE_MIN_INTERVAL_MS.
+   */
+  refute(by: string): void {
+    const now = performance.now()
+    if (this.publishTimer === null || now - this.lastRefutedAt < REFUTE_MIN_INTERVAL_MS) return
+    this.lastRefutedAt = now
+    this.init.log.info({ by }, `reported lost by ${by}; publishing a fresh status so that the report is cleared`)
+    this.publish()
+  }
+
   /** Publishes now, e.g. right after a state change worth spreading fast. */
   publish(status: NodeStatus = this.current()): void {
     if (this.publishTimer === null) return
     this.seq++
     status.seq = this.seq
     this.lastContent = content(status)
+    this.lastContentWithoutLinks = contentWithoutLinks(status)
     this.lastPublishedAt = performance.now()
     const bytes = this.encoder.encode(JSON.stringify(status))
     this.init.node.services.pubsub.publish(STATUS_TOPIC, bytes).then(({ recipients }) => {
@@ -257,4 +303,8 @@ export function statusKeepalive(
 /** A status without the fields that differ on every publish. */
 function content(s: NodeStatus): string {
   return JSON.stringify({ ...s, seq: 0, time: 0, uptime_s: 0 })
+}
+
+function contentWithoutLinks(s: NodeStatus): string {
+  return JSON.stringify({ ...s, seq: 0, time: 0, uptime_s: 0, links: [], p2p_connections: 0 })
 }

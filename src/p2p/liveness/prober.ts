@@ -188,9 +188,9 @@ export class LivenessProber {
   }
 
   /**
-   * Another member reported `name` lost, but it answered this node lately (the
-   * view keeps it online for that): ping it now, and take the report if it
-   * stays silent too. The reporter already waited out a suspicion window and
+   * Another member reported `name` lost, but this node can check it (it
+   * answered lately, or a link to it is open; the view keeps it as it was):
+   * ping it now, and take the report if it stays silent too. The reporter already waited out a suspicion window and
    * asked helpers, so one more silent ping here is enough; without this, the
    * node would stay online here until this node's own schedule reached it.
    * The ping waits at most VERIFY_TIMEOUT_MS: a live node on a sound link
@@ -213,6 +213,12 @@ export class LivenessProber {
       this.init.view.markUnreachable(name, reason)
       this.closeLink(name, reason)
     }).finally(() => this.verifying.delete(name))
+  }
+
+  /** Whether this node can ping the member now (a running prober and an open link to it). */
+  canVerify(name: string): boolean {
+    const peerId = this.init.view.peerIdOf(name)
+    return this.timer !== null && peerId !== null && this.connected(peerId)
   }
 
   private connected(peerId: string): boolean {

@@ -144,6 +144,7 @@ function meshInit(config: Readonly<Config>, logs: LogRoot, c: MeshComponents): M
     onMalformedStatus: (kind) => metrics.malformedStatus(kind),
     onMalformedDisconnect: () => metrics.malformedDisconnect(),
     onWarningSuppressed: () => metrics.warningSuppressed(),
+    onStatus: (event) => metrics.status(event),
     onStalled: (s) => {
       metrics.stalled(s.protocol)
       const who = s.name ?? `peer ${s.peer}`

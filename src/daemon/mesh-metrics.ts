@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client'
-import type { MalformedKind, Mesh, NodeTransition, PendingDrop, ReceiptState, RefusalReason } from '../p2p/index.js'
+import type { MalformedKind, Mesh, NodeTransition, PendingDrop, ReceiptState, RefusalReason, StatusEvent } from '../p2p/index.js'
 
 /** Prometheus metrics of the mesh: node states and transitions, connections, messages. */
 export interface MeshMetrics {
@@ -20,9 +20,17 @@ export interface MeshMetrics {
   warningSuppressed(): void
   /** Counts a stream cut off because its peer stopped reading, by protocol. */
   stalled(protocol: string): void
+  /** Counts a status published or heard. */
+  status(event: StatusEvent): void
 }
 
 export function createMeshMetrics(registry: Registry): MeshMetrics {
+  const statuses = new Counter({
+    name: 'aitbc_p2p_statuses_total',
+    help: 'Statuses this node published (published), and statuses it heard that were newer than the last (taken) or not (stale)',
+    labelNames: ['event'] as const,
+    registers: [registry],
+  })
   const transitions = new Counter({
     name: 'aitbc_node_state_transitions_total',
     help: 'Changes of a node\'s state in this daemon\'s membership view, by node and new state',
@@ -89,6 +97,7 @@ export function createMeshMetrics(registry: Registry): MeshMetrics {
     malformedDisconnect: () => malformedDisconnects.inc(),
     warningSuppressed: () => suppressed.inc(),
     stalled: (protocol) => stalled.inc({ protocol }),
+    status: (event) => statuses.inc({ event }),
   }
 }
 

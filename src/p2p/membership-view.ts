@@ -58,6 +58,12 @@ export interface MembershipViewInit {
   bindings: NameBindings
   /** The status this node publishes, for its own row. */
   selfStatus(): NodeStatus
+  /**
+   * This node's registry, compared with each status heard (default: from
+   * selfStatus, which also walks the connections: a tenth of the view's
+   * time in a forming cluster).
+   */
+  selfRegistry?(): RegistryFingerprint
   /** Called for every state change (logging, metrics). */
   onTransition?(t: NodeTransition): void
   /** Called when a node's registry starts or stops differing from ours. */
@@ -344,7 +350,7 @@ export class MembershipView {
   }
 
   private checkRegistry(m: Member): void {
-    const mine = this.init.selfStatus().registry
+    const mine = this.init.selfRegistry?.() ?? this.init.selfStatus().registry
     const theirs = m.status?.registry
     let mismatch: string | null = null
     if (theirs !== undefined && mine.cluster_id !== null && theirs.cluster_id !== null && mine.cluster_id !== theirs.cluster_id) {

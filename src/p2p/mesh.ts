@@ -17,7 +17,7 @@ import { peerHostAddress } from './peer-address.js'
 import type { PendingDrop } from './pending-inbound.js'
 import { PeerRedialer } from './peer-redialer.js'
 import { RpcService } from './rpc/rpc-service.js'
-import { StatusGossip } from './status-gossip.js'
+import { type StatusEvent, StatusGossip } from './status-gossip.js'
 import type { StalledStream } from './frames.js'
 import { LocalHealth, NO_ACCUSATION_SCORE } from './liveness/local-health.js'
 
@@ -75,6 +75,8 @@ export interface MeshInit {
   onMalformedDisconnect?(): void
   /** Each warning line about a malformed status left out (rate-limited). */
   onWarningSuppressed?(): void
+  /** Each status this node published, and each one it heard (see StatusGossip). */
+  onStatus?(event: StatusEvent): void
   /** Each stream cut off because its peer stopped reading (DEFAULT_MAX_BUFFERED_BYTES unsent); name: its bound name. */
   onStalled?(s: StalledStream & { name: string | null }): void
 }
@@ -160,6 +162,7 @@ export class Mesh {
       peers,
       bindings,
       selfStatus: () => gossip.current(),
+      selfRegistry: () => init.local().registry,
       onTransition: init.onTransition,
       onRegistryMismatch: init.onRegistryMismatch,
       // Nodes not connected to it hear of the loss with our next status: sent at once.
@@ -190,6 +193,7 @@ export class Mesh {
       bindings,
       log: init.log('p2p:gossip'),
       onRefusedPeer: (r) => admission.shut(r.peerId),
+      onStatus: init.onStatus,
       malformed,
     })
     const onStalled = (st: StalledStream): void => init.onStalled?.({ ...st, name: view.nameOf(st.peer) })

@@ -28,20 +28,17 @@ export interface StatusGossipInit {
   log: Logger
   /** Called when a directly connected peer made a claim that was refused (the mesh closes it). */
   onRefusedPeer?(refusal: Refusal): void
+  /** Each status published by this node, and each one heard: taken into the view, or not newer than the last. */
+  onStatus?(event: StatusEvent): void
   /** Counts and logs (rate-limited) a malformed status by the peer it came from (see MalformedStatuses). */
   malformed: { record(peerId: string, kind: MalformedKind, fields: Record<string, unknown>): void }
 }
 
+/** What happened to a status (aitbc_p2p_statuses_total). */
+export type StatusEvent = 'published' | 'taken' | 'stale'
+
 /** The largest status taken (gossipsub's IDONTWANT is off below it, see createMeshNode). */
 export const MAX_STATUS_BYTES = 16 * 1024
-
-/**
- * Members that subscribe within this long of the last announce get one more
- * announce, at its end: in a cluster starting together every node saw 49
- * subscriptions, and one publish each, flooded to all 50, was 2,401 statuses
- * for nothing a single one would not have said.
- */
-export const ANNOUNCE_MIN_INTERVAL_MS = 1000
 
 /**
  * Refutations (a fresh status because a member reported this node lost) are
@@ -94,7 +91,11 @@ export class StatusGossip {
   /**
    * A member that subscribes to status (a node that just connected) is sent
    * ours at once, not at the next interval. Only a member: a peer with no
-   * bound name that churns its subscription must not make us publish.
+   * bound name that churns its subscription must not make us publish. At
+   * most once per (unlinked) keepalive, which would reach it as soon: in a
+   * cluster starting together each node saw a subscription a second, and
+   * its announces, each flooded to every node, were most of the statuses
+   * sent (378 of 600 in a minute of 25 nodes).
    */
   private announceTimer: NodeJS.Timeout | null = null
   private lastAnnouncedAt = -Infinity
@@ -106,7 +107,7 @@ export class StatusGossip {
       this.announceTimer = null
       this.lastAnnouncedAt = performance.now()
       this.publish()
-    }, Math.max(20, this.lastAnnouncedAt + ANNOUNCE_MIN_INTERVAL_MS - performance.now()))
+    }, Math.max(20, this.lastAnnouncedAt + (this.init.keepaliveMs ?? this.init.intervalMs) - performance.now()))
   }
 
   constructor(private readonly init: StatusGossipInit) {}
@@ -185,13 +186,15 @@ export class StatusGossip {
    */
   private publishIfChanged(): void {
     const status = this.current()
-    const since = performance.now() - this.lastPublishedAt
-    const halfInterval = this.init.intervalMs / 2
-    const due = since >= this.keepaliveFor(status.links) - halfInterval
-    if (due) return this.publish(status)
-    if (content(status) === this.lastContent) return
-    if (contentWithoutLinks(status) !== this.lastContentWithoutLinks) return this.publish(status)
-    if (since >= (this.init.keepaliveMs ?? this.init.intervalMs) - halfInterval) this.publish(status)
+    const changed = content(status) !== this.lastContent
+    if (publishDue({
+      sinceMs: performance.now() - this.lastPublishedAt,
+      keepaliveMs: this.keepaliveFor(status.links),
+      shortKeepaliveMs: this.init.keepaliveMs ?? this.init.intervalMs,
+      intervalMs: this.init.intervalMs,
+      changed,
+      changedBeyondLinks: changed && contentWithoutLinks(status) !== this.lastContentWithoutLinks,
+    })) this.publish(status)
   }
 
   /** The keepalive that applies now (see statusKeepalive). */
@@ -229,6 +232,7 @@ export class StatusGossip {
     this.lastContent = content(status)
     this.lastContentWithoutLinks = contentWithoutLinks(status)
     this.lastPublishedAt = performance.now()
+    this.init.onStatus?.('published')
     const bytes = this.encoder.encode(JSON.stringify(status))
     this.init.node.services.pubsub.publish(STATUS_TOPIC, bytes).then(({ recipients }) => {
       if (this.publishTimer === null) return
@@ -275,9 +279,29 @@ export class StatusGossip {
       if (source.toString() === from) this.init.onRefusedPeer?.(admission.refusal)
       return TopicValidatorResult.Reject
     }
-    this.init.view.observe(status)
+    this.init.onStatus?.(this.init.view.observe(status) ? 'taken' : 'stale')
     return TopicValidatorResult.Accept
   }
+}
+
+/**
+ * Whether the status is published at this check (every intervalMs, so each
+ * wait may end half an interval early): when the keepalive in force is due,
+ * at once when anything but its links changed, and when only its links
+ * changed, once the short keepalive is due.
+ */
+export function publishDue(p: {
+  sinceMs: number
+  keepaliveMs: number
+  shortKeepaliveMs: number
+  intervalMs: number
+  changed: boolean
+  changedBeyondLinks: boolean
+}): boolean {
+  const early = p.intervalMs / 2
+  if (p.sinceMs >= p.keepaliveMs - early) return true
+  if (!p.changed) return false
+  return p.changedBeyondLinks || p.sinceMs >= p.shortKeepaliveMs - early
 }
 
 /**

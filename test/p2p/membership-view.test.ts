@@ -11,11 +11,12 @@ const BETA = { name: 'beta', peerId: '12D3KooWBeta', address: '/ip4/127.0.0.1/tc
 
 const GAMMA = { name: 'gamma', peerId: '12D3KooWGamma', address: '/ip4/127.0.0.1/tcp/2' }
 
-function setup(others: typeof BETA[] = [BETA], slack = (): number => 1) {
+function setup(others: typeof BETA[] = [BETA], slack = (): number => 1, linked: ReadonlySet<string> = new Set()) {
   let now = 1000
   const transitions: NodeTransition[] = []
   const losses: string[] = []
   const disputed: string[] = []
+  const accusers: string[] = []
   const bindings = new NameBindings({
     selfName: SELF.name,
     selfPeerId: SELF.peerId,
@@ -33,6 +34,8 @@ function setup(others: typeof BETA[] = [BETA], slack = (): number => 1) {
     onTransition: (tr) => transitions.push(tr),
     onFirstHandLoss: (name) => losses.push(name),
     onReportDisputed: (name, by) => disputed.push(`${name} by ${by}`),
+    canCheck: (name) => linked.has(name),
+    onAccused: (by) => accusers.push(by),
     now: () => now,
     slack,
   })
@@ -40,7 +43,7 @@ function setup(others: typeof BETA[] = [BETA], slack = (): number => 1) {
     now += ms
     view.tick()
   }
-  return { view, transitions, losses, disputed, advance }
+  return { view, transitions, losses, disputed, accusers, advance }
 }
 
 function status(name: string, peerId: string, seq: number): NodeStatus {
@@ -140,6 +143,30 @@ t.test('a node another member lost is offline here at once, unless heard since o
   t.equal(view.stateOf('beta'), 'online', 'a newer status from beta: online again')
   gammaSays(6, [{ name: 'beta', started_at: 1, seq: 4 }])
   t.equal(view.stateOf('beta'), 'online', 'the reporter repeating its old loss changes nothing after that')
+})
+
+t.test('a report of a member this node holds a link to is checked, not taken: one member\'s word moves nothing', async (t) => {
+  const { view, advance, disputed, transitions } = setup([BETA, GAMMA], () => 1, new Set(['beta']))
+  view.observe(status('beta', BETA.peerId, 4))
+  view.observe(status('gamma', GAMMA.peerId, 1))
+  advance(2500)
+  const before = transitions.length
+  view.observe({ ...status('gamma', GAMMA.peerId, 2), lost: [{ name: 'beta', started_at: 1, seq: 4 }] })
+  t.equal(view.stateOf('beta'), 'online', 'no ping for 2.5 s, but a link to check it on: not taken')
+  t.same(disputed, ['beta by gamma'], 'handed on to be pinged now')
+  t.equal(transitions.length, before, 'no transition at all')
+  view.markUnreachable('beta', 'reported lost by gamma, and no answer to a ping from alpha either')
+  t.match(row(view), { status: 'offline', reason: /no answer to a ping from alpha/ }, 'the check failing takes it offline')
+})
+
+t.test('a node reported lost refutes it, for its own run only', async (t) => {
+  const { view, accusers } = setup([BETA, GAMMA])
+  view.observe(status('gamma', GAMMA.peerId, 1))
+  view.observe({ ...status('gamma', GAMMA.peerId, 2), lost: [{ name: 'alpha', started_at: 1, seq: 7 }] })
+  t.same(accusers, ['gamma'], 'this node (started_at 1) is told to publish a fresh status')
+  view.observe({ ...status('gamma', GAMMA.peerId, 3), lost: [{ name: 'alpha', started_at: 0, seq: 7 }] })
+  t.same(accusers, ['gamma'], 'a loss of an earlier run of this node needs no answer')
+  t.equal(view.snapshot()[0]!.status, 'online', 'and its own row never changes for a report')
 })
 
 t.test('members this node lost are listed with their last status, and each first loss is signalled once', async (t) => {

@@ -1,3 +1,4 @@
+import { createServer, type Socket } from 'node:net'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { pino } from 'pino'
@@ -50,4 +51,37 @@ t.test('a peer that closes each connection as soon as it is made (its allowlist 
   const attempts = lines.filter((l) => /^connected to peer/.test(l.msg)).length
   t.ok(attempts >= 2 && attempts <= 8, `${attempts} connections in 3 s (backoff from 250 ms), not one per round trip`)
   t.equal(lines.filter((l) => l.msg === 'connected to peer' && l.level === 30).length, 1, 'only the first is logged at info')
+})
+
+// Six peers whose sockets accept and then say nothing: each dial hangs in its handshake until
+// the dial timeout (300 ms). Without the bound all six are dialled within the 60 ms start spread;
+// with maxParallelDials 2, no three dials start within one timeout.
+t.test('at most maxParallelDials dials are in flight; the others wait their turn and still get it', async (t) => {
+  const opened: { at: number, peer: number }[] = []
+  const sockets: Socket[] = []
+  const servers = await Promise.all(Array.from({ length: 6 }, async (_, i) => {
+    const server = createServer((socket) => {
+      opened.push({ at: performance.now(), peer: i })
+      sockets.push(socket)
+      socket.on('error', () => {})
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.teardown(() => new Promise<void>((resolve) => {
+      server.close(() => resolve())
+      for (const s of sockets) s.destroy()
+    }))
+    return server
+  }))
+  const node = await createMeshNode({ privateKey: await generateKeyPair('Ed25519'), listen: '/ip4/127.0.0.1/tcp/0', inbound: P2P_DEFAULTS.inbound })
+  await node.start()
+  t.teardown(() => node.stop())
+  const peers = servers.map((s, i) => ({ name: `mute${i}`, address: `127.0.0.1:${(s.address() as { port: number }).port}` }))
+  const redialer = new PeerRedialer({ node, peers, log: pino({ level: 'silent' }), maxParallelDials: 2, dialTimeoutMs: 300, minBackoffMs: 50, maxBackoffMs: 100 })
+  redialer.start()
+  t.teardown(() => redialer.stop())
+  await waitFor('every mute peer dialled', () => new Set(opened.map((o) => o.peer)).size === 6, { timeoutMs: 15_000 })
+  await redialer.stop()
+  // Each dial holds its slot until its 300 ms timeout: a third start needs one of the first two to end.
+  const crowded = opened.filter((o, i) => i >= 2 && o.at - opened[i - 2]!.at < 250)
+  t.same(crowded, [], `no three dials started within 250 ms (starts at ${opened.map((o) => Math.round(o.at - opened[0]!.at)).join(', ')} ms)`)
 })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { statusKeepalive } from '../../src/p2p/status-gossip.js'
+import { publishDue, statusKeepalive } from '../../src/p2p/status-gossip.js'
 
 // In-process: which keepalive an unchanged status waits for.
 const served = (...names: string[]): ReadonlySet<string> => new Set(names)
@@ -23,4 +23,16 @@ t.test('a linked node that has not yet been sent our status keeps the short keep
 
 t.test('a linked keepalive not longer than the short one is the short one', async (t) => {
   t.equal(statusKeepalive(3000, 1000, ['beta'], ['beta'], served('beta')), 3000)
+})
+
+t.test('a change is published at once, but a change of links alone waits for the short keepalive', async (t) => {
+  const at = (sinceMs: number, changed: boolean, changedBeyondLinks: boolean, keepaliveMs = 30_000): boolean =>
+    publishDue({ sinceMs, keepaliveMs, shortKeepaliveMs: 3000, intervalMs: 1000, changed, changedBeyondLinks })
+  t.equal(at(100, true, true), true, 'a new problem, a lost member, a chain height: at once')
+  t.equal(at(100, true, false), false, 'a connection made 100 ms after the last publish: not yet')
+  t.equal(at(2400, true, false), false, 'nor at 2.4 s')
+  t.equal(at(2500, true, false), true, 'at the short keepalive (less half an interval)')
+  t.equal(at(2500, false, false), false, 'nothing changed: the linked keepalive in force decides')
+  t.equal(at(29_500, false, false), true)
+  t.equal(at(2500, false, false, 3000), true, 'unlinked: the short keepalive is the one in force')
 })

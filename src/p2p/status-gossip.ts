@@ -41,6 +41,14 @@ export type StatusEvent = 'published' | 'taken' | 'stale'
 export const MAX_STATUS_BYTES = 16 * 1024
 
 /**
+ * Announces to members that subscribe (see subscriptionChanged) are at most
+ * this often: in a cluster starting together each node saw a subscription a
+ * second for a minute, and its announces, each flooded to every node, were
+ * most of the statuses sent.
+ */
+export const ANNOUNCE_MIN_INTERVAL_MS = 1000
+
+/**
  * Refutations (a fresh status because a member reported this node lost) are
  * at most this often: every member that took the report clears it on the
  * first, and a reporter that keeps repeating it must not make us publish at its pace.
@@ -92,10 +100,7 @@ export class StatusGossip {
    * A member that subscribes to status (a node that just connected) is sent
    * ours at once, not at the next interval. Only a member: a peer with no
    * bound name that churns its subscription must not make us publish. At
-   * most once per (unlinked) keepalive, which would reach it as soon: in a
-   * cluster starting together each node saw a subscription a second, and
-   * its announces, each flooded to every node, were most of the statuses
-   * sent (378 of 600 in a minute of 25 nodes).
+   * most once per ANNOUNCE_MIN_INTERVAL_MS.
    */
   private announceTimer: NodeJS.Timeout | null = null
   private lastAnnouncedAt = -Infinity
@@ -107,7 +112,7 @@ export class StatusGossip {
       this.announceTimer = null
       this.lastAnnouncedAt = performance.now()
       this.publish()
-    }, Math.max(20, this.lastAnnouncedAt + (this.init.keepaliveMs ?? this.init.intervalMs) - performance.now()))
+    }, Math.max(20, this.lastAnnouncedAt + ANNOUNCE_MIN_INTERVAL_MS - performance.now()))
   }
 
   constructor(private readonly init: StatusGossipInit) {}
@@ -279,7 +284,8 @@ export class StatusGossip {
       if (source.toString() === from) this.init.onRefusedPeer?.(admission.refusal)
       return TopicValidatorResult.Reject
     }
-    this.init.onStatus?.(this.init.view.observe(status) ? 'taken' : 'stale')
+    const taken = this.init.view.observe(status)
+    this.init.onStatus?.(taken ? 'taken' : 'stale')
     return TopicValidatorResult.Accept
   }
 }

@@ -1,5 +1,8 @@
 import { z } from 'zod'
 
+/** The largest status taken (gossipsub's IDONTWANT is off below it, see createMeshNode). */
+export const MAX_STATUS_BYTES = 16 * 1024
+
 /** Status gossip topic; the suffix is the wire version. */
 export const STATUS_TOPIC = 'aitbc/status/1'
 

@@ -5,7 +5,7 @@ import type { MalformedKind } from './malformed-statuses.js'
 import type { MembershipView } from './membership-view.js'
 import type { NameBindings, Refusal } from './name-bindings.js'
 import type { MeshLibp2p } from './mesh-node.js'
-import { type LocalStatus, type NodeStatus, nodeStatus, STATUS_TOPIC } from './node-status.js'
+import { type LocalStatus, MAX_STATUS_BYTES, type NodeStatus, nodeStatus, STATUS_TOPIC } from './node-status.js'
 
 export interface StatusGossipInit {
   node: MeshLibp2p
@@ -36,9 +36,6 @@ export interface StatusGossipInit {
 
 /** What happened to a status (aitbc_p2p_statuses_total). */
 export type StatusEvent = 'published' | 'taken' | 'stale'
-
-/** The largest status taken (gossipsub's IDONTWANT is off below it, see createMeshNode). */
-export const MAX_STATUS_BYTES = 16 * 1024
 
 /**
  * Announces to members that subscribe (see subscriptionChanged) are at most

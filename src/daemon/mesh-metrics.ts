@@ -27,7 +27,7 @@ export interface MeshMetrics {
 export function createMeshMetrics(registry: Registry): MeshMetrics {
   const statuses = new Counter({
     name: 'aitbc_p2p_statuses_total',
-    help: 'Statuses this node published (published), and statuses it heard that were newer than the last (taken) or not (stale)',
+    help: 'Statuses this node published (published), and statuses it heard: taken into the view (taken) or not (stale: not newer, or not from the peer the name is bound to)',
     labelNames: ['event'] as const,
     registers: [registry],
   })

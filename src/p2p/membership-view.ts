@@ -165,7 +165,9 @@ export class MembershipView {
   private takeReport(by: string, gone: NodeStatus['lost'][number]): void {
     if (gone.name === by) return
     if (gone.name === this.init.selfName) {
-      if (gone.started_at === this.init.selfStatus().started_at) this.init.onAccused?.(by)
+      // Only a report of the status last published: a newer one is already on its way there.
+      const me = this.init.selfStatus()
+      if (gone.started_at === me.started_at && gone.seq >= me.seq) this.init.onAccused?.(by)
       return
     }
     const m = this.members.get(gone.name)

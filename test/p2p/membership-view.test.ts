@@ -166,6 +166,8 @@ t.test('a node reported lost refutes it, for its own run only', async (t) => {
   t.same(accusers, ['gamma'], 'this node (started_at 1) is told to publish a fresh status')
   view.observe({ ...status('gamma', GAMMA.peerId, 3), lost: [{ name: 'alpha', started_at: 0, seq: 7 }] })
   t.same(accusers, ['gamma'], 'a loss of an earlier run of this node needs no answer')
+  view.observe({ ...status('gamma', GAMMA.peerId, 4), lost: [{ name: 'alpha', started_at: 1, seq: -1 }] })
+  t.same(accusers, ['gamma'], 'nor one of a status older than the one this node last published (seq 0 here)')
   t.equal(view.snapshot()[0]!.status, 'online', 'and its own row never changes for a report')
 })
 

@@ -210,15 +210,21 @@ export class LivenessProber {
       const reason = `reported lost by ${by}, and no answer to a ping from ${this.init.selfName} either`
       this.suspects.end(name)
       this.init.log.warn({ node: name, by }, 'reported lost and silent here too; offline')
+      // The link stays: every linked member checks a report at once, and each closing its link
+      // would cut the member off from all of them. This node's own probes close a silent link.
       this.init.view.markUnreachable(name, reason)
-      this.closeLink(name, reason)
     }).finally(() => this.verifying.delete(name))
   }
 
-  /** Whether this node can ping the member now (a running prober and an open link to it). */
+  /**
+   * Whether this node can check a report of the member now: a running
+   * prober, an open link, and a local health that lets a miss count (an
+   * overloaded node's check could only end in nothing, and the report is
+   * better taken as it stands).
+   */
   canVerify(name: string): boolean {
     const peerId = this.init.view.peerIdOf(name)
-    return this.timer !== null && peerId !== null && this.connected(peerId)
+    return this.timer !== null && peerId !== null && this.health.accuses && this.connected(peerId)
   }
 
   private connected(peerId: string): boolean {

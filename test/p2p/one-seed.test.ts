@@ -1,6 +1,7 @@
 import t from 'tap'
 import { nodesOf, waitForState } from '../fixtures/cluster.js'
 import { startDaemon, type TestDaemon } from '../fixtures/daemon.js'
+import { waitFor } from '../fixtures/poll.js'
 import { startRedis } from '../fixtures/redis-server.js'
 
 // Peers configured through one seed only, default timings (offlineAfterMs 12 s): the leaves
@@ -24,7 +25,12 @@ for (const viewer of [seed, ...leaves]) for (const n of everyone) await waitForS
 t.test('the leaves are connected to the seed only', async (t) => {
   const view = await nodesOf(leaf1)
   t.same(view.leaf1?.links, ['seed'], 'leaf1 holds one connection, to the seed')
-  t.same(view.seed?.links, ['leaf1', 'leaf2', 'leaf3'], 'the seed holds all three')
+  // A change of links alone is published with the next short keepalive (3 s), not at once.
+  const seen = await waitFor('leaf1 hears the seed\'s links to all three', async () => {
+    const links = (await nodesOf(leaf1)).seed?.links as string[] | null | undefined
+    return links?.length === 3 ? links : undefined
+  }, { timeoutMs: 10_000 })
+  t.same(seen, ['leaf1', 'leaf2', 'leaf3'], 'the seed holds all three')
 })
 
 t.test('a SIGSTOPped leaf is offline on the other leaves within the bound, through the seed\'s report', async (t) => {

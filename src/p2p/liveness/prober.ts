@@ -210,9 +210,10 @@ export class LivenessProber {
       const reason = `reported lost by ${by}, and no answer to a ping from ${this.init.selfName} either`
       this.suspects.end(name)
       this.init.log.warn({ node: name, by }, 'reported lost and silent here too; offline')
-      // The link stays: every linked member checks a report at once, and each closing its link
-      // would cut the member off from all of them. This node's own probes close a silent link.
       this.init.view.markUnreachable(name, reason)
+      // A silent link is closed, so that the redialer makes a fresh one: a connection that
+      // outlived a long cut can take TCP's backoff (a minute and more) to carry data again.
+      this.closeLink(name, reason)
     }).finally(() => this.verifying.delete(name))
   }
 

@@ -221,6 +221,20 @@ export class MembershipView {
     this.evaluate(m)
   }
 
+  /**
+   * A report of another member's loss, checked here and found true (see
+   * LivenessProber.verify): offline until heard again, like a report taken as
+   * it stands. Second-hand, so not passed on: a check that failed only
+   * because this node is slow must not start a loss report of its own.
+   */
+  markReportConfirmed(name: string, reason: string): void {
+    const m = this.members.get(name)
+    if (m === undefined) return
+    m.suspect = null
+    m.reported = reason
+    this.evaluate(m)
+  }
+
   /** A suspicion was confirmed (nobody reached it in the window): offline until it answers or is heard again. */
   markUnreachable(name: string, reason: string): void {
     const m = this.members.get(name)

@@ -11,13 +11,13 @@ import { LivenessProber, type LivenessSettings } from './liveness/prober.js'
 import type { MessageRefusalReason } from './messages/message-receiver.js'
 import { type InboundMessageLimits, Messenger } from './messages/messenger.js'
 import type { MessageFrame } from './messages/wire.js'
-import type { LocalStatus } from './node-status.js'
+import { type LocalStatus, nodeStatus } from './node-status.js'
 import { PeerAdmission } from './peer-admission.js'
 import { peerHostAddress } from './peer-address.js'
 import type { PendingDrop } from './pending-inbound.js'
 import { PeerRedialer } from './peer-redialer.js'
 import { RpcService } from './rpc/rpc-service.js'
-import { type StatusEvent, StatusGossip } from './status-gossip.js'
+import { STATUS_PUSH_METHOD, STATUS_PUSH_TIMEOUT_MS, type StatusEvent, StatusGossip } from './status-gossip.js'
 import type { StalledStream } from './frames.js'
 import { LocalHealth, NO_ACCUSATION_SCORE } from './liveness/local-health.js'
 
@@ -169,7 +169,12 @@ export class Mesh {
       onFirstHandLoss: () => gossip.publish(),
       onReportDisputed: (name, by) => liveness.verify(name, by),
       canCheck: (name) => liveness.canVerify(name),
-      onAccused: (by) => gossip.refute(by),
+      // Lifeguard: a node others found silent is more likely slow than they are; it refutes, and
+      // its own timeouts stretch, so that it does not go on to accuse healthy members in turn.
+      onAccused: (by) => {
+        health.worse('accused')
+        gossip.refute(by)
+      },
     })
     const malformed = new MalformedStatuses({
       ...init.malformedStatuses,
@@ -195,6 +200,7 @@ export class Mesh {
       onRefusedPeer: (r) => admission.shut(r.peerId),
       onStatus: init.onStatus,
       malformed,
+      push: (name, status) => rpc.call(name, STATUS_PUSH_METHOD, status, { timeoutMs: STATUS_PUSH_TIMEOUT_MS }),
     })
     const onStalled = (st: StalledStream): void => init.onStalled?.({ ...st, name: view.nameOf(st.peer) })
     const messenger = new Messenger({
@@ -223,6 +229,7 @@ export class Mesh {
         admission.shutUnlessMember({ reason: 'unknown_peer', name: null, peerId, message: `peer ${peerId} is no cluster member; its RPC call was refused` })
       },
     })
+    rpc.register(STATUS_PUSH_METHOD, { params: nodeStatus, handler: (status, ctx) => gossip.receivePushed(ctx.peer, status) })
     const liveness: LivenessProber = new LivenessProber({
       // Each connected member is pinged from here at least twice within the view's suspectAfterMs.
       refreshMs: Math.floor(init.suspectAfterMs / 2),

@@ -1,6 +1,7 @@
 import type { PeerId } from '@libp2p/interface'
 import { type Message, type SubscriptionChangeData, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Logger } from 'pino'
+import { P2pError } from './errors.js'
 import type { MalformedKind } from './malformed-statuses.js'
 import type { MembershipView } from './membership-view.js'
 import type { NameBindings, Refusal } from './name-bindings.js'
@@ -30,6 +31,13 @@ export interface StatusGossipInit {
   onRefusedPeer?(refusal: Refusal): void
   /** Each status published by this node, and each one heard: taken into the view, or not newer than the last. */
   onStatus?(event: StatusEvent): void
+  /**
+   * Sends this node's last published status to one member over its own
+   * connection (see STATUS_PUSH_METHOD). Without it, or when it fails (a
+   * member that does not know us yet, or runs a release without the method),
+   * a member that subscribes gets a publish to every node instead.
+   */
+  push?(name: string, status: NodeStatus): Promise<unknown>
   /** Counts and logs (rate-limited) a malformed status by the peer it came from (see MalformedStatuses). */
   malformed: { record(peerId: string, kind: MalformedKind, fields: Record<string, unknown>): void }
 }
@@ -51,6 +59,19 @@ export const ANNOUNCE_MIN_INTERVAL_MS = 1000
  * first, and a reporter that keeps repeating it must not make us publish at its pace.
  */
 export const REFUTE_MIN_INTERVAL_MS = 1000
+/**
+ * The RPC method that hands a member our status directly (see
+ * StatusGossip.receivePushed): what a node that just connected needs from us,
+ * without a publish flooded to every node for its sake.
+ */
+export const STATUS_PUSH_METHOD = 'p2p.status'
+
+/** How long a push may take before the status is published instead. */
+export const STATUS_PUSH_TIMEOUT_MS = 2000
+
+/** A member's pushed statuses are taken at most this often; more are answered with ERR_STATUS_PUSH_RATE. */
+export const PUSH_MIN_INTERVAL_MS = 250
+
 /** Statuses sent to a linked node over its connection before the linked keepalive may start. */
 const SENT_BEFORE_LINKED = 2
 
@@ -68,6 +89,10 @@ export class StatusGossip {
   private lastContent = ''
   private lastContentWithoutLinks = ''
   private lastPublishedAt = -Infinity
+  /** The status last published, which a push hands to a member that connected. */
+  private lastPublished: NodeStatus | null = null
+  /** When each member's pushed status was last taken (see PUSH_MIN_INTERVAL_MS). */
+  private readonly pushedAt = new Map<string, number>()
   /**
    * How many statuses gossipsub has written to each connected peer since it
    * connected. The linked keepalive waits until every member has been sent a
@@ -78,6 +103,7 @@ export class StatusGossip {
   private readonly sent = new Map<string, number>()
   private readonly peerGone = (evt: CustomEvent<PeerId>): void => {
     this.sent.delete(evt.detail.toString())
+    this.pushedAt.delete(evt.detail.toString())
   }
 
   private readonly startedAt = Date.now()
@@ -103,8 +129,27 @@ export class StatusGossip {
   private lastAnnouncedAt = -Infinity
   private readonly subscriptionChanged = (evt: CustomEvent<SubscriptionChangeData>): void => {
     if (!evt.detail.subscriptions.some((s) => s.topic === STATUS_TOPIC && s.subscribe)) return
-    if (this.init.bindings.nameOf(evt.detail.peerId.toString()) === null) return
-    // Peers subscribing together (a restart of many) get one publish.
+    const name = this.init.bindings.nameOf(evt.detail.peerId.toString())
+    if (name === null) return
+    const last = this.lastPublished
+    if (this.init.push !== undefined && last !== null) {
+      // Only the member that connected needs our status now; the others have it.
+      this.init.push(name, last).then(() => {
+        const id = evt.detail.peerId.toString()
+        const connected = this.init.node.getConnections(evt.detail.peerId).length > 0
+        if (this.publishTimer !== null && connected) this.sent.set(id, (this.sent.get(id) ?? 0) + 1)
+      }, (err: unknown) => {
+        this.init.log.debug({ err, node: name }, 'status push failed; publishing instead')
+        this.announce()
+      })
+      return
+    }
+    this.announce()
+  }
+
+  /** A publish to every node, soon: peers subscribing together (a restart of many) get one. */
+  private announce(): void {
+    if (this.publishTimer === null) return
     this.announceTimer ??= setTimeout(() => {
       this.announceTimer = null
       this.lastAnnouncedAt = performance.now()
@@ -170,6 +215,8 @@ export class StatusGossip {
     this.init.node.removeEventListener('self:peer:update', this.addressesChanged)
     this.init.node.removeEventListener('peer:disconnect', this.peerGone)
     this.sent.clear()
+    this.pushedAt.clear()
+    this.lastPublished = null
     this.addresses = null
     if (this.announceTimer !== null) clearTimeout(this.announceTimer)
     this.announceTimer = null
@@ -234,6 +281,7 @@ export class StatusGossip {
     this.lastContent = content(status)
     this.lastContentWithoutLinks = contentWithoutLinks(status)
     this.lastPublishedAt = performance.now()
+    this.lastPublished = status
     this.init.onStatus?.('published')
     const bytes = this.encoder.encode(JSON.stringify(status))
     this.init.node.services.pubsub.publish(STATUS_TOPIC, bytes).then(({ recipients }) => {
@@ -269,21 +317,52 @@ export class StatusGossip {
     if (!result.success) return malformed('schema', { issue: result.error.issues[0]?.path.join('.') })
     const status = result.data
     if (from !== status.peer_id) return malformed('foreign_peer_id', { claimed: status.peer_id, name: status.name })
+    const judged = await this.take(status, from, source.toString() === from)
+    return judged === 'ignored' ? TopicValidatorResult.Ignore : judged === 'refused' ? TopicValidatorResult.Reject : TopicValidatorResult.Accept
+  }
+
+  /**
+   * A status a member pushed to us over its own connection (STATUS_PUSH_METHOD;
+   * the RPC layer checked the schema and that the caller is a member). Judged
+   * as a gossiped one, with the connection's authenticated peer id as its
+   * author: it must be the caller's own status.
+   */
+  async receivePushed(peerId: string, status: NodeStatus): Promise<{ taken: boolean }> {
+    if (status.peer_id !== peerId) {
+      throw new P2pError('ERR_STATUS_FOREIGN', `a pushed status must be the caller's own: peer_id ${status.peer_id} is not the caller ${peerId}`)
+    }
+    const bytes = this.encoder.encode(JSON.stringify(status)).byteLength
+    if (bytes > MAX_STATUS_BYTES) {
+      throw new P2pError('ERR_STATUS_TOO_LARGE', `a status is at most ${MAX_STATUS_BYTES} bytes; this one is ${bytes}`)
+    }
+    const now = performance.now()
+    if (now - (this.pushedAt.get(peerId) ?? -Infinity) < PUSH_MIN_INTERVAL_MS) {
+      throw new P2pError('ERR_STATUS_PUSH_RATE', `at most one pushed status per ${PUSH_MIN_INTERVAL_MS} ms from each member`)
+    }
+    this.pushedAt.set(peerId, now)
+    const judged = await this.take(status, peerId, true)
+    if (judged === 'refused') throw new P2pError('ERR_STATUS_REFUSED', `status of ${status.name} refused: that name is bound to another peer`)
+    if (judged === 'ignored') throw new P2pError('ERR_STATUS_UNCHECKED', 'the name binding could not be checked (the shared store is down); publish instead')
+    return { taken: judged === 'taken' }
+  }
+
+  /** The checks after the schema: the name binding, then the view; `direct`: the author itself sent it here. */
+  private async take(status: NodeStatus, from: string, direct: boolean): Promise<'taken' | 'stale' | 'refused' | 'ignored'> {
     let admission
     try {
       admission = await this.init.bindings.admit(status.name, from)
     } catch (err) {
       // The shared store is down: neither pin nor refuse; the next status is judged again.
       this.init.log.debug({ err, node: status.name }, 'could not check a name binding')
-      return TopicValidatorResult.Ignore
+      return 'ignored'
     }
     if (!admission.ok) {
-      if (source.toString() === from) this.init.onRefusedPeer?.(admission.refusal)
-      return TopicValidatorResult.Reject
+      if (direct) this.init.onRefusedPeer?.(admission.refusal)
+      return 'refused'
     }
     const taken = this.init.view.observe(status)
     this.init.onStatus?.(taken ? 'taken' : 'stale')
-    return TopicValidatorResult.Accept
+    return taken ? 'taken' : 'stale'
   }
 }
 

@@ -155,8 +155,11 @@ t.test('a report of a member this node holds a link to is checked, not taken: on
   t.equal(view.stateOf('beta'), 'online', 'no ping for 2.5 s, but a link to check it on: not taken')
   t.same(disputed, ['beta by gamma'], 'handed on to be pinged now')
   t.equal(transitions.length, before, 'no transition at all')
-  view.markUnreachable('beta', 'reported lost by gamma, and no answer to a ping from alpha either')
+  view.markReportConfirmed('beta', 'reported lost by gamma, and no answer to a ping from alpha either')
   t.match(row(view), { status: 'offline', reason: /no answer to a ping from alpha/ }, 'the check failing takes it offline')
+  t.same(view.lostHere(), [], 'second-hand: not passed on (a check failed by a slow node must not start a report of its own)')
+  view.observe(status('beta', BETA.peerId, 5))
+  t.equal(view.stateOf('beta'), 'online', 'a newer status from beta brings it back')
 })
 
 t.test('a node reported lost refutes it, for its own run only', async (t) => {

@@ -3,7 +3,7 @@
  * (memberlist's awareness.go): a score from 0 (healthy) to MAX_SCORE that
  * rises on evidence that this process, not its peers, is slow (its rounds run
  * late, its ping timeouts fire late, its probes fail where nobody could say
- * the peer is down) and falls with each ping answered in time. The score
+ * the peer is down, another member found it silent and reported it lost) and falls with each ping answered in time. The score
  * stretches this node's own timeouts by (score + 1): an overloaded node
  * waits longer for answers and for statuses instead of accusing healthy
  * members, whose redials and handshakes would feed the overload. At half the
@@ -21,6 +21,7 @@ export type HealthEvidence =
   | 'late_round'
   | 'late_timeout'
   | 'unconfirmed_miss'
+  | 'accused'
   | 'answered'
 
 export interface LocalHealthInit {

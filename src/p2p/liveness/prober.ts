@@ -210,10 +210,12 @@ export class LivenessProber {
       const reason = `reported lost by ${by}, and no answer to a ping from ${this.init.selfName} either`
       this.suspects.end(name)
       this.init.log.warn({ node: name, by }, 'reported lost and silent here too; offline')
-      this.init.view.markUnreachable(name, reason)
+      this.init.view.markReportConfirmed(name, reason)
       // A silent link is closed, so that the redialer makes a fresh one: a connection that
       // outlived a long cut can take TCP's backoff (a minute and more) to carry data again.
-      this.closeLink(name, reason)
+      // Not by a node with any sign of its own slowness: on a starved machine the closes and
+      // the handshakes that follow them were what kept the mesh from settling.
+      if (this.health.score === 0) this.closeLink(name, reason)
     }).finally(() => this.verifying.delete(name))
   }
 

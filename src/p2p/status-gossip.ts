@@ -256,7 +256,9 @@ export class StatusGossip {
       const name = count >= SENT_BEFORE_LINKED ? this.init.bindings.nameOf(peerId) : null
       if (name !== null) served.add(name)
     }
-    return statusKeepalive(keepalive, linked, this.init.view.peerNames(), links, served)
+    const members = this.init.view.peerNames()
+    const offline = new Set(members.filter((name) => this.init.view.stateOf(name) === 'offline'))
+    return statusKeepalive(keepalive, linked, members, links, served, offline)
   }
 
   /**
@@ -392,6 +394,10 @@ export function publishDue(p: {
  * pings it and so knows it is alive) and every linked node has been sent our
  * status a few times over its connection; else the short one (some member
  * hears of this node only through gossip, or may not have heard it yet).
+ * Members offline here do not count: a node that is down, or was never
+ * started, would otherwise hold every node at the short pace for as long as
+ * it stays down, and one that comes back is handed our status when it
+ * connects (see STATUS_PUSH_METHOD).
  */
 export function statusKeepalive(
   keepaliveMs: number,
@@ -399,10 +405,11 @@ export function statusKeepalive(
   members: readonly string[],
   links: readonly string[],
   served: ReadonlySet<string>,
+  offline: ReadonlySet<string> = new Set(),
 ): number {
   if (linkedKeepaliveMs <= keepaliveMs) return keepaliveMs
   const connected = new Set(links)
-  const linked = members.every((name) => connected.has(name)) && links.every((name) => served.has(name))
+  const linked = members.every((name) => connected.has(name) || offline.has(name)) && links.every((name) => served.has(name))
   return linked ? linkedKeepaliveMs : keepaliveMs
 }
 

@@ -12,6 +12,10 @@ t.test('connected to every member it knows, each sent its status: the slow keepa
 t.test('a member without a connection to it hears of it only through gossip: the short keepalive', async (t) => {
   t.equal(statusKeepalive(3000, 30_000, ['beta', 'gamma'], ['beta'], served('beta')), 3000)
   t.equal(statusKeepalive(3000, 30_000, ['beta'], [], served()), 3000, 'no connection at all')
+  t.equal(statusKeepalive(3000, 30_000, ['beta', 'gamma'], ['beta'], served('beta'), new Set(['gamma'])), 30_000,
+    'a member offline here (down, or never started) does not hold this node at the short pace')
+  t.equal(statusKeepalive(3000, 30_000, ['beta', 'gamma'], ['beta'], served('beta'), new Set(['delta'])), 3000,
+    'only the members offline here are left out')
 })
 
 t.test('a linked node that has not yet been sent our status keeps the short keepalive', async (t) => {

@@ -128,6 +128,10 @@ export async function createMeshNode(init: MeshNodeInit): Promise<MeshLibp2p> {
       // PeerRedialer passes its own timeout, stretched by this node's local health; libp2p's
       // per-address bound (6 s) would cut an overloaded node's handshakes off under it.
       addressDialTimeout: (init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS) * (MAX_SCORE + 1),
+      // The other side of such a dial: libp2p's own bound (10 s) cut overloaded handshakes off
+      // half-way ("Encryption failed" at the dialler), all that work thrown away. Inbound sockets
+      // from hosts that are no configured peer's are still closed after inbound.handshakeTimeoutMs.
+      inboundUpgradeTimeout: (init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS) * (MAX_SCORE + 1),
       // Redial of configured peers is ours (see PeerRedialer): libp2p's queue gives up.
       reconnectRetries: 0,
       allow: peerHosts,

@@ -135,9 +135,11 @@ export class StatusGossip {
     if (this.init.push !== undefined && last !== null) {
       // Only the member that connected needs our status now; the others have it.
       this.init.push(name, last).then(() => {
+        // An answered push is a delivery the member confirmed: served, unlike a publish,
+        // which gossipsub may drop before the member's subscription reached us.
         const id = evt.detail.peerId.toString()
         const connected = this.init.node.getConnections(evt.detail.peerId).length > 0
-        if (this.publishTimer !== null && connected) this.sent.set(id, (this.sent.get(id) ?? 0) + 1)
+        if (this.publishTimer !== null && connected) this.sent.set(id, Math.max(SENT_BEFORE_LINKED, this.sent.get(id) ?? 0))
       }, (err: unknown) => {
         this.init.log.debug({ err, node: name }, 'status push failed; publishing instead')
         this.announce()
@@ -256,9 +258,10 @@ export class StatusGossip {
       const name = count >= SENT_BEFORE_LINKED ? this.init.bindings.nameOf(peerId) : null
       if (name !== null) served.add(name)
     }
-    const members = this.init.view.peerNames()
-    const offline = new Set(members.filter((name) => this.init.view.stateOf(name) === 'offline'))
-    return statusKeepalive(keepalive, linked, members, links, served, offline)
+    const view = this.init.view
+    const members = view.peerNames()
+    const excused = new Set(members.filter((name) => view.stateOf(name) === 'offline' || view.addressOf(name) !== null))
+    return statusKeepalive(keepalive, linked, members, links, served, excused)
   }
 
   /**
@@ -394,10 +397,12 @@ export function publishDue(p: {
  * pings it and so knows it is alive) and every linked node has been sent our
  * status a few times over its connection; else the short one (some member
  * hears of this node only through gossip, or may not have heard it yet).
- * Members offline here do not count: a node that is down, or was never
- * started, would otherwise hold every node at the short pace for as long as
- * it stays down, and one that comes back is handed our status when it
- * connects (see STATUS_PUSH_METHOD).
+ * `excused` members need no link: those offline here (a node that is down,
+ * or was never started, would otherwise hold every node at the short pace
+ * for as long as it stays down) and those this node dials itself (its
+ * configured peers: each is handed our status the moment the link is made,
+ * see STATUS_PUSH_METHOD, and a 50-node cluster still forming never had
+ * every link, so every node flooded a status every 3 s).
  */
 export function statusKeepalive(
   keepaliveMs: number,
@@ -405,11 +410,11 @@ export function statusKeepalive(
   members: readonly string[],
   links: readonly string[],
   served: ReadonlySet<string>,
-  offline: ReadonlySet<string> = new Set(),
+  excused: ReadonlySet<string> = new Set(),
 ): number {
   if (linkedKeepaliveMs <= keepaliveMs) return keepaliveMs
   const connected = new Set(links)
-  const linked = members.every((name) => connected.has(name) || offline.has(name)) && links.every((name) => served.has(name))
+  const linked = members.every((name) => connected.has(name) || excused.has(name)) && links.every((name) => served.has(name))
   return linked ? linkedKeepaliveMs : keepaliveMs
 }
 

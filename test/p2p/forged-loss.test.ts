@@ -1,0 +1,58 @@
+import { pino } from 'pino'
+import t from 'tap'
+import { STATUS_TOPIC } from '../../src/p2p/index.js'
+import { meshTestBed, startTestMesh } from '../fixtures/mesh.js'
+import { daemonAddress, startOutsider, statusClaim } from '../fixtures/outsider.js'
+import { freePort, waitFor } from '../fixtures/poll.js'
+
+// Loss reports travel in statuses (`lost`): the outsider's way to take members offline
+// everywhere at once, or to make a node publish on its word. A plain libp2p peer, built
+// from libp2p's own packages, publishes schema-valid statuses whose `lost` names a member
+// and the node itself. In-process meshes on real libp2p and a real Redis.
+const { client, dir } = await meshTestBed(t, 'forged-loss')
+
+const [genesisPort, betaPort] = [await freePort(), await freePort()]
+const lines: { msg: string, name?: string }[] = []
+const root = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as { msg: string }) })
+const start = (name: string, port: number, other: string, otherPort: number) => startTestMesh({
+  name, dir, port, redis: client, prefix: 'forged-loss:',
+  peers: [{ name: other, address: `/ip4/127.0.0.1/tcp/${otherPort}` }],
+  log: (component) => root.child({ component, name }),
+})
+const genesis = await start('genesis', genesisPort, 'beta', betaPort)
+t.teardown(() => genesis.stop())
+const beta = await start('beta', betaPort, 'genesis', genesisPort)
+t.teardown(() => beta.stop())
+await waitFor('each online at the other', () => genesis.view.stateOf('beta') === 'online' && beta.view.stateOf('genesis') === 'online',
+  { timeoutMs: 20_000 })
+
+t.test('a stranger reporting a member and the node itself lost moves nothing', async (t) => {
+  const stranger = await startOutsider()
+  t.teardown(() => stranger.stop())
+  await stranger.dial(daemonAddress(`/ip4/127.0.0.1/tcp/${genesisPort}`, genesis.peerId))
+  stranger.services.pubsub.subscribe(STATUS_TOPIC)
+  await waitFor('the stranger to see genesis subscribed to status',
+    () => stranger.services.pubsub.getSubscribers(STATUS_TOPIC).some((p) => p.equals(genesis.node.peerId)), { timeoutMs: 10_000 })
+
+  const healthBefore = genesis.liveness.health.score
+  const linesBefore = lines.length
+  const me = genesis.gossip.current()
+  const b = { name: 'beta', started_at: beta.gossip.current().started_at, seq: beta.gossip.current().seq }
+  const lost = [b, { name: 'genesis', started_at: me.started_at, seq: me.seq }]
+  // A name of its own, then the members' names: neither makes its word count.
+  for (const [i, name] of ['mallory', 'beta', 'genesis'].entries()) {
+    const claim = statusClaim(stranger.peerId.toString(), name, { seq: 10 + i, lost })
+    await stranger.services.pubsub.publish(STATUS_TOPIC, claim).catch(() => undefined)
+  }
+  // What a taken report does happens at once (a transition, a refutation); give it well over that.
+  const until = Date.now() + 1500
+  while (Date.now() < until) {
+    t.equal(genesis.view.stateOf('beta'), 'online', 'beta stays online at genesis')
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  t.equal(genesis.liveness.health.score, healthBefore, 'a stranger\'s accusation does not touch genesis\'s own health')
+  const taken = lines.slice(linesBefore).filter((l) => /reported lost|refut|offline/.test(l.msg))
+  t.same(taken.map((l) => `${l.name}: ${l.msg}`), [], 'no refutation, no report taken, no transition logged on either node')
+  t.notOk(genesis.view.has('mallory'), 'the stranger took no name in the view')
+  t.equal(beta.view.stateOf('genesis'), 'online', 'nor did anything reach beta')
+})

@@ -165,9 +165,10 @@ export class MembershipView {
   private takeReport(by: string, gone: NodeStatus['lost'][number]): void {
     if (gone.name === by) return
     if (gone.name === this.init.selfName) {
-      // Only a report of the status last published: a newer one is already on its way there.
+      // Only a report of the status last published: a newer one is already on its way there, and
+      // a seq this node never published is no report of it at all.
       const me = this.init.selfStatus()
-      if (gone.started_at === me.started_at && gone.seq >= me.seq) this.init.onAccused?.(by)
+      if (gone.started_at === me.started_at && gone.seq === me.seq) this.init.onAccused?.(by)
       return
     }
     const m = this.members.get(gone.name)

@@ -171,9 +171,10 @@ export class Mesh {
       canCheck: (name) => liveness.canVerify(name),
       // Lifeguard: a node others found silent is more likely slow than they are; it refutes, and
       // its own timeouts stretch, so that it does not go on to accuse healthy members in turn.
+      // Counted once per refutation sent (at most one a second), as memberlist counts once per
+      // incarnation: a member repeating the report cannot drive this node's score up by itself.
       onAccused: (by) => {
-        health.worse('accused')
-        gossip.refute(by)
+        if (gossip.refute(by)) health.worse('accused')
       },
     })
     const malformed = new MalformedStatuses({

@@ -93,6 +93,9 @@ export class StatusGossip {
   private lastPublished: NodeStatus | null = null
   /** When each member's pushed status was last taken (see PUSH_MIN_INTERVAL_MS). */
   private readonly pushedAt = new Map<string, number>()
+  /** Pushes of ours in flight, by peer id, and when each member was last pushed to. */
+  private readonly pushing = new Set<string>()
+  private readonly pushedTo = new Map<string, number>()
   /**
    * How many statuses gossipsub has written to each connected peer since it
    * connected. The linked keepalive waits until every member has been sent a
@@ -104,6 +107,7 @@ export class StatusGossip {
   private readonly peerGone = (evt: CustomEvent<PeerId>): void => {
     this.sent.delete(evt.detail.toString())
     this.pushedAt.delete(evt.detail.toString())
+    this.pushedTo.delete(evt.detail.toString())
   }
 
   private readonly startedAt = Date.now()
@@ -129,24 +133,39 @@ export class StatusGossip {
   private lastAnnouncedAt = -Infinity
   private readonly subscriptionChanged = (evt: CustomEvent<SubscriptionChangeData>): void => {
     if (!evt.detail.subscriptions.some((s) => s.topic === STATUS_TOPIC && s.subscribe)) return
-    const name = this.init.bindings.nameOf(evt.detail.peerId.toString())
+    const peerId = evt.detail.peerId
+    const id = peerId.toString()
+    const name = this.init.bindings.nameOf(id)
     if (name === null) return
     const last = this.lastPublished
-    if (this.init.push !== undefined && last !== null) {
-      // Only the member that connected needs our status now; the others have it.
-      this.init.push(name, last).then(() => {
-        // An answered push is a delivery the member confirmed: served, unlike a publish,
-        // which gossipsub may drop before the member's subscription reached us.
-        const id = evt.detail.peerId.toString()
-        const connected = this.init.node.getConnections(evt.detail.peerId).length > 0
-        if (this.publishTimer !== null && connected) this.sent.set(id, Math.max(SENT_BEFORE_LINKED, this.sent.get(id) ?? 0))
-      }, (err: unknown) => {
-        this.init.log.debug({ err, node: name }, 'status push failed; publishing instead')
-        this.announce()
-      })
+    if (this.init.push === undefined || last === null) {
+      this.announce()
       return
     }
-    this.announce()
+    // Only the member that connected needs our status now; the others have it. Over the
+    // connection it subscribed on only (a push never dials), one at a time per member, and not
+    // again within PUSH_MIN_INTERVAL_MS: gossipsub reports every SUBSCRIBE a peer sends.
+    const now = performance.now()
+    if (this.pushing.has(id) || now - (this.pushedTo.get(id) ?? -Infinity) < PUSH_MIN_INTERVAL_MS) return
+    if (this.init.node.getConnections(peerId).length === 0) return
+    this.pushing.add(id)
+    this.pushedTo.set(id, now)
+    this.init.push(name, last).then(() => {
+      // An answered push is a delivery the member confirmed: served, unlike a publish, which
+      // gossipsub may drop before the member's subscription reached us. Only if it carried our
+      // latest status: a newer one published meanwhile may be the one dropped.
+      const connected = this.init.node.getConnections(peerId).length > 0
+      if (this.publishTimer !== null && connected && this.lastPublished === last) {
+        this.sent.set(id, Math.max(SENT_BEFORE_LINKED, this.sent.get(id) ?? 0))
+      }
+    }, (err: unknown) => {
+      // Refused for its rate, it has a status of ours from moments ago: nothing to make up for.
+      if ((err as { code?: string }).code === 'ERR_STATUS_PUSH_RATE') return
+      this.init.log.debug({ err, node: name }, 'status push failed; publishing instead')
+      this.announce()
+    }).catch((err: unknown) => {
+      this.init.log.debug({ err, node: name }, 'status push bookkeeping failed')
+    }).finally(() => this.pushing.delete(id))
   }
 
   /** A publish to every node, soon: peers subscribing together (a restart of many) get one. */
@@ -218,6 +237,7 @@ export class StatusGossip {
     this.init.node.removeEventListener('peer:disconnect', this.peerGone)
     this.sent.clear()
     this.pushedAt.clear()
+    this.pushedTo.clear()
     this.lastPublished = null
     this.addresses = null
     if (this.announceTimer !== null) clearTimeout(this.announceTimer)
@@ -260,7 +280,7 @@ export class StatusGossip {
     }
     const view = this.init.view
     const members = view.peerNames()
-    const excused = new Set(members.filter((name) => view.stateOf(name) === 'offline' || view.addressOf(name) !== null))
+    const excused = new Set(members.filter((name) => view.stateOf(name) === 'offline'))
     return statusKeepalive(keepalive, linked, members, links, served, excused)
   }
 
@@ -270,12 +290,13 @@ export class StatusGossip {
    * report hears this node again and clears it (SWIM's refutation). At most
    * once per REFUTE_MIN_INTERVAL_MS.
    */
-  refute(by: string): void {
+  refute(by: string): boolean {
     const now = performance.now()
-    if (this.publishTimer === null || now - this.lastRefutedAt < REFUTE_MIN_INTERVAL_MS) return
+    if (this.publishTimer === null || now - this.lastRefutedAt < REFUTE_MIN_INTERVAL_MS) return false
     this.lastRefutedAt = now
     this.init.log.info({ by }, `reported lost by ${by}; publishing a fresh status so that the report is cleared`)
     this.publish()
+    return true
   }
 
   /** Publishes now, e.g. right after a state change worth spreading fast. */
@@ -346,7 +367,7 @@ export class StatusGossip {
     }
     this.pushedAt.set(peerId, now)
     const judged = await this.take(status, peerId, true)
-    if (judged === 'refused') throw new P2pError('ERR_STATUS_REFUSED', `status of ${status.name} refused: that name is bound to another peer`)
+    if (judged === 'refused') throw new P2pError('ERR_STATUS_REFUSED', `status of ${status.name} refused: the name is not bound to this peer`)
     if (judged === 'ignored') throw new P2pError('ERR_STATUS_UNCHECKED', 'the name binding could not be checked (the shared store is down); publish instead')
     return { taken: judged === 'taken' }
   }
@@ -399,10 +420,10 @@ export function publishDue(p: {
  * hears of this node only through gossip, or may not have heard it yet).
  * `excused` members need no link: those offline here (a node that is down,
  * or was never started, would otherwise hold every node at the short pace
- * for as long as it stays down) and those this node dials itself (its
- * configured peers: each is handed our status the moment the link is made,
- * see STATUS_PUSH_METHOD, and a 50-node cluster still forming never had
- * every link, so every node flooded a status every 3 s).
+ * for as long as it stays down; one that comes back is handed our status
+ * when it connects, see STATUS_PUSH_METHOD). A member that is online here
+ * but has no link to us hears us only through gossip, whatever its
+ * configuration: it keeps the short pace.
  */
 export function statusKeepalive(
   keepaliveMs: number,

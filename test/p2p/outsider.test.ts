@@ -289,3 +289,40 @@ t.test('the node that does the work applies its own force rule, whatever the cal
   t.equal((forced.body as { validation_status: string }).validation_status, 'success', 'with force the follower runs it')
   t.equal(readFileSync(actionMarker, 'utf8'), 'genesis\nfollower\n')
 })
+
+t.test('p2p.status: an unknown peer gets nothing; a member may hand over its own status only, at a bounded rate', async (t) => {
+  const outsider = await startOutsider()
+  t.teardown(() => outsider.stop())
+  const claim = (id: string, name: string, extra: Record<string, unknown> = {}) =>
+    JSON.parse(new TextDecoder().decode(statusClaim(id, name, extra))) as Record<string, unknown>
+  const unknown = await exchangeFrames(outsider, followerAddr, '/aitbc/rpc/1.0.0', [rpc('p2p.status', claim(outsider.peerId.toString(), 'mallory'))])
+  t.same(unknown.replies, [], 'an unknown peer: no answer at all')
+
+  const gap = () => new Promise((r) => setTimeout(r, 300))
+  const push = async (status: unknown) => {
+    await gap()
+    return (await exchangeFrames(probe, followerAddr, '/aitbc/rpc/1.0.0', [rpc('p2p.status', status)])).replies
+  }
+  t.match(await push(claim(genesisId, 'genesis', { seq: 90 })), [{ ok: false, error: { code: 'ERR_STATUS_FOREIGN' } }],
+    'a member handing over genesis\'s status: refused, the author is the connection\'s peer')
+  let deep: unknown = 'x'
+  for (let i = 0; i < 200; i++) deep = { lost: deep }
+  for (const bad of [null, 5, { ...claim(probeId.peerId, 'probe'), seq: -1 }, { ...claim(probeId.peerId, 'probe'), extra: 1 }, deep]) {
+    t.match(await push(bad), [{ ok: false, error: { code: 'ERR_RPC_BAD_PARAMS', message: /^params/ } }], `refused: ${JSON.stringify(bad).slice(0, 40)}`)
+  }
+
+  // Its own status, reporting genesis lost as of a status newer than any: the follower holds a
+  // link to genesis, checks, and is answered. One member's word moves nothing.
+  const report = claim(probeId.peerId, 'probe', { seq: 100, lost: [{ name: 'genesis', started_at: Date.now() + 3_600_000, seq: 1e9 }] })
+  t.match(await push(report), [{ ok: true, result: { taken: true } }], 'its own status is taken')
+  const until = Date.now() + 1500
+  while (Date.now() < until) {
+    t.equal((await nodesOf(follower)).genesis?.status, 'online', 'genesis stays online at the follower')
+    await new Promise((r) => setTimeout(r, 250))
+  }
+  await gap()
+  const [twice, again] = await Promise.all([101, 102].map((seq) =>
+    exchangeFrames(probe, followerAddr, '/aitbc/rpc/1.0.0', [rpc('p2p.status', { ...report, seq })])))
+  t.match([...twice!.replies, ...again!.replies].filter((r) => (r as { ok: boolean }).ok === false),
+    [{ error: { code: 'ERR_STATUS_PUSH_RATE' } }], 'two within 250 ms: the second refused')
+})

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { z } from 'zod'
-import { type Mesh, RpcError } from '../../src/p2p/index.js'
-import { meshTestBed, startTestMesh } from '../fixtures/mesh.js'
+import type { Mesh } from '../../src/p2p/index.js'
+import { meshTestBed, rpcRejection, startTestMesh } from '../fixtures/mesh.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
 import { captureWarnings } from '../fixtures/warnings.js'
 
@@ -41,40 +41,30 @@ beta.rpc.register('hang', {
 })
 await waitFor('alpha hears beta', () => alpha.view.stateOf('beta') === 'online', { timeoutMs: 10_000 })
 
-const rejection = async (p: Promise<unknown>): Promise<RpcError> => {
-  try {
-    await p
-  } catch (err) {
-    if (err instanceof RpcError) return err
-    throw err
-  }
-  throw new Error('expected the call to fail')
-}
-
 t.test('a typed call gets its result, and the callee learns who called', async (t) => {
   const res = await alpha.rpc.call('beta', 'echo', { text: 'hi' }, { timeoutMs: 15_000 })
   t.same(res, { echo: 'hi', caller: alpha.peerId })
 })
 
 t.test('an unknown method, bad params and a failing handler come back as named errors', async (t) => {
-  const unknown = await rejection(alpha.rpc.call('beta', 'nope', null, { timeoutMs: 15_000 }))
+  const unknown = await rpcRejection(alpha.rpc.call('beta', 'nope', null, { timeoutMs: 15_000 }))
   t.match(unknown, { code: 'ERR_RPC_UNKNOWN_METHOD', node: 'beta', message: /no method nope; known: echo, fail, hang/ })
-  const bad = await rejection(alpha.rpc.call('beta', 'echo', { text: 5 }, { timeoutMs: 15_000 }))
+  const bad = await rpcRejection(alpha.rpc.call('beta', 'echo', { text: 5 }, { timeoutMs: 15_000 }))
   t.match(bad, { code: 'ERR_RPC_BAD_PARAMS', message: /params\.text/ })
-  const failed = await rejection(alpha.rpc.call('beta', 'fail', null, { timeoutMs: 15_000 }))
+  const failed = await rpcRejection(alpha.rpc.call('beta', 'fail', null, { timeoutMs: 15_000 }))
   t.match(failed, { code: 'ERR_GIT_CONFLICT', node: 'beta', message: /beta: git pull refused: local changes/ })
 })
 
 t.test('a call past its deadline fails at the deadline, and the callee is told to stop', async (t) => {
   const started = Date.now()
-  const err = await rejection(alpha.rpc.call('beta', 'hang', null, { timeoutMs: 300 }))
+  const err = await rpcRejection(alpha.rpc.call('beta', 'hang', null, { timeoutMs: 300 }))
   t.match(err, { code: 'ERR_RPC_TIMEOUT', node: 'beta' })
   t.ok(Date.now() - started < 3000, 'did not wait much past the deadline')
   await waitFor('callee saw the abort', () => sawAbort)
 })
 
 t.test('a node that is down is reported unreachable by name', async (t) => {
-  const err = await rejection(alpha.rpc.call('ghost', 'echo', { text: 'x' }, { timeoutMs: 3000 }))
+  const err = await rpcRejection(alpha.rpc.call('ghost', 'echo', { text: 'x' }, { timeoutMs: 3000 }))
   t.match(err, { code: 'ERR_PEER_UNREACHABLE', node: 'ghost', message: /ghost/ })
 })
 

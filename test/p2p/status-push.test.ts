@@ -1,7 +1,7 @@
 import t from 'tap'
 import { type Mesh, RpcError } from '../../src/p2p/index.js'
 import { PUSH_MIN_INTERVAL_MS, STATUS_PUSH_METHOD } from '../../src/p2p/status-gossip.js'
-import { meshTestBed, startTestMesh } from '../fixtures/mesh.js'
+import { meshTestBed, rpcRejection, startTestMesh } from '../fixtures/mesh.js'
 import { freePort, waitFor } from '../fixtures/poll.js'
 
 // A member that connects is handed each status directly (p2p.status), not by a publish
@@ -24,15 +24,6 @@ await waitFor('each hears the other', () => alpha.view.stateOf('beta') === 'onli
 
 const push = (status: unknown) => alpha.rpc.call('beta', STATUS_PUSH_METHOD, status, { timeoutMs: 5000 })
 const pause = () => new Promise((r) => setTimeout(r, PUSH_MIN_INTERVAL_MS + 50))
-const refusal = async (p: Promise<unknown>): Promise<RpcError> => {
-  try {
-    await p
-  } catch (err) {
-    if (err instanceof RpcError) return err
-    throw err
-  }
-  throw new Error('expected the push to be refused')
-}
 let seq = 1_000
 
 t.test('a member\'s own newer status is taken; the same one again is stale', async (t) => {
@@ -58,7 +49,7 @@ t.test('pushes faster than one per interval are refused, by code', async (t) => 
 
 t.test('another node\'s status cannot be pushed: the author is the connection\'s peer', async (t) => {
   await pause()
-  const err = await refusal(push({ ...alpha.gossip.current(), seq: ++seq, peer_id: beta.peerId, name: 'beta' }))
+  const err = await rpcRejection(push({ ...alpha.gossip.current(), seq: ++seq, peer_id: beta.peerId, name: 'beta' }))
   t.equal(err.code, 'ERR_STATUS_FOREIGN')
   t.match(err.message, /must be the caller's own/)
   t.equal(alpha.view.stateOf('beta'), 'online', 'nothing about beta changed')
@@ -67,7 +58,7 @@ t.test('another node\'s status cannot be pushed: the author is the connection\'s
 t.test('a malformed status is refused before any handler, naming the field', async (t) => {
   await pause()
   const { seq: _seq, ...noSeq } = alpha.gossip.current()
-  const err = await refusal(push(noSeq))
+  const err = await rpcRejection(push(noSeq))
   t.equal(err.code, 'ERR_RPC_BAD_PARAMS')
   t.match(err.message, /seq/)
 })
